@@ -1,0 +1,58 @@
+package format
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+)
+
+// ipsum: stamparm/ipsum, "IP<TAB>score" where the score is the number of blacklists that hold the address.
+// Option min_score N keeps only addresses with a score of at least N (default 1: all of them); the rest
+// are counted as skipped.
+type ipsum struct{ minScore int }
+
+func init() {
+	register(Format{Name: "ipsum", Options: []string{"min_score"}, New: func(opts map[string][]string) (Parser, error) {
+		p := ipsum{minScore: 1}
+		if v, ok := opts["min_score"]; ok {
+			if len(v) != 1 {
+				return nil, fmt.Errorf("min_score takes one number")
+			}
+			n, err := strconv.Atoi(v[0])
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("min_score must be a whole number of at least 1, not %q", v[0])
+			}
+			p.minScore = n
+		}
+		return p, nil
+	}})
+}
+
+func (p ipsum) Parse(data string, b *entryset.Builder, st *Stats) {
+	eachLine(data, st, func(n int, line string) {
+		if isComment(line) {
+			return
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 2 {
+			st.invalid(n, line, "want an address and a score")
+			return
+		}
+		score, err := strconv.Atoi(fields[1])
+		if err != nil || score < 0 {
+			st.invalid(n, line, "score is not a number")
+			return
+		}
+		if _, ok := parseNet(fields[0]); !ok {
+			st.invalid(n, line, "not an address")
+			return
+		}
+		if score < p.minScore {
+			st.Skipped++
+			return
+		}
+		addNet(fields[0], b, st)
+	})
+}
