@@ -1,0 +1,219 @@
+// Package policy holds a customer's view of the shared snapshot: which lists block, which lists allow,
+// the customer's own block and allow entries, and the answer for each category. A policy is small and
+// fixed at start-up; it never copies feed entries, so 1,000 policies over the same feeds cost about as
+// much memory as one. Allow always wins: an address or name covered by any allow entry or allow list is
+// never listed, except for the RFC 5782 test points, which behave the same in every policy.
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/threatstop/threatstop/plugin/pkg/domain"
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+)
+
+// CustomList is the list name under which a policy's own block entries are reported, and the category
+// its `answer` keyword uses for them.
+const CustomList = "custom"
+
+// DefaultAnswer is the A record of a listed entry whose category has no answer of its own (RFC 5782 §2.1).
+var DefaultAnswer = netip.AddrFrom4([4]byte{127, 0, 0, 2})
+
+// RFC 5782 §5 test points: listed and not listed in every list.
+var (
+	testListed = netip.AddrFrom4([4]byte{127, 0, 0, 2})
+	testClean  = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+)
+
+const (
+	TestName    = "test"
+	InvalidName = "invalid"
+)
+
+// own-entry lists of a policy's private snapshot.
+const (
+	ownBlock = 0
+	ownAllow = 1
+)
+
+// Policy is immutable once built.
+type Policy struct {
+	Name  string
+	Block snapshot.Bits // shared lists whose entries are listed
+	Allow snapshot.Bits // shared lists whose entries are never listed
+
+	own      *snapshot.Snapshot // own entries: list ownBlock and list ownAllow
+	answers  []netip.Addr       // A record per shared list ID, from its category
+	custom   netip.Addr         // A record for own block entries
+	defaultA netip.Addr
+}
+
+// Catalog describes the shared lists a policy can refer to; list IDs are the indices.
+type Catalog []snapshot.ListInfo
+
+// Config is a policy as written in the Corefile, with list references already resolved to list IDs.
+type Config struct {
+	Name    string
+	Block   []int             // list IDs
+	Allow   []int             // list IDs
+	Blocked []string          // own entries: addresses, prefixes, names, *.names
+	Allowed []string          // own entries
+	Answers map[string]string // category (or "default") → IPv4 address in 127.0.0.0/8
+}
+
+// New builds a policy over the lists of cat.
+func New(cfg Config, cat Catalog) (*Policy, error) {
+	p := &Policy{
+		Name:     cfg.Name,
+		Block:    snapshot.NewBits(len(cat)),
+		Allow:    snapshot.NewBits(len(cat)),
+		defaultA: DefaultAnswer,
+	}
+	for _, id := range cfg.Block {
+		p.Block.Add(id)
+	}
+	for _, id := range cfg.Allow {
+		p.Allow.Add(id)
+	}
+	answers := map[string]netip.Addr{}
+	for cat, s := range cfg.Answers {
+		a, err := ParseAnswer(s)
+		if err != nil {
+			return nil, err
+		}
+		answers[cat] = a
+	}
+	if a, ok := answers["default"]; ok {
+		p.defaultA = a
+	}
+	p.answers = make([]netip.Addr, len(cat))
+	for i, l := range cat {
+		p.answers[i] = p.defaultA
+		if a, ok := answers[l.Category]; ok {
+			p.answers[i] = a
+		}
+	}
+	p.custom = p.defaultA
+	if a, ok := answers[CustomList]; ok {
+		p.custom = a
+	}
+	var block, allow entryset.Builder
+	for _, e := range cfg.Blocked {
+		if err := AddEntry(&block, e); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range cfg.Allowed {
+		if err := AddEntry(&allow, e); err != nil {
+			return nil, err
+		}
+	}
+	p.own = snapshot.Build([]snapshot.List{
+		ownBlock: {Name: CustomList, Category: CustomList, Set: block.Set()},
+		ownAllow: {Name: "allow", Category: "allow", Set: allow.Set()},
+	})
+	return p, nil
+}
+
+// ParseAnswer parses the A record of a category; RFC 5782 §2.1 puts DNSxL answers in 127.0.0.0/8.
+func ParseAnswer(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() || a.As4()[0] != 127 {
+		return netip.Addr{}, fmt.Errorf("answer %q is not an IPv4 address in 127.0.0.0/8", s)
+	}
+	return a, nil
+}
+
+// AddEntry adds one own entry: an address, a CIDR prefix, a domain name, or *.name for a name and all its
+// subdomains. Unlike feed entries, a single-label name (a whole top-level domain) is accepted.
+func AddEntry(b *entryset.Builder, e string) error {
+	if strings.IndexByte(e, '/') >= 0 {
+		p, err := netip.ParsePrefix(e)
+		if err != nil || !b.AddPrefix(p) {
+			return fmt.Errorf("%q is not a valid prefix", e)
+		}
+		return nil
+	}
+	if a, err := netip.ParseAddr(e); err == nil {
+		if !b.AddAddr(a) {
+			return fmt.Errorf("%q is not a valid address", e)
+		}
+		return nil
+	}
+	sub := strings.HasPrefix(e, "*.")
+	name, ok := domain.Normalize(strings.TrimPrefix(e, "*."))
+	if !ok {
+		return fmt.Errorf("%q is not an address, a prefix, a domain name or *.domain", e)
+	}
+	b.AddName(name, sub)
+	return nil
+}
+
+// ValidEntry checks an own entry as AddEntry would add it.
+func ValidEntry(e string) error {
+	var b entryset.Builder
+	return AddEntry(&b, e)
+}
+
+// Verdict is the outcome of one lookup.
+type Verdict struct {
+	Listed    bool
+	Allowed   bool           // an allow entry or allow list covered it (and it is not listed)
+	TestPoint bool           // an RFC 5782 test point
+	Custom    bool           // one of the policy's own block entries covers it
+	Shared    snapshot.SetID // the shared lists at the entry, before the policy's mask
+}
+
+// CheckAddr decides an address.
+func (p *Policy) CheckAddr(s *snapshot.Snapshot, a netip.Addr) Verdict {
+	a = a.Unmap()
+	switch a {
+	case testListed:
+		return Verdict{Listed: true, TestPoint: true}
+	case testClean:
+		return Verdict{}
+	}
+	return p.decide(s, p.own.Set(p.own.LookupAddr(a)), s.LookupAddr(a))
+}
+
+// CheckName decides a normalised domain name.
+func (p *Policy) CheckName(s *snapshot.Snapshot, name string) Verdict {
+	switch name {
+	case TestName:
+		return Verdict{Listed: true, TestPoint: true}
+	case InvalidName:
+		return Verdict{}
+	}
+	return p.decide(s, p.own.Set(p.own.LookupName(name)), s.LookupName(name))
+}
+
+func (p *Policy) decide(s *snapshot.Snapshot, own snapshot.Bits, shared snapshot.SetID) Verdict {
+	lists := s.Set(shared)
+	if own.Has(ownAllow) || lists.Intersects(p.Allow) {
+		return Verdict{Allowed: true, Shared: shared}
+	}
+	custom := own.Has(ownBlock)
+	return Verdict{Listed: custom || lists.Intersects(p.Block), Custom: custom, Shared: shared}
+}
+
+// EachList calls fn with the ID of each of the policy's blocking lists that hold a listed verdict's entry.
+func (p *Policy) EachList(s *snapshot.Snapshot, v Verdict, fn func(id int)) {
+	if v.Listed && v.Shared != 0 {
+		s.Set(v.Shared).EachAnd(p.Block, fn)
+	}
+}
+
+// Answer is the A record for entries of shared list id.
+func (p *Policy) Answer(id int) netip.Addr { return p.answers[id] }
+
+// CustomAnswer is the A record for the policy's own block entries.
+func (p *Policy) CustomAnswer() netip.Addr { return p.custom }
+
+// DefaultAnswer is the policy's A record for categories without one of their own (and test points).
+func (p *Policy) DefaultAnswer() netip.Addr { return p.defaultA }
+
+// Uses reports whether shared list id matters to the policy, as a blocking or an allowing list.
+func (p *Policy) Uses(id int) bool { return p.Block.Has(id) || p.Allow.Has(id) }
