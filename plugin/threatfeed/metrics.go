@@ -1,0 +1,66 @@
+package threatfeed
+
+import (
+	"github.com/coredns/coredns/plugin"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	entries = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "entries",
+		Help:      "Entries in the version of each feed being served.",
+	}, []string{"feed"})
+	invalidLines = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "invalid_lines",
+		Help:      "Invalid lines in the latest version read of each feed.",
+	}, []string{"feed"})
+	skippedLines = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "skipped_lines",
+		Help:      "Valid lines left out of the latest version read of each feed (below min_score, hosts preamble).",
+	}, []string{"feed"})
+	lastSuccess = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "last_success_timestamp_seconds",
+		Help:      "When each feed was last checked successfully (changed or not).",
+	}, []string{"feed"})
+	lastChange = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "last_change_timestamp_seconds",
+		Help:      "When the version of each feed being served was loaded.",
+	}, []string{"feed"})
+	loadErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "load_errors_total",
+		Help:      "Failed attempts to load each feed (unreadable, empty after having entries, garbage).",
+	}, []string{"feed"})
+	buildDuration = promauto.NewHistogram(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "snapshot_build_duration_seconds",
+		Help:      "Time to compile all feeds into a new snapshot.",
+		Buckets:   prometheus.ExponentialBuckets(0.001, 4, 8),
+	})
+	snapshotPrefixes = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "snapshot_prefixes",
+		Help:      "Distinct IPv4 and IPv6 prefixes in the current snapshot.",
+	})
+	snapshotNames = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "snapshot_names",
+		Help:      "Distinct domain names in the current snapshot.",
+	})
+)

@@ -1,0 +1,140 @@
+package threatstop
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+)
+
+// SOA timers of every zone: refresh, retry and expire for secondaries that transfer the policy zones.
+const (
+	soaRefresh = 3600
+	soaRetry   = 600
+	soaExpire  = 604800
+)
+
+// listed answers a listed entry: A records per category, TXT records naming the lists, NODATA for any
+// other type.
+func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s *snapshot.Snapshot, v policy.Verdict, apex, zone string, serial uint32, qtype uint16) (int, error) {
+	m := reply(r)
+	name := r.Question[0].Name
+	if qtype == dns.TypeA || qtype == dns.TypeANY {
+		var addrs []netip.Addr
+		switch {
+		case v.TestPoint:
+			addrs = append(addrs, p.DefaultAnswer())
+		default:
+			if v.Custom {
+				addrs = append(addrs, p.CustomAnswer())
+			}
+			p.EachList(s, v, func(id int) { addrs = append(addrs, p.Answer(id)) })
+		}
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		for _, a := range slices.Compact(addrs) {
+			m.Answer = append(m.Answer, &dns.A{Hdr: t.hdr(name, dns.TypeA, t.ttl), A: a.AsSlice()})
+		}
+	}
+	if qtype == dns.TypeTXT || qtype == dns.TypeANY {
+		switch {
+		case v.TestPoint:
+			m.Answer = append(m.Answer, t.txt(name, "RFC 5782 test point"))
+		default:
+			if v.Custom {
+				m.Answer = append(m.Answer, t.txt(name, "list="+policy.CustomList+" category="+policy.CustomList+" policy="+p.Name))
+			}
+			p.EachList(s, v, func(id int) {
+				l := s.Lists[id]
+				m.Answer = append(m.Answer, t.txt(name, "list="+l.Name+" category="+l.Category))
+			})
+		}
+	}
+	if len(m.Answer) == 0 {
+		m.Ns = []dns.RR{t.soa(apex, zone, serial, true)}
+	}
+	w.WriteMsg(m)
+	return dns.RcodeSuccess, nil
+}
+
+// apex answers at the zone apex or a policy apex: SOA and NS, NODATA for other types.
+func (t *Threatstop) apex(w dns.ResponseWriter, r *dns.Msg, apex, zone string, serial uint32, qtype uint16) (int, error) {
+	m := reply(r)
+	switch qtype {
+	case dns.TypeSOA:
+		m.Answer = []dns.RR{t.soa(apex, zone, serial, false)}
+	case dns.TypeNS:
+		for _, ns := range t.nsNames(zone) {
+			m.Answer = append(m.Answer, &dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: ns})
+		}
+	case dns.TypeANY:
+		m.Answer = []dns.RR{t.soa(apex, zone, serial, false)}
+		for _, ns := range t.nsNames(zone) {
+			m.Answer = append(m.Answer, &dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: ns})
+		}
+	default:
+		m.Ns = []dns.RR{t.soa(apex, zone, serial, true)}
+	}
+	w.WriteMsg(m)
+	return dns.RcodeSuccess, nil
+}
+
+// nxdomain answers a name that does not exist (an entry that is not listed) with the SOA of apex.
+func (t *Threatstop) nxdomain(w dns.ResponseWriter, r *dns.Msg, apex string, serial uint32) (int, error) {
+	m := reply(r)
+	m.Rcode = dns.RcodeNameError
+	m.Ns = []dns.RR{t.soa(apex, t.zoneOf(apex), serial, true)}
+	w.WriteMsg(m)
+	return dns.RcodeNameError, nil
+}
+
+func reply(r *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	return m
+}
+
+func (t *Threatstop) hdr(name string, rrtype uint16, ttl uint32) dns.RR_Header {
+	return dns.RR_Header{Name: name, Rrtype: rrtype, Class: dns.ClassINET, Ttl: ttl}
+}
+
+func (t *Threatstop) txt(name, s string) dns.RR {
+	return &dns.TXT{Hdr: t.hdr(name, dns.TypeTXT, t.ttl), Txt: []string{s}}
+}
+
+// soa is the SOA of apex; negative is for the authority section of NXDOMAIN and NODATA answers, where
+// its TTL is the negative-caching TTL (RFC 2308 §3).
+func (t *Threatstop) soa(apex, zone string, serial uint32, negative bool) dns.RR {
+	ttl := t.ttl
+	if negative {
+		ttl = min(t.ttl, t.negTTL)
+	}
+	mbox := t.mbox
+	if mbox == "" {
+		mbox = "hostmaster." + zone
+	}
+	return &dns.SOA{
+		Hdr: t.hdr(apex, dns.TypeSOA, ttl), Ns: t.nsNames(zone)[0], Mbox: mbox, Serial: serial,
+		Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: t.negTTL,
+	}
+}
+
+func (t *Threatstop) nsNames(zone string) []string {
+	if len(t.ns) > 0 {
+		return t.ns
+	}
+	return []string{"ns1." + zone}
+}
+
+// zoneOf returns the configured zone that apex (a zone or policy apex) is in.
+func (t *Threatstop) zoneOf(apex string) string {
+	for _, z := range t.Zones {
+		if dns.IsSubDomain(z, apex) {
+			return z
+		}
+	}
+	return apex
+}

@@ -1,0 +1,37 @@
+package threatstop
+
+import (
+	"github.com/coredns/coredns/plugin"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	lookups = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "lookups_total",
+		Help:      "Lookups by policy and result: listed, clean, refused (client not allowed), error (name neither an address nor a domain).",
+	}, []string{"policy", "result"})
+	policySerial = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "policy_serial",
+		Help:      "The SOA serial of each policy; it increases whenever the policy's content changes.",
+	}, []string{"policy"})
+)
+
+// counters are one policy's lookup counters, resolved once so a query does no label lookup.
+type counters struct {
+	listed, clean, refused, invalid prometheus.Counter
+}
+
+func newCounters(policy string) counters {
+	return counters{
+		listed:  lookups.WithLabelValues(policy, "listed"),
+		clean:   lookups.WithLabelValues(policy, "clean"),
+		refused: lookups.WithLabelValues(policy, "refused"),
+		invalid: lookups.WithLabelValues(policy, "error"),
+	}
+}

@@ -1,0 +1,5 @@
+package threatstop
+
+// Ready implements ready.Readiness: not ready until every feed has loaded once, so that a threatstop
+// server block reports readiness even when the threatfeed block sits in another server block.
+func (t *Threatstop) Ready() bool { return t.feeds.Ready() }

@@ -1,0 +1,239 @@
+package threatstop
+
+import (
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/gaissmai/bart"
+	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/threatfeed"
+)
+
+const pluginName = "threatstop"
+
+var log = clog.NewWithPlugin(pluginName)
+
+func init() { plugin.Register(pluginName, setup) }
+
+// Defaults of the zone parameters.
+const (
+	DefaultTTL         = 300 // positive answers
+	DefaultNegativeTTL = 60  // SOA minimum: how long a resolver caches "not listed"
+)
+
+var policyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// reserved policy names: labels the zone layout uses for other things.
+var reserved = map[string]bool{"rpz": true, "catalog": true}
+
+func setup(c *caddy.Controller) error {
+	// The Feeds that the threatfeed blocks defined (empty when there are none): threatfeed's directive
+	// runs before threatstop's in every server block, so every feed is known here.
+	feeds := threatfeed.FromController(c)
+	t, err := parse(c, feeds)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	c.OnStartup(func() error {
+		feeds.Subscribe(t.update)
+		return nil
+	})
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		t.Next = next
+		return t
+	})
+	return nil
+}
+
+func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
+	t := &Threatstop{feeds: feeds, policies: map[string]*policyEntry{}, ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
+	catalog := feeds.Catalog()
+	i := 0
+	for c.Next() {
+		if i > 0 {
+			return nil, plugin.ErrOnce
+		}
+		i++
+		t.Zones = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
+		for c.NextBlock() {
+			switch c.Val() {
+			case "ttl", "negative_ttl":
+				key := c.Val()
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				v, err := strconv.ParseUint(args[0], 10, 32)
+				if err != nil || v > 86400*7 {
+					return nil, c.Errf("%s needs a number of seconds up to 604800, not %q", key, args[0])
+				}
+				if key == "ttl" {
+					t.ttl = uint32(v)
+				} else {
+					t.negTTL = uint32(v)
+				}
+			case "ns":
+				args := c.RemainingArgs()
+				if len(args) == 0 {
+					return nil, c.ArgErr()
+				}
+				for _, a := range args {
+					if _, ok := dns.IsDomainName(a); !ok {
+						return nil, c.Errf("ns %q is not a domain name", a)
+					}
+					t.ns = append(t.ns, dns.CanonicalName(a))
+				}
+			case "mbox":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				if _, ok := dns.IsDomainName(args[0]); !ok {
+					return nil, c.Errf("mbox %q is not a domain name (write hostmaster.example.org for hostmaster@example.org)", args[0])
+				}
+				t.mbox = dns.CanonicalName(args[0])
+			case "policy":
+				p, err := parsePolicy(c, feeds, catalog)
+				if err != nil {
+					return nil, err
+				}
+				if _, dup := t.policies[p.Name]; dup {
+					return nil, c.Errf("policy %q is defined twice", p.Name)
+				}
+				p.index = len(t.order)
+				t.policies[p.Name] = p
+				t.order = append(t.order, p)
+			default:
+				return nil, c.Errf("unknown property %q", c.Val())
+			}
+		}
+	}
+	if len(t.order) == 0 {
+		return nil, c.Err("threatstop needs at least one policy { ... }")
+	}
+	for _, p := range t.order {
+		p.counters = newCounters(p.Name)
+	}
+	// Until the first snapshot arrives (in OnStartup), answer from an empty one rather than a nil.
+	t.update(snapshot.Build(nil))
+	return t, nil
+}
+
+func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Catalog) (*policyEntry, error) {
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return nil, c.Errf("policy needs exactly one name")
+	}
+	name := args[0]
+	switch {
+	case !policyNameRE.MatchString(name):
+		return nil, c.Errf("policy name %q must be one DNS label of lowercase letters, digits and '-'", name)
+	case reserved[name]:
+		return nil, c.Errf("policy name %q is reserved", name)
+	}
+	cfg := policy.Config{Name: name, Answers: map[string]string{}}
+	var clients []netip.Prefix
+	for c.NextBlock() {
+		key := c.Val()
+		args := c.RemainingArgs()
+		if len(args) == 0 {
+			return nil, c.Errf("%s needs at least one argument", key)
+		}
+		switch key {
+		case "lists", "allow_lists":
+			for _, l := range args {
+				id, ok := feeds.ListID(l)
+				if !ok {
+					return nil, c.Errf("policy %s: unknown feed %q in %s (define it in a threatfeed block)", name, l, key)
+				}
+				if key == "lists" {
+					cfg.Block = append(cfg.Block, id)
+				} else {
+					cfg.Allow = append(cfg.Allow, id)
+				}
+			}
+		case "categories":
+			for _, cat := range args {
+				ids := feeds.Category(cat)
+				if len(ids) == 0 {
+					return nil, c.Errf("policy %s: no feed has category %q", name, cat)
+				}
+				cfg.Block = append(cfg.Block, ids...)
+			}
+		case "block", "allow":
+			for _, e := range args {
+				if err := policy.ValidEntry(e); err != nil {
+					return nil, c.Errf("policy %s: %s: %v", name, key, err)
+				}
+			}
+			if key == "block" {
+				cfg.Blocked = append(cfg.Blocked, args...)
+			} else {
+				cfg.Allowed = append(cfg.Allowed, args...)
+			}
+		case "answer":
+			if len(args) != 2 {
+				return nil, c.Errf("answer needs a category (or default, or %s) and an address", policy.CustomList)
+			}
+			if _, err := policy.ParseAnswer(args[1]); err != nil {
+				return nil, c.Errf("policy %s: %v", name, err)
+			}
+			if args[0] != "default" && args[0] != policy.CustomList && !knownCategory(catalog, args[0]) {
+				return nil, c.Errf("policy %s: answer for category %q, which no feed has", name, args[0])
+			}
+			cfg.Answers[args[0]] = args[1]
+		case "clients":
+			for _, a := range args {
+				p, err := parseNet(a)
+				if err != nil {
+					return nil, c.Errf("policy %s: clients: %v", name, err)
+				}
+				clients = append(clients, p)
+			}
+		default:
+			return nil, c.Errf("policy %s: unknown property %q", name, key)
+		}
+	}
+	p, err := policy.New(cfg, catalog)
+	if err != nil {
+		return nil, c.Errf("policy %s: %v", name, err)
+	}
+	e := &policyEntry{Policy: p}
+	if clients != nil {
+		e.clients = new(bart.Lite)
+		for _, pfx := range clients {
+			e.clients.Insert(pfx)
+		}
+	}
+	return e, nil
+}
+
+func knownCategory(cat policy.Catalog, category string) bool {
+	for _, l := range cat {
+		if l.Category == category {
+			return true
+		}
+	}
+	return false
+}
+
+func parseNet(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

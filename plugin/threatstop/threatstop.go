@@ -1,0 +1,179 @@
+// Package threatstop is a CoreDNS plugin that answers DNSxL lookups (RFC 5782) for per-customer policies
+// from the snapshot that the threatfeed plugin compiles: "4.3.2.1.<policy>.<zone>" for 1.2.3.4, 32 reversed
+// nibbles for IPv6, "<domain>.<policy>.<zone>" for names. A listed entry answers 127.0.0.x and TXT
+// reasons; anything else answers NXDOMAIN with the policy's SOA. The handler only reads: the snapshot and
+// the policies' serials are swapped in whole with one atomic store when a feed changes.
+package threatstop
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/request"
+	"github.com/gaissmai/bart"
+	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/qname"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/threatfeed"
+)
+
+// Threatstop is the plugin handler.
+type Threatstop struct {
+	Next  plugin.Handler
+	Zones []string
+
+	feeds    *threatfeed.Feeds
+	policies map[string]*policyEntry
+	order    []*policyEntry // by policy index
+
+	ttl, negTTL uint32
+	ns          []string // NS targets; default ns1.<zone>
+	mbox        string   // SOA RNAME; default hostmaster.<zone>
+
+	state atomic.Pointer[state]
+}
+
+// policyEntry is a policy with what the handler keeps beside it.
+type policyEntry struct {
+	*policy.Policy
+	index    int
+	clients  *bart.Lite // nil: every client may ask
+	counters counters
+}
+
+// state is what one query reads: a snapshot and the serials that go with it.
+type state struct {
+	snap       *snapshot.Snapshot
+	serials    []uint32 // by policy index
+	zoneSerial uint32
+}
+
+// ServeDNS implements plugin.Handler.
+func (t *Threatstop) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	state := request.Request{W: w, Req: r}
+	name := state.Name()
+	zone := plugin.Zones(t.Zones).Matches(name)
+	if zone == "" {
+		return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
+	}
+	qtype := state.QType()
+	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+		return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
+	}
+	if state.QClass() != dns.ClassINET {
+		return dns.RcodeRefused, nil
+	}
+	st := t.state.Load()
+
+	rest := name[:len(name)-len(zone)] // "4.3.2.1.demo." or "" at the zone apex
+	if rest == "" {
+		return t.apex(w, r, zone, zone, st.zoneSerial, qtype)
+	}
+	rest = rest[:len(rest)-1]
+	label, inner := rest, ""
+	if i := strings.LastIndexByte(rest, '.'); i >= 0 {
+		label, inner = rest[i+1:], rest[:i]
+	}
+	p := t.policies[label]
+	if p == nil {
+		return t.nxdomain(w, r, zone, st.zoneSerial)
+	}
+	if p.clients != nil && !p.clients.Contains(clientAddr(w)) {
+		p.counters.refused.Inc()
+		return dns.RcodeRefused, nil
+	}
+	apex := name[len(name)-len(zone)-len(label)-1:]
+	serial := st.serials[p.index]
+	if inner == "" {
+		return t.apex(w, r, apex, zone, serial, qtype)
+	}
+
+	var v policy.Verdict
+	switch q := qname.Decode(inner); q.Kind {
+	case qname.Addr:
+		v = p.CheckAddr(st.snap, q.Addr)
+	case qname.Name:
+		v = p.CheckName(st.snap, q.Name)
+	default:
+		p.counters.invalid.Inc()
+		return t.nxdomain(w, r, apex, serial)
+	}
+	if !v.Listed {
+		p.counters.clean.Inc()
+		return t.nxdomain(w, r, apex, serial)
+	}
+	p.counters.listed.Inc()
+	return t.listed(w, r, p, st.snap, v, apex, zone, serial, qtype)
+}
+
+// Name implements plugin.Handler.
+func (t *Threatstop) Name() string { return pluginName }
+
+// clientAddr is the querier's address; unknown transports give the zero Addr, which no clients list holds.
+func clientAddr(w dns.ResponseWriter) netip.Addr {
+	var ip net.IP
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	return addr.Unmap()
+}
+
+// update derives the state for a new snapshot: a policy's serial moves on when a list it uses changed.
+func (t *Threatstop) update(s *snapshot.Snapshot) {
+	now := uint32(time.Now().Unix())
+	old := t.state.Load()
+	next := &state{snap: s, serials: make([]uint32, len(t.order)), zoneSerial: now}
+	if old != nil {
+		next.zoneSerial = old.zoneSerial
+	}
+	changed := false
+	for i, p := range t.order {
+		switch {
+		case old == nil:
+			next.serials[i] = now
+		case usesChanged(p.Policy, old.snap, s):
+			next.serials[i] = nextSerial(old.serials[i], now)
+			changed = true
+		default:
+			next.serials[i] = old.serials[i]
+		}
+		policySerial.WithLabelValues(p.Name).Set(float64(next.serials[i]))
+	}
+	if old != nil && changed {
+		next.zoneSerial = nextSerial(old.zoneSerial, now)
+	}
+	t.state.Store(next)
+}
+
+// usesChanged reports whether a list that p uses has another version in b than in a.
+func usesChanged(p *policy.Policy, a, b *snapshot.Snapshot) bool {
+	if len(a.Lists) != len(b.Lists) {
+		return true
+	}
+	for i := range b.Lists {
+		if p.Uses(i) && a.Lists[i].Version != b.Lists[i].Version {
+			return true
+		}
+	}
+	return false
+}
+
+// nextSerial is the serial after old: the current time when that is later in RFC 1982 arithmetic, which
+// keeps serials increasing across restarts, else old+1.
+func nextSerial(old, now uint32) uint32 {
+	if int32(now-old) > 0 {
+		return now
+	}
+	return old + 1
+}
