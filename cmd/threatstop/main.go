@@ -1,94 +1,13 @@
 // Command threatstop is CoreDNS built with the threatfeed and threatstop plugins and the stock plugins an
-// operator needs beside them. Only the plugins listed here are compiled in, which keeps the binary and its
-// resident memory small compared with a stock CoreDNS that carries every plugin.
+// operator needs beside them (package chain). Only those plugins are compiled in, which keeps the binary
+// and its resident memory small compared with a stock CoreDNS that carries every plugin.
 package main
 
 import (
-	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
-	// Stock plugins, in the order of directives below.
-	_ "github.com/coredns/coredns/plugin/acl"
-	_ "github.com/coredns/coredns/plugin/any"
-	_ "github.com/coredns/coredns/plugin/bind"
-	_ "github.com/coredns/coredns/plugin/bufsize"
-	_ "github.com/coredns/coredns/plugin/cache"
-	_ "github.com/coredns/coredns/plugin/cancel"
-	_ "github.com/coredns/coredns/plugin/chaos"
-	_ "github.com/coredns/coredns/plugin/debug"
-	_ "github.com/coredns/coredns/plugin/errors"
-	_ "github.com/coredns/coredns/plugin/file"
-	_ "github.com/coredns/coredns/plugin/forward"
-	_ "github.com/coredns/coredns/plugin/header"
-	_ "github.com/coredns/coredns/plugin/health"
-	_ "github.com/coredns/coredns/plugin/hosts"
-	_ "github.com/coredns/coredns/plugin/loadbalance"
-	_ "github.com/coredns/coredns/plugin/log"
-	_ "github.com/coredns/coredns/plugin/loop"
-	_ "github.com/coredns/coredns/plugin/metadata"
-	_ "github.com/coredns/coredns/plugin/metrics"
-	_ "github.com/coredns/coredns/plugin/minimal"
-	_ "github.com/coredns/coredns/plugin/nsid"
-	_ "github.com/coredns/coredns/plugin/pprof"
-	_ "github.com/coredns/coredns/plugin/ready"
-	_ "github.com/coredns/coredns/plugin/reload"
-	_ "github.com/coredns/coredns/plugin/rewrite"
-	_ "github.com/coredns/coredns/plugin/root"
-	_ "github.com/coredns/coredns/plugin/secondary"
-	_ "github.com/coredns/coredns/plugin/template"
-	_ "github.com/coredns/coredns/plugin/timeouts"
-	_ "github.com/coredns/coredns/plugin/transfer"
-	_ "github.com/coredns/coredns/plugin/tsig"
-	_ "github.com/coredns/coredns/plugin/whoami"
-
-	_ "github.com/threatstop/threatstop/plugin/threatfeed"
-	_ "github.com/threatstop/threatstop/plugin/threatstop"
+	_ "github.com/threatstop/threatstop/plugin/pkg/chain"
 )
-
-// directives is CoreDNS's own order (core/dnsserver/zdirectives.go) restricted to the plugins above, with
-// threatfeed and threatstop after cache (so a cache in front holds their answers) and before transfer (so
-// the policy zones can be handed to it), and before every resolving plugin (so the in-line firewall sees
-// queries before they are forwarded).
-var directives = []string{
-	"root",
-	"metadata",
-	"cancel",
-	"timeouts",
-	"reload",
-	"nsid",
-	"bufsize",
-	"bind",
-	"debug",
-	"ready",
-	"health",
-	"pprof",
-	"prometheus",
-	"errors",
-	"log",
-	"any",
-	"chaos",
-	"loadbalance",
-	"tsig",
-	"rewrite",
-	"acl",
-	"cache",
-	"header",
-	"minimal",
-	"template",
-	"threatfeed",
-	"threatstop",
-	"transfer",
-	"hosts",
-	"file",
-	"secondary",
-	"loop",
-	"forward",
-	"whoami",
-}
-
-func init() {
-	dnsserver.Directives = directives
-}
 
 func main() {
 	coremain.Run()
