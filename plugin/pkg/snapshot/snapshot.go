@@ -55,10 +55,15 @@ type Snapshot struct {
 // including what the name inherits from listed parents.
 type nameSets struct{ self, sub SetID }
 
-// Build compiles lists into a snapshot; list IDs are the indices into lists.
+// Build compiles lists into a snapshot; list IDs are the indices into lists. A list with a nil Set (a
+// feed that has not loaded yet) is empty.
 func Build(lists []List) *Snapshot {
 	s := &Snapshot{Lists: make([]ListInfo, len(lists)), Built: time.Now(), words: Words(len(lists))}
+	lists = slices.Clone(lists)
 	for i, l := range lists {
+		if l.Set == nil {
+			lists[i].Set = &entryset.Set{}
+		}
 		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Entries: l.Set.Len()}
 	}
 	in := newInterner(s.words)

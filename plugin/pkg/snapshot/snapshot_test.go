@@ -1,0 +1,201 @@
+package snapshot
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+)
+
+// set builds an entry set from prefixes and names ("*.x" for x with subdomains).
+func set(entries ...string) *entryset.Set {
+	var b entryset.Builder
+	for _, e := range entries {
+		if p, err := netip.ParsePrefix(e); err == nil {
+			b.AddPrefix(p)
+		} else if a, err := netip.ParseAddr(e); err == nil {
+			b.AddAddr(a)
+		} else if len(e) > 2 && e[:2] == "*." {
+			b.AddName(e[2:], true)
+		} else {
+			b.AddName(e, false)
+		}
+	}
+	return b.Set()
+}
+
+func ids(s *Snapshot, id SetID) []int {
+	var out []int
+	s.Set(id).Each(func(i int) { out = append(out, i) })
+	return out
+}
+
+func TestCoveringPrefixes(t *testing.T) {
+	s := Build([]List{
+		{Name: "a", Set: set("10.0.0.0/8", "2001:db8::/32")},
+		{Name: "b", Set: set("10.1.0.0/16", "10.3.0.0/16", "2001:db8:1::/48")},
+		{Name: "c", Set: set("10.1.2.3", "10.2.0.0/16", "2001:db8:1::1", "2001:db8:1:0:8000::/65")},
+		{Name: "d", Set: set("0.0.0.0/0")},
+	})
+	for _, tc := range []struct {
+		addr string
+		want []int
+	}{
+		{"10.1.2.3", []int{0, 1, 2, 3}},
+		{"10.1.9.9", []int{0, 1, 3}},
+		{"10.2.0.1", []int{0, 2, 3}}, // a sibling after 10.1/16's children must not inherit b
+		{"10.3.0.1", []int{0, 1, 3}},
+		{"10.4.0.1", []int{0, 3}},
+		{"11.0.0.1", []int{3}},
+		{"::ffff:10.1.2.3", []int{0, 1, 2, 3}}, // IPv4-mapped is IPv4
+		{"2001:db8:1::1", []int{0, 1, 2}},
+		{"2001:db8:1::2", []int{0, 1}},
+		{"2001:db8:1:0:8000::1", []int{0, 1, 2}},
+		{"2001:db8:2::1", []int{0}},
+		{"2001:db9::1", nil},
+	} {
+		if got := ids(s, s.LookupAddr(netip.MustParseAddr(tc.addr))); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: lists %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	s := Build([]List{
+		{Name: "exact", Set: set("bad.example", "x.evil.example")},
+		{Name: "wild", Set: set("*.evil.example", "*.deep.a.b.example")},
+		{Name: "wild2", Set: set("*.x.evil.example", "*.example")},
+	})
+	for _, tc := range []struct {
+		name string
+		want []int
+	}{
+		{"bad.example", []int{0, 2}},
+		{"a.bad.example", []int{2}}, // exact entries do not cover subdomains; *.example does
+		{"evil.example", []int{1, 2}},
+		{"a.evil.example", []int{1, 2}},
+		{"x.evil.example", []int{0, 1, 2}},
+		{"y.x.evil.example", []int{1, 2}},
+		{"b.example", []int{2}},
+		{"example", []int{2}}, // *.name lists the name itself too
+		{"a.b.example", []int{2}},
+		{"z.deep.a.b.example", []int{1, 2}},
+		{"other.org", nil},
+	} {
+		if got := ids(s, s.LookupName(tc.name)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: lists %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestInterning(t *testing.T) {
+	var prefixes []string
+	for i := range 1000 {
+		prefixes = append(prefixes, netip.AddrFrom4([4]byte{1, 2, byte(i >> 8), byte(i)}).String())
+	}
+	s := Build([]List{{Name: "a", Set: set(prefixes...)}, {Name: "b", Set: set(prefixes[:10]...)}})
+	// empty, {a}, {a,b}: a thousand entries share three sets.
+	if s.Sets() != 3 {
+		t.Errorf("%d sets, want 3", s.Sets())
+	}
+}
+
+// TestManyLists uses more lists than one word holds.
+func TestManyLists(t *testing.T) {
+	lists := make([]List, 130)
+	for i := range lists {
+		lists[i] = List{Name: "l", Set: set()}
+	}
+	lists[0].Set = set("192.0.2.0/24")
+	lists[129].Set = set("192.0.2.1", "*.example")
+	lists[64].Set = set("a.example")
+	s := Build(lists)
+	if got := ids(s, s.LookupAddr(netip.MustParseAddr("192.0.2.1"))); !slices.Equal(got, []int{0, 129}) {
+		t.Errorf("192.0.2.1: %v", got)
+	}
+	if got := ids(s, s.LookupName("a.example")); !slices.Equal(got, []int{64, 129}) {
+		t.Errorf("a.example: %v", got)
+	}
+}
+
+// TestAgainstModel compares lookups on random data with a brute-force union over every covering entry.
+func TestAgainstModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	const nLists = 70
+	type entry struct {
+		p    netip.Prefix
+		list int
+	}
+	var model []entry
+	builders := make([]entryset.Builder, nLists)
+	for range 3000 {
+		var a [16]byte
+		// Few distinct high bits so that prefixes nest often.
+		a[0], a[1], a[2], a[3] = byte(r.IntN(3)), byte(r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256))
+		var p netip.Prefix
+		if r.IntN(2) == 0 {
+			p = netip.PrefixFrom(netip.AddrFrom4([4]byte(a[:4])), r.IntN(33)).Masked()
+		} else {
+			for i := 4; i < 16; i++ {
+				a[i] = byte(r.IntN(256))
+			}
+			p = netip.PrefixFrom(netip.AddrFrom16(a), r.IntN(129)).Masked()
+		}
+		l := r.IntN(nLists)
+		builders[l].AddPrefix(p)
+		model = append(model, entry{p, l})
+	}
+	lists := make([]List, nLists)
+	for i := range lists {
+		lists[i] = List{Name: "l", Set: builders[i].Set()}
+	}
+	s := Build(lists)
+	for range 20000 {
+		e := model[r.IntN(len(model))]
+		a := e.p.Addr()
+		// Randomise the host bits so the query is anywhere in (or near) the prefix.
+		b := a.AsSlice()
+		for i := e.p.Bits()/8 + 1; i < len(b); i++ {
+			b[i] = byte(r.IntN(256))
+		}
+		q, _ := netip.AddrFromSlice(b)
+		want := map[int]bool{}
+		for _, m := range model {
+			if m.p.Contains(q) {
+				want[m.list] = true
+			}
+		}
+		got := ids(s, s.LookupAddr(q))
+		if len(got) != len(want) {
+			t.Fatalf("%s: lists %v, want %v", q, got, want)
+		}
+		for _, l := range got {
+			if !want[l] {
+				t.Fatalf("%s: lists %v, want %v", q, got, want)
+			}
+		}
+	}
+}
+
+func TestEmpty(t *testing.T) {
+	s := Build(nil)
+	if s.LookupAddr(netip.MustParseAddr("1.2.3.4")) != 0 || s.LookupName("a.example") != 0 {
+		t.Error("empty snapshot lists something")
+	}
+	if !s.Set(0).Empty() {
+		t.Error("set 0 is not empty")
+	}
+}
+
+// TestNilSet: a feed that never loaded is an empty list, not a crash.
+func TestNilSet(t *testing.T) {
+	s := Build([]List{{Name: "never-loaded"}, {Name: "b", Set: set("192.0.2.0/24", "a.example")}})
+	if got := ids(s, s.LookupAddr(netip.MustParseAddr("192.0.2.1"))); !slices.Equal(got, []int{1}) {
+		t.Errorf("192.0.2.1: %v", got)
+	}
+	if s.Lists[0].Entries != 0 {
+		t.Errorf("never-loaded list has %d entries", s.Lists[0].Entries)
+	}
+}
