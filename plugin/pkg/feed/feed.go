@@ -99,10 +99,10 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 	f.Parser.Parse(string(data), &b, &stats)
 	st.Stats = stats
 	switch {
-	case stats.Entries == 0 && old != nil && old.Set.Len() > 0:
-		return false, stats, fmt.Errorf("%w (%d); keeping the last good version", ErrEmpty, old.Set.Len())
 	case stats.Invalid > stats.Entries:
 		return false, stats, fmt.Errorf("%w (%d invalid, %d entries); keeping the last good version", ErrGarbage, stats.Invalid, stats.Entries)
+	case stats.Entries == 0 && old != nil && old.Set.Len() > 0:
+		return false, stats, fmt.Errorf("%w (%d); keeping the last good version", ErrEmpty, old.Set.Len())
 	}
 	next := &Content{Set: b.Set(), Sum: sum, Stats: stats, Loaded: now, Version: 1}
 	if old != nil {
