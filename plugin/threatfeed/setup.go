@@ -86,12 +86,9 @@ func parse(c *caddy.Controller, existing *Feeds) ([]*feed.Feed, error) {
 				}
 				refresh = d
 			case "feed":
-				f, explicit, err := parseFeed(c, root)
+				f, explicit, err := parseFeed(c, root, func(name string) bool { return seen[name] || existing.has(name) })
 				if err != nil {
 					return nil, err
-				}
-				if seen[f.Name] || existing.has(f.Name) {
-					return nil, c.Errf("feed %q is defined twice", f.Name)
 				}
 				seen[f.Name] = true
 				feeds = append(feeds, f)
@@ -121,8 +118,9 @@ func parseRefresh(c *caddy.Controller) (time.Duration, error) {
 	return d, nil
 }
 
-// parseFeed parses "feed NAME { ... }"; explicit reports whether the block set its own refresh.
-func parseFeed(c *caddy.Controller, root string) (f *feed.Feed, explicit bool, err error) {
+// parseFeed parses "feed NAME { ... }"; explicit reports whether the block set its own refresh. taken
+// reports whether a feed name is already defined.
+func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (f *feed.Feed, explicit bool, err error) {
 	args := c.RemainingArgs()
 	if len(args) != 1 {
 		return nil, false, c.Errf("feed needs exactly one name")
@@ -133,6 +131,9 @@ func parseFeed(c *caddy.Controller, root string) (f *feed.Feed, explicit bool, e
 	}
 	if name == policy.CustomList {
 		return nil, false, c.Errf("feed name %q is reserved for policies' own entries", name)
+	}
+	if taken(name) {
+		return nil, false, c.Errf("feed %q is defined twice", name)
 	}
 	f = &feed.Feed{Name: name}
 	line := c.Line()
