@@ -1,0 +1,45 @@
+# threatstop: `make run` serves Corefile.example on 127.0.0.1:1053; `make test` runs every test.
+GO      ?= go
+BIN     := bin/threatstop
+FUZZTIME ?= 30s
+
+.PHONY: all build run test check unit e2e fuzz bench bench-quick clean
+
+all: build
+
+# go build's own cache makes this cheap when nothing changed.
+build:
+	$(GO) build -o $(BIN) ./cmd/threatstop
+
+run: build
+	./$(BIN) -conf Corefile.example
+
+# Every test: format and vet, unit tests, and the end-to-end tests against the binary built above.
+test: build check
+	THREATSTOP_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./...
+
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test$$)
+
+e2e: build
+	THREATSTOP_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./test/
+
+# Runs each fuzz target for FUZZTIME (go test accepts one -fuzz target per run).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# Lookup-path benchmarks with allocations.
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./plugin/...
+
+clean:
+	rm -rf bin
