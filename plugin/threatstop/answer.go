@@ -19,7 +19,7 @@ const (
 
 // listed answers a listed entry: A records per category, TXT records naming the lists, NODATA for any
 // other type.
-func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s *snapshot.Snapshot, v policy.Verdict, apex, zone string, serial uint32, qtype uint16) (int, error) {
+func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s *snapshot.Snapshot, v policy.Verdict, apex string, z *zone, serial uint32, qtype uint16) (int, error) {
 	m := reply(r)
 	name := r.Question[0].Name
 	if qtype == dns.TypeA || qtype == dns.TypeANY {
@@ -53,39 +53,35 @@ func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s 
 		}
 	}
 	if len(m.Answer) == 0 {
-		m.Ns = []dns.RR{t.soa(apex, zone, serial, true)}
+		m.Ns = []dns.RR{t.soa(apex, z, serial, true)}
 	}
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
 }
 
 // apex answers at the zone apex or a policy apex: SOA and NS, NODATA for other types.
-func (t *Threatstop) apex(w dns.ResponseWriter, r *dns.Msg, apex, zone string, serial uint32, qtype uint16) (int, error) {
+func (t *Threatstop) apex(w dns.ResponseWriter, r *dns.Msg, apex string, z *zone, serial uint32, qtype uint16) (int, error) {
 	m := reply(r)
-	switch qtype {
-	case dns.TypeSOA:
-		m.Answer = []dns.RR{t.soa(apex, zone, serial, false)}
-	case dns.TypeNS:
-		for _, ns := range t.nsNames(zone) {
+	if qtype == dns.TypeSOA || qtype == dns.TypeANY {
+		m.Answer = append(m.Answer, t.soa(apex, z, serial, false))
+	}
+	if qtype == dns.TypeNS || qtype == dns.TypeANY {
+		for _, ns := range z.ns {
 			m.Answer = append(m.Answer, &dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: ns})
 		}
-	case dns.TypeANY:
-		m.Answer = []dns.RR{t.soa(apex, zone, serial, false)}
-		for _, ns := range t.nsNames(zone) {
-			m.Answer = append(m.Answer, &dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: ns})
-		}
-	default:
-		m.Ns = []dns.RR{t.soa(apex, zone, serial, true)}
+	}
+	if len(m.Answer) == 0 {
+		m.Ns = []dns.RR{t.soa(apex, z, serial, true)}
 	}
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
 }
 
 // nxdomain answers a name that does not exist (an entry that is not listed) with the SOA of apex.
-func (t *Threatstop) nxdomain(w dns.ResponseWriter, r *dns.Msg, apex string, serial uint32) (int, error) {
+func (t *Threatstop) nxdomain(w dns.ResponseWriter, r *dns.Msg, apex string, z *zone, serial uint32) (int, error) {
 	m := reply(r)
 	m.Rcode = dns.RcodeNameError
-	m.Ns = []dns.RR{t.soa(apex, t.zoneOf(apex), serial, true)}
+	m.Ns = []dns.RR{t.soa(apex, z, serial, true)}
 	w.WriteMsg(m)
 	return dns.RcodeNameError, nil
 }
@@ -107,34 +103,13 @@ func (t *Threatstop) txt(name, s string) dns.RR {
 
 // soa is the SOA of apex; negative is for the authority section of NXDOMAIN and NODATA answers, where
 // its TTL is the negative-caching TTL (RFC 2308 §3).
-func (t *Threatstop) soa(apex, zone string, serial uint32, negative bool) dns.RR {
+func (t *Threatstop) soa(apex string, z *zone, serial uint32, negative bool) dns.RR {
 	ttl := t.ttl
 	if negative {
 		ttl = min(t.ttl, t.negTTL)
 	}
-	mbox := t.mbox
-	if mbox == "" {
-		mbox = "hostmaster." + zone
-	}
 	return &dns.SOA{
-		Hdr: t.hdr(apex, dns.TypeSOA, ttl), Ns: t.nsNames(zone)[0], Mbox: mbox, Serial: serial,
+		Hdr: t.hdr(apex, dns.TypeSOA, ttl), Ns: z.ns[0], Mbox: z.mbox, Serial: serial,
 		Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: t.negTTL,
 	}
-}
-
-func (t *Threatstop) nsNames(zone string) []string {
-	if len(t.ns) > 0 {
-		return t.ns
-	}
-	return []string{"ns1." + zone}
-}
-
-// zoneOf returns the configured zone that apex (a zone or policy apex) is in.
-func (t *Threatstop) zoneOf(apex string) string {
-	for _, z := range t.Zones {
-		if dns.IsSubDomain(z, apex) {
-			return z
-		}
-	}
-	return apex
 }

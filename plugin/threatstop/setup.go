@@ -3,12 +3,14 @@ package threatstop
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/dnsutil"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/gaissmai/bart"
 	"github.com/miekg/dns"
@@ -123,6 +125,7 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 	for _, p := range t.order {
 		p.counters = newCounters(p.Name)
 	}
+	t.zones = zonesOf(t.Zones, t.ns, t.mbox)
 	// Until the first snapshot arrives (in OnStartup), answer from an empty one rather than a nil.
 	t.update(snapshot.Build(nil))
 	return t, nil
@@ -215,6 +218,23 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 		}
 	}
 	return e, nil
+}
+
+// zonesOf computes each zone's SOA and NS names, longest zone first so that the most specific one matches.
+func zonesOf(names, ns []string, mbox string) []zone {
+	zones := make([]zone, len(names))
+	for i, n := range names {
+		z := zone{name: n, ns: ns, mbox: mbox}
+		if len(z.ns) == 0 {
+			z.ns = []string{dnsutil.Join("ns1", n)}
+		}
+		if z.mbox == "" {
+			z.mbox = dnsutil.Join("hostmaster", n)
+		}
+		zones[i] = z
+	}
+	slices.SortStableFunc(zones, func(a, b zone) int { return len(b.name) - len(a.name) })
+	return zones
 }
 
 func knownCategory(cat policy.Catalog, category string) bool {

@@ -36,8 +36,16 @@ type Threatstop struct {
 	ttl, negTTL uint32
 	ns          []string // NS targets; default ns1.<zone>
 	mbox        string   // SOA RNAME; default hostmaster.<zone>
+	zones       []zone   // Zones with their SOA and NS names, longest first
 
 	state atomic.Pointer[state]
+}
+
+// zone is one served zone with the names its SOA and NS records use, computed once.
+type zone struct {
+	name string
+	ns   []string
+	mbox string
 }
 
 // policyEntry is a policy with what the handler keeps beside it.
@@ -59,8 +67,8 @@ type state struct {
 func (t *Threatstop) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
 	name := state.Name()
-	zone := plugin.Zones(t.Zones).Matches(name)
-	if zone == "" {
+	z := t.match(name)
+	if z == nil {
 		return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
 	}
 	qtype := state.QType()
@@ -72,9 +80,9 @@ func (t *Threatstop) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	st := t.state.Load()
 
-	rest := name[:len(name)-len(zone)] // "4.3.2.1.demo." or "" at the zone apex
+	rest := name[:len(name)-len(z.name)] // "4.3.2.1.demo." or "" at the zone apex
 	if rest == "" {
-		return t.apex(w, r, zone, zone, st.zoneSerial, qtype)
+		return t.apex(w, r, z.name, z, st.zoneSerial, qtype)
 	}
 	rest = rest[:len(rest)-1]
 	label, inner := rest, ""
@@ -83,16 +91,16 @@ func (t *Threatstop) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	p := t.policies[label]
 	if p == nil {
-		return t.nxdomain(w, r, zone, st.zoneSerial)
+		return t.nxdomain(w, r, z.name, z, st.zoneSerial)
 	}
 	if p.clients != nil && !p.clients.Contains(clientAddr(w)) {
 		p.counters.refused.Inc()
 		return dns.RcodeRefused, nil
 	}
-	apex := name[len(name)-len(zone)-len(label)-1:]
+	apex := name[len(name)-len(z.name)-len(label)-1:]
 	serial := st.serials[p.index]
 	if inner == "" {
-		return t.apex(w, r, apex, zone, serial, qtype)
+		return t.apex(w, r, apex, z, serial, qtype)
 	}
 
 	var v policy.Verdict
@@ -103,14 +111,29 @@ func (t *Threatstop) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 		v = p.CheckName(st.snap, q.Name)
 	default:
 		p.counters.invalid.Inc()
-		return t.nxdomain(w, r, apex, serial)
+		return t.nxdomain(w, r, apex, z, serial)
 	}
 	if !v.Listed {
 		p.counters.clean.Inc()
-		return t.nxdomain(w, r, apex, serial)
+		return t.nxdomain(w, r, apex, z, serial)
 	}
 	p.counters.listed.Inc()
-	return t.listed(w, r, p, st.snap, v, apex, zone, serial, qtype)
+	return t.listed(w, r, p, st.snap, v, apex, z, serial, qtype)
+}
+
+// match returns the longest served zone that holds name (lowercase, fully qualified), without the
+// allocation of dns.IsSubDomain.
+func (t *Threatstop) match(name string) *zone {
+	for i := range t.zones {
+		z := &t.zones[i]
+		if z.name == "." {
+			return z
+		}
+		if strings.HasSuffix(name, z.name) && (len(name) == len(z.name) || name[len(name)-len(z.name)-1] == '.') {
+			return z
+		}
+	}
+	return nil
 }
 
 // Name implements plugin.Handler.
