@@ -120,6 +120,9 @@ func (f *Feeds) Ready() bool {
 // loaded is logged and retried on its schedule; the others are served meanwhile.
 func (f *Feeds) Start() error {
 	f.start.Do(func() {
+		for _, fd := range f.feeds {
+			loadErrors.WithLabelValues(fd.Name) // export 0 from the start, so alerts on increase work
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		f.cancel = cancel
 		var wg sync.WaitGroup
