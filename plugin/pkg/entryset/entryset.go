@@ -94,9 +94,9 @@ type Builder struct {
 }
 
 // AddPrefix adds a prefix; host bits are cleared and an IPv4-mapped IPv6 prefix is stored as IPv4.
-// It reports false, adding nothing, for an invalid prefix or one with a zone.
+// It reports false, adding nothing, for an invalid prefix.
 func (b *Builder) AddPrefix(p netip.Prefix) bool {
-	if !p.IsValid() || p.Addr().Zone() != "" {
+	if !p.IsValid() {
 		return false
 	}
 	a := p.Addr()
@@ -112,8 +112,12 @@ func (b *Builder) AddPrefix(p netip.Prefix) bool {
 	return true
 }
 
-// AddAddr adds a single address as a host prefix.
+// AddAddr adds a single address as a host prefix. It reports false for an address with a zone
+// ("fe80::1%eth0"): the zone would be silently dropped, listing the address on every link.
 func (b *Builder) AddAddr(a netip.Addr) bool {
+	if a.Zone() != "" {
+		return false
+	}
 	return b.AddPrefix(netip.PrefixFrom(a, a.BitLen()))
 }
 

@@ -130,10 +130,25 @@ func parseNet(s string) (netip.Prefix, bool) {
 		return p, err == nil
 	}
 	a, err := netip.ParseAddr(s)
-	if err != nil {
+	if err != nil || a.Zone() != "" {
 		return netip.Prefix{}, false
 	}
 	return netip.PrefixFrom(a, a.BitLen()), true
+}
+
+// atoi parses a non-negative decimal number of digits only (no sign, no blanks), as feeds write scores.
+func atoi(s string) (int, bool) {
+	if s == "" || len(s) > 9 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
 }
 
 // addNet adds an address or prefix; it reports false for anything else.

@@ -38,13 +38,23 @@ func (hosts) Parse(data string, b *entryset.Builder, st *Stats) {
 			st.invalid(n, line, "first field is not an address")
 			return
 		}
+		// A line counts once: invalid if any name is bad (its good names are still listed), skipped if
+		// it holds only the machine's own names.
+		bad, added := false, false
 		for _, name := range fields[1:] {
 			switch {
 			case preamble[strings.ToLower(name)]:
-				st.Skipped++
 			case strings.HasPrefix(name, "*."), !addName(name, b, st):
-				st.invalid(n, line, "not a host name")
+				bad = true
+			default:
+				added = true
 			}
+		}
+		switch {
+		case bad:
+			st.invalid(n, line, "not a host name")
+		case !added:
+			st.Skipped++
 		}
 	})
 }

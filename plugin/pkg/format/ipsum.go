@@ -2,7 +2,6 @@ package format
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
@@ -20,8 +19,8 @@ func init() {
 			if len(v) != 1 {
 				return nil, fmt.Errorf("min_score takes one number")
 			}
-			n, err := strconv.Atoi(v[0])
-			if err != nil || n < 1 {
+			n, ok := atoi(v[0])
+			if !ok || n < 1 {
 				return nil, fmt.Errorf("min_score must be a whole number of at least 1, not %q", v[0])
 			}
 			p.minScore = n
@@ -40,8 +39,8 @@ func (p ipsum) Parse(data string, b *entryset.Builder, st *Stats) {
 			st.invalid(n, line, "want an address and a score")
 			return
 		}
-		score, err := strconv.Atoi(fields[1])
-		if err != nil || score < 0 {
+		score, ok := atoi(fields[1])
+		if !ok {
 			st.invalid(n, line, "score is not a number")
 			return
 		}
