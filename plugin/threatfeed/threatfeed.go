@@ -105,10 +105,16 @@ func (f *Feeds) Subscribe(fn func(*snapshot.Snapshot)) {
 	fn(f.snap.Load())
 }
 
-// Ready reports whether every feed has loaded at least once.
+// Ready reports whether the snapshot being served holds a loaded version of every feed. It asks the
+// snapshot, not the feeds, because a feed's first version is only answered from once the rebuild that
+// follows it has been swapped in.
 func (f *Feeds) Ready() bool {
-	for _, fd := range f.feeds {
-		if fd.Content() == nil {
+	s := f.snap.Load()
+	if len(s.Lists) != len(f.feeds) {
+		return false
+	}
+	for _, l := range s.Lists {
+		if l.Version == 0 {
 			return false
 		}
 	}
@@ -199,13 +205,16 @@ func (f *Feeds) update(ctx context.Context, i int) bool {
 	fd := f.feeds[i]
 	changed, stats, err := fd.Update(ctx)
 	st := fd.Status()
-	if err != nil {
+	switch {
+	case err != nil:
 		loadErrors.WithLabelValues(fd.Name).Inc()
 		if msg := err.Error(); msg != f.lastErr[i] {
 			log.Errorf("feed %s (%s): %s", fd.Name, fd.Source, msg)
 			f.lastErr[i] = msg
 		}
-	} else {
+	case st.LastError != nil:
+		// The rejected version is still there, unchanged: already reported.
+	default:
 		if f.lastErr[i] != "" {
 			log.Infof("feed %s (%s): loading again", fd.Name, fd.Source)
 		}
