@@ -1,0 +1,163 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// runToExit starts the binary on testdata/<tmpl> and waits for it to exit by itself; it returns the exit
+// code and the output. A process still running after the timeout fails the test.
+func runToExit(t *testing.T, tmpl string, feeds ...string) (code int, output, corefile string) {
+	t.Helper()
+	s := newServer(t, feeds...)
+	v := corefileVars{Dir: s.Dir, Port: freePort(t, true), ReadyPort: freePort(t, false), MetricsPort: freePort(t, false), Refresh: testRefresh}
+	corefile = renderCorefile(t, tmpl, v)
+	path := filepath.Join(s.Dir, "Corefile")
+	if err := os.WriteFile(path, []byte(corefile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "-conf", path)
+	cmd.Dir = s.Dir
+	cmd.WaitDelay = stopTimeout
+	orphanGuard(cmd)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("threatstop with a broken Corefile did not exit within %s\n--- output ---\n%s", startTimeout, out)
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out), corefile
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out), corefile
+	default:
+		t.Fatalf("run %s: %v", binary, err)
+	}
+	return
+}
+
+// TestStartupFailures: a Corefile with an unknown feed in a policy's lists, or an unknown feed format,
+// makes the binary exit non-zero, naming the Corefile line and the problem.
+func TestStartupFailures(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		tmpl    string
+		line    string // the text of the offending line
+		message string // what the error must say
+	}{
+		{"unknown_feed.corefile", "lists spamhaus-drop no-such-feed", `unknown feed "no-such-feed"`},
+		{"unknown_format.corefile", "format no-such-format", `unknown format "no-such-format"`},
+	} {
+		t.Run(strings.TrimSuffix(c.tmpl, ".corefile"), func(t *testing.T) {
+			t.Parallel()
+			code, out, corefile := runToExit(t, c.tmpl, "spamhaus_drop.txt")
+			if code == 0 {
+				t.Fatalf("exit status 0, want non-zero\n--- output ---\n%s", out)
+			}
+			want := lineOf(t, corefile, c.line)
+			m := regexp.MustCompile(`Corefile:(\d+) - Error during parsing: (.*)`).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("output does not name a Corefile line (Corefile:N - Error during parsing: ...)\n--- output ---\n%s", out)
+			}
+			if m[1] != fmt.Sprint(want) {
+				t.Errorf("error names Corefile line %s, want %d (%q)\n%s", m[1], want, c.line, out)
+			}
+			if !strings.Contains(m[2], c.message) {
+				t.Errorf("error %q does not say %s", m[2], c.message)
+			}
+		})
+	}
+}
+
+// TestCorefileExample serves the repository's Corefile.example from the repository root, on its own fixed
+// ports, and asks the README's queries with dig.
+func TestCorefileExample(t *testing.T) {
+	t.Parallel()
+	digPath(t)
+	if portInUse(1053) {
+		t.Skip("127.0.0.1:1053 is already in use (UDP or TCP); Corefile.example binds it, so this test cannot run here")
+	}
+	s := &Server{
+		t:          t,
+		Dir:        repoRoot,
+		Corefile:   filepath.Join(repoRoot, "Corefile.example"),
+		Port:       1053,
+		Addr:       net.JoinHostPort("127.0.0.1", "1053"),
+		ReadyURL:   "http://127.0.0.1:8181/ready",
+		MetricsURL: "http://127.0.0.1:9153/metrics",
+	}
+	s.launch(repoRoot, "-conf", "Corefile.example")
+	if err := s.waitUp(true); err != nil {
+		t.Fatalf("Corefile.example did not come up: %v\n--- output ---\n%s", err, s.Output())
+	}
+
+	out := dig(t, 1053, "+noall", "+answer", "+comments", "2.0.0.127.demo.threatstop.local", "A")
+	if st := digStatus(t, out); st != "NOERROR" {
+		t.Errorf("2.0.0.127.demo.threatstop.local A: status %s, want NOERROR\n%s", st, out)
+	}
+	if rrs := digRRs(t, out); len(rrs) != 1 || rrs[0].Header().Rrtype != dns.TypeA || rrs[0].(*dns.A).A.String() != "127.0.0.2" {
+		t.Errorf("2.0.0.127.demo.threatstop.local A: %v, want A 127.0.0.2\n%s", rrs, out)
+	}
+
+	out = dig(t, 1053, "+noall", "+answer", "+comments", "1.16.10.1.demo.threatstop.local", "TXT")
+	if st := digStatus(t, out); st != "NOERROR" {
+		t.Errorf("1.16.10.1.demo.threatstop.local TXT: status %s, want NOERROR\n%s", st, out)
+	}
+	var txt []string
+	for _, rr := range digRRs(t, out) {
+		if r, ok := rr.(*dns.TXT); ok {
+			txt = append(txt, strings.Join(r.Txt, ""))
+		}
+	}
+	if !slices.Contains(txt, "list=spamhaus-drop category=spam") {
+		t.Errorf("1.16.10.1.demo.threatstop.local TXT: %q, want list=spamhaus-drop category=spam among them\n%s", txt, out)
+	}
+	if got := digShort(dig(t, 1053, "+short", "1.16.10.1.demo.threatstop.local", "TXT")); !slices.Contains(got, `"list=spamhaus-drop category=spam"`) {
+		t.Errorf("dig +short 1.16.10.1.demo.threatstop.local TXT: %q", got)
+	}
+
+	for _, c := range []struct {
+		name   string
+		status string
+		a      []string
+	}{
+		{"1.16.10.1.demo.threatstop.local", "NOERROR", []string{"127.0.0.2"}},
+		{"1.0.0.127.demo.threatstop.local", "NXDOMAIN", nil},                       // RFC 5782 test point: not listed
+		{"8.8.8.8.demo.threatstop.local", "NXDOMAIN", nil},                         // clean
+		{"179.92.99.101.demo.threatstop.local", "NOERROR", []string{"127.0.0.3"}},  // tor
+		{"1.2.0.192.demo.threatstop.local", "NXDOMAIN", nil},                       // allow 192.0.2.1 wins over firehol
+		{"evil.example.demo.threatstop.local", "NOERROR", []string{"127.0.0.10"}},  // own block entry
+		{"102.124.239.77.mail.threatstop.local", "NOERROR", []string{"127.0.0.5"}}, // ipsum, score 10
+		{"179.92.99.101.mail.threatstop.local", "NXDOMAIN", nil},                   // tor is not in mail
+		{"test.mail.threatstop.local", "NOERROR", []string{"127.0.0.2"}},
+	} {
+		out := dig(t, 1053, "+noall", "+answer", "+comments", c.name, "A")
+		if st := digStatus(t, out); st != c.status {
+			t.Errorf("%s A: status %s, want %s\n%s", c.name, st, c.status, out)
+			continue
+		}
+		var a []string
+		for _, rr := range digRRs(t, out) {
+			if r, ok := rr.(*dns.A); ok {
+				a = append(a, r.A.String())
+			}
+		}
+		if !slices.Equal(a, c.a) {
+			t.Errorf("%s A: %v, want %v\n%s", c.name, a, c.a, out)
+		}
+	}
+	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
+}
