@@ -1,18 +1,51 @@
 // Package domain normalises and validates the domain names that feeds list and queries ask about, so that
 // every name stored or looked up has one spelling: lowercase ASCII, no trailing dot, labels of letters,
-// digits, hyphens and underscores. Normalising allocates only when the input is not already in that form.
+// digits, hyphens and underscores. Internationalised names are converted to their punycode (A-label) form.
+// Normalising allocates only when the input is not already in that form.
 package domain
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
 
 const (
 	maxName  = 253 // presentation length of a full name without the trailing dot (RFC 1035 §2.3.4)
 	maxLabel = 63
 )
 
+// idnaProfile converts internationalised names the way a resolver looks them up (UTS #46 mapping, no
+// transitional processing, RFC 5891 label checks, the Bidi rule, STD3 characters and DNS lengths). A name
+// that it rejects is not a name.
+var idnaProfile = idna.New(
+	idna.MapForLookup(),
+	idna.BidiRule(),
+	idna.VerifyDNSLength(true),
+	idna.Transitional(false),
+)
+
 // Normalize returns name in canonical form and whether it is a valid name. A single trailing dot is
-// removed and ASCII letters are lowered. It accepts single-label names; feeds use Listable to refuse them.
+// removed and ASCII letters are lowered. A name with non-ASCII characters is mapped and converted to
+// punycode as for a lookup (UTS #46, non-transitional), "Bücher.Example" giving "xn--bcher-kva.example";
+// what that conversion rejects is invalid, and its result must still pass Valid. It accepts single-label
+// names; feeds use Listable to refuse them. A name that is already lowercase ASCII without a trailing dot
+// is returned as is, without allocating.
 func Normalize(name string) (string, bool) {
+	name = strings.TrimSuffix(name, ".")
+	if Valid(name) {
+		return lower(name), true
+	}
+	if isASCII(name) || !utf8.ValidString(name) {
+		return "", false
+	}
+	return toASCII(name)
+}
+
+// NormalizeASCII is Normalize without the conversion of internationalised names: a name with a byte
+// outside ASCII is invalid. It suits names read off the wire, whose labels are bytes, not text.
+func NormalizeASCII(name string) (string, bool) {
 	name = strings.TrimSuffix(name, ".")
 	if !Valid(name) {
 		return "", false
@@ -20,9 +53,34 @@ func Normalize(name string) (string, bool) {
 	return lower(name), true
 }
 
+// toASCII converts a name with non-ASCII characters (and no trailing ASCII dot) to its A-label form.
+func toASCII(name string) (string, bool) {
+	a, err := idnaProfile.ToASCII(name)
+	if err != nil {
+		return "", false
+	}
+	// A trailing full stop written as U+3002 or U+FF0E maps to '.', which is the root, as an ASCII one is;
+	// two of them are an empty label.
+	a = strings.TrimSuffix(a, ".")
+	if !Valid(a) {
+		return "", false
+	}
+	return lower(a), true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // Valid reports whether name (no trailing dot, any case) is a syntactically valid name: 1 to 253 bytes,
 // labels of 1 to 63 letters, digits, '-' and '_', no label starting or ending with '-', and a last label
-// that is not all digits (so that a dotted-quad or a truncated address is never taken for a name).
+// that is not all digits (so that a dotted-quad or a truncated address is never taken for a name). It
+// takes ASCII names only: a name with non-ASCII characters is valid once Normalize has converted it.
 func Valid(name string) bool {
 	if len(name) == 0 || len(name) > maxName {
 		return false

@@ -5,8 +5,19 @@ import (
 	"testing"
 	"unsafe"
 
+	"golang.org/x/net/idna"
+
 	"github.com/threatstop/threatstop/plugin/pkg/domain"
 )
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
 
 // label returns a label of n bytes.
 func label(n int) string { return strings.Repeat("a", n) }
@@ -141,9 +152,37 @@ func TestNormalize(t *testing.T) {
 		{"example-.com.", "", false},
 		{"1.2.3.4", "", false},
 		{"1.2.3.4.", "", false},
-		{"münchen.de", "", false},
-		{"MÜNCHEN.DE", "", false},
 		{"*.example.com", "", false},
+
+		// Internationalised names become punycode, mapped as for a lookup (UTS #46, non-transitional).
+		{"münchen.de", "xn--mnchen-3ya.de", true},
+		{"MÜNCHEN.DE", "xn--mnchen-3ya.de", true},
+		{"Bücher.Example.", "xn--bcher-kva.example", true},
+		{"bücher.example\u3002", "xn--bcher-kva.example", true}, // ideographic full stop as the trailing dot
+		{"bücher\uff0eexample", "xn--bcher-kva.example", true},  // fullwidth full stop between labels
+		{"faß.de", "xn--fa-hia.de", true},                       // non-transitional: ß is kept
+		{"日本語.jp", "xn--wgv71a119e.jp", true},
+		{"ｅｘａｍｐｌｅ.com", "example.com", true}, // fullwidth letters map to ASCII
+		{"www.münchen.de", "www.xn--mnchen-3ya.de", true},
+		{"مثال.إختبار", "xn--mgbh0fb.xn--kgbechtv", true},
+		{"bücher.example.\u3002", "", false}, // two trailing dots: an empty label
+		{"münchen..de", "", false},
+		{".münchen.de", "", false},
+		{"_dmarc.münchen.de", "", false}, // the IDNA profile takes STD3 characters only
+		{"ab--c.münchen.de", "", false},  // hyphens in the 3rd and 4th places
+		{"-münchen.de", "", false},
+		{"münchen-.de", "", false},
+		{"münchen.123", "", false},
+		{"mün chen.de", "", false},
+		{"münchen.de\x00", "", false},
+		{"\xff.de", "", false},                                      // not UTF-8
+		{"mü\xffnchen.de", "", false},                               // not UTF-8
+		{"a\u200db.de", "", false},                                  // a joiner out of context
+		{"\u0661.example", "", false},                               // an Arabic-Indic digit alone breaks the Bidi rule
+		{"a\u0661.example", "", false},                              // a Bidi label mixing directions
+		{"xn--zz.münchen.de", "", false},                            // a bad punycode label next to a Unicode one
+		{strings.Repeat("ü", 60) + ".de", "", false},                // the A-label is longer than 63 bytes
+		{strings.Repeat("ü", 20) + "." + nameOfLen(240), "", false}, // the whole name is longer than 253
 
 		{label(63) + ".com.", label(63) + ".com", true},
 		{label(64) + ".com.", "", false},
@@ -166,11 +205,16 @@ func TestNormalize(t *testing.T) {
 // TestNormalizeNoCopy checks the package doc's promise: a name already in canonical form is returned as is,
 // with no allocation and the same bytes.
 func TestNormalizeNoCopy(t *testing.T) {
-	for _, in := range []string{"example.com", "example.com.", "a.b.c.d.e.f.g", "_dmarc.example.com"} {
-		got, ok := domain.Normalize(in)
-		if !ok {
-			t.Fatalf("Normalize(%q) failed", in)
+	for _, in := range []string{"example.com", "example.com.", "a.b.c.d.e.f.g", "_dmarc.example.com", "xn--mnchen-3ya.de",
+		"1.2.3.4", "Example.com-", "münchen"[:1]} {
+		if _, ok := domain.Normalize(in); !ok {
+			// Refusals must not allocate either: "1.2.3.4" and "Example.com-" are refused.
+			if n := testing.AllocsPerRun(100, func() { domain.Normalize(in) }); n != 0 {
+				t.Errorf("Normalize(%q) refuses with %v allocations, want 0", in, n)
+			}
+			continue
 		}
+		got, _ := domain.Normalize(in)
 		if unsafe.StringData(got) != unsafe.StringData(in) {
 			t.Errorf("Normalize(%q) copied a name that was already canonical", in)
 		}
@@ -183,6 +227,29 @@ func TestNormalizeNoCopy(t *testing.T) {
 	got, _ := domain.Normalize(in)
 	if in != "Example.COM" || got != "example.com" {
 		t.Errorf("Normalize changed its input or returned %q", got)
+	}
+}
+
+// TestNormalizeASCII: the wire form refuses every non-ASCII byte and otherwise agrees with Normalize.
+func TestNormalizeASCII(t *testing.T) {
+	for _, in := range []string{"münchen.de", "MÜNCHEN.DE", "ｅｘａｍｐｌｅ.com", "\xff.de", "bücher.example\u3002"} {
+		if got, ok := domain.NormalizeASCII(in); ok || got != "" {
+			t.Errorf("NormalizeASCII(%q) = %q, %v; want refused", in, got, ok)
+		}
+	}
+	for _, in := range []string{"example.com", "Example.COM.", "xn--mnchen-3ya.de", "_dmarc.example.com", "1.2.3.4", "", "a..b"} {
+		got, ok := domain.NormalizeASCII(in)
+		want, wantOK := domain.Normalize(in)
+		if got != want || ok != wantOK {
+			t.Errorf("NormalizeASCII(%q) = %q, %v; Normalize gives %q, %v", in, got, ok, want, wantOK)
+		}
+	}
+	in := "example.com"
+	if got, _ := domain.NormalizeASCII(in); unsafe.StringData(got) != unsafe.StringData(in) {
+		t.Errorf("NormalizeASCII copied a canonical name")
+	}
+	if n := testing.AllocsPerRun(100, func() { domain.NormalizeASCII(in) }); n != 0 {
+		t.Errorf("NormalizeASCII allocates %v times", n)
 	}
 }
 
@@ -245,11 +312,20 @@ func TestParent(t *testing.T) {
 
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{"example.com", "Example.COM.", "", ".", "a..b", "-a.com", "a-.com", "1.2.3.4", "_x.y",
-		label(63) + ".com", label(64) + ".com", nameOfLen(253), nameOfLen(254), "münchen.de", "a.b."} {
+		label(63) + ".com", label(64) + ".com", nameOfLen(253), nameOfLen(254), "münchen.de", "a.b.", "Bücher.Example.",
+		"bücher.example\u3002", "_dmarc.münchen.de", "ab--c.münchen.de", "\xff.de", "a\u200db.de", "日本語.jp", "ｅｘａｍｐｌｅ.com",
+		"xn--mnchen-3ya.de", "xn--zz.münchen.de", strings.Repeat("ü", 60) + ".de"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got, ok := domain.Normalize(s)
+		ascii, asciiOK := domain.NormalizeASCII(s)
+		if isASCII(s) && (got != ascii || ok != asciiOK) {
+			t.Fatalf("ASCII %q: Normalize %q, %v; NormalizeASCII %q, %v", s, got, ok, ascii, asciiOK)
+		}
+		if !isASCII(s) && asciiOK {
+			t.Fatalf("NormalizeASCII(%q) accepted a non-ASCII name", s)
+		}
 		if !ok {
 			if got != "" {
 				t.Fatalf("Normalize(%q) failed but returned %q", s, got)
@@ -259,11 +335,22 @@ func FuzzNormalize(f *testing.F) {
 			}
 			return
 		}
-		if !domain.Valid(got) {
+		if !domain.Valid(got) || !isASCII(got) {
 			t.Fatalf("Normalize(%q) = %q, not Valid", s, got)
 		}
-		if got != strings.ToLower(strings.TrimSuffix(s, ".")) {
-			t.Fatalf("Normalize(%q) = %q, want the lowercase name without its trailing dot", s, got)
+		if isASCII(s) {
+			if got != strings.ToLower(strings.TrimSuffix(s, ".")) {
+				t.Fatalf("Normalize(%q) = %q, want the lowercase name without its trailing dot", s, got)
+			}
+		} else {
+			// The conversion is UTS #46 lookup's: what idna.Lookup gives, which it can turn back to Unicode.
+			want, err := idna.Lookup.ToASCII(strings.TrimSuffix(s, "."))
+			if err != nil || strings.TrimSuffix(want, ".") != got {
+				t.Fatalf("Normalize(%q) = %q; idna.Lookup gives %q, %v", s, got, want, err)
+			}
+			if _, err := idna.Lookup.ToUnicode(got); err != nil {
+				t.Fatalf("Normalize(%q) = %q, which does not convert back: %v", s, got, err)
+			}
 		}
 		if again, ok := domain.Normalize(got); !ok || again != got {
 			t.Fatalf("Normalize is not idempotent on %q: %q, %v", got, again, ok)

@@ -36,7 +36,7 @@ func Decode(s string) Query {
 		return Query{Kind: Addr, Addr: a}
 	}
 	if len(s) > 0 && s[len(s)-1] != '.' {
-		if name, ok := domain.Normalize(s); ok {
+		if name, ok := domain.NormalizeASCII(s); ok { // wire names are bytes, never IDN text
 			return Query{Kind: Name, Name: name}
 		}
 	}
