@@ -32,13 +32,26 @@ type feedCase struct {
 	hasWild      []string
 	hasNot       []string // names that must be in neither Names nor Wildcards
 	hasNotPrefix []string
+	prefixLines  int   // with a split mode: the file's first lines are the prefix of every line (a header)
+	mode         *mode // instead of formatMode(format)
 }
 
 func checkFeed(t *testing.T, fc feedCase) (*entryset.Set, format.Stats) {
 	t.Helper()
 	data := readFeed(t, fc.file)
 	p := newParser(t, fc.format, fc.opts)
-	s, st := checkParse(t, p, data, fc.format != "hosts")
+	m := formatMode(fc.format)
+	if fc.mode != nil {
+		m = *fc.mode
+	}
+	if m.split && fc.prefixLines > 0 {
+		m.prefix = headLines(t, fc.file, fc.prefixLines)
+		data = data[len(m.prefix):]
+	}
+	s, st := checkMode(t, p, data, m)
+	if m.records {
+		checkRecords(t, p, fc.format, data, s, st)
+	}
 	if st.Lines != fc.lines || st.Entries != fc.entries || st.Invalid != fc.invalid || st.Skipped != fc.skipped {
 		t.Errorf("%s: Stats lines %d entries %d invalid %d skipped %d, want %d %d %d %d", fc.file,
 			st.Lines, st.Entries, st.Invalid, st.Skipped, fc.lines, fc.entries, fc.invalid, fc.skipped)

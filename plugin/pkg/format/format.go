@@ -1,7 +1,9 @@
 // Package format turns the bytes of a feed into entries. Each format is one file here with one parser; the
 // registry maps the name an operator writes after `format` to a constructor that takes the feed's
 // format-specific options. Parsers never fail on a bad line: they count it, remember the first few with
-// their line numbers, and go on, so that one broken line never costs the rest of the feed.
+// their line numbers, and go on, so that one broken line never costs the rest of the feed. A URL or a hex
+// digest where an entry belongs is skipped, never turned into an entry. A JSON body that does not decode
+// counts as one invalid line and gives nothing, so the feed keeps its last good version.
 package format
 
 import (
@@ -65,15 +67,19 @@ func New(name string, opts map[string][]string) (Parser, error) {
 const MaxSamples = 5
 
 // Stats counts what one parse saw.
+//
+// JSON formats (feodo-json, threatfox, misp, stix) count records instead of lines: Lines is the number of
+// records, and an Issue's Line is the record's 1-based index. Zone and named.conf formats (rpz, bind)
+// count a record or statement spanning lines once, at its first line.
 type Stats struct {
 	Lines   int     // lines read, comments and blanks included
-	Entries int     // entries added, before deduplication
+	Entries int     // entries added, before deduplication; a range may give several
 	Invalid int     // lines that are neither data nor comment
-	Skipped int     // valid lines deliberately left out (below a score, hosts preamble, URLs)
+	Skipped int     // valid lines deliberately left out (below a score, hosts preamble, URLs, hashes, exceptions)
 	Samples []Issue // the first MaxSamples invalid lines
 }
 
-// Issue is one invalid line.
+// Issue is one invalid line (or record).
 type Issue struct {
 	Line   int
 	Text   string
@@ -93,8 +99,9 @@ func (st *Stats) invalid(line int, text, reason string) {
 }
 
 // eachLine calls fn with every line's 1-based number and its text, without the LF or CRLF terminator and
-// without surrounding blanks. A last line with no newline is still a line.
+// without surrounding blanks. A last line with no newline is still a line; a byte order mark is dropped.
 func eachLine(data string, st *Stats, fn func(n int, line string)) {
+	data = trimBOM(data)
 	for n := 1; len(data) > 0; n++ {
 		var line string
 		if i := strings.IndexByte(data, '\n'); i >= 0 {
@@ -106,6 +113,25 @@ func eachLine(data string, st *Stats, fn func(n int, line string)) {
 		fn(n, strings.TrimSpace(line))
 	}
 }
+
+// eachRawLine is eachLine for formats where leading blanks mean something (zone files): the line keeps
+// them and loses only its terminator and trailing blanks.
+func eachRawLine(data string, st *Stats, fn func(n int, line string)) {
+	data = trimBOM(data)
+	for n := 1; len(data) > 0; n++ {
+		var line string
+		if i := strings.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, ""
+		}
+		st.Lines++
+		fn(n, strings.TrimRight(line, " \t\r\v\f"))
+	}
+}
+
+// trimBOM drops a UTF-8 byte order mark at the start of a feed, as Windows tools write one.
+func trimBOM(data string) string { return strings.TrimPrefix(data, "\ufeff") }
 
 // isComment reports whether a trimmed line is blank or a comment.
 func isComment(line string) bool {
@@ -123,8 +149,25 @@ func splitData(line string) (field string, clean bool) {
 	return line[:i], rest == "" || rest[0] == '#' || rest[0] == ';'
 }
 
+// maybeAddr reports whether s could be an IP address or prefix: it has a ':' (IPv6) or only digits, dots
+// and a '/'. It spares netip's parsers, whose errors allocate, the domain names of a feed.
+func maybeAddr(s string) bool {
+	if strings.IndexByte(s, ':') >= 0 {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && c != '.' && c != '/' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // parseNet parses an address or a CIDR prefix.
 func parseNet(s string) (netip.Prefix, bool) {
+	if !maybeAddr(s) {
+		return netip.Prefix{}, false
+	}
 	if strings.IndexByte(s, '/') >= 0 {
 		p, err := netip.ParsePrefix(s)
 		return p, err == nil
@@ -134,6 +177,17 @@ func parseNet(s string) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return netip.PrefixFrom(a, a.BitLen()), true
+}
+
+// twoFields returns the first two blank-separated fields of a trimmed line and whether there are exactly
+// two, without allocating.
+func twoFields(line string) (a, b string, ok bool) {
+	i := strings.IndexAny(line, " \t")
+	if i < 0 {
+		return line, "", false
+	}
+	a, b = line[:i], strings.TrimLeft(line[i:], " \t")
+	return a, b, strings.IndexAny(b, " \t") < 0
 }
 
 // atoi parses a non-negative decimal number of digits only (no sign, no blanks), as feeds write scores.
@@ -168,8 +222,14 @@ func addName(s string, b *entryset.Builder, st *Stats) bool {
 	if sub {
 		s = s[2:]
 	}
-	name, ok := domain.Normalize(s)
-	if !ok || !domain.Listable(name) {
+	return addDomain(s, sub, b, st)
+}
+
+// addDomain adds a domain, with its subdomains when sub is set; it reports false for a string that is not
+// a listable name.
+func addDomain(s string, sub bool, b *entryset.Builder, st *Stats) bool {
+	name, ok := listableName(s)
+	if !ok {
 		return false
 	}
 	b.AddName(name, sub)
@@ -177,7 +237,125 @@ func addName(s string, b *entryset.Builder, st *Stats) bool {
 	return true
 }
 
+// listableName normalises s and reports whether it is a name a feed may list.
+func listableName(s string) (string, bool) {
+	name, ok := domain.Normalize(s)
+	return name, ok && domain.Listable(name)
+}
+
 // noOptions is the constructor of formats that take no options.
 func noOptions(p Parser) func(map[string][]string) (Parser, error) {
 	return func(map[string][]string) (Parser, error) { return p, nil }
+}
+
+// outcome is what one line or record gave: entries, a deliberate skip, or nothing usable.
+type outcome uint8
+
+const (
+	invalid outcome = iota
+	added
+	skipped
+)
+
+// isHash reports whether s is a hex digest: 32, 40, 64 or 128 hex digits (MD5, SHA-1, SHA-256, SHA-512).
+// Such a value is never an entry, even where it would pass for a name.
+func isHash(s string) bool {
+	switch len(s) {
+	case 32, 40, 64, 128:
+	default:
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// urlSchemes are the schemes that mark a value as a URL even without "//" ("http:example.com",
+// "mailto:x@example.com"); defanged "hxxp" included.
+var urlSchemes = []string{"http:", "https:", "hxxp:", "hxxps:", "ftp:", "ftps:", "sftp:", "ws:", "wss:", "file:",
+	"mailto:", "data:", "javascript:", "tcp:", "udp:", "ssh:", "smb:", "ldap:", "irc:", "telnet:"}
+
+// isURL reports whether s is a URL: it contains "://" or starts with a known scheme. A URL is never an
+// entry: a DNS server cannot see its path, and its host alone would list more than the feed meant.
+func isURL(s string) bool {
+	if strings.Contains(s, "://") {
+		return true
+	}
+	if i := strings.IndexByte(s, ':'); i > 0 && i < 12 {
+		for _, sc := range urlSchemes {
+			if len(sc) == i+1 && strings.EqualFold(s[:i+1], sc) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// addRange adds the minimal set of prefixes that covers the range "a-b" of addresses; it reports false,
+// adding nothing, unless s is such a range with a <= b, both of one family and without zones.
+func addRange(s string, b *entryset.Builder, st *Stats) bool {
+	i := strings.IndexByte(s, '-')
+	if i < 0 || !maybeAddr(s[:i]) || !maybeAddr(s[i+1:]) {
+		return false
+	}
+	lo, err1 := netip.ParseAddr(s[:i])
+	hi, err2 := netip.ParseAddr(s[i+1:])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return addAddrRange(lo, hi, b, st)
+}
+
+// addAddrRange adds the prefixes covering lo..hi, or reports false for an invalid range.
+func addAddrRange(lo, hi netip.Addr, b *entryset.Builder, st *Stats) bool {
+	return rangePrefixes(lo, hi, func(p netip.Prefix) {
+		b.AddPrefix(p)
+		st.Entries++
+	})
+}
+
+// addValue adds s when it is an address, a CIDR prefix, an address range "a-b", a domain name or
+// "*.name"; names are listed with their subdomains when sub is set. A URL or a hash is skipped; anything
+// else is invalid.
+func addValue(s string, sub bool, b *entryset.Builder, st *Stats) outcome {
+	switch {
+	case addNet(s, b, st), addRange(s, b, st):
+		return added
+	case isURL(s), isHash(s):
+		return skipped
+	case sub:
+		if addDomain(strings.TrimPrefix(s, "*."), true, b, st) {
+			return added
+		}
+	case addName(s, b, st):
+		return added
+	}
+	return invalid
+}
+
+// hostPort splits "host:port" and "[v6]:port"; ok is false when s has no numeric port.
+func hostPort(s string) (host string, ok bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return "", false
+	}
+	if _, ok := atoi(s[i+1:]); !ok {
+		return "", false
+	}
+	host = s[:i]
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+			return "", false
+		}
+		return host, true
+	}
+	if strings.IndexByte(host, ':') >= 0 {
+		return "", false // an IPv6 address with a port needs brackets
+	}
+	return host, host != ""
 }

@@ -10,7 +10,9 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	want := []string{"hosts", "ipsum", "plain", "spamhaus", "wildcard"}
+	want := []string{"adblock", "bind", "csv", "dnsmasq", "dshield", "feodo-csv", "feodo-json", "hosts", "ipset", "ipsum",
+		"maltrail", "misp", "netset", "p2p", "plain", "rpz", "spamhaus", "spamhaus-json", "stix", "threatfox", "tpl",
+		"unbound", "wildcard"}
 	if got := format.Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
@@ -26,17 +28,20 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("New(%q, {}): %v", n, err)
 		}
 	}
-	if f, ok := format.Lookup("ipsum"); !ok || !slices.Equal(f.Options, []string{"min_score"}) {
-		t.Errorf("ipsum options = %q", f.Options)
+	for name, opts := range map[string][]string{"ipsum": {"min_score"}, "csv": {"column", "delimiter"},
+		"feodo-csv": {"status"}, "feodo-json": {"status"}, "misp": {"all_attributes"}, "plain": nil, "rpz": nil} {
+		if f, ok := format.Lookup(name); !ok || !slices.Equal(f.Options, opts) {
+			t.Errorf("%s options = %q, want %q", name, f.Options, opts)
+		}
 	}
-	for _, n := range []string{"", "Plain", "PLAIN", "csv", "json", "adblock", "rpz"} {
+	for _, n := range []string{"", "Plain", "PLAIN", "json", "Adblock", "RPZ", "feodo", "spamhaus_json", "hosts "} {
 		if _, ok := format.Lookup(n); ok {
 			t.Errorf("Lookup(%q) found a format", n)
 		}
 		_, err := format.New(n, nil)
 		if err == nil {
 			t.Errorf("New(%q) accepted an unknown format", n)
-		} else if !strings.Contains(err.Error(), "hosts, ipsum, plain, spamhaus, wildcard") {
+		} else if !strings.Contains(err.Error(), strings.Join(want, ", ")) {
 			t.Errorf("New(%q) error %q does not list the known formats", n, err)
 		}
 	}
@@ -102,6 +107,7 @@ type parseCase struct {
 	invalid  int
 	skipped  int   // -1: not checked
 	bad      []int // line numbers of Samples
+	mode     *mode // instead of formatMode(format)
 }
 
 func runCases(t *testing.T, cases []parseCase) {
@@ -109,7 +115,14 @@ func runCases(t *testing.T, cases []parseCase) {
 	for _, tc := range cases {
 		t.Run(tc.format+"/"+tc.name, func(t *testing.T) {
 			p := newParser(t, tc.format, tc.opts)
-			s, st := checkParse(t, p, tc.in, tc.format != "hosts")
+			m := formatMode(tc.format)
+			if tc.mode != nil {
+				m = *tc.mode
+			}
+			s, st := checkMode(t, p, tc.in, m)
+			if m.records {
+				checkRecords(t, p, tc.format, tc.in, s, st)
+			}
 			if got := prefixes(s); !slices.Equal(got, tc.prefixes) {
 				t.Errorf("prefixes = %q, want %q", got, tc.prefixes)
 			}
@@ -173,9 +186,26 @@ func TestPlain(t *testing.T) {
 			in:       "1.2.3.4 5.6.7.8\nexample.com extra\n1.2.3.4 ok # no\n10.0.0.0/8\tSBL1\n1.2.3.4\n",
 			prefixes: []string{"1.2.3.4/32"}, lines: 5, entries: 1, invalid: 4, bad: []int{1, 2, 3, 4}},
 		{name: "not entries", format: "plain",
-			in: "localhost\n1.2.3.256\n1.2.3.4/33\n01.2.3.4\n-bad.com\n*.com\n*.\n||ads.example^\nhttp://example.com/x\n1.2.3\n" +
-				"1.2.3.4/\n/24\n2001:db8::/129\n2001:db8:::1\nexample..com\n*\n0.0.0.0/-1\n1.2.3.4/08\nmünchen.de\n" + strings.Repeat("a", 64) + ".com\n",
+			in: "localhost\n1.2.3.256\n1.2.3.4/33\n01.2.3.4\n-bad.com\n*.com\n*.\n||ads.example^\nbad_\xff.example\n1.2.3\n" +
+				"1.2.3.4/\n/24\n2001:db8::/129\n2001:db8:::1\nexample..com\n*\n0.0.0.0/-1\n1.2.3.4/08\nab--c.münchen.de\n" + strings.Repeat("a", 64) + ".com\n",
 			lines: 20, invalid: 20, bad: []int{1, 2, 3, 4, 5}},
+		{name: "URLs and hashes are skipped", format: "plain",
+			in: "http://example.com/x\nhxxps://evil.example\nftp://1.2.3.4/a\nHTTP:evil.example\nmailto:a@b.example\n" +
+				"d41d8cd98f00b204e9800998ecf8427e\nda39a3ee5e6b4b0d3255bfef95601890afd80709\n" +
+				"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\n" + strings.Repeat("ab", 64) + "\n" +
+				"d41d8cd98f00b204e9800998ecf8427\nd41d8cd98f00b204e9800998ecf8427e0.example\nevil.example:8080\n",
+			names: []string{"d41d8cd98f00b204e9800998ecf8427e0.example"}, lines: 12, entries: 1, skipped: 9, invalid: 2, bad: []int{10, 12}},
+		{name: "internationalised names", format: "plain", in: "münchen.de\nMÜNCHEN.DE.\n*.Bücher.example\n日本語.jp\nxn--mnchen-3ya.de\n",
+			names: []string{"xn--mnchen-3ya.de", "xn--wgv71a119e.jp"}, wild: []string{"xn--bcher-kva.example"}, lines: 5, entries: 5},
+		{name: "ranges", format: "plain",
+			in: "192.0.2.0-192.0.2.255\r\n10.0.0.1-10.0.0.1\n10.0.0.5-10.0.0.10 # c\n2001:db8::-2001:db8::ffff:ffff\n" +
+				"::ffff:1.2.3.0-::ffff:1.2.3.3\n0.0.0.0-255.255.255.255\n",
+			prefixes: []string{"0.0.0.0/0", "1.2.3.0/30", "10.0.0.1/32", "10.0.0.5/32", "10.0.0.6/31", "10.0.0.8/31", "10.0.0.10/32",
+				"192.0.2.0/24", "2001:db8::/96"},
+			lines: 6, entries: 9},
+		{name: "bad ranges", format: "plain",
+			in:    "10.0.0.2-10.0.0.1\n10.0.0.1-2001:db8::1\n10.0.0.1-\n-10.0.0.1\n10.0.0.1--10.0.0.2\n10.0.0.0/24-10.0.1.0\nfe80::1%eth0-fe80::2\n1.2.3.4 - 1.2.3.5\na-b.example\n",
+			names: []string{"a-b.example"}, lines: 9, entries: 1, invalid: 8, bad: []int{1, 2, 3, 4, 5}},
 		{name: "MaxSamples", format: "plain",
 			in:       "bad1\n1.2.3.4\nbad2\nbad3\n# c\nbad4\nbad5\nbad6\nexample.com\nbad7\n",
 			prefixes: []string{"1.2.3.4/32"}, names: []string{"example.com"}, lines: 10, entries: 2, invalid: 7,

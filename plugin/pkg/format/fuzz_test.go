@@ -80,6 +80,9 @@ func FuzzPlain(f *testing.F) {
 		headLines(f, "maltrail_mass_scanner.txt", 20),
 		"/w00tw00t.at.ISC.SANS.DFind:)\nC91.196.152.28 # probe.onyphe.net\n185.216.140.249\t# scanner.openportstats.com\n2400:6180:0:d0::1008:2001 # binaryedge.ninja\n",
 		"*.a.example\nexample.net\n",
+		readFeed(f, "dshield_ranges.txt"),
+		"10.0.0.5-10.0.0.10 # c\n2001:db8::-2001:db8::ffff:ffff\n::ffff:1.2.3.0-::ffff:1.2.3.3\n0.0.0.0-255.255.255.255\n10.0.0.2-10.0.0.1\n",
+		"http://example.com/x\nd41d8cd98f00b204e9800998ecf8427e\nmünchen.de\n*.Bücher.example\n",
 	)
 	p := newParser(f, "plain", nil)
 	f.Fuzz(func(t *testing.T, data string) {

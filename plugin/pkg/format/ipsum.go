@@ -2,7 +2,6 @@ package format
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 )
@@ -34,17 +33,17 @@ func (p ipsum) Parse(data string, b *entryset.Builder, st *Stats) {
 		if isComment(line) {
 			return
 		}
-		fields := strings.Fields(line)
-		if len(fields) != 2 {
+		addr, field2, ok := twoFields(line)
+		if !ok {
 			st.invalid(n, line, "want an address and a score")
 			return
 		}
-		score, ok := atoi(fields[1])
+		score, ok := atoi(field2)
 		if !ok {
 			st.invalid(n, line, "score is not a number")
 			return
 		}
-		if _, ok := parseNet(fields[0]); !ok {
+		if _, ok := parseNet(addr); !ok {
 			st.invalid(n, line, "not an address")
 			return
 		}
@@ -52,6 +51,6 @@ func (p ipsum) Parse(data string, b *entryset.Builder, st *Stats) {
 			st.Skipped++
 			return
 		}
-		addNet(fields[0], b, st)
+		addNet(addr, b, st)
 	})
 }

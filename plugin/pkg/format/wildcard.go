@@ -3,7 +3,7 @@ package format
 import "github.com/threatstop/threatstop/plugin/pkg/entryset"
 
 // wildcard: "*.name" lists the name and all its subdomains (HaGeZi wildcard lists); a bare name lists
-// only itself. Comments as in plain.
+// only itself. Comments as in plain; a URL or a hash is skipped.
 type wildcard struct{}
 
 func init() { register(Format{Name: "wildcard", New: noOptions(wildcard{})}) }
@@ -17,7 +17,10 @@ func (wildcard) Parse(data string, b *entryset.Builder, st *Stats) {
 		switch {
 		case !clean:
 			st.invalid(n, line, "text after the entry")
-		case !addName(field, b, st):
+		case addName(field, b, st):
+		case isURL(field), isHash(field):
+			st.Skipped++
+		default:
 			st.invalid(n, line, "not a domain or *.domain")
 		}
 	})
