@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 )
 
@@ -25,6 +26,26 @@ type Source interface {
 	Fetch(ctx context.Context) ([]byte, error)
 	// String names the source in logs, e.g. "file /var/lib/feeds/drop.txt".
 	String() string
+}
+
+// Revalidator is implemented by sources that can ask "changed since?" across restarts: the validators of
+// the last body fetched (an HTTP ETag and Last-Modified, for example) are saved with the cached body and
+// restored at start-up, so the first fetch after a restart can be answered "not modified".
+type Revalidator interface {
+	Validators() map[string]string
+	SetValidators(map[string]string)
+}
+
+// Redact returns a URL for logs and status pages: no user information, no query string (either may hold
+// an API key).
+func Redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	if c.RawQuery != "" {
+		c.RawQuery = "…"
+	}
+	c.Fragment = ""
+	return c.String()
 }
 
 // File reads a local file. A change is noticed by its size, modification time or identity (a file
@@ -63,13 +84,13 @@ func (f *File) Fetch(context.Context) ([]byte, error) {
 		return nil, err
 	}
 	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, limit+1))
-	if err != nil {
+	// Read exactly the size stat gave, plus one byte to notice growth: no doubling buffer, no copy.
+	data := make([]byte, before.Size()+1)
+	n, err := io.ReadFull(fh, data)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return nil, err
 	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s grew past the limit of %d bytes while being read", f.Path, limit)
-	}
+	data = data[:n]
 	opened, err := fh.Stat()
 	if err != nil {
 		return nil, err
