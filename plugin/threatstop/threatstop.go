@@ -185,7 +185,7 @@ func usesChanged(p *policy.Policy, a, b *snapshot.Snapshot) bool {
 		return true
 	}
 	for i := range b.Lists {
-		if p.Uses(i) && a.Lists[i].Version != b.Lists[i].Version {
+		if p.Uses(i) && (a.Lists[i].Version != b.Lists[i].Version || a.Lists[i].Withheld != b.Lists[i].Withheld) {
 			return true
 		}
 	}

@@ -1,7 +1,14 @@
-// Package feed keeps one named threat feed current: it fetches the source, parses it, checks that the
-// result is believable, and only then replaces the last good content. A feed that fails to read, reads
-// empty after having had entries, or reads as garbage keeps serving its last good content; the failure
-// is returned to the caller for the log and the metrics.
+// Package feed keeps one named threat feed current: it fetches the source, parses it, removes what must
+// never be blocked, checks that the result is believable, and only then replaces the last good content.
+// Nothing a source does can make the feed serve less than its last good version without a second look:
+//
+//   - a version that cannot be read, or that has more invalid lines than entries, is rejected;
+//   - a version with no entries after a version with entries is held until an operator accepts it;
+//   - a version that loses more than MaxShrink of the entries is held until the next fetch sees the same
+//     version again (a passing glitch rarely repeats itself) or an operator accepts it.
+//
+// Rejections and holds are returned as errors for the log and the metrics; the last good version keeps
+// being served. Accepted versions are written to the on-disk cache, which a restart loads first.
 package feed
 
 import (
@@ -9,51 +16,86 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
 	"github.com/threatstop/threatstop/plugin/pkg/format"
+	"github.com/threatstop/threatstop/plugin/pkg/guard"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
 )
 
-// Errors that reject a new version and keep the last good one.
+// Errors that reject or hold a new version and keep the last good one.
 var (
-	ErrEmpty   = errors.New("no entries, after having had entries before")
 	ErrGarbage = errors.New("more invalid lines than entries")
+	ErrEmpty   = errors.New("no entries, after having had entries before")
+	ErrShrink  = errors.New("lost too many entries")
 )
+
+// DefaultMaxShrink is the share of entries a new version may lose before it is held back.
+const DefaultMaxShrink = 0.5
 
 // Feed is one named list. Its configuration fields are set before the first Update and never change.
 type Feed struct {
-	Name     string
-	Category string
-	Source   source.Source
-	Parser   format.Parser
-	Refresh  time.Duration
+	Name      string
+	Category  string
+	Format    string // the format's name, for the cache and the status
+	Source    source.Source
+	Parser    format.Parser
+	Refresh   time.Duration
+	Guard     guard.Guard
+	MaxShrink float64        // share of entries a version may lose without being held; 1 turns the check off
+	MaxAge    time.Duration  // older than this since the last successful check is stale; 0: never
+	DropStale bool           // a stale feed stops being served (else it keeps being served, and is reported)
+	Cache     *feedcache.Dir // nil: no on-disk cache
 
+	mu      sync.Mutex // serialises Update, LoadCache and Accept
+	judged  error      // the verdict on the last body fetched: nil when it is served, else why not
 	content atomic.Pointer[Content]
+	held    atomic.Pointer[Held]
 	status  atomic.Pointer[Status]
 }
 
 // Content is one accepted version of a feed.
 type Content struct {
-	Set     *entryset.Set
-	Version uint64 // 1 for the first accepted version, then one more per accepted change
-	Sum     [sha256.Size]byte
-	Stats   format.Stats // of the parse that produced Set
-	Loaded  time.Time    // when this version was accepted
+	Set       *entryset.Set
+	Version   uint64 // 1 for the first accepted version, then one more per accepted change
+	Sum       [sha256.Size]byte
+	Stats     format.Stats  // of the parse that produced Set
+	Dropped   guard.Dropped // what the guard removed from it
+	Loaded    time.Time     // when this version was accepted
+	FromCache bool          // loaded from the on-disk cache, not yet confirmed by the source
+}
+
+// Held is a version held back by the shrink or emptiness check.
+type Held struct {
+	Content
+	Reason        string
+	Since         time.Time
+	NeedsOperator bool // an empty version is never confirmed by fetching it again
+
+	body       []byte
+	validators map[string]string
+	seen       time.Time // the fetch that produced or last confirmed it
 }
 
 // Status is the outcome of the latest attempts.
 type Status struct {
 	LastAttempt time.Time
-	LastSuccess time.Time // last fetch after which the feed's content is current, changed or not
-	LastError   error     // of the latest attempt; nil when it succeeded
+	LastSuccess time.Time // last fetch after which the served content is the source's, changed or not
+	LastError   error     // of the latest attempt that judged a version; nil when it succeeded
+	CacheError  error     // of the latest attempt to write the cache
 	Stats       format.Stats
 }
 
 // Content returns the last good version, nil before the first one.
 func (f *Feed) Content() *Content { return f.content.Load() }
+
+// Held returns the version held back, nil when there is none.
+func (f *Feed) Held() *Held { return f.held.Load() }
 
 // Status returns the outcome of the latest attempts; the zero Status before the first.
 func (f *Feed) Status() Status {
@@ -63,17 +105,54 @@ func (f *Feed) Status() Status {
 	return Status{}
 }
 
-// Update fetches and parses the source and, when the result is acceptable and differs from the last
-// good content, makes it the new content. It reports whether the content changed. The returned Stats
-// are those of the parse, if one happened, so the caller can log invalid lines even on success.
+// Stale reports whether the feed has not been checked successfully for longer than MaxAge. A feed with
+// no successful check yet counts from its cached version's load, if any.
+func (f *Feed) Stale(now time.Time) bool {
+	if f.MaxAge <= 0 {
+		return false
+	}
+	last := f.Status().LastSuccess
+	if last.IsZero() {
+		c := f.Content()
+		if c == nil {
+			return false // nothing to be stale
+		}
+		last = c.Loaded
+	}
+	return now.Sub(last) > f.MaxAge
+}
+
+// Serving returns the entries the snapshot should hold for this feed now: the last good version, or
+// nothing when it is stale and DropStale is set.
+func (f *Feed) Serving(now time.Time) *Content {
+	if f.DropStale && f.Stale(now) {
+		return nil
+	}
+	return f.Content()
+}
+
+// Update fetches and judges the source's current version, and reports whether the served content changed.
+// The returned Stats are those of the parse, if one happened, so the caller can log invalid lines even
+// when the version is rejected.
 func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	now := time.Now()
 	st := f.Status()
 	st.LastAttempt = now
 	data, err := f.Source.Fetch(ctx)
 	if errors.Is(err, source.ErrNotModified) {
-		// The bytes were judged before: a rejected version stays rejected without being reported again.
-		if st.LastError == nil {
+		// The same bytes as last time, which were judged then. A held version seen a second time is
+		// confirmed; a rejected one stays rejected without being reported again.
+		if h := f.held.Load(); h != nil && !h.NeedsOperator && h.seen.Before(now) {
+			f.accept(&st, h.Content, h.body, h.validators, now)
+			f.judged = nil
+			st.LastError, st.LastSuccess = nil, now
+			f.status.Store(&st)
+			return true, h.Stats, nil
+		}
+		st.LastError = f.judged
+		if f.judged == nil {
 			st.LastSuccess = now
 		}
 		f.status.Store(&st)
@@ -87,33 +166,156 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 		f.status.Store(&st)
 	}()
 	if err != nil {
-		return false, st.Stats, err
+		return false, st.Stats, err // a failed fetch judges no body
 	}
+	defer func() { f.judged = err }()
+	validators := validatorsOf(f.Source)
 	old := f.content.Load()
 	sum := sha256.Sum256(data)
 	if old != nil && sum == old.Sum {
+		// Back to (or still at) the served version: a held version was a glitch.
+		f.held.Store(nil)
+		if old.FromCache {
+			c := *old
+			c.FromCache = false
+			f.content.Store(&c)
+		}
 		return false, old.Stats, nil
 	}
-
-	var b entryset.Builder
-	f.Parser.Parse(string(data), &b, &stats)
-	st.Stats = stats
-	switch {
-	case stats.Invalid > stats.Entries:
-		return false, stats, fmt.Errorf("%w (%d invalid, %d entries); keeping the last good version", ErrGarbage, stats.Invalid, stats.Entries)
-	case stats.Entries == 0 && old != nil && old.Set.Len() > 0:
-		return false, stats, fmt.Errorf("%w (%d); keeping the last good version", ErrEmpty, old.Set.Len())
+	if h := f.held.Load(); h != nil && sum == h.Sum {
+		if h.NeedsOperator {
+			return false, h.Stats, fmt.Errorf("%s; held until an operator accepts it", h.Reason)
+		}
+		f.accept(&st, h.Content, data, validators, now)
+		return true, h.Stats, nil
 	}
-	next := &Content{Set: b.Set(), Sum: sum, Stats: stats, Loaded: now, Version: 1}
+
+	c, err := f.parse(data, now)
+	if err != nil {
+		return false, c.Stats, err
+	}
+	st.Stats = c.Stats
 	if old != nil {
-		next.Version = old.Version + 1
-		if next.Set.Equal(old.Set) {
+		if held, why := f.check(old, c); held != nil {
+			held.Since, held.seen, held.body, held.validators = now, now, data, validators
+			f.held.Store(held)
+			return false, c.Stats, fmt.Errorf("%w: %s; %s", why, held.Reason, heldUntil(held))
+		}
+		if c.Set.Equal(old.Set) {
 			// Same entries in other bytes (comments, order): remember the bytes, keep the version.
-			next.Version, next.Loaded = old.Version, old.Loaded
-			f.content.Store(next)
-			return false, stats, nil
+			c.Version, c.Loaded = old.Version, old.Loaded
+			f.content.Store(&c)
+			f.held.Store(nil)
+			f.save(&st, data, validators, now)
+			return false, c.Stats, nil
 		}
 	}
-	f.content.Store(next)
-	return true, stats, nil
+	f.accept(&st, c, data, validators, now)
+	return true, c.Stats, nil
+}
+
+// parse turns a body into a candidate version, or rejects it as garbage.
+func (f *Feed) parse(data []byte, now time.Time) (Content, error) {
+	var b entryset.Builder
+	c := Content{Sum: sha256.Sum256(data), Loaded: now}
+	// The body is never written after a fetch returns it, so the parser may read it as a string without
+	// a copy; entries that outlive the parse are copied out by Builder.Set.
+	f.Parser.Parse(unsafe.String(unsafe.SliceData(data), len(data)), &b, &c.Stats)
+	if c.Stats.Invalid > c.Stats.Entries {
+		return c, fmt.Errorf("%w (%d invalid, %d entries); keeping the last good version", ErrGarbage, c.Stats.Invalid, c.Stats.Entries)
+	}
+	c.Set, c.Dropped = f.Guard.Apply(b.Set())
+	return c, nil
+}
+
+// check returns the candidate as a held version, with the reason as an error, when it must not replace
+// old without a second look.
+func (f *Feed) check(old *Content, c Content) (*Held, error) {
+	n, was := c.Set.Len(), old.Set.Len()
+	switch {
+	case n == 0 && was > 0:
+		return &Held{Content: c, Reason: fmt.Sprintf("no entries, after %d", was), NeedsOperator: true}, ErrEmpty
+	case f.MaxShrink < 1 && float64(n) < float64(was)*(1-f.MaxShrink):
+		return &Held{Content: c, Reason: fmt.Sprintf("%d entries, down from %d (more than %.0f%% lost)", n, was, 100*f.MaxShrink)}, ErrShrink
+	}
+	return nil, nil
+}
+
+func heldUntil(h *Held) string {
+	if h.NeedsOperator {
+		return "keeping the last good version until an operator accepts this one"
+	}
+	return "keeping the last good version until the next fetch sees this one again or an operator accepts it"
+}
+
+// Accept makes the held version the served one, on an operator's word. It reports whether there was one.
+func (f *Feed) Accept() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.held.Load()
+	if h == nil {
+		return false
+	}
+	st := f.Status()
+	f.accept(&st, h.Content, h.body, h.validators, time.Now())
+	f.judged, st.LastError = nil, nil
+	f.status.Store(&st)
+	return true
+}
+
+// accept serves c and writes it to the cache.
+func (f *Feed) accept(st *Status, c Content, body []byte, validators map[string]string, now time.Time) {
+	c.Version = 1
+	if old := f.content.Load(); old != nil {
+		c.Version = old.Version + 1
+	}
+	c.Loaded, c.FromCache = now, false
+	f.content.Store(&c)
+	f.held.Store(nil)
+	st.Stats = c.Stats
+	f.save(st, body, validators, now)
+}
+
+func (f *Feed) save(st *Status, body []byte, validators map[string]string, now time.Time) {
+	if f.Cache == nil {
+		return
+	}
+	st.CacheError = f.Cache.Save(feedcache.Meta{
+		Feed: f.Name, Source: f.Source.String(), Format: f.Format, Fetched: now, Validators: validators,
+	}, body)
+}
+
+// LoadCache serves the cached version, if there is an intact one written for the same source and format,
+// and restores the source's validators so that its first fetch can be conditional. It returns
+// feedcache.ErrNone when there is nothing to load.
+func (f *Feed) LoadCache() error {
+	if f.Cache == nil {
+		return feedcache.ErrNone
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, body, err := f.Cache.Load(f.Name)
+	if err != nil {
+		return err
+	}
+	if m.Source != f.Source.String() || m.Format != f.Format {
+		return fmt.Errorf("cached version is of %s (format %s), not of the configured source; ignored", m.Source, m.Format)
+	}
+	c, err := f.parse(body, m.Fetched)
+	if err != nil {
+		return fmt.Errorf("cached version: %v", err)
+	}
+	c.Version, c.FromCache = 1, true
+	f.content.Store(&c)
+	if r, ok := f.Source.(source.Revalidator); ok && m.Validators != nil {
+		r.SetValidators(m.Validators)
+	}
+	return nil
+}
+
+func validatorsOf(s source.Source) map[string]string {
+	if r, ok := s.(source.Revalidator); ok {
+		return r.Validators()
+	}
+	return nil
 }

@@ -3,14 +3,20 @@ package feed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
 	"github.com/threatstop/threatstop/plugin/pkg/format"
+	"github.com/threatstop/threatstop/plugin/pkg/guard"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
 )
+
+const good = "1.10.16.1\n5.188.10.0/24\nbad.example\n"
 
 func newFeed(t *testing.T, body string) (*Feed, string) {
 	t.Helper()
@@ -20,7 +26,8 @@ func newFeed(t *testing.T, body string) (*Feed, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Feed{Name: "f", Category: "c", Source: &source.File{Path: path}, Parser: p}, path
+	return &Feed{Name: "f", Category: "c", Format: "plain", Source: &source.File{Path: path}, Parser: p,
+		Guard: guard.Default(), MaxShrink: DefaultMaxShrink}, path
 }
 
 // write replaces the file the way feed publishers do: a temporary file renamed over the old one.
@@ -43,8 +50,17 @@ func update(t *testing.T, f *Feed) (bool, error) {
 
 func entries(f *Feed) int { return f.Content().Set.Len() }
 
+// lines returns n distinct public addresses, one a line.
+func lines(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "5.%d.%d.1\n", 100+i/250, i%250)
+	}
+	return b.String()
+}
+
 func TestUpdate(t *testing.T) {
-	f, path := newFeed(t, "192.0.2.1\n198.51.100.0/24\nbad.example\n")
+	f, path := newFeed(t, good)
 	if changed, err := update(t, f); !changed || err != nil {
 		t.Fatalf("first load: changed=%v err=%v", changed, err)
 	}
@@ -54,13 +70,12 @@ func TestUpdate(t *testing.T) {
 	if changed, err := update(t, f); changed || err != nil {
 		t.Fatalf("unchanged file: changed=%v err=%v", changed, err)
 	}
-
 	// The same entries in other bytes keep the version; other entries make a new one.
-	write(t, path, "# reordered\nbad.example\n198.51.100.0/24\n192.0.2.1\n")
+	write(t, path, "# reordered\nbad.example\n5.188.10.0/24\n1.10.16.1\n")
 	if changed, err := update(t, f); changed || err != nil || f.Content().Version != 1 {
 		t.Fatalf("same entries: changed=%v err=%v version=%d", changed, err, f.Content().Version)
 	}
-	write(t, path, "192.0.2.1\n192.0.2.2\n")
+	write(t, path, "1.10.16.1\n1.10.16.2\n")
 	if changed, err := update(t, f); !changed || err != nil || f.Content().Version != 2 || entries(f) != 2 {
 		t.Fatalf("new entries: changed=%v err=%v version=%d entries=%d", changed, err, f.Content().Version, entries(f))
 	}
@@ -74,21 +89,23 @@ func TestKeepsLastGood(t *testing.T) {
 	}{
 		{"empty", func(p string) error { return os.WriteFile(p, nil, 0o644) }, ErrEmpty},
 		{"only comments", func(p string) error { return os.WriteFile(p, []byte("# nothing today\n"), 0o644) }, ErrEmpty},
+		{"only reserved space", func(p string) error { return os.WriteFile(p, []byte("10.0.0.1\n127.0.0.1\n"), 0o644) }, ErrEmpty},
 		{"html error page", func(p string) error {
 			return os.WriteFile(p, []byte("<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n<h1>502</h1>\n</body>\n</html>\n"), 0o644)
 		}, ErrGarbage},
 		{"mostly garbage", func(p string) error {
-			return os.WriteFile(p, []byte("192.0.2.9\nfoo bar\nbaz qux\n%%%\n"), 0o644)
+			return os.WriteFile(p, []byte("1.10.16.9\nfoo bar\nbaz qux\n%%%\n"), 0o644)
 		}, ErrGarbage},
 		{"binary", func(p string) error { return os.WriteFile(p, []byte("\x00\x01\xff\xfe\n\x89PNG\r\n\x1a\n"), 0o644) }, ErrGarbage},
+		{"shrunk", func(p string) error { return os.WriteFile(p, []byte("1.10.16.1\n"), 0o644) }, ErrShrink},
 		{"deleted", os.Remove, os.ErrNotExist},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, path := newFeed(t, "192.0.2.1\n198.51.100.0/24\nbad.example\n")
+			f, path := newFeed(t, good)
 			if _, err := update(t, f); err != nil {
 				t.Fatal(err)
 			}
-			good := f.Content()
+			served := f.Content()
 			if err := tc.break_(path); err != nil {
 				t.Fatal(err)
 			}
@@ -96,26 +113,175 @@ func TestKeepsLastGood(t *testing.T) {
 			if changed || !errors.Is(err, tc.want) {
 				t.Fatalf("changed=%v err=%v, want %v", changed, err, tc.want)
 			}
-			if f.Content() != good {
+			if f.Content() != served {
 				t.Fatal("the last good content was replaced")
 			}
 			st := f.Status()
-			if st.LastError == nil || st.LastSuccess.After(st.LastAttempt) || !st.LastSuccess.Before(st.LastAttempt) {
+			if st.LastError == nil || !st.LastSuccess.Before(st.LastAttempt) {
 				t.Fatalf("status after failure: %+v", st)
 			}
-			// Seen again unchanged, the rejected version stays rejected in the status.
-			if _, err := update(t, f); tc.want != os.ErrNotExist && err != nil {
-				t.Fatalf("second look: %v", err)
-			}
-			if f.Status().LastError == nil {
-				t.Fatal("a rejected version became a success when seen again")
-			}
-			// A good file again is taken.
-			write(t, path, "192.0.2.7\n")
-			if changed, err := update(t, f); !changed || err != nil || entries(f) != 1 || f.Status().LastError != nil {
+			// A good file again is taken, and whatever was held is dropped.
+			write(t, path, "1.10.16.7\n1.10.16.8\n1.10.16.9\n")
+			if changed, err := update(t, f); !changed || err != nil || entries(f) != 3 || f.Status().LastError != nil || f.Held() != nil {
 				t.Fatalf("recovery: changed=%v err=%v entries=%d", changed, err, entries(f))
 			}
 		})
+	}
+}
+
+// TestRejectedStaysRejected: a rejected version seen again unchanged is not accepted, nor reported anew.
+func TestRejectedStaysRejected(t *testing.T) {
+	f, path := newFeed(t, good)
+	update(t, f)
+	os.WriteFile(path, []byte("<html>\n<body>oops</body>\n</html>\n"), 0o644)
+	if _, err := update(t, f); !errors.Is(err, ErrGarbage) {
+		t.Fatal(err)
+	}
+	if changed, err := update(t, f); changed || err != nil || f.Status().LastError == nil {
+		t.Fatalf("second look: changed=%v err=%v status=%v", changed, err, f.Status().LastError)
+	}
+}
+
+// TestShrinkConfirmedBySecondFetch: a big loss is held once, then served when the next fetch sees it again.
+func TestShrinkConfirmedBySecondFetch(t *testing.T) {
+	f, path := newFeed(t, lines(100))
+	update(t, f)
+	write(t, path, lines(10))
+	if changed, err := update(t, f); changed || !errors.Is(err, ErrShrink) || entries(f) != 100 {
+		t.Fatalf("shrink: changed=%v err=%v entries=%d", changed, err, entries(f))
+	}
+	h := f.Held()
+	if h == nil || h.Set.Len() != 10 || h.NeedsOperator {
+		t.Fatalf("held: %+v", h)
+	}
+	// The file is unchanged: the next fetch confirms it.
+	if changed, err := update(t, f); !changed || err != nil || entries(f) != 10 || f.Held() != nil {
+		t.Fatalf("confirmation: changed=%v err=%v entries=%d", changed, err, entries(f))
+	}
+}
+
+// TestFlappingFeed: a source that alternates between a full and a shrunk version never gets the shrunk
+// one served: each shrunk version is followed by the full one, which discards it.
+func TestFlappingFeed(t *testing.T) {
+	f, path := newFeed(t, lines(100))
+	update(t, f)
+	for i := range 10 {
+		write(t, path, lines(10)+fmt.Sprintf("# flap %d\n", i))
+		if _, err := update(t, f); !errors.Is(err, ErrShrink) {
+			t.Fatalf("flap %d: %v", i, err)
+		}
+		write(t, path, lines(100))
+		if _, err := update(t, f); err != nil {
+			t.Fatalf("flap %d back: %v", i, err)
+		}
+		if entries(f) != 100 || f.Held() != nil {
+			t.Fatalf("flap %d: %d entries served, held %v", i, entries(f), f.Held())
+		}
+	}
+}
+
+func TestShrinkWithinLimit(t *testing.T) {
+	f, path := newFeed(t, lines(100))
+	update(t, f)
+	write(t, path, lines(60))
+	if changed, err := update(t, f); !changed || err != nil || entries(f) != 60 {
+		t.Fatalf("40%% loss: changed=%v err=%v entries=%d", changed, err, entries(f))
+	}
+	f.MaxShrink = 1 // off
+	write(t, path, lines(1))
+	if changed, err := update(t, f); !changed || err != nil || entries(f) != 1 {
+		t.Fatalf("check off: changed=%v err=%v entries=%d", changed, err, entries(f))
+	}
+}
+
+// TestEmptyNeedsOperator: an empty version is never confirmed by fetching it again, only by Accept.
+func TestEmptyNeedsOperator(t *testing.T) {
+	f, path := newFeed(t, good)
+	update(t, f)
+	write(t, path, "; EOF\n")
+	for range 3 {
+		if _, err := update(t, f); entries(f) != 3 || f.Held() == nil || !f.Held().NeedsOperator {
+			t.Fatalf("empty: err=%v entries=%d", err, entries(f))
+		}
+	}
+	if !f.Accept() || entries(f) != 0 || f.Held() != nil || f.Status().LastError != nil {
+		t.Fatalf("accept: entries=%d held=%v", entries(f), f.Held())
+	}
+	if f.Accept() {
+		t.Fatal("accepted with nothing held")
+	}
+}
+
+func TestGuard(t *testing.T) {
+	f, _ := newFeed(t, "0.0.0.0/8\n10.0.0.0/8\n1.10.16.1\n224.0.0.0/3\n192.0.0.0/8\nfe80::1\n2a00:4c80::/29\n")
+	update(t, f)
+	c := f.Content()
+	// 1.10.16.1, 2a00:4c80::/29, and the 35 prefixes that cover 192.0.0.0/8 less 192.0.0.0/24,
+	// 192.0.2.0/24, 192.88.99.0/24 and 192.168.0.0/16 (package guard checks the subtraction itself).
+	if c.Set.Len() != 37 {
+		t.Errorf("%d entries kept", c.Set.Len())
+	}
+	if c.Dropped.Count[guard.Reserved] != 3 || c.Dropped.Count[guard.Private] != 1 || c.Dropped.Count[guard.Broad] != 1 {
+		t.Errorf("dropped %v", c.Dropped.Count)
+	}
+}
+
+func TestStale(t *testing.T) {
+	f, path := newFeed(t, good)
+	f.MaxAge = time.Minute
+	update(t, f)
+	now := time.Now()
+	if f.Stale(now) || f.Serving(now) == nil {
+		t.Fatal("fresh feed is stale")
+	}
+	later := now.Add(2 * time.Minute)
+	if !f.Stale(later) || f.Serving(later) == nil {
+		t.Fatal("stale feed not reported, or not served by default")
+	}
+	f.DropStale = true
+	if f.Serving(later) != nil {
+		t.Fatal("stale feed served with DropStale")
+	}
+	// A failing source does not refresh the age; a working one does.
+	os.Remove(path)
+	update(t, f)
+	if !f.Stale(time.Now().Add(2 * time.Minute)) {
+		t.Fatal("failed check counted as fresh")
+	}
+}
+
+func TestCache(t *testing.T) {
+	dir := &feedcache.Dir{Path: t.TempDir()}
+	f, path := newFeed(t, good)
+	f.Cache = dir
+	if err := f.LoadCache(); !errors.Is(err, feedcache.ErrNone) {
+		t.Fatalf("empty cache: %v", err)
+	}
+	update(t, f)
+
+	// A restart: a new Feed over the same cache, with the source gone.
+	g, _ := newFeed(t, good)
+	g.Source, g.Cache = &source.File{Path: path + ".missing"}, dir
+	g.Source = f.Source // the cache is only trusted for the same source
+	if err := g.LoadCache(); err != nil {
+		t.Fatal(err)
+	}
+	if c := g.Content(); c == nil || c.Set.Len() != 3 || !c.FromCache {
+		t.Fatalf("cached content: %+v", c)
+	}
+	// Only accepted versions reach the cache: a held one does not.
+	write(t, path, "1.10.16.1\n")
+	update(t, f)
+	h, _ := newFeed(t, good)
+	h.Source, h.Cache = f.Source, dir
+	if err := h.LoadCache(); err != nil || h.Content().Set.Len() != 3 {
+		t.Fatalf("cache after a held version: %v", err)
+	}
+	// Another source's cache is not used.
+	other, _ := newFeed(t, good)
+	other.Cache = dir
+	if err := other.LoadCache(); err == nil {
+		t.Fatal("a cache written for another source was loaded")
 	}
 }
 
@@ -128,9 +294,7 @@ func TestFirstLoadEmpty(t *testing.T) {
 }
 
 func TestFileChangingWhileRead(t *testing.T) {
-	// A file whose size differs from what was read is retried, not parsed half-written: simulate by a
-	// Source that sees a new version between stat and read.
-	f, path := newFeed(t, "192.0.2.1\n")
+	f, path := newFeed(t, "1.10.16.1\n")
 	src := f.Source.(*source.File)
 	if _, err := src.Fetch(context.Background()); err != nil {
 		t.Fatal(err)
@@ -139,9 +303,9 @@ func TestFileChangingWhileRead(t *testing.T) {
 		t.Fatalf("unchanged file: %v", err)
 	}
 	// Same size, new modification time: a new version.
-	write(t, path, "192.0.2.2\n")
+	write(t, path, "1.10.16.2\n")
 	os.Chtimes(path, time.Now().Add(time.Second), time.Now().Add(time.Second))
-	if data, err := src.Fetch(context.Background()); err != nil || string(data) != "192.0.2.2\n" {
+	if data, err := src.Fetch(context.Background()); err != nil || string(data) != "1.10.16.2\n" {
 		t.Fatalf("changed file: %q %v", data, err)
 	}
 }
@@ -154,5 +318,38 @@ func TestMaxSize(t *testing.T) {
 	src := &source.File{Path: path, MaxSize: 1024}
 	if _, err := src.Fetch(context.Background()); err == nil {
 		t.Fatal("a file over the size limit was read")
+	}
+}
+
+// scripted is a Source that answers from a script, one step per Fetch.
+type scripted struct {
+	steps []func() ([]byte, error)
+	i     int
+}
+
+func (s *scripted) Fetch(context.Context) ([]byte, error) {
+	step := s.steps[min(s.i, len(s.steps)-1)]
+	s.i++
+	return step()
+}
+func (s *scripted) String() string { return "scripted" }
+
+// TestNotModifiedAfterFetchError: "not modified" means "the same as the last body", so after a failed fetch
+// it vouches for the served version (success), and after a rejected body it does not.
+func TestNotModifiedAfterFetchError(t *testing.T) {
+	body := func(b string) func() ([]byte, error) { return func() ([]byte, error) { return []byte(b), nil } }
+	fail := func() ([]byte, error) { return nil, errors.New("connection refused") }
+	same := func() ([]byte, error) { return nil, source.ErrNotModified }
+	p, _ := format.New("plain", nil)
+	f := &Feed{Name: "f", Parser: p, Guard: guard.Default(), MaxShrink: DefaultMaxShrink,
+		Source: &scripted{steps: []func() ([]byte, error){body(good), fail, same, body("<html>\n<p>x</p>\n</html>\n"), same}}}
+	for i, want := range []bool{true, false, true, false, false} { // whether the status is a success after each step
+		f.Update(context.Background())
+		if ok := f.Status().LastError == nil; ok != want {
+			t.Fatalf("step %d: success=%v, want %v (%v)", i, ok, want, f.Status().LastError)
+		}
+	}
+	if entries(f) != 3 {
+		t.Fatalf("%d entries served", entries(f))
 	}
 }

@@ -28,7 +28,8 @@ type SetID uint32
 type List struct {
 	Name     string
 	Category string
-	Version  uint64 // changes whenever the content changes
+	Version  uint64 // changes whenever the content changes; 0 until the feed first loads
+	Withheld bool   // loaded, but not served now (stale): Set is nil
 	Set      *entryset.Set
 }
 
@@ -37,6 +38,7 @@ type ListInfo struct {
 	Name     string
 	Category string
 	Version  uint64
+	Withheld bool
 	Entries  int
 }
 
@@ -45,10 +47,11 @@ type Snapshot struct {
 	Lists []ListInfo
 	Built time.Time
 
-	words int      // words per set
-	sets  []uint64 // interned sets, words each; set 0 is empty
-	ips   bart.Table[SetID]
-	names map[string]nameSets
+	words    int      // words per set
+	sets     []uint64 // interned sets, words each; set 0 is empty
+	ips      bart.Table[SetID]
+	names    map[string]nameSets
+	nameBase SetID // added to the non-empty set IDs stored in names
 }
 
 // nameSets holds the lists that match a name itself and those that match its strict subdomains, both
@@ -64,13 +67,22 @@ func Build(lists []List) *Snapshot {
 		if l.Set == nil {
 			lists[i].Set = &entryset.Set{}
 		}
-		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Entries: l.Set.Len()}
+		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Withheld: l.Withheld, Entries: l.Set.Len()}
 	}
+	// Names and prefixes are independent: build them at once, each with its own interner, and append
+	// the names' sets after the prefixes' (nameBase shifts their IDs).
+	names := newInterner(s.words)
+	done := make(chan struct{})
+	go func() {
+		s.buildNames(lists, names)
+		close(done)
+	}()
 	in := newInterner(s.words)
 	s.buildV4(lists, in)
 	s.buildV6(lists, in)
-	s.buildNames(lists, in)
-	s.sets = slices.Clip(in.sets)
+	<-done
+	s.nameBase = SetID(len(in.sets)/s.words - 1)
+	s.sets = slices.Clip(append(in.sets, names.sets[s.words:]...))
 	return s
 }
 
@@ -103,7 +115,7 @@ func (s *Snapshot) LookupAddr(a netip.Addr) SetID {
 // parents together with its subdomains.
 func (s *Snapshot) LookupName(name string) SetID {
 	if v, ok := s.names[name]; ok {
-		return v.self
+		return s.nameSet(v.self)
 	}
 	for {
 		i := strings.IndexByte(name, '.')
@@ -112,9 +124,16 @@ func (s *Snapshot) LookupName(name string) SetID {
 		}
 		name = name[i+1:]
 		if v, ok := s.names[name]; ok {
-			return v.sub
+			return s.nameSet(v.sub)
 		}
 	}
+}
+
+func (s *Snapshot) nameSet(id SetID) SetID {
+	if id == 0 {
+		return 0
+	}
+	return id + s.nameBase
 }
 
 // interner hands out one ID per distinct set.
@@ -149,41 +168,53 @@ func (in *interner) set(id SetID) Bits {
 	return Bits(in.sets[i : i+in.words])
 }
 
-// tagged is one entry of one list, used while merging lists.
-type tagged[K any] struct {
-	key  K
-	list int
+// merge calls fn with each distinct key of the sorted, duplicate-free slices of lists, in ascending
+// order, with the set of lists that hold it. It merges in place: no copy of the entries is made.
+func merge[K any](lists []List, keys func(*entryset.Set) []K, cmp func(K, K) int, own Bits, fn func(K, Bits)) {
+	type head struct {
+		keys []K
+		list int
+	}
+	var heads []head
+	for i, l := range lists {
+		if k := keys(l.Set); len(k) > 0 {
+			heads = append(heads, head{k, i})
+		}
+	}
+	for len(heads) > 0 {
+		least := heads[0].keys[0]
+		for _, h := range heads[1:] {
+			if cmp(h.keys[0], least) < 0 {
+				least = h.keys[0]
+			}
+		}
+		clear(own)
+		live := heads[:0]
+		for _, h := range heads {
+			if cmp(h.keys[0], least) == 0 {
+				own.Add(h.list)
+				h.keys = h.keys[1:]
+			}
+			if len(h.keys) > 0 {
+				live = append(live, h)
+			}
+		}
+		heads = live
+		fn(least, own)
+	}
 }
 
 // buildV4 merges the lists' IPv4 prefixes in address order, where every prefix comes before the prefixes
 // it covers. A stack of the covering prefixes seen so far gives each prefix the lists of all prefixes
 // that contain it, without a trie walk.
 func (s *Snapshot) buildV4(lists []List, in *interner) {
-	var all []tagged[uint64]
-	for i, l := range lists {
-		for _, v := range l.Set.V4 {
-			all = append(all, tagged[uint64]{v, i})
-		}
-	}
-	slices.SortFunc(all, func(a, b tagged[uint64]) int {
-		if a.key != b.key {
-			return cmpU64(a.key, b.key)
-		}
-		return a.list - b.list
-	})
 	type open struct {
 		addr uint32
 		bits int
 		id   SetID
 	}
 	var stack []open
-	own := NewBits(len(lists))
-	for i := 0; i < len(all); {
-		key := all[i].key
-		clear(own)
-		for ; i < len(all) && all[i].key == key; i++ {
-			own.Add(all[i].list)
-		}
+	merge(lists, func(e *entryset.Set) []uint64 { return e.V4 }, cmpU64, NewBits(len(lists)), func(key uint64, own Bits) {
 		addr, bits := uint32(key>>8), int(key&0xff)
 		for len(stack) > 0 && !contains4(stack[len(stack)-1].addr, stack[len(stack)-1].bits, addr) {
 			stack = stack[:len(stack)-1]
@@ -194,7 +225,7 @@ func (s *Snapshot) buildV4(lists []List, in *interner) {
 		id := in.id(own)
 		s.ips.Insert(entryset.UnpackV4(key), id)
 		stack = append(stack, open{addr, bits, id})
-	}
+	})
 }
 
 func contains4(addr uint32, bits int, a uint32) bool {
@@ -207,36 +238,22 @@ func contains4(addr uint32, bits int, a uint32) bool {
 
 // buildV6 is buildV4 for IPv6.
 func (s *Snapshot) buildV6(lists []List, in *interner) {
-	var all []tagged[entryset.V6]
-	for i, l := range lists {
-		for _, v := range l.Set.V6 {
-			all = append(all, tagged[entryset.V6]{v, i})
-		}
+	type open struct {
+		key entryset.V6
+		id  SetID
 	}
-	slices.SortFunc(all, func(a, b tagged[entryset.V6]) int {
-		if c := a.key.Compare(b.key); c != 0 {
-			return c
-		}
-		return a.list - b.list
-	})
-	var stack []tagged[entryset.V6] // list holds the SetID here
-	own := NewBits(len(lists))
-	for i := 0; i < len(all); {
-		key := all[i].key
-		clear(own)
-		for ; i < len(all) && all[i].key == key; i++ {
-			own.Add(all[i].list)
-		}
+	var stack []open
+	merge(lists, func(e *entryset.Set) []entryset.V6 { return e.V6 }, entryset.V6.Compare, NewBits(len(lists)), func(key entryset.V6, own Bits) {
 		for len(stack) > 0 && !contains6(stack[len(stack)-1].key, key) {
 			stack = stack[:len(stack)-1]
 		}
 		if len(stack) > 0 {
-			own.Or(in.set(SetID(stack[len(stack)-1].list)))
+			own.Or(in.set(stack[len(stack)-1].id))
 		}
 		id := in.id(own)
 		s.ips.Insert(key.Prefix(), id)
-		stack = append(stack, tagged[entryset.V6]{key, int(id)})
-	}
+		stack = append(stack, open{key, id})
+	})
 }
 
 func contains6(p entryset.V6, a entryset.V6) bool {
@@ -253,10 +270,13 @@ func contains6(p entryset.V6, a entryset.V6) bool {
 }
 
 func cmpU64(a, b uint64) int {
-	if a < b {
+	switch {
+	case a < b:
 		return -1
+	case a > b:
+		return 1
 	}
-	return 1
+	return 0
 }
 
 // buildNames collects every name with the lists that hold it exactly (own) and with its subdomains
@@ -269,8 +289,9 @@ func (s *Snapshot) buildNames(lists []List, in *interner) {
 	}
 	s.names = make(map[string]nameSets, n)
 	w := s.words
-	var own, ownSub []uint64 // w words per name, indexed by the name's position in order
-	var order []string
+	// w words per name, indexed by the name's position in order; sized for the most names there can be.
+	own, ownSub := make([]uint64, 0, n*w), make([]uint64, 0, n*w)
+	order := make([]string, 0, n)
 	index := func(name string) int {
 		if v, ok := s.names[name]; ok {
 			return int(v.self)
@@ -278,8 +299,7 @@ func (s *Snapshot) buildNames(lists []List, in *interner) {
 		i := len(order)
 		s.names[name] = nameSets{self: SetID(i)}
 		order = append(order, name)
-		own = append(own, make([]uint64, w)...)
-		ownSub = append(ownSub, make([]uint64, w)...)
+		own, ownSub = own[:len(own)+w], ownSub[:len(ownSub)+w]
 		return i
 	}
 	for li, l := range lists {
