@@ -96,7 +96,7 @@ func TestSerialFollowsFeedChanges(t *testing.T) {
 	before := serials()
 	drop := readFeed(t, "spamhaus_drop.txt")
 	path := s.Path("spamhaus_drop.txt")
-	marker := v4(t, "198.51.100.1", "spam")
+	marker := v4(t, "45.61.137.1", "spam")
 
 	// The same entries in other bytes: a new file, but no new version and no new serial. Nothing can be
 	// observed when the feed is polled and found unchanged, so this waits for several refresh intervals.
@@ -106,8 +106,8 @@ func TestSerialFollowsFeedChanges(t *testing.T) {
 		t.Errorf("serials after a comment-only change: %v, want unchanged %v", got, before)
 	}
 
-	// A real change: 198.51.100.0/24 is added to the DROP feed.
-	replaceFile(t, path, withLine(drop, "198.51.100.0/24 ; SBL-TEST"))
+	// A real change: 45.61.137.0/24 is added to the DROP feed.
+	replaceFile(t, path, withLine(drop, "45.61.137.0/24 ; SBL-TEST"))
 	eventually(t, reloadTimeout, func() string { return listedA(t, s, "udp", marker, "127.0.0.2") })
 	after := serials()
 	for _, a := range []string{apexOf("spam"), apexOf("torallow")} {
@@ -145,8 +145,8 @@ func TestSerialFollowsFeedChanges(t *testing.T) {
 	}
 
 	// And a change of tor-exits moves tor and torallow, not spam.
-	replaceFile(t, s.Path("tor_exit_nodes.lst"), withLine(readFeed(t, "tor_exit_nodes.lst"), "192.0.2.44"))
-	eventually(t, reloadTimeout, func() string { return listedA(t, s, "udp", v4(t, "192.0.2.44", "tor"), "127.0.0.3") })
+	replaceFile(t, s.Path("tor_exit_nodes.lst"), withLine(readFeed(t, "tor_exit_nodes.lst"), "45.61.138.44"))
+	eventually(t, reloadTimeout, func() string { return listedA(t, s, "udp", v4(t, "45.61.138.44", "tor"), "127.0.0.3") })
 	third := serials()
 	for _, a := range []string{apexOf("tor"), apexOf("torallow")} {
 		if !serialAfter(third[a], again[a]) {
@@ -165,7 +165,7 @@ func TestFeedSwapUnderLoad(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "reload.corefile", reloadFeeds...)
 	drop := readFeed(t, "spamhaus_drop.txt")
-	next := withLine(withoutLines(t, drop, "1.10.16.0/20"), "198.51.100.0/24 ; SBL-TEST")
+	next := withLine(withoutLines(t, drop, "1.10.16.0/20"), "45.61.137.0/24 ; SBL-TEST")
 
 	type probe struct {
 		name     string
@@ -173,7 +173,7 @@ func TestFeedSwapUnderLoad(t *testing.T) {
 	}
 	probes := []probe{
 		{v4(t, "1.10.16.1", "spam"), "127.0.0.2", "NX"},           // removed
-		{v4(t, "198.51.100.1", "spam"), "NX", "127.0.0.2"},        // added
+		{v4(t, "45.61.137.1", "spam"), "NX", "127.0.0.2"},         // added
 		{v4(t, "1.19.0.1", "spam"), "127.0.0.2", "127.0.0.2"},     // kept
 		{v4(t, "8.8.8.8", "spam"), "NX", "NX"},                    // never listed
 		{v4(t, "101.99.92.179", "tor"), "127.0.0.3", "127.0.0.3"}, // another feed
@@ -318,7 +318,7 @@ func TestFeedSwapUnderLoad(t *testing.T) {
 	if n := failures.Load(); n > 0 {
 		t.Errorf("%d failed or wrong answers during the swap; first ones:\n%s", n, strings.Join(errs, "\n"))
 	}
-	s.CheckAlive(t, v4(t, "198.51.100.1", "spam"), dns.TypeA, dns.RcodeSuccess)
+	s.CheckAlive(t, v4(t, "45.61.137.1", "spam"), dns.TypeA, dns.RcodeSuccess)
 }
 
 // TestBadFeedKeepsLastGood breaks four feeds in four ways at once: an HTML error page, random bytes, a
@@ -350,14 +350,14 @@ func TestBadFeedKeepsLastGood(t *testing.T) {
 			breakIt: func(p string) { replaceFile(t, p, html) },
 			logRE:   `more invalid lines than entries`,
 			kept:    v4(t, "1.10.16.1", "spam"), keptA: "127.0.0.2",
-			restore: "198.51.100.0/24 ; SBL-TEST", newName: v4(t, "198.51.100.1", "spam"),
+			restore: "45.61.137.0/24 ; SBL-TEST", newName: v4(t, "45.61.137.1", "spam"),
 		},
 		{
 			feed: "tor-exits", file: "tor_exit_nodes.lst", how: "random bytes",
 			breakIt: func(p string) { replaceFile(t, p, junk) },
 			logRE:   `more invalid lines than entries`,
 			kept:    v4(t, "101.99.92.179", "tor"), keptA: "127.0.0.3",
-			restore: "192.0.2.44", newName: v4(t, "192.0.2.44", "tor"),
+			restore: "45.61.138.44", newName: v4(t, "45.61.138.44", "tor"),
 		},
 		{
 			feed: "urlhaus", file: "urlhaus-filter-hosts.txt", how: "truncated to empty",

@@ -138,7 +138,9 @@ func TestCorefileExample(t *testing.T) {
 		{"1.0.0.127.demo.threatstop.local", "NXDOMAIN", nil},                       // RFC 5782 test point: not listed
 		{"8.8.8.8.demo.threatstop.local", "NXDOMAIN", nil},                         // clean
 		{"179.92.99.101.demo.threatstop.local", "NOERROR", []string{"127.0.0.3"}},  // tor
-		{"1.2.0.192.demo.threatstop.local", "NXDOMAIN", nil},                       // allow 192.0.2.1 wins over firehol
+		{"1.0.19.1.demo.threatstop.local", "NXDOMAIN", nil},                        // allow 1.19.0.1 wins over Spamhaus DROP
+		{"2.0.19.1.demo.threatstop.local", "NOERROR", []string{"127.0.0.2"}},       // its neighbour in 1.19.0.0/16 is listed
+		{"1.2.0.192.demo.threatstop.local", "NXDOMAIN", nil},                       // FireHOL's TEST-NET-1 entry is guarded
 		{"evil.example.demo.threatstop.local", "NOERROR", []string{"127.0.0.10"}},  // own block entry
 		{"102.124.239.77.mail.threatstop.local", "NOERROR", []string{"127.0.0.5"}}, // ipsum, score 10
 		{"179.92.99.101.mail.threatstop.local", "NXDOMAIN", nil},                   // tor is not in mail

@@ -63,4 +63,22 @@ var (
 		Name:      "snapshot_names",
 		Help:      "Distinct domain names in the current snapshot.",
 	})
+	guardDropped = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "guard_dropped",
+		Help:      "Entries of the version being served dropped or trimmed because they must never be blocked, by reason (reserved, private, broad).",
+	}, []string{"feed", "reason"})
+	heldGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "held",
+		Help:      "1 while a new version of the feed is held back by the shrink or emptiness check.",
+	}, []string{"feed"})
+	staleGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "stale",
+		Help:      "1 while the feed has not been refreshed successfully within its max_age.",
+	}, []string{"feed"})
 )

@@ -1,9 +1,13 @@
 package threatfeed
 
 import (
+	"net"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +17,9 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
+	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
 	"github.com/threatstop/threatstop/plugin/pkg/format"
+	"github.com/threatstop/threatstop/plugin/pkg/guard"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
 )
@@ -24,8 +30,14 @@ var log = clog.NewWithPlugin(pluginName)
 
 func init() { plugin.Register(pluginName, setup) }
 
-// DefaultRefresh is how often a feed's source is checked for a new version.
-const DefaultRefresh = 10 * time.Second
+// Defaults of the settings every feed has.
+const (
+	DefaultRefresh        = 10 * time.Second // local files: a stat each time
+	DefaultRemoteRefresh  = 5 * time.Minute  // HTTP feeds: a conditional GET each time
+	DefaultTimeout        = 60 * time.Second
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultMaxConcurrent  = 4
+)
 
 // minRefresh keeps a typo such as "refresh 1ms" from turning a feed into a busy loop.
 const minRefresh = 50 * time.Millisecond
@@ -37,12 +49,8 @@ var (
 
 func setup(c *caddy.Controller) error {
 	feeds := FromController(c)
-	parsed, err := parse(c, feeds)
-	if err != nil {
+	if err := parse(c, feeds); err != nil {
 		return plugin.Error(pluginName, err)
-	}
-	for _, f := range parsed {
-		feeds.add(f)
 	}
 	c.OnStartup(feeds.Start)
 	c.OnShutdown(feeds.Stop)
@@ -67,140 +75,401 @@ func FromController(c *caddy.Controller) *Feeds {
 	return f
 }
 
-func parse(c *caddy.Controller, existing *Feeds) ([]*feed.Feed, error) {
-	var feeds []*feed.Feed
-	seen := map[string]bool{}
+// settings are the per-feed knobs that a threatfeed block sets for all its feeds and a feed block for
+// itself; nil means not set at that level.
+type settings struct {
+	refresh, timeout, connectTimeout, maxAge *time.Duration
+	maxSize                                  *int64
+	retries                                  *int
+	maxShrink                                *float64
+	dropStale, keepPrivate                   *bool
+	minBits4, minBits6                       *int
+}
+
+// over returns s with every setting that o sets taken from o.
+func (s settings) over(o settings) settings {
+	pick := func(dst, src any) {
+		switch d := dst.(type) {
+		case **time.Duration:
+			if v := src.(*time.Duration); v != nil {
+				*d = v
+			}
+		case **int64:
+			if v := src.(*int64); v != nil {
+				*d = v
+			}
+		case **int:
+			if v := src.(*int); v != nil {
+				*d = v
+			}
+		case **float64:
+			if v := src.(*float64); v != nil {
+				*d = v
+			}
+		case **bool:
+			if v := src.(*bool); v != nil {
+				*d = v
+			}
+		}
+	}
+	pick(&s.refresh, o.refresh)
+	pick(&s.timeout, o.timeout)
+	pick(&s.connectTimeout, o.connectTimeout)
+	pick(&s.maxAge, o.maxAge)
+	pick(&s.maxSize, o.maxSize)
+	pick(&s.retries, o.retries)
+	pick(&s.maxShrink, o.maxShrink)
+	pick(&s.dropStale, o.dropStale)
+	pick(&s.keepPrivate, o.keepPrivate)
+	pick(&s.minBits4, o.minBits4)
+	pick(&s.minBits6, o.minBits6)
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// settingKeys are the keywords parseSetting handles.
+var settingKeys = map[string]bool{
+	"refresh": true, "timeout": true, "connect_timeout": true, "max_age": true, "retries": true,
+	"max_size": true, "max_shrink": true, "stale": true, "keep_private": true,
+	"min_prefix_v4": true, "min_prefix_v6": true,
+}
+
+// parseSetting parses the current token if it is a setting; handled reports whether it was one.
+func (s *settings) parseSetting(c *caddy.Controller) (handled bool, err error) {
+	key := c.Val()
+	if !settingKeys[key] {
+		return false, nil
+	}
+	args := c.RemainingArgs()
+	one := func() (string, error) {
+		if len(args) != 1 {
+			return "", c.Errf("%s needs exactly one value", key)
+		}
+		return args[0], nil
+	}
+	duration := func(min time.Duration) (*time.Duration, error) {
+		v, err := one()
+		if err != nil {
+			return nil, err
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < min {
+			return nil, c.Errf("%s needs a duration of at least %s, not %q", key, min, v)
+		}
+		return &d, nil
+	}
+	integer := func(lo, hi int) (*int, error) {
+		v, err := one()
+		if err != nil {
+			return nil, err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return nil, c.Errf("%s needs a whole number from %d to %d, not %q", key, lo, hi, v)
+		}
+		return &n, nil
+	}
+	switch key {
+	case "refresh":
+		s.refresh, err = duration(minRefresh)
+	case "timeout":
+		s.timeout, err = duration(10 * time.Millisecond)
+	case "connect_timeout":
+		s.connectTimeout, err = duration(10 * time.Millisecond)
+	case "max_age":
+		s.maxAge, err = duration(time.Second)
+	case "retries":
+		s.retries, err = integer(0, 10)
+	case "max_size":
+		var v string
+		if v, err = one(); err == nil {
+			n, ok := parseSize(v)
+			if !ok {
+				return true, c.Errf("max_size needs a size such as 256M, 1G or 1048576, not %q", v)
+			}
+			s.maxSize = &n
+		}
+	case "max_shrink":
+		var v string
+		if v, err = one(); err == nil {
+			f, perr := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+			if perr != nil || f < 0 || f > 100 {
+				return true, c.Errf("max_shrink needs a percentage from 0%% to 100%%, not %q", v)
+			}
+			s.maxShrink = ptr(f / 100)
+		}
+	case "stale":
+		var v string
+		if v, err = one(); err == nil {
+			if v != "serve" && v != "drop" {
+				return true, c.Errf("stale needs serve or drop, not %q", v)
+			}
+			s.dropStale = ptr(v == "drop")
+		}
+	case "keep_private":
+		if len(args) != 0 {
+			return true, c.ArgErr()
+		}
+		s.keepPrivate = ptr(true)
+	case "min_prefix_v4":
+		s.minBits4, err = integer(0, 32)
+	case "min_prefix_v6":
+		s.minBits6, err = integer(0, 128)
+	}
+	return true, err
+}
+
+// parseSize parses a byte count with an optional K, M or G (binary) suffix.
+func parseSize(s string) (int64, bool) {
+	mult := int64(1)
+	u := strings.ToUpper(strings.TrimSuffix(strings.TrimSuffix(s, "B"), "i"))
+	switch {
+	case strings.HasSuffix(u, "K"):
+		mult, u = 1<<10, u[:len(u)-1]
+	case strings.HasSuffix(u, "M"):
+		mult, u = 1<<20, u[:len(u)-1]
+	case strings.HasSuffix(u, "G"):
+		mult, u = 1<<30, u[:len(u)-1]
+	}
+	n, err := strconv.ParseInt(u, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, false
+	}
+	return n * mult, true
+}
+
+// feedConfig is a feed block as parsed, before the block's defaults are applied.
+type feedConfig struct {
+	feed   *feed.Feed
+	http   *source.HTTP // nil for a file
+	set    settings
+	remote bool
+}
+
+func parse(c *caddy.Controller, feeds *Feeds) error {
 	root := dnsserver.GetConfig(c).Root
 	for c.Next() {
 		if len(c.RemainingArgs()) != 0 {
-			return nil, c.ArgErr()
+			return c.ArgErr()
 		}
-		refresh := DefaultRefresh
-		var refreshSet []*feed.Feed // feeds that take the block's refresh default
+		var block settings
+		var parsed []feedConfig
+		seen := map[string]bool{}
 		for c.NextBlock() {
 			switch c.Val() {
-			case "refresh":
-				d, err := parseRefresh(c)
-				if err != nil {
-					return nil, err
-				}
-				refresh = d
 			case "feed":
-				f, explicit, err := parseFeed(c, root, func(name string) bool { return seen[name] || existing.has(name) })
+				fc, err := parseFeed(c, root, func(name string) bool { return seen[name] || feeds.has(name) })
 				if err != nil {
-					return nil, err
+					return err
 				}
-				seen[f.Name] = true
-				feeds = append(feeds, f)
-				if !explicit {
-					refreshSet = append(refreshSet, f)
+				seen[fc.feed.Name] = true
+				parsed = append(parsed, fc)
+			case "cache":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return c.Errf("cache needs one directory")
 				}
+				dir := args[0]
+				if !filepath.IsAbs(dir) && root != "" {
+					dir = filepath.Join(root, dir)
+				}
+				if feeds.cache != nil && feeds.cache.Path != dir {
+					return c.Errf("cache is set to %s in another threatfeed block", feeds.cache.Path)
+				}
+				feeds.cache = &feedcache.Dir{Path: dir}
+			case "status":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return c.Errf("status needs one address, such as 127.0.0.1:9154")
+				}
+				if _, _, err := net.SplitHostPort(args[0]); err != nil {
+					return c.Errf("status: %v", err)
+				}
+				if feeds.statusAddr != "" && feeds.statusAddr != args[0] {
+					return c.Errf("status is set to %s in another threatfeed block", feeds.statusAddr)
+				}
+				feeds.statusAddr = args[0]
+			case "max_concurrent":
+				args := c.RemainingArgs()
+				n, err := strconv.Atoi(strings.Join(args, " "))
+				if len(args) != 1 || err != nil || n < 1 || n > 256 {
+					return c.Errf("max_concurrent needs a number of fetches from 1 to 256")
+				}
+				feeds.maxConcurrent = n
 			default:
-				return nil, c.Errf("unknown property %q", c.Val())
+				handled, err := block.parseSetting(c)
+				if err != nil {
+					return err
+				}
+				if !handled {
+					return c.Errf("unknown property %q", c.Val())
+				}
 			}
 		}
-		for _, f := range refreshSet {
-			f.Refresh = refresh
+		for _, fc := range parsed {
+			feeds.add(fc.apply(block))
 		}
 	}
-	return feeds, nil
+	return nil
 }
 
-func parseRefresh(c *caddy.Controller) (time.Duration, error) {
-	args := c.RemainingArgs()
-	if len(args) != 1 {
-		return 0, c.ArgErr()
+// apply completes a feed with its settings over the block's and the built-in defaults.
+func (fc feedConfig) apply(block settings) *feed.Feed {
+	s := block.over(fc.set)
+	f := fc.feed
+	f.Refresh = DefaultRefresh
+	if fc.remote {
+		f.Refresh = DefaultRemoteRefresh
 	}
-	d, err := time.ParseDuration(args[0])
-	if err != nil || d < minRefresh {
-		return 0, c.Errf("refresh needs a duration of at least %s, not %q", minRefresh, args[0])
+	if s.refresh != nil {
+		f.Refresh = *s.refresh
 	}
-	return d, nil
+	f.MaxShrink = feed.DefaultMaxShrink
+	if s.maxShrink != nil {
+		f.MaxShrink = *s.maxShrink
+	}
+	if s.maxAge != nil {
+		f.MaxAge = *s.maxAge
+	}
+	f.DropStale = s.dropStale != nil && *s.dropStale
+	f.Guard = guard.Default()
+	if s.keepPrivate != nil {
+		f.Guard.KeepPrivate = *s.keepPrivate
+	}
+	if s.minBits4 != nil {
+		f.Guard.MinBits4 = *s.minBits4
+	}
+	if s.minBits6 != nil {
+		f.Guard.MinBits6 = *s.minBits6
+	}
+	var maxSize int64
+	if s.maxSize != nil {
+		maxSize = *s.maxSize
+	}
+	switch src := f.Source.(type) {
+	case *source.File:
+		src.MaxSize = maxSize
+	case *source.HTTP:
+		src.MaxSize = maxSize
+		src.Timeout, src.ConnectTimeout = DefaultTimeout, DefaultConnectTimeout
+		if s.timeout != nil {
+			src.Timeout = *s.timeout
+		}
+		if s.connectTimeout != nil {
+			src.ConnectTimeout = *s.connectTimeout
+		}
+		if s.retries != nil {
+			src.Retries = *s.retries
+			if src.Retries == 0 {
+				src.Retries = -1 // the source's "none"
+			}
+		}
+	}
+	return f
 }
 
-// parseFeed parses "feed NAME { ... }"; explicit reports whether the block set its own refresh. taken
-// reports whether a feed name is already defined.
-func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (f *feed.Feed, explicit bool, err error) {
+// parseFeed parses "feed NAME { ... }". taken reports whether a feed name is already defined.
+func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedConfig, error) {
+	var fc feedConfig
 	args := c.RemainingArgs()
 	if len(args) != 1 {
-		return nil, false, c.Errf("feed needs exactly one name")
+		return fc, c.Errf("feed needs exactly one name")
 	}
 	name := args[0]
-	if !nameRE.MatchString(name) {
-		return nil, false, c.Errf("feed name %q must be lowercase letters, digits, '.', '_' or '-'", name)
+	switch {
+	case !nameRE.MatchString(name):
+		return fc, c.Errf("feed name %q must be lowercase letters, digits, '.', '_' or '-'", name)
+	case name == policy.CustomList:
+		return fc, c.Errf("feed name %q is reserved for policies' own entries", name)
+	case taken(name):
+		return fc, c.Errf("feed %q is defined twice", name)
 	}
-	if name == policy.CustomList {
-		return nil, false, c.Errf("feed name %q is reserved for policies' own entries", name)
-	}
-	if taken(name) {
-		return nil, false, c.Errf("feed %q is defined twice", name)
-	}
-	f = &feed.Feed{Name: name}
+	f := &feed.Feed{Name: name}
+	fc.feed = f
 	line := c.Line()
-	var formatName string
 	formatLine := 0
 	opts := map[string][]string{}
 	optLines := map[string]int{}
+	header := http.Header{}
 	for c.NextBlock() {
 		switch c.Val() {
-		case "file":
+		case "file", "url":
+			kind := c.Val()
 			args := c.RemainingArgs()
 			if len(args) != 1 {
-				return nil, false, c.Errf("file needs exactly one path")
+				return fc, c.Errf("%s needs exactly one argument", kind)
 			}
 			if f.Source != nil {
-				return nil, false, c.Errf("feed %q has more than one source", name)
+				return fc, c.Errf("feed %q has more than one source", name)
 			}
-			path := args[0]
-			if !filepath.IsAbs(path) && root != "" {
-				path = filepath.Join(root, path)
+			if kind == "file" {
+				path := args[0]
+				if !filepath.IsAbs(path) && root != "" {
+					path = filepath.Join(root, path)
+				}
+				f.Source = &source.File{Path: path}
+				continue
 			}
-			f.Source = &source.File{Path: path}
+			u, err := url.Parse(args[0])
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fc, c.Errf("url needs an http:// or https:// URL")
+			}
+			fc.http = &source.HTTP{URL: u, Header: header}
+			f.Source, fc.remote = fc.http, true
+		case "header":
+			args := c.RemainingArgs()
+			if len(args) < 2 {
+				return fc, c.Errf("header needs a name and a value")
+			}
+			header.Add(args[0], strings.Join(args[1:], " "))
 		case "format":
 			args := c.RemainingArgs()
 			if len(args) != 1 {
-				return nil, false, c.Errf("format needs one of: %s", strings.Join(format.Names(), ", "))
+				return fc, c.Errf("format needs one of: %s", strings.Join(format.Names(), ", "))
 			}
 			if _, ok := format.Lookup(args[0]); !ok {
-				return nil, false, c.Errf("unknown format %q (known: %s)", args[0], strings.Join(format.Names(), ", "))
+				return fc, c.Errf("unknown format %q (known: %s)", args[0], strings.Join(format.Names(), ", "))
 			}
-			formatName, formatLine = args[0], c.Line()
+			f.Format, formatLine = args[0], c.Line()
 		case "category":
 			args := c.RemainingArgs()
 			if len(args) != 1 || !categoryRE.MatchString(args[0]) {
-				return nil, false, c.Errf("category needs one lowercase word such as botnet, spam, scanner, c2, tor or malware")
+				return fc, c.Errf("category needs one lowercase word such as botnet, spam, scanner, c2, tor or malware")
 			}
 			f.Category = args[0]
-		case "refresh":
-			d, err := parseRefresh(c)
-			if err != nil {
-				return nil, false, err
-			}
-			f.Refresh, explicit = d, true
 		default:
-			// Anything else is an option of the format, checked once the format is known.
-			key := c.Val()
-			opts[key], optLines[key] = c.RemainingArgs(), c.Line()
+			handled, err := fc.set.parseSetting(c)
+			if err != nil {
+				return fc, err
+			}
+			if !handled {
+				// Anything else is an option of the format, checked once the format is known.
+				key := c.Val()
+				opts[key], optLines[key] = c.RemainingArgs(), c.Line()
+			}
 		}
 	}
 	switch {
 	case f.Source == nil:
-		return nil, false, c.Errf("feed %q (line %d) needs a source: file PATH", name, line)
-	case formatName == "":
-		return nil, false, c.Errf("feed %q (line %d) needs a format: %s", name, line, strings.Join(format.Names(), ", "))
+		return fc, c.Errf("feed %q (line %d) needs a source: file PATH or url URL", name, line)
+	case f.Format == "":
+		return fc, c.Errf("feed %q (line %d) needs a format: %s", name, line, strings.Join(format.Names(), ", "))
 	case f.Category == "":
-		return nil, false, c.Errf("feed %q (line %d) needs a category", name, line)
+		return fc, c.Errf("feed %q (line %d) needs a category", name, line)
+	case len(header) > 0 && fc.http == nil:
+		return fc, c.Errf("feed %q (line %d): header is for url sources", name, line)
 	}
-	known, _ := format.Lookup(formatName)
+	known, _ := format.Lookup(f.Format)
 	for key, l := range optLines {
 		if !slices.Contains(known.Options, key) {
-			return nil, false, c.Errf("line %d: %q is neither a feed property (file, format, category, refresh) nor an option of format %s", l, key, formatName)
+			return fc, c.Errf("line %d: %q is neither a feed property nor an option of format %s", l, key, f.Format)
 		}
 	}
-	p, err := format.New(formatName, opts)
+	p, err := format.New(f.Format, opts)
 	if err != nil {
-		return nil, false, c.Errf("feed %q (format on line %d): %v", name, formatLine, err)
+		return fc, c.Errf("feed %q (format on line %d): %v", name, formatLine, err)
 	}
 	f.Parser = p
-	return f, explicit, nil
+	return fc, nil
 }

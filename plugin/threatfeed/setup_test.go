@@ -1,6 +1,7 @@
 package threatfeed_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/coretest"
+	"github.com/threatstop/threatstop/plugin/threatfeed"
 )
 
 // TestCorefileErrors: each broken Corefile fails at start-up with an error naming the offending line.
@@ -66,6 +68,19 @@ func TestCorefileErrors(t *testing.T) {
 		{"reserved policy", strings.Replace(policy("            lists f"), "policy p {", "policy rpz {", 1), "Corefile:10 - Error during parsing: policy name \"rpz\" is reserved"},
 		{"policy name not a label", strings.Replace(policy("            lists f"), "policy p {", "policy a.b {", 1), "Corefile:10 - Error during parsing: policy name \"a.b\" must be one DNS label"},
 		{"no policy", "threatstop.local:0 {\n    threatstop {\n    }\n}\n", "threatstop needs at least one policy"},
+		{"bad url", feed("            url ftp://feeds.example/x\n            format plain\n            category spam"), "Corefile:4 - Error during parsing: url needs an http:// or https:// URL"},
+		{"two sources", feed(ok + "\n            url https://feeds.example/x"), "Corefile:7 - Error during parsing: feed \"f\" has more than one source"},
+		{"header without url", feed(ok + "\n            header X-Api-Key secret"), "header is for url sources"},
+		{"bad max_shrink", feed(ok + "\n            max_shrink 150%"), "Corefile:7 - Error during parsing: max_shrink needs a percentage from 0% to 100%"},
+		{"bad stale", feed(ok + "\n            stale keep"), "Corefile:7 - Error during parsing: stale needs serve or drop"},
+		{"bad max_age", feed(ok + "\n            max_age soon"), "Corefile:7 - Error during parsing: max_age needs a duration"},
+		{"bad max_size", feed(ok + "\n            max_size lots"), "Corefile:7 - Error during parsing: max_size needs a size"},
+		{"bad retries", feed(ok + "\n            retries 99"), "Corefile:7 - Error during parsing: retries needs a whole number from 0 to 10"},
+		{"bad min_prefix_v4", feed(ok + "\n            min_prefix_v4 33"), "Corefile:7 - Error during parsing: min_prefix_v4 needs a whole number from 0 to 32"},
+		{"keep_private takes nothing", feed(ok + "\n            keep_private yes"), "Corefile:7 - Error during parsing: Wrong argument count"},
+		{"block-level bad setting", "threatstop.local:0 {\n    threatfeed {\n        max_shrink -1\n    }\n}\n", "Corefile:3 - Error during parsing: max_shrink needs a percentage"},
+		{"bad status address", "threatstop.local:0 {\n    threatfeed {\n        status nowhere\n    }\n}\n", "Corefile:3 - Error during parsing: status:"},
+		{"bad max_concurrent", "threatstop.local:0 {\n    threatfeed {\n        max_concurrent 0\n    }\n}\n", "Corefile:3 - Error during parsing: max_concurrent needs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := coretest.StartErr(tc.corefile)
@@ -116,19 +131,70 @@ func TestMissingFileIsNotFatal(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	q := func() int { return s.Query(t, "1.2.0.192.p.threatstop.local.", dns.TypeA).Rcode }
+	q := func() int { return s.Query(t, "1.16.10.1.p.threatstop.local.", dns.TypeA).Rcode }
 	if code := ready(); code != http.StatusServiceUnavailable {
 		t.Fatalf("ready answered %d with a feed missing", code)
 	}
 	if rc := q(); rc != dns.RcodeNameError {
 		t.Fatalf("lookup with the feed missing: %s", dns.RcodeToString[rc])
 	}
-	os.WriteFile(filepath.Join(dir, "late.txt"), []byte("192.0.2.1\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "late.txt"), []byte("1.10.16.1\n"), 0o644)
 	deadline := time.Now().Add(5 * time.Second)
 	for ready() != http.StatusOK || q() != dns.RcodeSuccess {
 		if time.Now().After(deadline) {
 			t.Fatalf("not ready, or not listed, after the feed appeared: ready %d", ready())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSettingsInheritance: settings of the threatfeed block apply to every feed that does not set its own,
+// wherever in the block they are written; url feeds default to a longer refresh than files.
+func TestSettingsInheritance(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f.txt"), []byte("1.10.16.1\n"), 0o644)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	statusAddr := l.Addr().String()
+	l.Close()
+	coretest.Start(t, fmt.Sprintf(`threatstop.local:0 {
+    bind 127.0.0.1
+    threatfeed {
+        status %[2]s
+        feed a {
+            file %[1]s/f.txt
+            format plain
+            category spam
+        }
+        feed b {
+            file %[1]s/f.txt
+            format plain
+            category spam
+            refresh 3s
+            max_age 2h
+        }
+        feed c {
+            url http://127.0.0.1:1/nothing.txt
+            format plain
+            category spam
+        }
+        refresh 2s
+        max_age 1h
+    }
+}
+`, dir, statusAddr))
+	resp, err := http.Get("http://" + statusAddr + "/feeds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct{ Feeds []threatfeed.FeedStatus }
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]string{"a": {"2s", "1h0m0s"}, "b": {"3s", "2h0m0s"}, "c": {"2s", "1h0m0s"}}
+	for _, f := range doc.Feeds {
+		if got := [2]string{f.Refresh, f.MaxAge}; got != want[f.Name] {
+			t.Errorf("feed %s: refresh, max_age = %v, want %v", f.Name, got, want[f.Name])
+		}
 	}
 }

@@ -1,11 +1,14 @@
 // Package threatfeed is a CoreDNS plugin that keeps named threat feeds current and compiles them into
 // one shared, immutable snapshot (package snapshot) that the threatstop plugin answers from. Feeds are
-// polled on their own schedules; a change triggers a rebuild off the query path, and rebuilds that pile
-// up while one is running coalesce into one. The new snapshot replaces the old with one atomic store.
+// polled on their own jittered schedules; a change triggers a rebuild off the query path, and rebuilds
+// that pile up while one is running coalesce into one. The new snapshot replaces the old with one atomic
+// store.
 package threatfeed
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -15,8 +18,10 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
+	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/pkg/source"
 )
 
 // Threatfeed is the plugin handler. It answers nothing itself; it is in the chain so that the ready
@@ -39,6 +44,11 @@ type Feeds struct {
 	feeds  []*feed.Feed
 	byName map[string]int
 
+	cache         *feedcache.Dir // nil: no on-disk cache
+	statusAddr    string         // "": no status endpoint
+	maxConcurrent int            // remote fetches at once
+	limiter       chan struct{}
+
 	snap atomic.Pointer[snapshot.Snapshot]
 
 	mu   sync.Mutex // orders snapshot swaps and subscriber calls
@@ -49,12 +59,15 @@ type Feeds struct {
 	stop    sync.Once
 	cancel  context.CancelFunc
 	running sync.WaitGroup
+	status  *statusServer
 
+	logMu   sync.Mutex
 	lastErr []string // per feed, the last error logged, so a lasting failure is logged once
+	stale   []bool   // per feed, whether it was stale at its last check
 }
 
 func newFeeds() *Feeds {
-	f := &Feeds{byName: map[string]int{}, dirty: make(chan struct{}, 1)}
+	f := &Feeds{byName: map[string]int{}, dirty: make(chan struct{}, 1), maxConcurrent: DefaultMaxConcurrent}
 	f.snap.Store(snapshot.Build(nil))
 	return f
 }
@@ -63,6 +76,7 @@ func (f *Feeds) add(fd *feed.Feed) {
 	f.byName[fd.Name] = len(f.feeds)
 	f.feeds = append(f.feeds, fd)
 	f.lastErr = append(f.lastErr, "")
+	f.stale = append(f.stale, false)
 }
 
 func (f *Feeds) has(name string) bool { _, ok := f.byName[name]; return ok }
@@ -105,9 +119,9 @@ func (f *Feeds) Subscribe(fn func(*snapshot.Snapshot)) {
 	fn(f.snap.Load())
 }
 
-// Ready reports whether the snapshot being served holds a loaded version of every feed. It asks the
-// snapshot, not the feeds, because a feed's first version is only answered from once the rebuild that
-// follows it has been swapped in.
+// Ready reports whether the snapshot being served holds a loaded version of every feed (from its source
+// or from the on-disk cache). It asks the snapshot, not the feeds, because a feed's first version is only
+// answered from once the rebuild that follows it has been swapped in.
 func (f *Feeds) Ready() bool {
 	s := f.snap.Load()
 	if len(s.Lists) != len(f.feeds) {
@@ -121,16 +135,33 @@ func (f *Feeds) Ready() bool {
 	return true
 }
 
-// Start loads every feed once, compiles the first snapshot, and starts the refresh loops. It runs in
-// OnStartup, before the servers listen, so the first query already sees the feeds. A feed that cannot be
-// loaded is logged and retried on its schedule; the others are served meanwhile.
+// local reports whether a feed's source answers at once (a file), so start-up may wait for it.
+func local(fd *feed.Feed) bool {
+	_, ok := fd.Source.(*source.File)
+	return ok
+}
+
+// Start loads every feed's cached version, then every local feed from its source, compiles the first
+// snapshot and starts the refresh loops. It runs in OnStartup, before the servers listen, so the first
+// query already sees the feeds. Remote feeds are fetched in the background from the start, so a restart
+// with the network down serves the cached data at once. A feed that cannot be loaded is logged and
+// retried on its schedule; the others are served meanwhile.
 func (f *Feeds) Start() error {
+	var err error
 	f.start.Do(func() {
 		for _, fd := range f.feeds {
 			loadErrors.WithLabelValues(fd.Name) // export 0 from the start, so alerts on increase work
+			fd.Cache = f.cache
+		}
+		f.limiter = make(chan struct{}, f.maxConcurrent)
+		for _, fd := range f.feeds {
+			if h, ok := fd.Source.(*source.HTTP); ok {
+				h.Limiter = f.limiter
+			}
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		f.cancel = cancel
+		f.loadCaches()
 		var wg sync.WaitGroup
 		work := make(chan int)
 		for range min(runtime.GOMAXPROCS(0), len(f.feeds)) {
@@ -142,8 +173,10 @@ func (f *Feeds) Start() error {
 				}
 			}()
 		}
-		for i := range f.feeds {
-			work <- i
+		for i, fd := range f.feeds {
+			if local(fd) {
+				work <- i
+			}
 		}
 		close(work)
 		wg.Wait()
@@ -154,37 +187,76 @@ func (f *Feeds) Start() error {
 		for i := range f.feeds {
 			go f.poll(ctx, i)
 		}
+		if f.statusAddr != "" {
+			f.status, err = startStatus(f.statusAddr, f)
+		}
 	})
-	return nil
+	return err
 }
 
-// Stop ends the refresh loops and waits for them.
+// loadCaches serves each feed's cached version until its source answers.
+func (f *Feeds) loadCaches() {
+	if f.cache == nil {
+		return
+	}
+	for _, fd := range f.feeds {
+		switch err := fd.LoadCache(); {
+		case errors.Is(err, feedcache.ErrNone):
+		case err != nil:
+			log.Warningf("feed %s: cache ignored: %v", fd.Name, err)
+		default:
+			c := fd.Content()
+			log.Infof("feed %s: serving the cached version of %s, %d entries", fd.Name, c.Loaded.Format(time.RFC3339), c.Set.Len())
+			f.record(fd, c)
+		}
+	}
+}
+
+// Stop ends the refresh loops and the status endpoint, and waits for them.
 func (f *Feeds) Stop() error {
 	f.stop.Do(func() {
 		if f.cancel != nil {
 			f.cancel()
 			f.running.Wait()
 		}
+		if f.status != nil {
+			f.status.release(f)
+		}
 	})
 	return nil
 }
 
+// jitter spreads d by ±10%, so that many servers polling one source do not ask in the same second.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + rand.N(d/5+1)
+}
+
 func (f *Feeds) poll(ctx context.Context, i int) {
 	defer f.running.Done()
-	t := time.NewTicker(f.feeds[i].Refresh)
+	fd := f.feeds[i]
+	wait := jitter(fd.Refresh)
+	if !local(fd) {
+		wait = 0 // remote feeds were not fetched during start-up
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if f.update(ctx, i) {
-				select {
-				case f.dirty <- struct{}{}:
-				default: // a rebuild is already pending; it will read this feed's new content
-				}
+		}
+		changed := f.update(ctx, i)
+		if f.checkStale(i) && fd.DropStale {
+			changed = true // a stale feed enters or leaves the snapshot
+		}
+		if changed {
+			select {
+			case f.dirty <- struct{}{}:
+			default: // a rebuild is already pending; it will read this feed's new content
 			}
 		}
+		t.Reset(jitter(fd.Refresh))
 	}
 }
 
@@ -200,11 +272,41 @@ func (f *Feeds) rebuilder(ctx context.Context) {
 	}
 }
 
+// checkStale records whether feed i is stale now and reports whether that changed.
+func (f *Feeds) checkStale(i int) bool {
+	fd := f.feeds[i]
+	stale := fd.Stale(time.Now())
+	f.logMu.Lock()
+	defer f.logMu.Unlock()
+	if stale == f.stale[i] {
+		return false
+	}
+	f.stale[i] = stale
+	staleGauge.WithLabelValues(fd.Name).Set(b2f(stale))
+	switch {
+	case stale && fd.DropStale:
+		log.Errorf("feed %s (%s): not refreshed for more than %s; no longer served", fd.Name, fd.Source, fd.MaxAge)
+	case stale:
+		log.Errorf("feed %s (%s): not refreshed for more than %s; still served", fd.Name, fd.Source, fd.MaxAge)
+	default:
+		log.Infof("feed %s (%s): fresh again", fd.Name, fd.Source)
+	}
+	return true
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // update refreshes feed i, logs and records the outcome, and reports whether its content changed.
 func (f *Feeds) update(ctx context.Context, i int) bool {
 	fd := f.feeds[i]
 	changed, stats, err := fd.Update(ctx)
 	st := fd.Status()
+	f.logMu.Lock()
 	switch {
 	case err != nil:
 		loadErrors.WithLabelValues(fd.Name).Inc()
@@ -221,6 +323,12 @@ func (f *Feeds) update(ctx context.Context, i int) bool {
 		f.lastErr[i] = ""
 		lastSuccess.WithLabelValues(fd.Name).Set(float64(st.LastSuccess.Unix()))
 	}
+	f.logMu.Unlock()
+	if st.CacheError != nil {
+		log.Warningf("feed %s: writing the cache: %v", fd.Name, st.CacheError)
+	}
+	held := fd.Held()
+	heldGauge.WithLabelValues(fd.Name).Set(b2f(held != nil))
 	if changed || err != nil && stats.Lines > 0 {
 		invalidLines.WithLabelValues(fd.Name).Set(float64(stats.Invalid))
 		skippedLines.WithLabelValues(fd.Name).Set(float64(stats.Skipped))
@@ -233,21 +341,34 @@ func (f *Feeds) update(ctx context.Context, i int) bool {
 	}
 	if changed {
 		c := fd.Content()
-		entries.WithLabelValues(fd.Name).Set(float64(c.Set.Len()))
-		lastChange.WithLabelValues(fd.Name).Set(float64(c.Loaded.Unix()))
+		f.record(fd, c)
 		log.Infof("feed %s (%s): version %d, %d entries", fd.Name, fd.Source, c.Version, c.Set.Len())
 	}
 	return changed
 }
 
-// rebuild compiles the feeds' current contents into a new snapshot and swaps it in.
+// record exports the metrics and logs of a version being served.
+func (f *Feeds) record(fd *feed.Feed, c *feed.Content) {
+	entries.WithLabelValues(fd.Name).Set(float64(c.Set.Len()))
+	lastChange.WithLabelValues(fd.Name).Set(float64(c.Loaded.Unix()))
+	for _, why := range []string{"reserved", "private", "broad"} {
+		guardDropped.WithLabelValues(fd.Name, why).Set(float64(c.Dropped.Count[why]))
+	}
+	if n := c.Dropped.Total(); n > 0 {
+		log.Infof("feed %s: %d entries dropped or trimmed because they must never be blocked, e.g. %v", fd.Name, n, c.Dropped.Samples)
+	}
+}
+
+// rebuild compiles what each feed serves now into a new snapshot and swaps it in.
 func (f *Feeds) rebuild() {
 	start := time.Now()
 	lists := make([]snapshot.List, len(f.feeds))
 	for i, fd := range f.feeds {
 		lists[i] = snapshot.List{Name: fd.Name, Category: fd.Category}
-		if c := fd.Content(); c != nil {
+		if c := fd.Serving(start); c != nil {
 			lists[i].Version, lists[i].Set = c.Version, c.Set
+		} else if c := fd.Content(); c != nil {
+			lists[i].Version, lists[i].Withheld = c.Version, true // stale and dropped: loaded, not served
 		}
 	}
 	s := snapshot.Build(lists)

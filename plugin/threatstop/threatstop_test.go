@@ -19,10 +19,10 @@ import (
 func corefile(t *testing.T, dir string, extra string) string {
 	t.Helper()
 	files := map[string]string{
-		"drop.txt":  "; test DROP\n198.51.100.0/24 ; SBL1\n2001:db8::/32 ; SBL2\n",
-		"c2.txt":    "198.51.100.7\nc2.example\n",
+		"drop.txt":  "; test DROP\n5.188.10.0/24 ; SBL1\n2a00:4c80::/29 ; SBL2\n",
+		"c2.txt":    "5.188.10.7\nc2.example\n",
 		"wild.txt":  "*.phish.example\n",
-		"tor.txt":   "203.0.113.9\n",
+		"tor.txt":   "185.220.101.9\n",
 		"hosts.txt": "127.0.0.1 localhost\n0.0.0.0 malware.example\n",
 	}
 	for name, body := range files {
@@ -66,7 +66,7 @@ func corefile(t *testing.T, dir string, extra string) string {
         policy demo {
             lists drop c2 wild hosts
             block 192.0.2.0/28 evil.example
-            allow 198.51.100.1 ok.phish.example
+            allow 5.188.10.1 ok.phish.example
             answer botnet 127.0.0.3
             answer custom 127.0.0.10
         }
@@ -120,15 +120,15 @@ func TestLookups(t *testing.T) {
 		rcode int
 		want  []string
 	}{
-		{"7.100.51.198.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2", "127.0.0.3"}},
-		{"7.100.51.198.demo.threatstop.local.", dns.TypeTXT, dns.RcodeSuccess, []string{"list=drop category=spam", "list=c2 category=botnet"}},
-		{"8.100.51.198.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2"}},
-		{"1.100.51.198.demo.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil}, // allow wins
-		{"9.113.0.203.demo.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil},  // not in this policy
-		{"9.113.0.203.tor.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2"}},
+		{"7.10.188.5.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2", "127.0.0.3"}},
+		{"7.10.188.5.demo.threatstop.local.", dns.TypeTXT, dns.RcodeSuccess, []string{"list=drop category=spam", "list=c2 category=botnet"}},
+		{"8.10.188.5.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2"}},
+		{"1.10.188.5.demo.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil},    // allow wins
+		{"9.101.220.185.demo.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil}, // not in this policy
+		{"9.101.220.185.tor.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2"}},
 		{"5.2.0.192.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.10"}},
 		{"5.2.0.192.demo.threatstop.local.", dns.TypeTXT, dns.RcodeSuccess, []string{"list=custom category=custom policy=demo"}},
-		{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2"}},
+		{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.c.4.0.0.a.2.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2"}},
 		{"c2.example.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.3"}},
 		{"www.c2.example.demo.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil},
 		{"a.b.phish.example.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2"}},
@@ -137,7 +137,7 @@ func TestLookups(t *testing.T) {
 		{"localhost.demo.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil}, // hosts preamble
 		{"evil.example.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.10"}},
 		// Other zone of the same block, same policies.
-		{"7.100.51.198.demo.dnsbl.example.net.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2", "127.0.0.3"}},
+		{"7.10.188.5.demo.dnsbl.example.net.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.2", "127.0.0.3"}},
 		// Letter case does not matter (0x20 resolvers); the answer keeps the query's spelling.
 		{"C2.Example.DEMO.ThreatStop.Local.", dns.TypeA, dns.RcodeSuccess, []string{"127.0.0.3"}},
 		// Test points.
@@ -158,7 +158,7 @@ func TestLookups(t *testing.T) {
 		{"dnsbl.example.net.", dns.TypeNS, dns.RcodeSuccess, []string{"ns1.dnsbl.example.net."}},
 		// Unknown policy, malformed names.
 		{"nosuch.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil},
-		{"7.100.51.198.nosuch.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil},
+		{"7.10.188.5.nosuch.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil},
 		{"1.2.3.demo.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil},
 		{"256.1.1.1.demo.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil},
 		{"01.2.3.4.demo.threatstop.local.", dns.TypeA, dns.RcodeNameError, nil},
@@ -216,7 +216,7 @@ func TestSerials(t *testing.T) {
 	zone := soaSerial(t, s.Query(t, "threatstop.local.", dns.TypeSOA))
 
 	tmp := filepath.Join(dir, "c2.tmp")
-	os.WriteFile(tmp, []byte("198.51.100.7\nc2.example\nnew-c2.example\n"), 0o644)
+	os.WriteFile(tmp, []byte("5.188.10.7\nc2.example\nnew-c2.example\n"), 0o644)
 	if err := os.Rename(tmp, filepath.Join(dir, "c2.txt")); err != nil {
 		t.Fatal(err)
 	}
@@ -247,11 +247,11 @@ func TestClientsRefused(t *testing.T) {
             lists drop
             clients 10.0.0.0/8 ::1
         }`)
-	r := s.Query(t, "8.100.51.198.private.threatstop.local.", dns.TypeA)
+	r := s.Query(t, "8.10.188.5.private.threatstop.local.", dns.TypeA)
 	if r.Rcode != dns.RcodeRefused || len(r.Answer) != 0 {
 		t.Errorf("query from 127.0.0.1 to a policy for 10/8: %s", dns.RcodeToString[r.Rcode])
 	}
-	if r := s.Query(t, "8.100.51.198.demo.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
+	if r := s.Query(t, "8.10.188.5.demo.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
 		t.Errorf("other policies are still open: %s", dns.RcodeToString[r.Rcode])
 	}
 }
@@ -261,7 +261,7 @@ func TestClientsAllowed(t *testing.T) {
             lists drop
             clients 127.0.0.0/8
         }`)
-	if r := s.Query(t, "8.100.51.198.private.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
+	if r := s.Query(t, "8.10.188.5.private.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
 		t.Errorf("query from 127.0.0.1: %s", dns.RcodeToString[r.Rcode])
 	}
 }
@@ -269,7 +269,7 @@ func TestClientsAllowed(t *testing.T) {
 func TestClassRefused(t *testing.T) {
 	s, _ := start(t, "")
 	m := new(dns.Msg)
-	m.SetQuestion("8.100.51.198.demo.threatstop.local.", dns.TypeTXT)
+	m.SetQuestion("8.10.188.5.demo.threatstop.local.", dns.TypeTXT)
 	m.Question[0].Qclass = dns.ClassCHAOS
 	if r := s.Exchange(t, "udp", m); r.Rcode != dns.RcodeRefused {
 		t.Errorf("CH query: %s", dns.RcodeToString[r.Rcode])
@@ -294,7 +294,7 @@ func TestOutsideZone(t *testing.T) {
 func TestEDNS(t *testing.T) {
 	s, _ := start(t, "")
 	m := new(dns.Msg)
-	m.SetQuestion("7.100.51.198.demo.threatstop.local.", dns.TypeTXT)
+	m.SetQuestion("7.10.188.5.demo.threatstop.local.", dns.TypeTXT)
 	m.SetEdns0(1232, true)
 	r := s.Exchange(t, "udp", m)
 	if opt := r.IsEdns0(); opt == nil || opt.UDPSize() == 0 {
@@ -335,8 +335,8 @@ func TestLookupMetrics(t *testing.T) {
 		return counter(t, "coredns_threatstop_lookups_total", map[string]string{"policy": "metered", "result": result})
 	}
 	before := map[string]float64{"listed": get("listed"), "clean": get("clean"), "error": get("error")}
-	s.Query(t, "8.100.51.198.metered.threatstop.local.", dns.TypeA)
-	s.Query(t, "8.100.51.198.metered.threatstop.local.", dns.TypeTXT)
+	s.Query(t, "8.10.188.5.metered.threatstop.local.", dns.TypeA)
+	s.Query(t, "8.10.188.5.metered.threatstop.local.", dns.TypeTXT)
 	s.Query(t, "9.9.9.9.metered.threatstop.local.", dns.TypeA)
 	s.Query(t, "1.2.3.metered.threatstop.local.", dns.TypeA)
 	for result, want := range map[string]float64{"listed": 2, "clean": 1, "error": 1} {
