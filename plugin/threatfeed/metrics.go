@@ -81,4 +81,10 @@ var (
 		Name:      "stale",
 		Help:      "1 while the feed has not been refreshed successfully within its max_age.",
 	}, []string{"feed"})
+	cacheErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "cache_errors_total",
+		Help:      "Cache files that could not be loaded (damaged, or of another source) or written, by operation (load, save).",
+	}, []string{"feed", "op"})
 )

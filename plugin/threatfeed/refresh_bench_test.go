@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,16 +65,6 @@ func writeSynthetic(tb testing.TB, dir string, n, shift int) (v4, names string) 
 		}
 	}
 	return v4, names
-}
-
-func rss() uint64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmHWM:") {
-			_ = l
-		}
-	}
-	return 0
 }
 
 // procKB reads a field of /proc/self/status in kB.
@@ -155,6 +144,31 @@ func BenchmarkRefresh1M(b *testing.B) {
 		b.ReportMetric(float64(peakRSS)/float64(steadyRSS), "peak/steady-RSS")
 		runtime.KeepAlive(f)
 	}
-	_ = debug.SetGCPercent
-	_ = rss
+}
+
+// BenchmarkLoadRealFeed reads, parses, guards and compiles one real feed, as a refresh of it does.
+func BenchmarkLoadRealFeed(b *testing.B) {
+	for _, tc := range []struct{ file, format string }{
+		{"ipsum.txt", "ipsum"},
+		{"hagezi_tif.mini.adblock.txt", "adblock"},
+	} {
+		b.Run(tc.format, func(b *testing.B) {
+			p, err := format.New(tc.format, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			path := filepath.Join("..", "..", "testdata", "feeds", tc.file)
+			b.ReportAllocs()
+			for b.Loop() {
+				f := newFeeds()
+				f.add(&feed.Feed{Name: "f", Category: "c", Format: tc.format, Source: &source.File{Path: path}, Parser: p,
+					Guard: guard.Default(), MaxShrink: feed.DefaultMaxShrink})
+				f.update(context.Background(), 0)
+				f.rebuild()
+				if f.Snapshot().Lists[0].Entries == 0 {
+					b.Fatal("nothing loaded")
+				}
+			}
+		})
+	}
 }

@@ -372,7 +372,11 @@ func TestCorruptCacheIgnored(t *testing.T) {
 	fs := newFeedServer(t, body, nil)
 	cache := t.TempDir()
 	os.WriteFile(filepath.Join(cache, "remote.feed"), []byte("threatstop-feed-cache 1 00 5\n{}\n45.6"), 0o644)
+	before := counter(t, "coredns_threatfeed_cache_errors_total", map[string]string{"feed": "remote", "op": "load"})
 	s := coretest.Start(t, remoteCorefile(fs.URL, cache, freeTCP(t), freeTCP(t)))
+	if after := counter(t, "coredns_threatfeed_cache_errors_total", map[string]string{"feed": "remote", "op": "load"}); after != before+1 {
+		t.Errorf("cache_errors_total{op=load} went from %v to %v", before, after)
+	}
 	waitFor(t, 5*time.Second, "the source's version", func() bool {
 		return s.Query(t, rev(addrs[3])+".p.threatstop.local.", dns.TypeA).Rcode == dns.RcodeSuccess
 	})
@@ -411,4 +415,33 @@ func counter(t *testing.T, name string, labels map[string]string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestStaleDrop: a feed that cannot be refreshed for longer than max_age is reported stale and, with
+// `stale drop`, no longer served; it is served again once its source answers.
+func TestStaleDrop(t *testing.T) {
+	addrs, body := addresses(10)
+	fs := newFeedServer(t, body, nil)
+	statusAddr := freeTCP(t)
+	corefile := strings.Replace(remoteCorefile(fs.URL, t.TempDir(), statusAddr, freeTCP(t)),
+		"            max_size 1M\n", "            max_size 1M\n            max_age 1s\n            stale drop\n", 1)
+	s := coretest.Start(t, corefile)
+	name := rev(addrs[4]) + ".p.threatstop.local."
+	waitFor(t, 5*time.Second, "the first version", func() bool { return s.Query(t, name, dns.TypeA).Rcode == dns.RcodeSuccess })
+	soa := func() uint32 { return s.Query(t, "p.threatstop.local.", dns.TypeSOA).Answer[0].(*dns.SOA).Serial }
+	fresh := soa()
+
+	fs.mode.Store("500")
+	waitFor(t, 5*time.Second, "the stale feed to be dropped", func() bool { return s.Query(t, name, dns.TypeA).Rcode == dns.RcodeNameError })
+	if st := feedStatus(t, statusAddr); st["stale"] != true || st["served"] != false || st["entries"] != float64(10) {
+		t.Errorf("stale status: %v", st)
+	}
+	if got := soa(); int32(got-fresh) <= 0 {
+		t.Errorf("serial %d after the feed was withdrawn, was %d", got, fresh)
+	}
+	fs.mode.Store("normal")
+	waitFor(t, 5*time.Second, "the feed served again", func() bool { return s.Query(t, name, dns.TypeA).Rcode == dns.RcodeSuccess })
+	if st := feedStatus(t, statusAddr); st["stale"] != false || st["served"] != true {
+		t.Errorf("fresh status: %v", st)
+	}
 }

@@ -203,6 +203,7 @@ func (f *Feeds) loadCaches() {
 		switch err := fd.LoadCache(); {
 		case errors.Is(err, feedcache.ErrNone):
 		case err != nil:
+			cacheErrors.WithLabelValues(fd.Name, "load").Inc()
 			log.Warningf("feed %s: cache ignored: %v", fd.Name, err)
 		default:
 			c := fd.Content()
@@ -324,7 +325,8 @@ func (f *Feeds) update(ctx context.Context, i int) bool {
 		lastSuccess.WithLabelValues(fd.Name).Set(float64(st.LastSuccess.Unix()))
 	}
 	f.logMu.Unlock()
-	if st.CacheError != nil {
+	if st.CacheError != nil && changed {
+		cacheErrors.WithLabelValues(fd.Name, "save").Inc()
 		log.Warningf("feed %s: writing the cache: %v", fd.Name, st.CacheError)
 	}
 	held := fd.Held()
