@@ -1,12 +1,13 @@
 // Package snapshot compiles the feeds into one immutable structure that every answer is derived from: a
-// trie of all IPv4 and IPv6 prefixes and a map of all domain names, each entry carrying the ID of the set
-// of lists that hold it or cover it. Sets are interned, so a million entries held by the same few lists
-// share a handful of sets, and a policy is only a mask over lists: 1,000 policies add no per-entry memory.
+// range map of the IPv4 and IPv6 address space (package rangemap) and a map of all domain names, each
+// range and name carrying the ID of the set of lists that hold it or cover it. Sets are interned, so a
+// million entries held by the same few lists share a handful of sets, and a policy is only a mask over
+// lists: 1,000 policies add no per-entry memory.
 //
-// A lookup is one longest-prefix match (for a name, up to one map probe per label) and needs no lock: a
-// Snapshot is never modified after Build, and holders swap whole snapshots with atomic.Pointer.
-//
-// Cost, measured by the benchmarks beside this file: see BenchmarkLookup* and TestMemoryPerEntry.
+// A lookup is an index probe and a short binary search (for a name, up to one map probe per label) and
+// needs no lock: a Snapshot is never modified after Build, and holders swap whole snapshots with
+// atomic.Pointer. The address part is flat and pointer-free, so it costs about 16 bytes per prefix and
+// nothing to the garbage collector; see BenchmarkBuild (bytes per entry) and BenchmarkLookup*.
 package snapshot
 
 import (
@@ -16,9 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gaissmai/bart"
-
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+	"github.com/threatstop/threatstop/plugin/pkg/rangemap"
 )
 
 // SetID identifies an interned set of lists; 0 is the empty set.
@@ -47,9 +47,10 @@ type Snapshot struct {
 	Lists []ListInfo
 	Built time.Time
 
-	words    int      // words per set
-	sets     []uint64 // interned sets, words each; set 0 is empty
-	ips      bart.Table[SetID]
+	words    int           // words per set
+	sets     []uint64      // interned sets, words each; set 0 is empty
+	v4, v6   *rangemap.Map // address → set, covering prefixes resolved
+	prefixes int
 	names    map[string]nameSets
 	nameBase SetID // added to the non-empty set IDs stored in names
 }
@@ -99,7 +100,7 @@ func (s *Snapshot) Set(id SetID) Bits {
 func (s *Snapshot) Sets() int { return len(s.sets) / s.words }
 
 // Prefixes is the number of distinct prefixes.
-func (s *Snapshot) Prefixes() int { return s.ips.Size() }
+func (s *Snapshot) Prefixes() int { return s.prefixes }
 
 // Names is the number of distinct names.
 func (s *Snapshot) Names() int { return len(s.names) }
@@ -107,8 +108,13 @@ func (s *Snapshot) Names() int { return len(s.names) }
 // LookupAddr returns the lists that hold a prefix containing a. An IPv4-mapped IPv6 address is looked
 // up as IPv4.
 func (s *Snapshot) LookupAddr(a netip.Addr) SetID {
-	id, _ := s.ips.Lookup(a.Unmap())
-	return id
+	a = a.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		return SetID(s.v4.Lookup4(binary.BigEndian.Uint32(b[:])))
+	}
+	b := a.As16()
+	return SetID(s.v6.Lookup6(rangemap.U128{Hi: binary.BigEndian.Uint64(b[:8]), Lo: binary.BigEndian.Uint64(b[8:])}))
 }
 
 // LookupName returns the lists that hold name (normalised, no trailing dot) exactly or hold one of its
@@ -205,67 +211,99 @@ func merge[K any](lists []List, keys func(*entryset.Set) []K, cmp func(K, K) int
 }
 
 // buildV4 merges the lists' IPv4 prefixes in address order, where every prefix comes before the prefixes
-// it covers. A stack of the covering prefixes seen so far gives each prefix the lists of all prefixes
-// that contain it, without a trie walk.
+// it covers, and sweeps them into a range map. A stack of the prefixes that contain the current address
+// gives each prefix the lists of all prefixes that cover it: entering a prefix sets the range to its
+// lists and theirs, leaving it gives the range back to the prefix around it.
 func (s *Snapshot) buildV4(lists []List, in *interner) {
+	n := 0
+	for _, l := range lists {
+		n += len(l.Set.V4)
+	}
 	type open struct {
-		addr uint32
-		bits int
-		id   SetID
+		end uint64 // last address, as uint64 so that end+1 never overflows
+		id  SetID
 	}
 	var stack []open
+	b := rangemap.NewBuilder(32, 2*n)
+	close := func(upTo uint64) { // leave every open prefix that ends before upTo
+		for len(stack) > 0 && stack[len(stack)-1].end < upTo {
+			end := stack[len(stack)-1].end
+			stack = stack[:len(stack)-1]
+			var outer SetID
+			if len(stack) > 0 {
+				outer = stack[len(stack)-1].id
+			}
+			if end < 1<<32-1 {
+				b.Set(rangemap.U128{Lo: end + 1}, uint32(outer))
+			}
+		}
+	}
 	merge(lists, func(e *entryset.Set) []uint64 { return e.V4 }, cmpU64, NewBits(len(lists)), func(key uint64, own Bits) {
 		addr, bits := uint32(key>>8), int(key&0xff)
-		for len(stack) > 0 && !contains4(stack[len(stack)-1].addr, stack[len(stack)-1].bits, addr) {
-			stack = stack[:len(stack)-1]
-		}
+		close(uint64(addr))
 		if len(stack) > 0 {
 			own.Or(in.set(stack[len(stack)-1].id))
 		}
 		id := in.id(own)
-		s.ips.Insert(entryset.UnpackV4(key), id)
-		stack = append(stack, open{addr, bits, id})
+		b.Set(rangemap.U128{Lo: uint64(addr)}, uint32(id))
+		stack = append(stack, open{uint64(addr) | (1<<(32-bits) - 1), id})
+		s.prefixes++
 	})
-}
-
-func contains4(addr uint32, bits int, a uint32) bool {
-	if bits == 0 {
-		return true
-	}
-	shift := 32 - bits
-	return addr>>shift == a>>shift
+	close(1 << 33)
+	s.v4 = b.Map()
 }
 
 // buildV6 is buildV4 for IPv6.
 func (s *Snapshot) buildV6(lists []List, in *interner) {
+	n := 0
+	for _, l := range lists {
+		n += len(l.Set.V6)
+	}
 	type open struct {
-		key entryset.V6
+		end rangemap.U128
 		id  SetID
 	}
 	var stack []open
-	merge(lists, func(e *entryset.Set) []entryset.V6 { return e.V6 }, entryset.V6.Compare, NewBits(len(lists)), func(key entryset.V6, own Bits) {
-		for len(stack) > 0 && !contains6(stack[len(stack)-1].key, key) {
+	b := rangemap.NewBuilder(128, 2*n)
+	close := func(upTo rangemap.U128, all bool) { // leave every open prefix that ends before upTo
+		for len(stack) > 0 && (all || stack[len(stack)-1].end.Less(upTo)) {
+			end := stack[len(stack)-1].end
 			stack = stack[:len(stack)-1]
+			var outer SetID
+			if len(stack) > 0 {
+				outer = stack[len(stack)-1].id
+			}
+			if next, ok := end.Next(); ok {
+				b.Set(next, uint32(outer))
+			}
 		}
+	}
+	merge(lists, func(e *entryset.Set) []entryset.V6 { return e.V6 }, entryset.V6.Compare, NewBits(len(lists)), func(key entryset.V6, own Bits) {
+		start := rangemap.U128{Hi: key.Hi, Lo: key.Lo}
+		close(start, false)
 		if len(stack) > 0 {
 			own.Or(in.set(stack[len(stack)-1].id))
 		}
 		id := in.id(own)
-		s.ips.Insert(key.Prefix(), id)
-		stack = append(stack, open{key, id})
+		b.Set(start, uint32(id))
+		stack = append(stack, open{last6(key), id})
+		s.prefixes++
 	})
+	close(rangemap.U128{}, true)
+	s.v6 = b.Map()
 }
 
-func contains6(p entryset.V6, a entryset.V6) bool {
+// last6 is the last address of an IPv6 prefix.
+func last6(p entryset.V6) rangemap.U128 {
 	switch {
 	case p.Bits == 0:
-		return true
+		return rangemap.U128{Hi: ^uint64(0), Lo: ^uint64(0)}
 	case p.Bits <= 64:
-		shift := 64 - uint(p.Bits)
-		return p.Hi>>shift == a.Hi>>shift
+		return rangemap.U128{Hi: p.Hi | ^uint64(0)>>p.Bits, Lo: ^uint64(0)}
+	case p.Bits == 128:
+		return rangemap.U128{Hi: p.Hi, Lo: p.Lo}
 	default:
-		shift := 128 - uint(p.Bits)
-		return p.Hi == a.Hi && p.Lo>>shift == a.Lo>>shift
+		return rangemap.U128{Hi: p.Hi, Lo: p.Lo | ^uint64(0)>>(p.Bits-64)}
 	}
 }
 
