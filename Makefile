@@ -41,5 +41,14 @@ fuzz:
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./plugin/...
 
+# DNSBL benchmark: rbldnsd, threatstop and the stock-CoreDNS ceiling on the same generated data (not part of
+# `make test`). bench writes BENCHMARKS.md (about 15 minutes); bench-quick, a smaller set and short runs,
+# writes bench/out/BENCHMARKS-quick.md in under 2 minutes. Needs dnsperf and rbldnsd (installed when missing).
+bench:
+	bench/run.sh full
+
+bench-quick:
+	bench/run.sh quick
+
 clean:
 	rm -rf bin
