@@ -68,7 +68,7 @@ type Feeds struct {
 
 func newFeeds() *Feeds {
 	f := &Feeds{byName: map[string]int{}, dirty: make(chan struct{}, 1), maxConcurrent: DefaultMaxConcurrent}
-	f.snap.Store(snapshot.Build(nil))
+	f.snap.Store(snapshot.Build(nil, nil))
 	return f
 }
 
@@ -373,7 +373,7 @@ func (f *Feeds) rebuild() {
 			lists[i].Version, lists[i].Withheld = c.Version, true // stale and dropped: loaded, not served
 		}
 	}
-	s := snapshot.Build(lists)
+	s := snapshot.Build(lists, f.snap.Load())
 	took := time.Since(start)
 	buildDuration.Observe(took.Seconds())
 	snapshotPrefixes.Set(float64(s.Prefixes()))

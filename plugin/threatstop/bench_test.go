@@ -40,7 +40,7 @@ func benchHandler(b *testing.B) (*Threatstop, []string) {
 	for i := range lists {
 		lists[i] = snapshot.List{Name: fmt.Sprint("list", i), Category: "spam", Set: bs[i].Set(), Version: 1}
 	}
-	s := snapshot.Build(lists)
+	s := snapshot.Build(lists, nil)
 	p, err := policy.New(policy.Config{Name: "demo", Block: []int{0, 1, 2, 3}}, policy.Catalog(s.Lists))
 	if err != nil {
 		b.Fatal(err)

@@ -127,7 +127,7 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 	}
 	t.zones = zonesOf(t.Zones, t.ns, t.mbox)
 	// Until the first snapshot arrives (in OnStartup), answer from an empty one rather than a nil.
-	t.update(snapshot.Build(nil))
+	t.update(snapshot.Build(nil, nil))
 	return t, nil
 }
 

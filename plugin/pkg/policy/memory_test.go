@@ -31,7 +31,7 @@ func policyBytes(t *testing.T, entries, n int) (perPolicy, snap float64) {
 		}
 		lists[l] = snapshot.List{Name: fmt.Sprint("l", l), Category: fmt.Sprint("c", l%3), Set: b.Set(), Version: 1}
 	}
-	s := snapshot.Build(lists)
+	s := snapshot.Build(lists, nil)
 	h1 := heapAlloc()
 	ps := make([]*Policy, n)
 	for i := range ps {

@@ -114,7 +114,7 @@ func New(cfg Config, cat Catalog) (*Policy, error) {
 	p.own = snapshot.Build([]snapshot.List{
 		ownBlock: {Name: CustomList, Category: CustomList, Set: block.Set()},
 		ownAllow: {Name: "allow", Category: "allow", Set: allow.Set()},
-	})
+	}, nil)
 	return p, nil
 }
 

@@ -28,7 +28,7 @@ func fixture(t *testing.T) (*snapshot.Snapshot, Catalog) {
 		{Name: "tor", Category: "tor", Set: set(t, "203.0.113.9")},
 		{Name: "good", Category: "allow", Set: set(t, "198.51.100.200", "*.cdn.botnet.example")},
 	}
-	s := snapshot.Build(lists)
+	s := snapshot.Build(lists, nil)
 	return s, Catalog(s.Lists)
 }
 
@@ -108,7 +108,7 @@ func TestCheck(t *testing.T) {
 
 // TestTestPoints: RFC 5782 §5 test points hold in every policy, whatever the feeds and own entries say.
 func TestTestPoints(t *testing.T) {
-	s := snapshot.Build([]snapshot.List{{Name: "bogons", Category: "x", Set: set(t, "127.0.0.0/8", "invalid", "*.test")}})
+	s := snapshot.Build([]snapshot.List{{Name: "bogons", Category: "x", Set: set(t, "127.0.0.0/8", "invalid", "*.test")}}, nil)
 	p, err := New(Config{Name: "p", Block: []int{0}, Allowed: []string{"127.0.0.0/8", "test"}}, Catalog(s.Lists))
 	if err != nil {
 		t.Fatal(err)

@@ -85,7 +85,7 @@ func benchData() {
 			bench.entries += s.Len()
 		}
 		h1 := heapInUse()
-		bench.snap = Build(bench.lists)
+		bench.snap = Build(bench.lists, nil)
 		h2 := heapInUse()
 		bench.setBytes, bench.snapBytes = h1-h0-64<<16, h2-h1 // less the query samples, roughly
 	})
@@ -95,7 +95,7 @@ func benchData() {
 func BenchmarkBuild(b *testing.B) {
 	benchData()
 	for b.Loop() {
-		Build(bench.lists)
+		Build(bench.lists, nil)
 	}
 	b.ReportMetric(float64(bench.snapBytes)/float64(bench.entries), "snapshot-B/entry")
 	b.ReportMetric(float64(bench.setBytes)/float64(bench.entries), "feeds-B/entry")

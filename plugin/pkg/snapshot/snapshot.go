@@ -15,7 +15,9 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/rangemap"
@@ -47,12 +49,58 @@ type Snapshot struct {
 	Lists []ListInfo
 	Built time.Time
 
-	words    int           // words per set
-	sets     []uint64      // interned sets, words each; set 0 is empty
-	v4, v6   *rangemap.Map // address → set, covering prefixes resolved
-	prefixes int
-	names    map[string]nameSets
-	nameBase SetID // added to the non-empty set IDs stored in names
+	words  int           // words per set
+	sets   []uint64      // interned sets of all parts, words each; set 0 is empty
+	v4, v6 *rangemap.Map // address → part-local set, covering prefixes resolved
+	names  map[string]nameSets
+	parts  [numParts]*part
+	bases  [numParts]SetID // added to a part's non-empty local set IDs
+}
+
+// The parts of a snapshot are built independently, and the next snapshot takes over each part whose
+// entries did not change: a refresh of an IPv4 feed rebuilds only the IPv4 range map.
+const (
+	partV4 = iota
+	partV6
+	partNames
+	numParts
+)
+
+// part is one part, with what it was built from and the sets it interned.
+type part struct {
+	inputs []input  // per list, the entries this part read
+	sets   []uint64 // local set table, set 0 empty
+	v      *rangemap.Map
+	names  map[string]nameSets
+	count  int // prefixes or names
+}
+
+// input identifies the entries of one list that a part reads; entry sets are immutable, so the same
+// backing arrays mean the same entries.
+type input struct {
+	a, b unsafe.Pointer
+	n, m int
+}
+
+func inputsOf(lists []List, k int) []input {
+	in := make([]input, len(lists))
+	for i, l := range lists {
+		switch k {
+		case partV4:
+			in[i] = input{a: unsafe.Pointer(unsafe.SliceData(l.Set.V4)), n: len(l.Set.V4)}
+		case partV6:
+			in[i] = input{a: unsafe.Pointer(unsafe.SliceData(l.Set.V6)), n: len(l.Set.V6)}
+		default:
+			in[i] = input{unsafe.Pointer(unsafe.SliceData(l.Set.Names)), unsafe.Pointer(unsafe.SliceData(l.Set.Wildcards)), len(l.Set.Names), len(l.Set.Wildcards)}
+		}
+		if in[i].n == 0 {
+			in[i].a = nil
+		}
+		if in[i].m == 0 {
+			in[i].b = nil
+		}
+	}
+	return in
 }
 
 // nameSets holds the lists that match a name itself and those that match its strict subdomains, both
@@ -60,31 +108,62 @@ type Snapshot struct {
 type nameSets struct{ self, sub SetID }
 
 // Build compiles lists into a snapshot; list IDs are the indices into lists. A list with a nil Set (a
-// feed that has not loaded yet) is empty.
-func Build(lists []List) *Snapshot {
+// feed that has not loaded yet) is empty. When prev is not nil (the snapshot being served, over the same
+// lists), the parts whose entries are the same as prev's are taken over instead of being built again.
+func Build(lists []List, prev *Snapshot) *Snapshot {
 	s := &Snapshot{Lists: make([]ListInfo, len(lists)), Built: time.Now(), words: Words(len(lists))}
 	lists = slices.Clone(lists)
 	for i, l := range lists {
 		if l.Set == nil {
 			lists[i].Set = &entryset.Set{}
 		}
-		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Withheld: l.Withheld, Entries: l.Set.Len()}
+		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Withheld: l.Withheld, Entries: lists[i].Set.Len()}
 	}
-	// Names and prefixes are independent: build them at once, each with its own interner, and append
-	// the names' sets after the prefixes' (nameBase shifts their IDs).
-	names := newInterner(s.words)
-	done := make(chan struct{})
-	go func() {
-		s.buildNames(lists, names)
-		close(done)
-	}()
-	in := newInterner(s.words)
-	s.buildV4(lists, in)
-	s.buildV6(lists, in)
-	<-done
-	s.nameBase = SetID(len(in.sets)/s.words - 1)
-	s.sets = slices.Clip(append(in.sets, names.sets[s.words:]...))
+	if prev != nil && prev.words != s.words {
+		prev = nil
+	}
+	// The parts are independent: build the ones that changed at once, each with its own interner.
+	var wg sync.WaitGroup
+	for k := range numParts {
+		inputs := inputsOf(lists, k)
+		if prev != nil && slices.Equal(prev.parts[k].inputs, inputs) {
+			s.parts[k] = prev.parts[k]
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := &part{inputs: inputs}
+			in := newInterner(s.words)
+			switch k {
+			case partV4:
+				p.v, p.count = buildV4(lists, in)
+			case partV6:
+				p.v, p.count = buildV6(lists, in)
+			default:
+				p.names = buildNames(lists, in, s.words)
+				p.count = len(p.names)
+			}
+			p.sets = slices.Clip(in.sets)
+			s.parts[k] = p
+		}()
+	}
+	wg.Wait()
+	s.v4, s.v6, s.names = s.parts[partV4].v, s.parts[partV6].v, s.parts[partNames].names
+	s.sets = make([]uint64, s.words)
+	for k, p := range s.parts {
+		s.bases[k] = SetID(len(s.sets)/s.words - 1)
+		s.sets = append(s.sets, p.sets[s.words:]...)
+	}
 	return s
+}
+
+// global turns a part-local set ID into a snapshot set ID.
+func (s *Snapshot) global(k int, id uint32) SetID {
+	if id == 0 {
+		return 0
+	}
+	return SetID(id) + s.bases[k]
 }
 
 // Words is the number of 64-bit words of each set, Words(len(Lists)).
@@ -100,7 +179,7 @@ func (s *Snapshot) Set(id SetID) Bits {
 func (s *Snapshot) Sets() int { return len(s.sets) / s.words }
 
 // Prefixes is the number of distinct prefixes.
-func (s *Snapshot) Prefixes() int { return s.prefixes }
+func (s *Snapshot) Prefixes() int { return s.parts[partV4].count + s.parts[partV6].count }
 
 // Names is the number of distinct names.
 func (s *Snapshot) Names() int { return len(s.names) }
@@ -111,10 +190,10 @@ func (s *Snapshot) LookupAddr(a netip.Addr) SetID {
 	a = a.Unmap()
 	if a.Is4() {
 		b := a.As4()
-		return SetID(s.v4.Lookup4(binary.BigEndian.Uint32(b[:])))
+		return s.global(partV4, s.v4.Lookup4(binary.BigEndian.Uint32(b[:])))
 	}
 	b := a.As16()
-	return SetID(s.v6.Lookup6(rangemap.U128{Hi: binary.BigEndian.Uint64(b[:8]), Lo: binary.BigEndian.Uint64(b[8:])}))
+	return s.global(partV6, s.v6.Lookup6(rangemap.U128{Hi: binary.BigEndian.Uint64(b[:8]), Lo: binary.BigEndian.Uint64(b[8:])}))
 }
 
 // LookupName returns the lists that hold name (normalised, no trailing dot) exactly or hold one of its
@@ -135,12 +214,7 @@ func (s *Snapshot) LookupName(name string) SetID {
 	}
 }
 
-func (s *Snapshot) nameSet(id SetID) SetID {
-	if id == 0 {
-		return 0
-	}
-	return id + s.nameBase
-}
+func (s *Snapshot) nameSet(id SetID) SetID { return s.global(partNames, uint32(id)) }
 
 // interner hands out one ID per distinct set.
 type interner struct {
@@ -214,7 +288,7 @@ func merge[K any](lists []List, keys func(*entryset.Set) []K, cmp func(K, K) int
 // it covers, and sweeps them into a range map. A stack of the prefixes that contain the current address
 // gives each prefix the lists of all prefixes that cover it: entering a prefix sets the range to its
 // lists and theirs, leaving it gives the range back to the prefix around it.
-func (s *Snapshot) buildV4(lists []List, in *interner) {
+func buildV4(lists []List, in *interner) (*rangemap.Map, int) {
 	n := 0
 	for _, l := range lists {
 		n += len(l.Set.V4)
@@ -224,6 +298,7 @@ func (s *Snapshot) buildV4(lists []List, in *interner) {
 		id  SetID
 	}
 	var stack []open
+	count := 0
 	b := rangemap.NewBuilder(32, 2*n)
 	close := func(upTo uint64) { // leave every open prefix that ends before upTo
 		for len(stack) > 0 && stack[len(stack)-1].end < upTo {
@@ -247,14 +322,14 @@ func (s *Snapshot) buildV4(lists []List, in *interner) {
 		id := in.id(own)
 		b.Set(rangemap.U128{Lo: uint64(addr)}, uint32(id))
 		stack = append(stack, open{uint64(addr) | (1<<(32-bits) - 1), id})
-		s.prefixes++
+		count++
 	})
 	close(1 << 33)
-	s.v4 = b.Map()
+	return b.Map(), count
 }
 
 // buildV6 is buildV4 for IPv6.
-func (s *Snapshot) buildV6(lists []List, in *interner) {
+func buildV6(lists []List, in *interner) (*rangemap.Map, int) {
 	n := 0
 	for _, l := range lists {
 		n += len(l.Set.V6)
@@ -264,6 +339,7 @@ func (s *Snapshot) buildV6(lists []List, in *interner) {
 		id  SetID
 	}
 	var stack []open
+	count := 0
 	b := rangemap.NewBuilder(128, 2*n)
 	close := func(upTo rangemap.U128, all bool) { // leave every open prefix that ends before upTo
 		for len(stack) > 0 && (all || stack[len(stack)-1].end.Less(upTo)) {
@@ -287,10 +363,10 @@ func (s *Snapshot) buildV6(lists []List, in *interner) {
 		id := in.id(own)
 		b.Set(start, uint32(id))
 		stack = append(stack, open{last6(key), id})
-		s.prefixes++
+		count++
 	})
 	close(rangemap.U128{}, true)
-	s.v6 = b.Map()
+	return b.Map(), count
 }
 
 // last6 is the last address of an IPv6 prefix.
@@ -320,22 +396,21 @@ func cmpU64(a, b uint64) int {
 // buildNames collects every name with the lists that hold it exactly (own) and with its subdomains
 // (ownSub), then resolves names parents first, so that each name inherits from its nearest listed parent
 // the lists that cover its subdomains.
-func (s *Snapshot) buildNames(lists []List, in *interner) {
+func buildNames(lists []List, in *interner, w int) map[string]nameSets {
 	n := 0
 	for _, l := range lists {
 		n += len(l.Set.Names) + len(l.Set.Wildcards)
 	}
-	s.names = make(map[string]nameSets, n)
-	w := s.words
+	names := make(map[string]nameSets, n)
 	// w words per name, indexed by the name's position in order; sized for the most names there can be.
 	own, ownSub := make([]uint64, 0, n*w), make([]uint64, 0, n*w)
 	order := make([]string, 0, n)
 	index := func(name string) int {
-		if v, ok := s.names[name]; ok {
+		if v, ok := names[name]; ok {
 			return int(v.self)
 		}
 		i := len(order)
-		s.names[name] = nameSets{self: SetID(i)}
+		names[name] = nameSets{self: SetID(i)}
 		order = append(order, name)
 		own, ownSub = own[:len(own)+w], ownSub[:len(ownSub)+w]
 		return i
@@ -370,13 +445,14 @@ func (s *Snapshot) buildNames(lists []List, in *interner) {
 				break
 			}
 			parent = parent[j+1:]
-			if v, ok := s.names[parent]; ok {
+			if v, ok := names[parent]; ok {
 				sub.Or(in.set(v.sub))
 				break
 			}
 		}
 		copy(self, own[i:i+w])
 		self.Or(sub)
-		s.names[name] = nameSets{self: in.id(self), sub: in.id(sub)}
+		names[name] = nameSets{self: in.id(self), sub: in.id(sub)}
 	}
+	return names
 }

@@ -38,7 +38,7 @@ func TestCoveringPrefixes(t *testing.T) {
 		{Name: "b", Set: set("10.1.0.0/16", "10.3.0.0/16", "2001:db8:1::/48")},
 		{Name: "c", Set: set("10.1.2.3", "10.2.0.0/16", "2001:db8:1::1", "2001:db8:1:0:8000::/65")},
 		{Name: "d", Set: set("0.0.0.0/0")},
-	})
+	}, nil)
 	for _, tc := range []struct {
 		addr string
 		want []int
@@ -67,7 +67,7 @@ func TestNames(t *testing.T) {
 		{Name: "exact", Set: set("bad.example", "x.evil.example")},
 		{Name: "wild", Set: set("*.evil.example", "*.deep.a.b.example")},
 		{Name: "wild2", Set: set("*.x.evil.example", "*.example")},
-	})
+	}, nil)
 	for _, tc := range []struct {
 		name string
 		want []int
@@ -95,7 +95,7 @@ func TestInterning(t *testing.T) {
 	for i := range 1000 {
 		prefixes = append(prefixes, netip.AddrFrom4([4]byte{1, 2, byte(i >> 8), byte(i)}).String())
 	}
-	s := Build([]List{{Name: "a", Set: set(prefixes...)}, {Name: "b", Set: set(prefixes[:10]...)}})
+	s := Build([]List{{Name: "a", Set: set(prefixes...)}, {Name: "b", Set: set(prefixes[:10]...)}}, nil)
 	// empty, {a}, {a,b}: a thousand entries share three sets.
 	if s.Sets() != 3 {
 		t.Errorf("%d sets, want 3", s.Sets())
@@ -111,7 +111,7 @@ func TestManyLists(t *testing.T) {
 	lists[0].Set = set("192.0.2.0/24")
 	lists[129].Set = set("192.0.2.1", "*.example")
 	lists[64].Set = set("a.example")
-	s := Build(lists)
+	s := Build(lists, nil)
 	if got := ids(s, s.LookupAddr(netip.MustParseAddr("192.0.2.1"))); !slices.Equal(got, []int{0, 129}) {
 		t.Errorf("192.0.2.1: %v", got)
 	}
@@ -151,7 +151,7 @@ func TestAgainstModel(t *testing.T) {
 	for i := range lists {
 		lists[i] = List{Name: "l", Set: builders[i].Set()}
 	}
-	s := Build(lists)
+	s := Build(lists, nil)
 	for range 20000 {
 		e := model[r.IntN(len(model))]
 		a := e.p.Addr()
@@ -180,7 +180,7 @@ func TestAgainstModel(t *testing.T) {
 }
 
 func TestEmpty(t *testing.T) {
-	s := Build(nil)
+	s := Build(nil, nil)
 	if s.LookupAddr(netip.MustParseAddr("1.2.3.4")) != 0 || s.LookupName("a.example") != 0 {
 		t.Error("empty snapshot lists something")
 	}
@@ -191,11 +191,49 @@ func TestEmpty(t *testing.T) {
 
 // TestNilSet: a feed that never loaded is an empty list, not a crash.
 func TestNilSet(t *testing.T) {
-	s := Build([]List{{Name: "never-loaded"}, {Name: "b", Set: set("192.0.2.0/24", "a.example")}})
+	s := Build([]List{{Name: "never-loaded"}, {Name: "b", Set: set("192.0.2.0/24", "a.example")}}, nil)
 	if got := ids(s, s.LookupAddr(netip.MustParseAddr("192.0.2.1"))); !slices.Equal(got, []int{1}) {
 		t.Errorf("192.0.2.1: %v", got)
 	}
 	if s.Lists[0].Entries != 0 {
 		t.Errorf("never-loaded list has %d entries", s.Lists[0].Entries)
+	}
+}
+
+// TestReuseParts: a snapshot built over a previous one takes over the parts whose entries did not change,
+// and answers exactly as a snapshot built from nothing.
+func TestReuseParts(t *testing.T) {
+	v4a, v4b := set("10.0.0.0/8", "45.1.2.3"), set("10.0.0.0/8", "45.1.2.4", "46.0.0.0/16")
+	v6 := set("2a00::/16", "2a00:1::1")
+	names := set("bad.example", "*.evil.example")
+	lists := func(v4 *entryset.Set) []List {
+		return []List{{Name: "v4", Set: v4}, {Name: "v6", Set: v6}, {Name: "names", Set: names}, {Name: "empty"}}
+	}
+	prev := Build(lists(v4a), nil)
+	next := Build(lists(v4b), prev)
+	fresh := Build(lists(v4b), nil)
+	if next.parts[partV4] == prev.parts[partV4] {
+		t.Error("the IPv4 part was taken over although its entries changed")
+	}
+	if next.parts[partV6] != prev.parts[partV6] || next.parts[partNames] != prev.parts[partNames] {
+		t.Error("unchanged parts were built again")
+	}
+	for _, q := range []string{"10.1.1.1", "45.1.2.3", "45.1.2.4", "46.0.1.1", "2a00::5", "2a00:1::1", "11.0.0.1"} {
+		a := netip.MustParseAddr(q)
+		if got, want := ids(next, next.LookupAddr(a)), ids(fresh, fresh.LookupAddr(a)); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, a fresh build says %v", q, got, want)
+		}
+	}
+	for _, q := range []string{"bad.example", "x.evil.example", "evil.example", "other.example"} {
+		if got, want := ids(next, next.LookupName(q)), ids(fresh, fresh.LookupName(q)); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, a fresh build says %v", q, got, want)
+		}
+	}
+	// Another number of lists: nothing is taken over.
+	more := Build(append(lists(v4b), List{Name: "x"}), next)
+	for k := range numParts {
+		if more.parts[k] == next.parts[k] {
+			t.Errorf("part %d taken over across a change of the lists", k)
+		}
 	}
 }
