@@ -19,6 +19,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
 	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
+	"github.com/threatstop/threatstop/plugin/pkg/pace"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
@@ -182,6 +183,8 @@ func (f *Feeds) Start() error {
 		wg.Wait()
 		f.rebuild()
 
+		// From here on queries are answered: background work yields to them (package pace).
+		pace.Start()
 		f.running.Add(1 + len(f.feeds))
 		go f.rebuilder(ctx)
 		for i := range f.feeds {

@@ -25,6 +25,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
 	"github.com/threatstop/threatstop/plugin/pkg/format"
 	"github.com/threatstop/threatstop/plugin/pkg/guard"
+	"github.com/threatstop/threatstop/plugin/pkg/pace"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
 )
 
@@ -171,7 +172,8 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 	defer func() { f.judged = err }()
 	validators := validatorsOf(f.Source)
 	old := f.content.Load()
-	sum := sha256.Sum256(data)
+	var pc pace.Pacer
+	sum := pace.Sum256(&pc, data)
 	if old != nil && sum == old.Sum {
 		// Back to (or still at) the served version: a held version was a glitch.
 		f.held.Store(nil)
@@ -190,7 +192,7 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 		return true, h.Stats, nil
 	}
 
-	c, err := f.parse(data, now)
+	c, err := f.parse(data, sum, now)
 	if err != nil {
 		return false, c.Stats, err
 	}
@@ -215,9 +217,9 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 }
 
 // parse turns a body into a candidate version, or rejects it as garbage.
-func (f *Feed) parse(data []byte, now time.Time) (Content, error) {
+func (f *Feed) parse(data []byte, sum [sha256.Size]byte, now time.Time) (Content, error) {
 	var b entryset.Builder
-	c := Content{Sum: sha256.Sum256(data), Loaded: now}
+	c := Content{Sum: sum, Loaded: now}
 	// The body is never written after a fetch returns it, so the parser may read it as a string without
 	// a copy; entries that outlive the parse are copied out by Builder.Set.
 	f.Parser.Parse(unsafe.String(unsafe.SliceData(data), len(data)), &b, &c.Stats)
@@ -301,7 +303,7 @@ func (f *Feed) LoadCache() error {
 	if m.Source != f.Source.String() || m.Format != f.Format {
 		return fmt.Errorf("cached version is of %s (format %s), not of the configured source; ignored", m.Source, m.Format)
 	}
-	c, err := f.parse(body, m.Fetched)
+	c, err := f.parse(body, sha256.Sum256(body), m.Fetched)
 	if err != nil {
 		return fmt.Errorf("cached version: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
 
 // Why an entry was dropped.
@@ -68,6 +69,26 @@ var ranges = func() []protected {
 		"fc00::/7",      // unique local, RFC 4193
 	)
 	return out
+}()
+
+// near4 and near6 say, by the first byte of an address, whether any protected range starts with that
+// byte: most feed entries are cleared with one table lookup instead of a pass over every range.
+var near4, near6 = func() (v4, v6 [256]bool) {
+	for _, r := range ranges {
+		b := r.p.Addr().AsSlice()
+		span := 1
+		if r.p.Bits() < 8 {
+			span = 1 << (8 - r.p.Bits())
+		}
+		for i := range span {
+			if r.p.Addr().Is4() {
+				v4[int(b[0])+i] = true
+			} else {
+				v6[int(b[0])+i] = true
+			}
+		}
+	}
+	return
 }()
 
 // Guard is a feed's guard configuration. The zero value is not useful: start from Default.
@@ -134,7 +155,9 @@ func (g Guard) Apply(s *entryset.Set) (*entryset.Set, Dropped) {
 // counted in d, and the unprotected parts of entries that contain protected space go to keep.
 func filter[T any](in []T, prefix func(T) netip.Prefix, g Guard, d *Dropped, keep *[]netip.Prefix) []T {
 	var out []T
+	var pc pace.Pacer
 	for i, v := range in {
+		pc.Tick()
 		p := prefix(v)
 		why, parts := g.check(p)
 		if why == "" {
@@ -161,6 +184,13 @@ func filter[T any](in []T, prefix func(T) netip.Prefix, g Guard, d *Dropped, kee
 func (g Guard) check(p netip.Prefix) (string, []netip.Prefix) {
 	if p.Addr().Is4() && p.Bits() < g.MinBits4 || p.Addr().Is6() && p.Bits() < g.MinBits6 {
 		return Broad, nil
+	}
+	// Prefixes of 8 bits or more lie under one first byte; without a protected range there, keep them.
+	if p.Bits() >= 8 {
+		first := p.Addr().AsSlice()[0]
+		if p.Addr().Is4() && !near4[first] || p.Addr().Is6() && !near6[first] {
+			return "", nil
+		}
 	}
 	var inside []protected
 	for _, r := range ranges {
