@@ -35,3 +35,10 @@ func newCounters(policy string) counters {
 		invalid: lookups.WithLabelValues(policy, "error"),
 	}
 }
+
+var decisions = promauto.NewCounterVec(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "firewall_decisions_total",
+	Help:      "In-line firewall decisions by policy, list (custom for own entries) and action.",
+}, []string{"policy", "list", "action"})

@@ -65,9 +65,19 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 			return nil, plugin.ErrOnce
 		}
 		i++
-		t.Zones = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
+		zoneArgs := c.RemainingArgs()
+		t.Zones = plugin.OriginsFromArgsOrServerBlock(zoneArgs, c.ServerBlockKeys)
 		for c.NextBlock() {
 			switch c.Val() {
+			case "firewall":
+				if t.fw != nil {
+					return nil, c.Err("firewall is defined twice")
+				}
+				fw, err := parseFirewall(c)
+				if err != nil {
+					return nil, err
+				}
+				t.fw = fw
 			case "ttl", "negative_ttl":
 				key := c.Val()
 				args := c.RemainingArgs()
@@ -112,15 +122,33 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 					return nil, c.Errf("policy %q is defined twice", p.Name)
 				}
 				p.index = len(t.order)
+				p.owner = t
 				t.policies[p.Name] = p
 				t.order = append(t.order, p)
 			default:
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
 		}
+		// A firewall serves the whole server block; DNSBL zones are then only the ones named.
+		if t.fw != nil && len(zoneArgs) == 0 {
+			t.Zones = nil
+		}
 	}
-	if len(t.order) == 0 {
+	if len(t.order) == 0 && t.fw == nil {
 		return nil, c.Err("threatstop needs at least one policy { ... }")
+	}
+	registry := policyRegistry(c)
+	for _, p := range t.order {
+		if _, dup := registry[p.Name]; dup {
+			registry[p.Name] = nil // defined in two server blocks: a firewall elsewhere must define its own
+		} else {
+			registry[p.Name] = p
+		}
+	}
+	if t.fw != nil {
+		if err := t.fw.resolve(c.File(), t.policies, registry); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range t.order {
 		p.counters = newCounters(p.Name)
@@ -143,7 +171,7 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 	case reserved[name]:
 		return nil, c.Errf("policy name %q is reserved", name)
 	}
-	cfg := policy.Config{Name: name, Answers: map[string]string{}}
+	cfg := policy.Config{Name: name, Answers: map[string]string{}, Actions: map[string]policy.Action{}}
 	var clients []netip.Prefix
 	for c.NextBlock() {
 		key := c.Val()
@@ -194,6 +222,19 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 				return nil, c.Errf("policy %s: answer for category %q, which no feed has", name, args[0])
 			}
 			cfg.Answers[args[0]] = args[1]
+		case "action":
+			key := "default"
+			if !policy.IsAction(args[0]) {
+				key, args = args[0], args[1:]
+				if key != policy.CustomList && !knownCategory(catalog, key) {
+					return nil, c.Errf("policy %s: action for category %q, which no feed has", name, key)
+				}
+			}
+			a, err := policy.ParseAction(args)
+			if err != nil {
+				return nil, c.Errf("policy %s: %v", name, err)
+			}
+			cfg.Actions[key] = a
 		case "clients":
 			for _, a := range args {
 				p, err := parseNet(a)

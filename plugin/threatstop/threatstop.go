@@ -39,6 +39,7 @@ type Threatstop struct {
 	zones       []zone   // Zones with their SOA and NS names, longest first
 
 	state atomic.Pointer[state]
+	fw    *firewall // nil: no in-line firewall
 }
 
 // zone is one served zone with the names its SOA and NS records use, computed once.
@@ -52,7 +53,8 @@ type zone struct {
 type policyEntry struct {
 	*policy.Policy
 	index    int
-	clients  *bart.Lite // nil: every client may ask
+	owner    *Threatstop // the block that defines it, whose state holds its serial
+	clients  *bart.Lite  // nil: every client may ask
 	counters counters
 }
 
@@ -68,10 +70,13 @@ func (t *Threatstop) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	state := request.Request{W: w, Req: r}
 	name := state.Name()
 	z := t.match(name)
+	qtype := state.QType()
 	if z == nil {
+		if t.fw != nil {
+			return t.serveFirewall(ctx, w, r, name, qtype)
+		}
 		return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
 	}
-	qtype := state.QType()
 	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
 		return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
 	}

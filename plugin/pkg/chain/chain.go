@@ -45,9 +45,11 @@ import (
 )
 
 // directives is CoreDNS's own order (core/dnsserver/zdirectives.go) restricted to the plugins above, with
-// threatfeed and threatstop after cache (so a cache in front holds their answers) and before transfer (so
-// the policy zones can be handed to it), and before every resolving plugin (so the in-line firewall sees
-// queries before they are forwarded).
+// threatfeed and threatstop after tsig and acl (which decide who may ask), before transfer (so the policy
+// zones can be handed to it), and before cache and every resolving plugin: the in-line firewall sees each
+// query and each answer, cached or not, like RPZ in a resolver. A cache in front of it would give one
+// client's answer to clients of other policies, drop the Extended DNS Error (it strips OPT), and keep
+// serving an answer after the policy changed; DNSBL answers are cheaper to compute than a cache lookup.
 var directives = []string{
 	"root",
 	"metadata",
@@ -70,12 +72,12 @@ var directives = []string{
 	"tsig",
 	"rewrite",
 	"acl",
+	"threatfeed",
+	"threatstop",
 	"cache",
 	"header",
 	"minimal",
 	"template",
-	"threatfeed",
-	"threatstop",
 	"transfer",
 	"hosts",
 	"file",

@@ -174,3 +174,44 @@ func clipStrings(s []string) []string {
 	}
 	return s
 }
+
+// MatchAddr returns the most specific prefix of s that contains a: one binary search per prefix length,
+// for explaining a decision, not for the query path.
+func (s *Set) MatchAddr(a netip.Addr) (netip.Prefix, bool) {
+	if s == nil {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	for bits := a.BitLen(); bits >= 0; bits-- {
+		p := netip.PrefixFrom(a, bits).Masked()
+		if a.Is4() {
+			if _, ok := slices.BinarySearch(s.V4, PackV4(p)); ok {
+				return p, true
+			}
+		} else if _, ok := slices.BinarySearchFunc(s.V6, PackV6(p), V6.Compare); ok {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// MatchName returns the entry of s that lists name (normalised): the name itself, or "*.parent" for the
+// closest parent listed with its subdomains (which also lists the parent itself).
+func (s *Set) MatchName(name string) (string, bool) {
+	if s == nil {
+		return "", false
+	}
+	if _, ok := slices.BinarySearch(s.Names, name); ok {
+		return name, true
+	}
+	for n := name; ; {
+		if _, ok := slices.BinarySearch(s.Wildcards, n); ok {
+			return "*." + n, true
+		}
+		i := strings.IndexByte(n, '.')
+		if i < 0 {
+			return "", false
+		}
+		n = n[i+1:]
+	}
+}

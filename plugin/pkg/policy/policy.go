@@ -49,6 +49,9 @@ type Policy struct {
 	answers  []netip.Addr       // A record per shared list ID, from its category
 	custom   netip.Addr         // A record for own block entries
 	defaultA netip.Addr
+
+	actions      []Action // firewall action per shared list ID, from its category
+	customAction Action   // for own block entries
 }
 
 // Catalog describes the shared lists a policy can refer to; list IDs are the indices.
@@ -62,6 +65,7 @@ type Config struct {
 	Blocked []string          // own entries: addresses, prefixes, names, *.names
 	Allowed []string          // own entries
 	Answers map[string]string // category (or "default") → IPv4 address in 127.0.0.0/8
+	Actions map[string]Action // category (or "default", or CustomList) → firewall action
 }
 
 // New builds a policy over the lists of cat.
@@ -99,6 +103,21 @@ func New(cfg Config, cat Catalog) (*Policy, error) {
 	p.custom = p.defaultA
 	if a, ok := answers[CustomList]; ok {
 		p.custom = a
+	}
+	def := DefaultAction
+	if a, ok := cfg.Actions["default"]; ok {
+		def = a
+	}
+	p.actions = make([]Action, len(cat))
+	for i, l := range cat {
+		p.actions[i] = def
+		if a, ok := cfg.Actions[l.Category]; ok {
+			p.actions[i] = a
+		}
+	}
+	p.customAction = def
+	if a, ok := cfg.Actions[CustomList]; ok {
+		p.customAction = a
 	}
 	var block, allow entryset.Builder
 	for _, e := range cfg.Blocked {
@@ -187,6 +206,18 @@ func (p *Policy) CheckName(s *snapshot.Snapshot, name string) Verdict {
 	case InvalidName:
 		return Verdict{}
 	}
+	return p.decide(s, p.own.Set(p.own.LookupName(name)), s.LookupName(name))
+}
+
+// MatchAddr decides an address seen by the in-line firewall: like CheckAddr, without the RFC 5782 test
+// points, which are DNSBL query forms and not addresses to block.
+func (p *Policy) MatchAddr(s *snapshot.Snapshot, a netip.Addr) Verdict {
+	a = a.Unmap()
+	return p.decide(s, p.own.Set(p.own.LookupAddr(a)), s.LookupAddr(a))
+}
+
+// MatchName decides a normalised name seen by the in-line firewall, without the test points.
+func (p *Policy) MatchName(s *snapshot.Snapshot, name string) Verdict {
 	return p.decide(s, p.own.Set(p.own.LookupName(name)), s.LookupName(name))
 }
 

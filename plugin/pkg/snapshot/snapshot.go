@@ -56,6 +56,7 @@ type Snapshot struct {
 	names  map[string]nameSets
 	parts  [numParts]*part
 	bases  [numParts]SetID // added to a part's non-empty local set IDs
+	input  []*entryset.Set // per list, what it was built from: explains a match (Entry*)
 }
 
 // The parts of a snapshot are built independently, and the next snapshot takes over each part whose
@@ -119,6 +120,10 @@ func Build(lists []List, prev *Snapshot) *Snapshot {
 			lists[i].Set = &entryset.Set{}
 		}
 		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Withheld: l.Withheld, Entries: lists[i].Set.Len()}
+	}
+	s.input = make([]*entryset.Set, len(lists))
+	for i := range lists {
+		s.input[i] = lists[i].Set
 	}
 	if prev != nil && prev.words != s.words {
 		prev = nil
@@ -213,6 +218,16 @@ func (s *Snapshot) LookupName(name string) SetID {
 			return s.nameSet(v.sub)
 		}
 	}
+}
+
+// EntryAddr returns the most specific entry of list id that contains a, to explain a match.
+func (s *Snapshot) EntryAddr(id int, a netip.Addr) (netip.Prefix, bool) {
+	return s.input[id].MatchAddr(a)
+}
+
+// EntryName returns the entry of list id that lists name: name itself or "*.parent".
+func (s *Snapshot) EntryName(id int, name string) (string, bool) {
+	return s.input[id].MatchName(name)
 }
 
 func (s *Snapshot) nameSet(id SetID) SetID { return s.global(partNames, uint32(id)) }
