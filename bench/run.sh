@@ -42,12 +42,13 @@ esac
 : "${DNSPERF_TIMEOUT:=1}"  # dnsperf -t: a query unanswered after 1 s on loopback is lost (default 5 s: each
                            # run would wait 5 s at its end for the few datagrams the kernel dropped)
 : "${SERVERS:=rbldnsd threatstop whoami template}"
-: "${SCENARIOS:=single multi memory rebuild refresh}"
+: "${SCENARIOS:=single multi memory rebuild refresh firewall}"
+: "${FW_CLEAN:=3000}" "${FW_ALIAS:=500}" "${FW_BADIP:=1000}" "${FW_BADNAME:=500}" # firewall scenario names
 
 OUT=$ROOT/bench/out
 BIN=$OUT/bin
 DATA=$OUT/data-$V4-$V6-$DOM-$QUERIES-$SEED
-RUN=${RUN_DIR:-$OUT/run-$MODE} # emptied at the start of each run
+RUN=$(realpath -m "${RUN_DIR:-$OUT/run-$MODE}") # emptied at the start of each run
 ZONE=bl.bench
 POLICY=p
 SUFFIX=.$POLICY.$ZONE
@@ -59,6 +60,7 @@ declare -A R=()  # results, key=value; also written to $RUN/results.env
 VOID=()          # servers or scenarios whose answers were wrong
 SPID=            # the server running now
 RWPID=           # the feed rewriter running now
+UPID=            # the firewall scenario's upstream
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() {
@@ -77,7 +79,9 @@ calc() { awk "BEGIN { printf \"$1\", ($2) }"; } # calc FORMAT EXPRESSION (parent
 ratio() { if num "${1:-}" && num "${2:-}" && [[ $(calc %d "$2 != 0") == 1 ]]; then calc %.2f "$1 / $2"; else echo n/a; fi; }
 
 cleanup() {
-	[[ -n $RWPID ]] && kill "$RWPID" 2>/dev/null
+	# (a failed kill of a process that already exited must not end the cleanup under set -e)
+	[[ -z $RWPID ]] || kill "$RWPID" 2>/dev/null || true
+	[[ -z $UPID ]] || kill "$UPID" 2>/dev/null || true
 	stop_server
 }
 trap cleanup EXIT
@@ -496,6 +500,95 @@ scenario_refresh() {
 	stop_server
 }
 
+# scenario_firewall: the resolver chain (cache + forward to a local upstream) with and without the in-line
+# firewall of one policy over the whole data set, on the same query file. The names fit in the cache, so
+# after one warm-up pass every answer comes from the cache: the firewall's per-query cost against the
+# cheapest resolver answer there is. 30% of the names are listed: by a response address (upstream answer
+# from the cache, rewritten) or by the query name (answered before the cache).
+scenario_firewall() {
+	local dir=$RUN/firewall up=$((PORT + 4)) v
+	mkdir -p "$dir"
+	port_free "$up" || die "port $up is in use"
+	{
+		printf '$ORIGIN fw.bench.\n$TTL 3600\n@ SOA ns.fw.bench. h.fw.bench. 1 3600 600 604800 3600\n@ NS ns\nns A 192.0.2.53\n'
+		awk -v n="$FW_CLEAN" 'BEGIN { for (i = 0; i < n; i++) printf "www-%d A 192.0.2.%d\n", i, i % 250 + 1 }'
+		awk -v n="$FW_ALIAS" 'BEGIN { for (i = 0; i < n; i++) printf "alias-%d CNAME www-%d\n", i, i }'
+		awk -v n="$FW_BADIP" '/^[0-9.]+(\/32)?$/ && c < n { sub("/32", ""); printf "bad-%d A %s\n", c++, $1 }' "$DATA/feeds/v4.txt"
+	} >"$dir/fw.bench.zone"
+	{
+		awk -v n="$FW_CLEAN" 'BEGIN { for (i = 0; i < n; i++) printf "www-%d.fw.bench A\n", i }'
+		awk -v n="$FW_ALIAS" 'BEGIN { for (i = 0; i < n; i++) printf "alias-%d.fw.bench A\n", i }'
+		awk -v n="$FW_BADIP" 'BEGIN { for (i = 0; i < n; i++) printf "bad-%d.fw.bench A\n", i }'
+		awk -v n="$FW_BADNAME" '!/[*\/#]/ && NF && c < n { print $1, "A"; c++ }' "$DATA/feeds/dom.txt"
+	} | shuf --random-source=<(yes "$SEED") >"$dir/queries.txt"
+	local total listed
+	total=$(wc -l <"$dir/queries.txt") listed=$((FW_BADIP + FW_BADNAME))
+	printf 'fw.bench:%s {\n    bind 127.0.0.1\n    file %s\n}\n.:%s {\n    bind 127.0.0.1\n    template IN A {\n        answer "{{ .Name }} 3600 IN A 192.0.2.200"\n    }\n}\n' \
+		"$up" "$dir/fw.bench.zone" "$up" >"$dir/upstream.Corefile"
+	printf '.:%s {\n    bind 127.0.0.1\n    cache 3600\n    forward . 127.0.0.1:%s\n}\n' "$PORT" "$up" >"$dir/resolver.Corefile"
+	{
+		printf '.:%s {\n    bind 127.0.0.1\n    threatfeed {\n' "$PORT"
+		for v in v4 v6 dom; do
+			printf '        feed %s {\n            file %s\n            format plain\n            category bench\n        }\n' "$v" "$DATA/feeds/$v.txt"
+		done
+		printf '    }\n    threatstop {\n        policy %s {\n            lists v4 v6 dom\n        }\n' "$POLICY"
+		printf '        firewall {\n            client 0.0.0.0/0 ::/0 %s\n        }\n    }\n' "$POLICY"
+		printf '    cache 3600\n    forward . 127.0.0.1:%s\n}\n' "$up"
+	} >"$dir/firewall.Corefile"
+	note_cmd "taskset -c $CLIENT_CPU bin/threatstop -conf ${dir#"$ROOT"/}/upstream.Corefile"
+	taskset -c "$CLIENT_CPU" "$TS" -conf "$dir/upstream.Corefile" >"$dir/upstream.log" 2>&1 &
+	UPID=$!
+	local probe_bad probe_name chain qs i p nx
+	probe_bad=bad-0.fw.bench probe_name=$(awk '!/fw\.bench/ { print $1; exit }' "$dir/queries.txt")
+	for chain in resolver firewall; do
+		log "firewall: $chain chain on CPU $SERVER_CPU, $total names ($listed listed), upstream on CPU $CLIENT_CPU"
+		start_server "fw-$chain" "$SERVER_CPU" "$TS" -conf "$dir/$chain.Corefile"
+		local want=NOERROR
+		[[ $chain == firewall ]] && want=NXDOMAIN
+		for i in $(seq 240); do
+			kill -0 "$SPID" 2>/dev/null && kill -0 "$UPID" 2>/dev/null || die "firewall: a server exited, see $dir/upstream.log and $RUN/fw-$chain.log"
+			[[ $(dig +tries=1 +time=1 -p "$PORT" @127.0.0.1 "$probe_name" A 2>/dev/null | sed -n 's/.*status: \([A-Z]*\).*/\1/p') == "$want" &&
+				$(dig +tries=1 +time=1 -p "$PORT" @127.0.0.1 "$probe_bad" A 2>/dev/null | sed -n 's/.*status: \([A-Z]*\).*/\1/p') == "$want" ]] && break
+			sleep 0.5
+		done
+		((i < 240)) || die "firewall: the $chain chain did not answer as expected"
+		# One pass fills the cache; the measured runs then answer from it.
+		timeout 120 taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$dir/queries.txt" -t "$DNSPERF_TIMEOUT" -n 1 >"$dir/$chain.warm.txt" 2>&1
+		qs=()
+		for ((i = 1; i <= RUNS; i++)); do
+			note_cmd "taskset -c $CLIENT_CPU dnsperf -s 127.0.0.1 -p $PORT -d ${dir#"$ROOT"/}/queries.txt -t $DNSPERF_TIMEOUT $DNSPERF_ARGS -l $RUN_S -n 1000"
+			# shellcheck disable=SC2086
+			timeout $((RUN_S + 60)) taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$PORT" -d "$dir/queries.txt" -t "$DNSPERF_TIMEOUT" \
+				$DNSPERF_ARGS -l "$RUN_S" -n 1000 >"$dir/$chain.qps$i.txt" 2>&1 || die "dnsperf failed, see $dir/$chain.qps$i.txt"
+			p=$("$BIN/dnsbench" parse "$dir/$chain.qps$i.txt")
+			qs+=("$(kv qps "$p")")
+			# The share of NXDOMAIN answers is the share of listed names the chain blocked.
+			nx=$(kv nxdomain "$p")
+			set_r "firewall.$chain.nx_pct$i" "$(calc %.2f "100 * ${nx:-0} / $(kv answered "$p")")"
+		done
+		read -r med mn mx < <(median_min_max "${qs[@]}")
+		set_r "firewall.$chain.qps" "$med" && set_r "firewall.$chain.qps_min" "$mn" && set_r "firewall.$chain.qps_max" "$mx"
+		set_r "firewall.$chain.rss_kb" "$(rss_kb "$SPID")"
+		log "firewall: $chain QPS median $med (min $mn, max $mx), NXDOMAIN $(get_r "firewall.$chain.nx_pct1")%"
+		stop_server
+	done
+	kill "$UPID" 2>/dev/null || true
+	wait "$UPID" 2>/dev/null || true
+	UPID=
+	set_r firewall.listed_pct "$(calc %.2f "100 * $listed / $total")"
+	local want_nx
+	want_nx=$(get_r firewall.listed_pct)
+	for ((i = 1; i <= RUNS; i++)); do
+		# Blocked names must be exactly the listed share (the runs replay the file, so it holds per run within 1%).
+		if [[ $(calc %d "($(get_r "firewall.firewall.nx_pct$i") - $want_nx) ^ 2 > 1") == 1 || $(get_r "firewall.resolver.nx_pct$i") != 0.00 ]]; then
+			VOID+=(firewall)
+			set_r firewall.answers VOID
+			log "firewall: NXDOMAIN share $(get_r "firewall.firewall.nx_pct$i")% through the firewall, $(get_r "firewall.resolver.nx_pct$i")% without, want $want_nx% and 0%: results void"
+			break
+		fi
+	done
+}
+
 # ---------- report ----------
 
 fmt_ms() { if num "${1:-}"; then calc %.3f "$1"; else echo n/a; fi; }
@@ -583,6 +676,13 @@ extra_table() {
 		echo "| failed queries (lost + SERVFAIL/other rcodes), unchanged → rewritten | $(($(kv lost "$st") + $(kv other_rcode "$st"))) of $(kv sent "$st") → $(($(kv lost "$rw") + $(kv other_rcode "$rw"))) of $(kv sent "$rw") | 0 | $(if (($(kv lost "$rw") + $(kv other_rcode "$rw") == 0)); then echo yes; else echo NO; fi) |"
 		echo "| answers that changed rcode with the rewritten entries (expected: ~1% of the IPv4 entries per rewrite) | $(kv wrong "$rw") of $(kv checked "$rw") | | |"
 		echo "| threatstop peak RSS (VmHWM) with rebuilds every second | $(fmt_mb "$(get_r refresh.hwm_kb)") MB | | |"
+	fi
+	if [[ " $SCENARIOS " == *" firewall "* ]]; then
+		local fr
+		fr=$(ratio "$(get_r firewall.firewall.qps)" "$(get_r firewall.resolver.qps)")
+		echo "| resolver chain (cache + forward), answers from the cache: QPS median (min, max) | $(get_r firewall.resolver.qps) ($(get_r firewall.resolver.qps_min), $(get_r firewall.resolver.qps_max)) | | |"
+		echo "| same chain with the in-line firewall (1 policy over the data set; $(get_r firewall.listed_pct)% of names listed, blocked: $(get_r firewall.firewall.nx_pct1)%) | $(get_r firewall.firewall.qps) ($(get_r firewall.firewall.qps_min), $(get_r firewall.firewall.qps_max)) | | |"
+		echo "| ratio: with firewall / without | $fr | ≥ 0.90 | $(verdict "$fr" ">= 0.9") |"
 	fi
 }
 

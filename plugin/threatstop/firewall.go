@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/tsig"
 	"github.com/gaissmai/bart"
 	"github.com/miekg/dns"
 
@@ -63,51 +63,97 @@ const (
 	edeFiltered = dns.ExtendedErrorCodeFiltered
 )
 
-// fwQuery is one query under a policy, with what its decision needs.
+// fwQuery is one query under a policy, with what its decision needs; it is also the writer through which
+// the resolving plugins answer it (one allocation per query).
 type fwQuery struct {
-	t      *Threatstop
-	p      *policyEntry
-	s      *snapshot.Snapshot
-	r      *dns.Msg
-	client netip.Addr
+	dns.ResponseWriter
+	t       *Threatstop
+	p       *policyEntry
+	s       *snapshot.Snapshot
+	r       *dns.Msg
+	client  netip.Addr
+	hit     policy.Hit // the decision, once a trigger matched
+	pending *dns.Msg   // the resolving plugins' answer, until ServeDNS flushes it
 }
 
-// serveFirewall filters a query outside the DNSBL zones.
-func (t *Threatstop) serveFirewall(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, name string, qtype uint16) (int, error) {
+// filter applies the firewall to a query outside the DNSBL zones, before the resolving plugins run: it
+// either answers (done) or returns the writer through which they must answer, which checks their answer.
+// ServeDNS then calls them itself, so that no frame of the firewall sits on their stack.
+//
+//go:noinline
+func (t *Threatstop) filter(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, name string, qtype uint16) (dns.ResponseWriter, bool, int, error) {
 	f := t.fw
 	if r.Opcode != dns.OpcodeQuery || qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
-		return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
+		return w, false, 0, nil
 	}
-	p, client := f.pick(w, r)
+	p, client := f.pick(ctx, w, r)
 	if p == nil {
-		return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
+		return w, false, 0, nil
 	}
-	q := &fwQuery{t: t, p: p, s: t.feeds.Snapshot(), r: r, client: client}
-	if f.triggers&trigClient != 0 && client.IsValid() {
-		switch v := p.MatchAddr(q.s, client); {
+	q := &fwQuery{ResponseWriter: w, t: t, p: p, s: t.feeds.Snapshot(), r: r, client: client}
+	switch q.before(name) {
+	case pass:
+		return w, false, 0, nil
+	case decided:
+		switch k := q.hit.Action.Kind; {
+		case !k.Blocks():
+			return w, false, 0, nil
+		case k == policy.Drop:
+			return w, true, dns.RcodeSuccess, nil // nothing written: the client times out, as on a dropped packet
+		}
+		m := q.rewrite(q.hit)
+		err := w.WriteMsg(m)
+		return w, true, m.Rcode, err
+	}
+	if f.triggers&(trigCNAME|trigIP) == 0 {
+		return w, false, 0, nil
+	}
+	return q, false, 0, nil
+}
+
+// outcome of the checks made before the resolving plugins run.
+type outcome uint8
+
+const (
+	undecided outcome = iota // resolve, then check the answer
+	pass                     // resolve and answer untouched (allowed)
+	decided                  // q.hit holds the decision
+)
+
+// before checks the client and the query name.
+//
+//go:noinline
+func (q *fwQuery) before(name string) outcome {
+	f, p := q.t.fw, q.p
+	if f.triggers&trigClient != 0 && q.client.IsValid() {
+		switch v := p.MatchAddr(q.s, q.client); {
 		case v.Allowed: // an allowed client is never filtered
-			return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
+			return pass
 		case v.Listed:
-			return q.hit(ctx, w, trigClient, v, client.String(), p.EntryAddr(q.s, p.Decide(q.s, v), client))
+			h := p.Decide(q.s, v)
+			q.record(trigClient, h, q.client.String(), p.EntryAddr(q.s, h, q.client))
+			q.hit = h
+			return decided
 		}
 	}
 	if qn := strings.TrimSuffix(name, "."); qn != "" && f.triggers&trigQName != 0 {
 		switch v := p.MatchName(q.s, qn); {
 		case v.Allowed: // an allowed name is answered as it is, whatever its answer holds
-			return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
+			return pass
 		case v.Listed:
-			return q.hit(ctx, w, trigQName, v, qn, p.EntryName(q.s, p.Decide(q.s, v), qn))
+			h := p.Decide(q.s, v)
+			q.record(trigQName, h, qn, p.EntryName(q.s, h, qn))
+			q.hit = h
+			return decided
 		}
 	}
-	if f.triggers&(trigCNAME|trigIP) == 0 {
-		return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
-	}
-	return plugin.NextOrFailure(t.Name(), t.Next, ctx, &answerFilter{ResponseWriter: w, q: q}, r)
+	return undecided
 }
 
-// pick chooses the query's policy: by verified TSIG key, else by the client's address (or the EDNS Client
-// Subnet address when enabled and present). The address returned is the one the client trigger checks.
-func (f *firewall) pick(w dns.ResponseWriter, r *dns.Msg) (*policyEntry, netip.Addr) {
+// pick chooses the query's policy: by TSIG key (verified by the tsig plugin, which strips the TSIG record
+// and passes the key's name in the context), else by the client's address (or the EDNS Client Subnet
+// address when enabled and present). The address returned is the one the client trigger checks.
+func (f *firewall) pick(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (*policyEntry, netip.Addr) {
 	client := clientAddr(w)
 	if f.ecs {
 		if a, ok := ecsAddr(r); ok {
@@ -115,8 +161,8 @@ func (f *firewall) pick(w dns.ResponseWriter, r *dns.Msg) (*policyEntry, netip.A
 		}
 	}
 	if len(f.byKey) > 0 {
-		if sig := r.IsTsig(); sig != nil && w.TsigStatus() == nil {
-			if p := f.byKey[strings.ToLower(sig.Hdr.Name)]; p != nil {
+		if key, ok := tsig.ValidatedKeyName(ctx); ok {
+			if p := f.byKey[strings.ToLower(dns.Fqdn(key))]; p != nil {
 				return p, client
 			}
 		}
@@ -153,87 +199,98 @@ func ecsAddr(r *dns.Msg) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// answerFilter sees the answer of the resolving plugins and rewrites it when a CNAME target or an
-// address in it is listed; a clean answer is written on exactly as it came.
-type answerFilter struct {
-	dns.ResponseWriter
-	q *fwQuery
-}
-
-func (a *answerFilter) WriteMsg(m *dns.Msg) error {
-	q, f := a.q, a.q.t.fw
-	for _, rr := range m.Answer {
-		switch rr := rr.(type) {
-		case *dns.CNAME:
-			if f.triggers&trigCNAME == 0 {
-				continue
-			}
-			target := strings.TrimSuffix(strings.ToLower(rr.Target), ".")
-			if v := q.p.MatchName(q.s, target); v.Listed {
-				h := q.p.Decide(q.s, v)
-				return q.decide(a.ResponseWriter, m, trigCNAME, h, target, q.p.EntryName(q.s, h, target))
-			}
-		case *dns.A:
-			if ip, ok := netip.AddrFromSlice(rr.A); ok && f.triggers&trigIP != 0 {
-				if done, err := a.checkIP(m, ip.Unmap()); done {
-					return err
-				}
-			}
-		case *dns.AAAA:
-			if ip, ok := netip.AddrFromSlice(rr.AAAA); ok && f.triggers&trigIP != 0 {
-				if done, err := a.checkIP(m, ip.Unmap()); done {
-					return err
-				}
-			}
+// WriteMsg takes the answer of the resolving plugins; ServeDNS checks and writes it (flush) once they
+// return: a check and a write from deep inside their stack would grow it past its size on every query.
+func (q *fwQuery) WriteMsg(m *dns.Msg) error {
+	if q.pending != nil { // a second message: the first one goes out first
+		if err := q.flush(); err != nil {
+			return err
 		}
 	}
-	return a.ResponseWriter.WriteMsg(m)
-}
-
-func (a *answerFilter) checkIP(m *dns.Msg, ip netip.Addr) (bool, error) {
-	q := a.q
-	v := q.p.MatchAddr(q.s, ip)
-	if !v.Listed {
-		return false, nil
-	}
-	h := q.p.Decide(q.s, v)
-	return true, q.decide(a.ResponseWriter, m, trigIP, h, ip.String(), q.p.EntryAddr(q.s, h, ip))
+	q.pending = m
+	return nil
 }
 
 // Write filters a packed answer like a message, so that no plugin can bypass the filter.
-func (a *answerFilter) Write(b []byte) (int, error) {
+func (q *fwQuery) Write(b []byte) (int, error) {
 	m := new(dns.Msg)
 	if err := m.Unpack(b); err != nil {
 		return 0, err
 	}
-	return len(b), a.WriteMsg(m)
+	return len(b), q.WriteMsg(m)
 }
 
-// hit decides a query on its client or its name, before any resolving plugin runs.
-func (q *fwQuery) hit(ctx context.Context, w dns.ResponseWriter, trig trigger, v policy.Verdict, value, entry string) (int, error) {
-	h := q.p.Decide(q.s, v)
-	q.record(trig, h, value, entry)
-	if !h.Action.Kind.Blocks() {
-		return plugin.NextOrFailure(q.t.Name(), q.t.Next, ctx, w, q.r)
-	}
-	if h.Action.Kind == policy.Drop {
-		return dns.RcodeSuccess, nil // nothing written: the client times out, as it would on a dropped packet
-	}
-	m := q.rewrite(h)
-	w.WriteMsg(m)
-	return m.Rcode, nil
-}
-
-// decide applies a hit found in an answer: the rewritten answer, none for drop, or the answer as it came.
-func (q *fwQuery) decide(w dns.ResponseWriter, m *dns.Msg, trig trigger, h policy.Hit, value, entry string) error {
-	q.record(trig, h, value, entry)
-	switch {
-	case !h.Action.Kind.Blocks():
-		return w.WriteMsg(m)
-	case h.Action.Kind == policy.Drop:
+// flush writes the pending answer: rewritten when a CNAME target or an address in it is listed, else
+// exactly as it came.
+//
+//go:noinline
+func (q *fwQuery) flush() error {
+	m := q.pending
+	if m == nil {
 		return nil
 	}
-	return w.WriteMsg(q.rewrite(h))
+	q.pending = nil
+	for _, rr := range m.Answer {
+		if q.listed(rr) {
+			return q.applyAnswer(m)
+		}
+	}
+	return q.ResponseWriter.WriteMsg(m)
+}
+
+// listed checks one answer record; on a match it records the decision in q.hit.
+//
+//go:noinline
+func (q *fwQuery) listed(rr dns.RR) bool {
+	f, p := q.t.fw, q.p
+	var ip netip.Addr
+	switch rr := rr.(type) {
+	case *dns.CNAME:
+		if f.triggers&trigCNAME == 0 {
+			return false
+		}
+		target := strings.TrimSuffix(strings.ToLower(rr.Target), ".")
+		v := p.MatchName(q.s, target)
+		if !v.Listed {
+			return false
+		}
+		h := p.Decide(q.s, v)
+		q.record(trigCNAME, h, target, p.EntryName(q.s, h, target))
+		q.hit = h
+		return true
+	case *dns.A:
+		ip, _ = netip.AddrFromSlice(rr.A)
+	case *dns.AAAA:
+		ip, _ = netip.AddrFromSlice(rr.AAAA)
+	default:
+		return false
+	}
+	if !ip.IsValid() || f.triggers&trigIP == 0 {
+		return false
+	}
+	ip = ip.Unmap()
+	v := p.MatchAddr(q.s, ip)
+	if !v.Listed {
+		return false
+	}
+	h := p.Decide(q.s, v)
+	q.record(trigIP, h, ip.String(), p.EntryAddr(q.s, h, ip))
+	q.hit = h
+	return true
+}
+
+// applyAnswer applies a decision found in an answer: the answer as it came (log-only, passthru), none
+// (drop), or the rewritten answer.
+//
+//go:noinline
+func (q *fwQuery) applyAnswer(m *dns.Msg) error {
+	switch k := q.hit.Action.Kind; {
+	case !k.Blocks():
+		return q.ResponseWriter.WriteMsg(m)
+	case k == policy.Drop:
+		return nil
+	}
+	return q.ResponseWriter.WriteMsg(q.rewrite(q.hit))
 }
 
 // rewrite builds the answer of a blocking action: NXDOMAIN or NODATA with the policy's SOA (so that
@@ -296,7 +353,7 @@ func (q *fwQuery) record(trig trigger, h policy.Hit, value, entry string) {
 	if h.Action.Kind == policy.Passthru {
 		return
 	}
-	log.Info(decisionLine(time.Now(), q.client, q.r.Question[0], q.p.Name, trig, value, entry, h))
+	decisionOut.print(decisionLine(time.Now(), q.client, q.r.Question[0], q.p.Name, trig, value, entry, h))
 }
 
 // decisionLine is the stable, documented format of a decision: "decision" and key=value pairs in a fixed
@@ -304,7 +361,7 @@ func (q *fwQuery) record(trig trigger, h policy.Hit, value, entry string) {
 func decisionLine(now time.Time, client netip.Addr, qs dns.Question, pol string, trig trigger, value, entry string, h policy.Hit) string {
 	var b strings.Builder
 	b.Grow(256)
-	b.WriteString("decision time=")
+	b.WriteString("[INFO] plugin/threatstop: decision time=")
 	b.WriteString(now.UTC().Format(time.RFC3339Nano))
 	field := func(k, v string) {
 		b.WriteByte(' ')

@@ -42,3 +42,10 @@ var decisions = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name:      "firewall_decisions_total",
 	Help:      "In-line firewall decisions by policy, list (custom for own entries) and action.",
 }, []string{"policy", "list", "action"})
+
+var decisionLogDropped = promauto.NewCounter(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "firewall_log_dropped_total",
+	Help:      "Decision log lines dropped because standard output could not keep up.",
+})
