@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/threatstop/threatstop/plugin/pkg/coretest"
 )
@@ -395,26 +394,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // counter reads a counter of the default registry, which the prometheus plugin serves.
 func counter(t *testing.T, name string, labels map[string]string) float64 {
-	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
-					continue metric
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
+	return coretest.Counter(t, name, labels)
 }
 
 // TestStaleDrop: a feed that cannot be refreshed for longer than max_age is reported stale and, with

@@ -11,6 +11,7 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	_ "github.com/threatstop/threatstop/plugin/pkg/chain" // the plugins and directive order of the binary
 )
@@ -87,3 +88,28 @@ type input string
 func (i input) Body() []byte       { return []byte(i) }
 func (i input) Path() string       { return "Corefile" }
 func (i input) ServerType() string { return "dns" }
+
+// Counter reads a counter of the default registry, which the prometheus plugin serves: the first series
+// of name whose labels include labels.
+func Counter(tb testing.TB, name string, labels map[string]string) float64 {
+	tb.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue metric
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
