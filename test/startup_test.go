@@ -161,5 +161,39 @@ func TestCorefileExample(t *testing.T) {
 			t.Errorf("%s A: %v, want %v\n%s", c.name, a, c.a, out)
 		}
 	}
+	// The README's in-line firewall examples: the resolver on 1054 in front of the demo zone on 1055.
+	for _, c := range []struct {
+		name, status, ede string
+		a                 []string
+	}{
+		{"www.demo.example", "NOERROR", "", []string{"192.0.2.10"}},
+		{"alias.demo.example", "NOERROR", "", []string{"192.0.2.10"}},
+		{"evil.example", "NXDOMAIN", "; EDE: 17 (Filtered): (threatstop policy=demo list=custom category=custom)", nil},
+		{"c2.demo.example", "NXDOMAIN", "; EDE: 15 (Blocked): (threatstop policy=demo list=spamhaus-drop category=spam)", nil},
+		{"c2-alias.demo.example", "NXDOMAIN", "; EDE: 15 (Blocked): (threatstop policy=demo list=spamhaus-drop category=spam)", nil},
+		{"shop.demo.example", "NOERROR", "; EDE: 15 (Blocked): (threatstop policy=demo list=urlhaus category=malware)", []string{"192.0.2.80"}},
+		{"printer.demo.example", "NXDOMAIN", "; EDE: 17 (Filtered): (threatstop policy=demo list=custom category=custom)", nil},
+	} {
+		out := dig(t, 1054, "+noall", "+answer", "+comments", c.name, "A")
+		if st := digStatus(t, out); st != c.status {
+			t.Errorf("firewall %s A: status %s, want %s\n%s", c.name, st, c.status, out)
+			continue
+		}
+		if c.ede != "" && !strings.Contains(out, c.ede) {
+			t.Errorf("firewall %s A: no %q\n%s", c.name, c.ede, out)
+		}
+		if c.ede == "" && strings.Contains(out, "EDE") {
+			t.Errorf("firewall %s A: an EDE on a clean answer\n%s", c.name, out)
+		}
+		var a []string
+		for _, rr := range digRRs(t, out) {
+			if r, ok := rr.(*dns.A); ok {
+				a = append(a, r.A.String())
+			}
+		}
+		if !slices.Equal(a, c.a) {
+			t.Errorf("firewall %s A: %v, want %v\n%s", c.name, a, c.a, out)
+		}
+	}
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
 }
