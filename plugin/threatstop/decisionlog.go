@@ -1,7 +1,6 @@
 package threatstop
 
 import (
-	"bufio"
 	"io"
 	"os"
 	"sync"
@@ -34,13 +33,19 @@ func (d *decisionLog) print(line string) {
 	}
 }
 
+// run writes the lines in batches of whole lines, one Write each. A bufio.Writer would write its buffer
+// out whenever it fills, in the middle of a line, and the other writers of standard output (CoreDNS's log,
+// one whole line per Write) could then land inside a decision line; writes to one *os.File do not
+// interleave, so whole-line batches keep every line whole.
 func (d *decisionLog) run() {
-	w := bufio.NewWriterSize(d.out, 64<<10)
+	const batch = 64 << 10
+	buf := make([]byte, 0, batch)
 	for line := range d.lines {
-		w.WriteString(line)
-		w.WriteByte('\n')
-		if len(d.lines) == 0 { // nothing more waiting: out with the batch
-			w.Flush()
+		buf = append(buf, line...)
+		buf = append(buf, '\n')
+		if len(d.lines) == 0 || len(buf) >= batch-512 { // nothing more waiting, or full: out with the batch
+			d.out.Write(buf)
+			buf = buf[:0]
 		}
 	}
 }

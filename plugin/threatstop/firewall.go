@@ -2,6 +2,7 @@ package threatstop
 
 import (
 	"context"
+	"crypto/tls"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -132,8 +133,10 @@ func (q *fwQuery) before(name string) outcome {
 		case v.Listed:
 			h := p.Decide(q.s, v)
 			q.record(trigClient, h, q.client.String(), p.EntryAddr(q.s, h, q.client))
-			q.hit = h
-			return decided
+			if h.Action.Kind.Blocks() {
+				q.hit = h
+				return decided
+			}
 		}
 	}
 	if qn := strings.TrimSuffix(name, "."); qn != "" && f.triggers&trigQName != 0 {
@@ -143,8 +146,10 @@ func (q *fwQuery) before(name string) outcome {
 		case v.Listed:
 			h := p.Decide(q.s, v)
 			q.record(trigQName, h, qn, p.EntryName(q.s, h, qn))
-			q.hit = h
-			return decided
+			if h.Action.Kind.Blocks() {
+				q.hit = h
+				return decided
+			}
 		}
 	}
 	return undecided
@@ -174,7 +179,9 @@ func (f *firewall) pick(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	return p, client
 }
 
-// ecsAddr is the address of an EDNS Client Subnet option, masked to its source prefix length.
+// ecsAddr is the address of an EDNS Client Subnet option, masked to its source prefix length. An option
+// with source prefix length 0 (`dig +subnet=0`, a stub that opts out of ECS, RFC 7871 §7.1.2) carries no
+// address: its 0.0.0.0 is not the client's, and the transport address stands.
 func ecsAddr(r *dns.Msg) (netip.Addr, bool) {
 	opt := r.IsEdns0()
 	if opt == nil {
@@ -184,6 +191,9 @@ func ecsAddr(r *dns.Msg) (netip.Addr, bool) {
 		e, ok := o.(*dns.EDNS0_SUBNET)
 		if !ok {
 			continue
+		}
+		if e.SourceNetmask == 0 {
+			return netip.Addr{}, false
 		}
 		a, ok := netip.AddrFromSlice(e.Address)
 		if !ok {
@@ -238,7 +248,8 @@ func (q *fwQuery) flush() error {
 	return q.ResponseWriter.WriteMsg(m)
 }
 
-// listed checks one answer record; on a match it records the decision in q.hit.
+// listed checks one answer record: a match is recorded (logged); one whose action blocks is kept in q.hit
+// and ends the check. A log-only or passthru match does not: another list may still block the answer.
 //
 //go:noinline
 func (q *fwQuery) listed(rr dns.RR) bool {
@@ -257,7 +268,7 @@ func (q *fwQuery) listed(rr dns.RR) bool {
 		h := p.Decide(q.s, v)
 		q.record(trigCNAME, h, target, p.EntryName(q.s, h, target))
 		q.hit = h
-		return true
+		return h.Action.Kind.Blocks()
 	case *dns.A:
 		ip, _ = netip.AddrFromSlice(rr.A)
 	case *dns.AAAA:
@@ -276,7 +287,7 @@ func (q *fwQuery) listed(rr dns.RR) bool {
 	h := p.Decide(q.s, v)
 	q.record(trigIP, h, ip.String(), p.EntryAddr(q.s, h, ip))
 	q.hit = h
-	return true
+	return h.Action.Kind.Blocks()
 }
 
 // applyAnswer applies a decision found in an answer: the answer as it came (log-only, passthru), none
@@ -370,7 +381,7 @@ func decisionLine(now time.Time, client netip.Addr, qs dns.Question, pol string,
 		if v == "" {
 			v = "-"
 		}
-		b.WriteString(strings.ReplaceAll(v, " ", "\\032"))
+		writeValue(&b, v)
 	}
 	c := "-"
 	if client.IsValid() {
@@ -391,4 +402,49 @@ func decisionLine(now time.Time, client netip.Addr, qs dns.Question, pol string,
 	field("category", h.Category)
 	field("action", h.Action.Kind.String())
 	return b.String()
+}
+
+// writeValue writes a decision line's value without a space or a control character. Names come in
+// presentation format, where miekg/dns writes a space in a label as `\ `: that becomes `\032` (replacing
+// the space alone would give `\\032`, an escaped backslash before "032"); other escapes (`\.`, `\\`,
+// `\DDD`) are kept as they are; a bare space or control character becomes \DDD, and so does a backslash
+// that starts no escape.
+func writeValue(b *strings.Builder, v string) {
+	if !strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == '\\' || r == 0x7f }) {
+		b.WriteString(v)
+		return
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\\' && i+1 < len(v) {
+			switch n := v[i+1]; {
+			case n == ' ':
+				b.WriteString(`\032`)
+				i++
+				continue
+			case n > ' ' && n != 0x7f:
+				b.WriteByte(c)
+				b.WriteByte(n)
+				i++
+				continue
+			}
+		}
+		if c <= ' ' || c == '\\' || c == 0x7f {
+			b.WriteByte('\\')
+			b.WriteByte('0' + c/100)
+			b.WriteByte('0' + c/10%10)
+			b.WriteByte('0' + c%10)
+			continue
+		}
+		b.WriteByte(c)
+	}
+}
+
+// ConnectionState passes the TLS state of the connection on (dns.ConnectionStater), which the server's
+// writer offers and embedding alone would hide from the plugins after this one.
+func (q *fwQuery) ConnectionState() *tls.ConnectionState {
+	if cs, ok := q.ResponseWriter.(dns.ConnectionStater); ok {
+		return cs.ConnectionState()
+	}
+	return nil
 }

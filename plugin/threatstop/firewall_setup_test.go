@@ -106,12 +106,29 @@ func TestFirewallSetupErrors(t *testing.T) {
 		{[]string{"action custom redirect"}, nil, "action redirect needs at least one"},
 		{[]string{"action redirect blockpage.example"}, nil, `redirect address "blockpage.example" is not an IP address`},
 		{[]string{"action nodata please"}, nil, "action nodata takes no arguments"},
+		{[]string{"keys bad..key"}, nil, `Testfile:4 - Error during parsing: policy a: keys: "bad..key" is not a TSIG key name`},
+		{[]string{"transfer_clients 10.0.0.300"}, nil, `Testfile:4 - Error during parsing: policy a: transfer_clients:`},
+		{[]string{"keys"}, nil, "keys needs at least one argument"},
 	} {
 		input := block(tc.policy, tc.fw)
 		_, err := parseInput(t, input)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s\n  error %v, want one containing %q", input, err, tc.want)
 		}
+	}
+	// A category named like an action takes an action of its own.
+	if _, err := parseInput(t, block([]string{"action drop nxdomain"}, nil)); err == nil || !strings.Contains(err.Error(), `action for category "drop", which no feed has`) {
+		t.Errorf("action drop nxdomain: %v, want it read as category drop", err)
+	}
+	if _, err := parseInput(t, `threatstop . {
+		policy a {
+			block x.example
+		}
+		firewall {
+			client 0.0.0.0/0 a
+		}
+	}`); err == nil || !strings.Contains(err.Error(), `Testfile:5 - Error during parsing: firewall: the DNSBL zone "." would take every name`) {
+		t.Errorf("DNSBL zone . with a firewall: %v", err)
 	}
 	// The same lines without the mistake parse.
 	if _, err := parseInput(t, block([]string{"action custom redirect 192.0.2.80", "action log-only"}, []string{all, "key k. a", "triggers qname client"})); err != nil {

@@ -25,6 +25,7 @@ var (
 // counters are one policy's lookup counters, resolved once so a query does no label lookup.
 type counters struct {
 	listed, clean, refused, invalid prometheus.Counter
+	xfrRefused                      prometheus.Counter
 }
 
 func newCounters(policy string) counters {
@@ -33,6 +34,8 @@ func newCounters(policy string) counters {
 		clean:   lookups.WithLabelValues(policy, "clean"),
 		refused: lookups.WithLabelValues(policy, "refused"),
 		invalid: lookups.WithLabelValues(policy, "error"),
+
+		xfrRefused: transfersRefused.WithLabelValues(policy),
 	}
 }
 
@@ -49,3 +52,10 @@ var decisionLogDropped = promauto.NewCounter(prometheus.CounterOpts{
 	Name:      "firewall_log_dropped_total",
 	Help:      "Decision log lines dropped because standard output could not keep up.",
 })
+
+var transfersRefused = promauto.NewCounterVec(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "transfers_refused_total",
+	Help:      "Zone transfers of a policy's RPZ zone refused: no key of the policy and not from its transfer_clients.",
+}, []string{"policy"})

@@ -1,6 +1,7 @@
 package threatstop
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -45,7 +46,21 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
+	cfg := dnsserver.GetConfig(c)
+	if t.fw != nil && len(t.fw.byKey) > 0 {
+		file, line := c.File(), t.fw.line
+		c.OnStartup(func() error {
+			if cfg.Handler("tsig") == nil {
+				return plugin.Error(pluginName, fmt.Errorf("%s:%d - firewall: key rules need the tsig plugin in "+
+					"the same server block, which verifies the signatures", file, line))
+			}
+			return nil
+		})
+	}
 	c.OnStartup(func() error {
+		if n, ok := cfg.Handler("transfer").(notifier); ok {
+			t.notifier = n
+		}
 		feeds.Subscribe(t.update)
 		return nil
 	})
@@ -133,6 +148,10 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 		if t.fw != nil && len(zoneArgs) == 0 {
 			t.Zones = nil
 		}
+		if t.fw != nil && slices.Contains(t.Zones, ".") {
+			return nil, fmt.Errorf("%s:%d - Error during parsing: firewall: the DNSBL zone \".\" would take every name, "+
+				"leaving none to filter; name the DNSBL zones (threatstop threatstop.local { ... })", c.File(), t.fw.line)
+		}
 	}
 	if len(t.order) == 0 && t.fw == nil {
 		return nil, c.Err("threatstop needs at least one policy { ... }")
@@ -172,7 +191,8 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 		return nil, c.Errf("policy name %q is reserved", name)
 	}
 	cfg := policy.Config{Name: name, Answers: map[string]string{}, Actions: map[string]policy.Action{}}
-	var clients []netip.Prefix
+	var clients, xfrClients []netip.Prefix
+	keys := map[string]bool{}
 	for c.NextBlock() {
 		key := c.Val()
 		args := c.RemainingArgs()
@@ -223,8 +243,10 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 			}
 			cfg.Answers[args[0]] = args[1]
 		case "action":
+			// "action ACTION [ADDRESS...]" or "action CATEGORY ACTION [ADDRESS...]"; a category may be
+			// named like an action (Spamhaus DROP as "drop"), so the second word decides.
 			key := "default"
-			if !policy.IsAction(args[0]) {
+			if !policy.IsAction(args[0]) || len(args) > 1 && policy.IsAction(args[1]) {
 				key, args = args[0], args[1:]
 				if key != policy.CustomList && !knownCategory(catalog, key) {
 					return nil, c.Errf("policy %s: action for category %q, which no feed has", name, key)
@@ -235,13 +257,24 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 				return nil, c.Errf("policy %s: %v", name, err)
 			}
 			cfg.Actions[key] = a
-		case "clients":
+		case "clients", "transfer_clients":
 			for _, a := range args {
 				p, err := parseNet(a)
 				if err != nil {
-					return nil, c.Errf("policy %s: clients: %v", name, err)
+					return nil, c.Errf("policy %s: %s: %v", name, key, err)
 				}
-				clients = append(clients, p)
+				if key == "clients" {
+					clients = append(clients, p)
+				} else {
+					xfrClients = append(xfrClients, p)
+				}
+			}
+		case "keys":
+			for _, k := range args {
+				if _, ok := dns.IsDomainName(k); !ok {
+					return nil, c.Errf("policy %s: keys: %q is not a TSIG key name", name, k)
+				}
+				keys[strings.ToLower(dns.Fqdn(k))] = true
 			}
 		default:
 			return nil, c.Errf("policy %s: unknown property %q", name, key)
@@ -251,14 +284,20 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 	if err != nil {
 		return nil, c.Errf("policy %s: %v", name, err)
 	}
-	e := &policyEntry{Policy: p}
-	if clients != nil {
-		e.clients = new(bart.Lite)
-		for _, pfx := range clients {
-			e.clients.Insert(pfx)
-		}
-	}
+	e := &policyEntry{Policy: p, keys: keys, clients: liteOf(clients), transferClients: liteOf(xfrClients)}
 	return e, nil
+}
+
+// liteOf is a trie of prefixes, nil for none.
+func liteOf(prefixes []netip.Prefix) *bart.Lite {
+	if prefixes == nil {
+		return nil
+	}
+	l := new(bart.Lite)
+	for _, p := range prefixes {
+		l.Insert(p)
+	}
+	return l
 }
 
 // zonesOf computes each zone's SOA and NS names, longest zone first so that the most specific one matches.

@@ -39,6 +39,8 @@ type Threatstop struct {
 
 	state atomic.Pointer[state]
 	fw    *firewall // nil: no in-line firewall
+
+	notifier notifier // the transfer plugin of the server block, if any: NOTIFY on changes
 }
 
 // zone is one served zone with the names its SOA and NS records use, computed once.
@@ -51,10 +53,13 @@ type zone struct {
 // policyEntry is a policy with what the handler keeps beside it.
 type policyEntry struct {
 	*policy.Policy
-	index    int
-	owner    *Threatstop // the block that defines it, whose state holds its serial
-	clients  *bart.Lite  // nil: every client may ask
-	counters counters
+	index   int
+	owner   *Threatstop // the block that defines it, whose state holds its serial
+	clients *bart.Lite  // nil: every client may ask
+
+	keys            map[string]bool // TSIG key names that may transfer the policy's RPZ zone
+	transferClients *bart.Lite      // networks that may transfer it without a key
+	counters        counters
 }
 
 // state is what one query reads: a snapshot and the serials that go with it.
@@ -90,6 +95,9 @@ func (t *Threatstop) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 //
 //go:noinline
 func (t *Threatstop) route(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (dns.ResponseWriter, bool, int, error) {
+	if len(r.Question) == 0 { // the server answers these itself; a plugin before this one may not
+		return w, false, 0, nil
+	}
 	q := r.Question[0]
 	name := strings.ToLower(q.Name) // no allocation unless the name has upper case
 	if z := t.match(name); z != nil {
@@ -106,9 +114,6 @@ func (t *Threatstop) route(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 //
 //go:noinline
 func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, z *zone, name string, qtype, qclass uint16) (int, error) {
-	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
-		return t.next(ctx, w, r)
-	}
 	if qclass != dns.ClassINET {
 		return dns.RcodeRefused, nil
 	}
@@ -116,12 +121,21 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 
 	rest := name[:len(name)-len(z.name)] // "4.3.2.1.demo." or "" at the zone apex
 	if rest == "" {
+		if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+			return t.next(ctx, w, r)
+		}
 		return t.apex(w, r, z.name, z, st.zoneSerial, qtype)
 	}
 	rest = rest[:len(rest)-1]
 	label, inner := rest, ""
 	if i := strings.LastIndexByte(rest, '.'); i >= 0 {
 		label, inner = rest[i+1:], rest[:i]
+	}
+	if label == rpzLabel && inner != "" {
+		return t.serveRPZ(ctx, w, r, z, inner, name, qtype)
+	}
+	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+		return t.next(ctx, w, r)
 	}
 	p := t.policies[label]
 	if p == nil {
@@ -174,16 +188,34 @@ func (t *Threatstop) match(name string) *zone {
 func (t *Threatstop) Name() string { return pluginName }
 
 // clientAddr is the querier's address; unknown transports give the zero Addr, which no clients list holds.
+// An address that wraps the real client's (PROXY protocol: RemoteAddr is then a *proxyproto.Addr, which
+// implements Unwrap like request.Proto expects) is unwrapped: without that, every proxied query would
+// have no address, and the firewall would pass it unfiltered.
 func clientAddr(w dns.ResponseWriter) netip.Addr {
-	var ip net.IP
-	switch a := w.RemoteAddr().(type) {
-	case *net.UDPAddr:
-		ip = a.IP
-	case *net.TCPAddr:
-		ip = a.IP
+	a := w.RemoteAddr()
+	for range 4 { // a wrapper of a wrapper at most, in practice
+		var ip net.IP
+		switch v := a.(type) {
+		case *net.UDPAddr:
+			if v != nil {
+				ip = v.IP
+			}
+		case *net.TCPAddr:
+			if v != nil {
+				ip = v.IP
+			}
+		case interface{ Unwrap() net.Addr }:
+			if a = v.Unwrap(); a == nil {
+				return netip.Addr{}
+			}
+			continue
+		default:
+			return netip.Addr{}
+		}
+		addr, _ := netip.AddrFromSlice(ip)
+		return addr.Unmap()
 	}
-	addr, _ := netip.AddrFromSlice(ip)
-	return addr.Unmap()
+	return netip.Addr{}
 }
 
 // update derives the state for a new snapshot: a policy's serial moves on when a list it uses changed.
@@ -211,6 +243,7 @@ func (t *Threatstop) update(s *snapshot.Snapshot) {
 		next.zoneSerial = nextSerial(old.zoneSerial, now)
 	}
 	t.state.Store(next)
+	t.notify(old, next)
 }
 
 // usesChanged reports whether a list that p uses has another version in b than in a.

@@ -1,0 +1,137 @@
+package threatstop
+
+import (
+	"context"
+	"strings"
+
+	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/coredns/coredns/plugin/tsig"
+	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+)
+
+// The RPZ zone of a policy is <policy>.rpz.<zone>: the whole policy, for resolvers (BIND, Unbound, Knot
+// Resolver, PowerDNS Recursor) and firewalls that load it by zone transfer. threatstop renders it from the
+// snapshot at transfer time and hands it to the transfer plugin, which streams it to the client.
+const rpzLabel = "rpz"
+
+// serveRPZ answers inside an RPZ zone: rest is the part of the query name in front of ".rpz.<zone>".
+// A zone transfer goes to the transfer plugin once the client may have it; a secondary's SOA query at
+// the apex is answered; names inside the zone are not looked up one by one (the DNSBL names are the
+// lookup interface), so they are REFUSED.
+func (t *Threatstop) serveRPZ(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, z *zone, rest, name string, qtype uint16) (int, error) {
+	st := t.state.Load()
+	p := t.policies[rest]
+	if p == nil {
+		if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+			return t.refuse(w, r)
+		}
+		label := rest[strings.LastIndexByte(rest, '.')+1:]
+		if t.policies[label] == nil {
+			return t.nxdomain(w, r, z.name, z, st.zoneSerial)
+		}
+		return t.refuse(w, r)
+	}
+	switch qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		if !p.mayTransfer(ctx, w) {
+			p.counters.xfrRefused.Inc()
+			return t.refuse(w, r)
+		}
+		return t.next(ctx, w, r)
+	}
+	return t.apex(w, r, name, z, st.serials[p.index], qtype)
+}
+
+// mayTransfer reports whether the client may transfer the policy's zone: a request signed with one of the
+// policy's TSIG keys (verified by the tsig plugin), or from one of its transfer_clients networks.
+func (p *policyEntry) mayTransfer(ctx context.Context, w dns.ResponseWriter) bool {
+	if key, ok := tsig.ValidatedKeyName(ctx); ok && p.keys[strings.ToLower(dns.Fqdn(key))] {
+		return true
+	}
+	return p.transferClients != nil && p.transferClients.Contains(clientAddr(w))
+}
+
+func (t *Threatstop) refuse(w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeRefused)
+	w.WriteMsg(m)
+	return dns.RcodeRefused, nil
+}
+
+// rpzZone finds the policy and served zone of an RPZ zone name.
+func (t *Threatstop) rpzZone(name string) (*policyEntry, *zone) {
+	name = strings.ToLower(dns.Fqdn(name))
+	z := t.match(name)
+	if z == nil || len(name) <= len(z.name) {
+		return nil, nil
+	}
+	rest := strings.TrimSuffix(name[:len(name)-len(z.name)], ".")
+	pol, ok := strings.CutSuffix(rest, "."+rpzLabel)
+	if !ok {
+		return nil, nil
+	}
+	return t.policies[pol], z
+}
+
+// Transfer implements transfer.Transferer for the policies' RPZ zones. The snapshot and the serial come
+// from one state, so a transfer is consistent even while a feed changes. An IXFR from the current serial
+// (or a later one) gets the single SOA; from an earlier one, the whole zone (RFC 1995 §4 allows it).
+func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
+	p, z := t.rpzZone(zone)
+	if p == nil {
+		return nil, transfer.ErrNotAuthoritative
+	}
+	st := t.state.Load()
+	current := st.serials[p.index]
+	apex := p.Name + "." + rpzLabel + "." + z.name
+	soa := t.soa(apex, z, current, false)
+	ch := make(chan []dns.RR, 2)
+	if serial != 0 && int32(serial-current) >= 0 {
+		ch <- []dns.RR{soa}
+		close(ch)
+		return ch, nil
+	}
+	go func() {
+		defer close(ch)
+		head := []dns.RR{soa}
+		for _, ns := range z.ns {
+			head = append(head, &dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: ns})
+		}
+		ch <- head
+		renderZone(p.Policy, st.snap, apex, t.ttl, func(rrs []dns.RR) bool {
+			ch <- rrs
+			return true
+		})
+		ch <- []dns.RR{soa}
+	}()
+	return ch, nil
+}
+
+// notifier sends NOTIFY for a zone to the secondaries of the transfer plugin.
+type notifier interface{ Notify(zone string) error }
+
+// notify tells the secondaries of each policy whose serial moved on.
+func (t *Threatstop) notify(old, next *state) {
+	if t.notifier == nil || old == nil {
+		return
+	}
+	for i, p := range t.order {
+		if next.serials[i] == old.serials[i] {
+			continue
+		}
+		for _, z := range t.zones {
+			zone := p.Name + "." + rpzLabel + "." + z.name
+			go func() {
+				if err := t.notifier.Notify(zone); err != nil {
+					log.Warningf("NOTIFY for %s: %v", zone, err)
+				}
+			}()
+		}
+	}
+}
+
+// renderZone streams a policy's RPZ records (TEMPORARY until package rpz lands).
+var renderZone = func(p *policy.Policy, s *snapshot.Snapshot, origin string, ttl uint32, fn func([]dns.RR) bool) {}
