@@ -195,5 +195,21 @@ func TestCorefileExample(t *testing.T) {
 			t.Errorf("firewall %s A: %v, want %v\n%s", c.name, a, c.a, out)
 		}
 	}
+	// The README's RPZ transfer: signed with demo's key it is the whole policy; unsigned it fails.
+	out = dig(t, 1053, "-y", "hmac-sha256:demo.key.:HiUB9+Qa1ZWjcu4PtXG6NF4mRNdtRwfHN3mniH/VTHY=", "demo.rpz.threatstop.local", "AXFR")
+	for _, want := range []string{
+		"20.0.16.10.1.rpz-ip.demo.rpz.threatstop.local. 300 IN CNAME .",
+		"32.1.0.19.1.rpz-ip.demo.rpz.threatstop.local. 300 IN CNAME rpz-passthru.",
+		"*.eoutlet.2023shoponline.com.demo.rpz.threatstop.local.\t300 IN CNAME .",
+		"evil.example.demo.rpz.threatstop.local.\t300 IN CNAME .",
+		";; XFR size: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("signed AXFR of demo.rpz.threatstop.local: no %q in\n%s", want, lastLines(out, 5))
+		}
+	}
+	if out := dig(t, 1053, "demo.rpz.threatstop.local", "AXFR"); !strings.Contains(out, "; Transfer failed.") {
+		t.Errorf("unsigned AXFR of demo.rpz.threatstop.local did not fail:\n%s", lastLines(out, 5))
+	}
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
 }

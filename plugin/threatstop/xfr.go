@@ -8,8 +8,7 @@ import (
 	"github.com/coredns/coredns/plugin/tsig"
 	"github.com/miekg/dns"
 
-	"github.com/threatstop/threatstop/plugin/pkg/policy"
-	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/pkg/rpz"
 )
 
 // The RPZ zone of a policy is <policy>.rpz.<zone>: the whole policy, for resolvers (BIND, Unbound, Knot
@@ -101,7 +100,7 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 			head = append(head, &dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: ns})
 		}
 		ch <- head
-		renderZone(p.Policy, st.snap, apex, t.ttl, func(rrs []dns.RR) bool {
+		rpz.Zone(p.Policy, st.snap, apex, t.ttl, func(rrs []dns.RR) bool {
 			ch <- rrs
 			return true
 		})
@@ -132,6 +131,3 @@ func (t *Threatstop) notify(old, next *state) {
 		}
 	}
 }
-
-// renderZone streams a policy's RPZ records (TEMPORARY until package rpz lands).
-var renderZone = func(p *policy.Policy, s *snapshot.Snapshot, origin string, ttl uint32, fn func([]dns.RR) bool) {}

@@ -220,6 +220,10 @@ func (s *Snapshot) LookupName(name string) SetID {
 	}
 }
 
+// Entries returns the entries list id was built from (an empty set for a list that had none), sorted, for
+// enumerating a list as a whole (an RPZ zone, a firewall table). The result must not be modified.
+func (s *Snapshot) Entries(id int) *entryset.Set { return s.input[id] }
+
 // EntryAddr returns the most specific entry of list id that contains a, to explain a match.
 func (s *Snapshot) EntryAddr(id int, a netip.Addr) (netip.Prefix, bool) {
 	return s.input[id].MatchAddr(a)
