@@ -3,11 +3,15 @@ package threatstop
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/coredns/coredns/plugin/test"
+	"github.com/gaissmai/bart"
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
@@ -94,4 +98,63 @@ func BenchmarkServeDNSCleanV4(b *testing.B) {
 
 func BenchmarkServeDNSCleanV6(b *testing.B) {
 	benchQueries(b, []string{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.demo.threatstop.local."}, dns.TypeA)
+}
+
+// fwBench is benchHandler with a firewall for every client in front of an upstream that answers each A
+// query with addr: the whole filter path (policy choice, query-name check, answer check), no sockets.
+func fwBench(b *testing.B, addr string, names []string) {
+	t, _ := benchHandler(b)
+	e := t.order[0]
+	e.owner = t
+	t.fw = &firewall{byClient: new(bart.Table[*policyEntry]), triggers: trigQName | trigCNAME | trigIP, ttl: DefaultFirewallTTL, origin: DefaultOrigin}
+	t.fw.byClient.Insert(netip.MustParsePrefix("0.0.0.0/0"), e)
+	t.Zones, t.zones = nil, nil
+	a := net.ParseIP(addr)
+	t.Next = test.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+		m := new(dns.Msg).SetReply(r)
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: a}}
+		return dns.RcodeSuccess, w.WriteMsg(m)
+	})
+	decisionOut = &decisionLog{out: io.Discard}
+	msgs := make([]*dns.Msg, len(names))
+	for i, n := range names {
+		msgs[i] = new(dns.Msg).SetQuestion(n, dns.TypeA)
+	}
+	w := &test.ResponseWriter{}
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		t.ServeDNS(ctx, w, msgs[i%len(msgs)])
+		i++
+	}
+}
+
+func cleanNames() []string {
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("www%d.clean-example%d.org.", i, i%10)
+	}
+	return names
+}
+
+// BenchmarkFirewallClean: a clean name with a clean answer, passed on as it came.
+func BenchmarkFirewallClean(b *testing.B) { fwBench(b, "192.0.2.10", cleanNames()) }
+
+// BenchmarkFirewallBlockedIP: a clean name whose answer holds a listed address: rewritten, logged.
+func BenchmarkFirewallBlockedIP(b *testing.B) {
+	_, listed := benchHandler(b)
+	var o [4]int
+	fmt.Sscanf(listed[0], "%d.%d.%d.%d.", &o[0], &o[1], &o[2], &o[3])
+	fwBench(b, fmt.Sprintf("%d.%d.%d.%d", o[3], o[2], o[1], o[0]), cleanNames())
+}
+
+// BenchmarkFirewallBlockedQName: a listed query name: answered before any upstream, logged.
+func BenchmarkFirewallBlockedQName(b *testing.B) {
+	_, listed := benchHandler(b)
+	names := make([]string, 0, 1000)
+	for _, n := range listed[1000:] {
+		names = append(names, strings.TrimSuffix(n, "demo.threatstop.local."))
+	}
+	fwBench(b, "192.0.2.10", names)
 }

@@ -71,6 +71,7 @@ type fwQuery struct {
 	t       *Threatstop
 	p       *policyEntry
 	s       *snapshot.Snapshot
+	serial  uint32 // the policy's serial that goes with s
 	r       *dns.Msg
 	client  netip.Addr
 	hit     policy.Hit // the decision, once a trigger matched
@@ -91,7 +92,10 @@ func (t *Threatstop) filter(ctx context.Context, w dns.ResponseWriter, r *dns.Ms
 	if p == nil {
 		return w, false, 0, nil
 	}
-	q := &fwQuery{ResponseWriter: w, t: t, p: p, s: t.feeds.Snapshot(), r: r, client: client}
+	// The snapshot of the policy's own state: the one its serial (in the SOA of rewritten answers) and its
+	// DNSBL answers go with.
+	st := p.owner.state.Load()
+	q := &fwQuery{ResponseWriter: w, t: t, p: p, s: st.snap, serial: st.serials[p.index], r: r, client: client}
 	switch q.before(name) {
 	case pass:
 		return w, false, 0, nil
@@ -334,7 +338,7 @@ func (q *fwQuery) rewrite(h policy.Hit) *dns.Msg {
 		apex := q.p.Name + ".rpz." + f.origin
 		m.Ns = []dns.RR{&dns.SOA{
 			Hdr: dns.RR_Header{Name: apex, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: f.ttl},
-			Ns:  "ns1." + f.origin, Mbox: "hostmaster." + f.origin, Serial: q.serial(),
+			Ns:  "ns1." + f.origin, Mbox: "hostmaster." + f.origin, Serial: q.serial,
 			Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: f.ttl,
 		}}
 	}
@@ -351,12 +355,6 @@ func (q *fwQuery) rewrite(h policy.Hit) *dns.Msg {
 }
 
 // serial is the policy's current serial, for the SOA of its rewritten answers.
-func (q *fwQuery) serial() uint32 {
-	if st := q.p.owner.state.Load(); st != nil && q.p.index < len(st.serials) {
-		return st.serials[q.p.index]
-	}
-	return uint32(q.s.Built.Unix())
-}
 
 // record counts a decision and writes its log line; a passthru is counted only.
 func (q *fwQuery) record(trig trigger, h policy.Hit, value, entry string) {
