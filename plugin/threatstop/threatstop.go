@@ -122,7 +122,7 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 	rest := name[:len(name)-len(z.name)] // "4.3.2.1.demo." or "" at the zone apex
 	if rest == "" {
 		if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
-			return t.next(ctx, w, r)
+			return t.refuse(w, r) // the DNSBL zone is not transferable: only the policies' RPZ zones are
 		}
 		return t.apex(w, r, z.name, z, st.zoneSerial, qtype)
 	}
@@ -135,7 +135,7 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		return t.serveRPZ(ctx, w, r, z, inner, name, qtype)
 	}
 	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
-		return t.next(ctx, w, r)
+		return t.refuse(w, r)
 	}
 	p := t.policies[label]
 	if p == nil {
