@@ -37,13 +37,15 @@ const (
 	xfrSecretA     = "YS1rZXktb2YtY3VzdG9tZXItYS0zMi1ieXRlcy14eA=="
 	xfrSecretB     = "Yi1rZXktb2YtY3VzdG9tZXItYi0zMi1ieXRlcy15eQ=="
 	xfrSecretWrong = "YS13cm9uZy1zZWNyZXQtb2YtMzItYnl0ZXMtenp6"
+	xfrKeyCatalog  = "cat.key."
+	xfrSecretCat   = "Y2F0YWxvZy1rZXktb2YtdGhlLW9wZXJhdG9yLXp6eg=="
 	xfrApexA       = "a.rpz." + zone
 	xfrApexB       = "b.rpz." + zone
 	xfrNotifyQuiet = 400 * time.Millisecond // how long after a's NOTIFY one for b would have come
 )
 
 // xfrSecrets are the keys the client signs with; the server knows a.key. and b.key.
-var xfrSecrets = map[string]string{xfrKeyA: xfrSecretA, xfrKeyB: xfrSecretB}
+var xfrSecrets = map[string]string{xfrKeyA: xfrSecretA, xfrKeyB: xfrSecretB, xfrKeyCatalog: xfrSecretCat}
 
 // xfrFeeds are the feed files. Every address is a public one (threatfeed drops private and reserved ones).
 var xfrFeeds = []struct{ name, format, category, data string }{
@@ -181,6 +183,7 @@ threatstop.test:%[1]d {
     tsig {
         secret a.key. %[6]s
         secret b.key. %[7]s
+        secret cat.key. %[10]s
         require AXFR IXFR
     }
     transfer {
@@ -190,6 +193,7 @@ threatstop.test:%[1]d {
         refresh 1s
 %[8]s    }
     threatstop {
+        catalog_keys cat.key.
 %[9]s    }
 }
 
@@ -206,7 +210,7 @@ threatstop.test:%[2]d {
     threatstop {
 %[9]s    }
 }
-`, keys, open, ready, metrics, e.notify.port, xfrSecretA, xfrSecretB, feeds.String(), xfrPolicies)
+`, keys, open, ready, metrics, e.notify.port, xfrSecretA, xfrSecretB, feeds.String(), xfrPolicies, xfrSecretCat)
 		return text, keys, ready, metrics
 	})
 	e.notify.server.Store(&e.s.Addr)
@@ -658,6 +662,7 @@ func TestTransfer(t *testing.T) {
 	t.Run("IXFR", func(t *testing.T) { testTransferIXFR(t, e) })
 	t.Run("LargeZone", func(t *testing.T) { testTransferLargeZone(t, e) })
 	t.Run("Apex", func(t *testing.T) { testTransferApex(t, e) })
+	t.Run("Catalog", func(t *testing.T) { testTransferCatalog(t, e) })
 	t.Run("Notify", func(t *testing.T) { testTransferNotify(t, e) })
 }
 
@@ -906,6 +911,20 @@ func testTransferIXFR(t *testing.T, e *xfrEnv) {
 			t.Errorf("%s: %v, want the SOA of %s with serial %d", what, r.Answer[0], xfrApexA, serial)
 		}
 	}
+	// Over UDP (RFC 1995 §2): the SOA alone, from any serial; the client comes back over TCP for changes.
+	for _, from := range []uint32{serial, serial - 1, 1} {
+		what := fmt.Sprintf("IXFR over UDP from %d (current %d)", from, serial)
+		r, err := e.xfrAnswer(t, what, "udp", "", e.s.Addr, signed(xfrMsg(xfrApexA, dns.TypeIXFR, from), xfrKeyA, time.Time{}), xfrSecrets)
+		if err != nil || tsigOf(r) == nil {
+			t.Errorf("%s: the answer is not signed, or does not verify: %v", what, err)
+		}
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			t.Fatalf("%s: %s %v, want the single SOA", what, rcode(r), r.Answer)
+		}
+		if soa, ok := r.Answer[0].(*dns.SOA); !ok || soa.Serial != serial {
+			t.Errorf("%s: %v, want the SOA with serial %d", what, r.Answer[0], serial)
+		}
+	}
 	for _, from := range []uint32{serial - 1, 1} {
 		what := fmt.Sprintf("IXFR from %d (current %d)", from, serial)
 		rrs := e.mustXfr(t, what, e.s.Addr, "", signed(xfrMsg(xfrApexA, dns.TypeIXFR, from), xfrKeyA, time.Time{}), xfrSecrets)
@@ -1118,5 +1137,65 @@ func testTransferNotify(t *testing.T, e *xfrEnv) {
 			t.Errorf("%s: serial of %s moved from %d to %d", what, xfrApexB, serialB, sb)
 		}
 		prev = now
+	}
+}
+
+// testTransferCatalog: the catalog zone (RFC 9432 version 2) lists every policy's RPZ zone, one PTR per
+// member under zones.catalog.ZONE with a label derived from the member's name; only the catalog key may
+// transfer it, never a policy's key.
+func testTransferCatalog(t *testing.T, e *xfrEnv) {
+	apex := "catalog." + zone
+	rrs := e.mustXfr(t, "AXFR of the catalog", e.s.Addr, "", signed(xfrMsg(apex, dns.TypeAXFR, 0), xfrKeyCatalog, time.Time{}), xfrSecrets)
+	soa, nsNames, _ := zoneOf(t, "AXFR of the catalog", rrs, apex)
+	if got := apexSOA(t, e.s, e.s.Addr, apex).Serial; got != soa.Serial {
+		t.Errorf("catalog SOA at the apex: serial %d, in the transfer %d", got, soa.Serial)
+	}
+	var members []string
+	ids := map[string]bool{}
+	version, ns := false, slices.Equal(nsNames, []string{"invalid."})
+	for _, rr := range rrs[1 : len(rrs)-1] {
+		switch rr := rr.(type) {
+		case *dns.PTR:
+			owner := strings.ToLower(rr.Hdr.Name)
+			id, ok := strings.CutSuffix(owner, ".zones."+apex)
+			if !ok || strings.Contains(id, ".") || ids[id] {
+				t.Errorf("catalog member %s: want a unique single label under zones.%s", rr.Hdr.Name, apex)
+			}
+			ids[id] = true
+			members = append(members, strings.ToLower(rr.Ptr))
+		case *dns.TXT:
+			version = strings.EqualFold(rr.Hdr.Name, "version."+apex) && len(rr.Txt) == 1 && rr.Txt[0] == "2"
+		case *dns.NS:
+		default:
+			t.Errorf("catalog: unexpected record %v", rr)
+		}
+	}
+	slices.Sort(members)
+	if want := []string{"a.rpz." + zone, "b.rpz." + zone, "bulk.rpz." + zone}; !slices.Equal(members, want) {
+		t.Errorf("catalog members %v, want %v", members, want)
+	}
+	if !version || !ns {
+		t.Errorf("catalog: version TXT \"2\" %v, NS invalid. %v, want both", version, ns)
+	}
+	// The same member IDs on a second transfer: they are derived, not drawn.
+	again := e.mustXfr(t, "second AXFR of the catalog", e.s.Addr, "", signed(xfrMsg(apex, dns.TypeAXFR, 0), xfrKeyCatalog, time.Time{}), xfrSecrets)
+	for _, rr := range again {
+		if p, ok := rr.(*dns.PTR); ok {
+			id, _ := strings.CutSuffix(strings.ToLower(p.Hdr.Name), ".zones."+apex)
+			if !ids[id] {
+				t.Errorf("second AXFR of the catalog: member ID %s changed", id)
+			}
+		}
+	}
+	// A policy's key, or no key, may not have it.
+	for _, key := range []string{xfrKeyA, ""} {
+		m := xfrMsg(apex, dns.TypeAXFR, 0)
+		if key != "" {
+			m = signed(m, key, time.Time{})
+		}
+		r, _ := e.xfrAnswer(t, "AXFR of the catalog with key "+key, "tcp", "", e.s.Addr, m, xfrSecrets)
+		if r.Rcode != dns.RcodeRefused {
+			t.Errorf("AXFR of the catalog signed with %q: %s, want REFUSED", key, rcode(r))
+		}
 	}
 }

@@ -130,6 +130,10 @@ func TestFirewallSetupErrors(t *testing.T) {
 	}`); err == nil || !strings.Contains(err.Error(), `Testfile:5 - Error during parsing: firewall: the DNSBL zone "." would take every name`) {
 		t.Errorf("DNSBL zone . with a firewall: %v", err)
 	}
+	if _, err := parseInput(t, "threatstop {\ncatalog_keys bad..key\npolicy a {\nblock x.example\n}\n}\n"); err == nil ||
+		!strings.Contains(err.Error(), `Testfile:2 - Error during parsing: catalog_keys: "bad..key" is not a TSIG key name`) {
+		t.Errorf("catalog_keys with a bad name: %v", err)
+	}
 	// The same lines without the mistake parse.
 	if _, err := parseInput(t, block([]string{"action custom redirect 192.0.2.80", "action log-only"}, []string{all, "key k. a", "triggers qname client"})); err != nil {
 		t.Errorf("valid block: %v", err)

@@ -59,3 +59,10 @@ var transfersRefused = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name:      "transfers_refused_total",
 	Help:      "Zone transfers of a policy's RPZ zone refused: no key of the policy and not from its transfer_clients.",
 }, []string{"policy"})
+
+var catalogRefused = promauto.NewCounter(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "catalog_transfers_refused_total",
+	Help:      "Transfers of the catalog zone refused: not signed with one of the catalog_keys.",
+})

@@ -60,6 +60,11 @@ func setup(c *caddy.Controller) error {
 	c.OnStartup(func() error {
 		if n, ok := cfg.Handler("transfer").(notifier); ok {
 			t.notifier = n
+			if len(t.catalogKeys) > 0 { // a reload may have added or removed policies
+				for _, z := range t.zones {
+					t.notifyZone(catalogLabel + "." + z.name)
+				}
+			}
 		}
 		feeds.Subscribe(t.update)
 		return nil
@@ -119,6 +124,20 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 					}
 					t.ns = append(t.ns, dns.CanonicalName(a))
 				}
+			case "catalog_keys":
+				args := c.RemainingArgs()
+				if len(args) == 0 {
+					return nil, c.ArgErr()
+				}
+				if t.catalogKeys == nil {
+					t.catalogKeys = map[string]bool{}
+				}
+				for _, k := range args {
+					if _, ok := dns.IsDomainName(k); !ok {
+						return nil, c.Errf("catalog_keys: %q is not a TSIG key name", k)
+					}
+					t.catalogKeys[strings.ToLower(dns.Fqdn(k))] = true
+				}
 			case "mbox":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
@@ -175,6 +194,7 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 	t.zones = zonesOf(t.Zones, t.ns, t.mbox)
 	// Until the first snapshot arrives (in OnStartup), answer from an empty one rather than a nil.
 	t.update(snapshot.Build(nil, nil))
+	t.catalogSerial = t.state.Load().zoneSerial
 	return t, nil
 }
 

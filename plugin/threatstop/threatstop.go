@@ -40,7 +40,9 @@ type Threatstop struct {
 	state atomic.Pointer[state]
 	fw    *firewall // nil: no in-line firewall
 
-	notifier notifier // the transfer plugin of the server block, if any: NOTIFY on changes
+	notifier      notifier        // the transfer plugin of the server block, if any: NOTIFY on changes
+	catalogKeys   map[string]bool // TSIG keys that may transfer the catalog zone
+	catalogSerial uint32          // the catalog's serial: when this instance started
 }
 
 // zone is one served zone with the names its SOA and NS records use, computed once.
@@ -133,6 +135,9 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 	}
 	if label == rpzLabel && inner != "" {
 		return t.serveRPZ(ctx, w, r, z, inner, name, qtype)
+	}
+	if label == catalogLabel && inner == "" {
+		return t.serveCatalog(ctx, w, r, z, name, qtype)
 	}
 	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
 		return t.refuse(w, r)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/coredns/coredns/plugin/tsig"
+	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/rpz"
@@ -35,13 +36,29 @@ func (t *Threatstop) serveRPZ(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	switch qtype {
 	case dns.TypeAXFR, dns.TypeIXFR:
-		if !p.mayTransfer(ctx, w) {
+		if !p.mayTransfer(ctx, w) && !t.catalogKey(ctx) {
 			p.counters.xfrRefused.Inc()
 			return t.refuse(w, r)
+		}
+		if qtype == dns.TypeIXFR && (&request.Request{W: w, Req: r}).Proto() == "udp" {
+			// RFC 1995 §2: over UDP, the changes if they fit, else the SOA alone, and the client comes
+			// back over TCP. From the current serial that is the SOA; from an older one the changes
+			// are the whole zone (no journal yet), which does not fit: the SOA.
+			m := reply(r)
+			m.Answer = []dns.RR{t.soa(name, z, st.serials[p.index], false)}
+			w.WriteMsg(m)
+			return dns.RcodeSuccess, nil
 		}
 		return t.next(ctx, w, r)
 	}
 	return t.apex(w, r, name, z, st.serials[p.index], qtype)
+}
+
+// catalogKey reports whether the request is signed with a catalog key: the operator's secondaries, which
+// follow the catalog, may transfer every member zone.
+func (t *Threatstop) catalogKey(ctx context.Context) bool {
+	key, ok := tsig.ValidatedKeyName(ctx)
+	return ok && t.catalogKeys[strings.ToLower(dns.Fqdn(key))]
 }
 
 // mayTransfer reports whether the client may transfer the policy's zone: a request signed with one of the
@@ -58,6 +75,24 @@ func (t *Threatstop) refuse(w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	m.SetRcode(r, dns.RcodeRefused)
 	w.WriteMsg(m)
 	return dns.RcodeRefused, nil
+}
+
+// transferCatalog transfers the catalog zone: small, so always whole (or the SOA when up to date).
+func (t *Threatstop) transferCatalog(zone string, serial uint32) (<-chan []dns.RR, error) {
+	zone = strings.ToLower(dns.Fqdn(zone))
+	z := t.match(zone)
+	if z == nil || zone != catalogLabel+"."+z.name {
+		return nil, transfer.ErrNotAuthoritative
+	}
+	current := t.catalogSerial
+	rrs := t.catalogRecords(z, current)
+	if serial != 0 && int32(serial-current) >= 0 {
+		rrs = rrs[:1]
+	}
+	ch := make(chan []dns.RR, 1)
+	ch <- rrs
+	close(ch)
+	return ch, nil
 }
 
 // rpzZone finds the policy and served zone of an RPZ zone name.
@@ -81,7 +116,7 @@ func (t *Threatstop) rpzZone(name string) (*policyEntry, *zone) {
 func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	p, z := t.rpzZone(zone)
 	if p == nil {
-		return nil, transfer.ErrNotAuthoritative
+		return t.transferCatalog(zone, serial)
 	}
 	st := t.state.Load()
 	current := st.serials[p.index]
@@ -117,17 +152,22 @@ func (t *Threatstop) notify(old, next *state) {
 	if t.notifier == nil || old == nil {
 		return
 	}
+
 	for i, p := range t.order {
 		if next.serials[i] == old.serials[i] {
 			continue
 		}
 		for _, z := range t.zones {
-			zone := p.Name + "." + rpzLabel + "." + z.name
-			go func() {
-				if err := t.notifier.Notify(zone); err != nil {
-					log.Warningf("NOTIFY for %s: %v", zone, err)
-				}
-			}()
+			t.notifyZone(p.Name + "." + rpzLabel + "." + z.name)
 		}
 	}
+}
+
+// notifyZone sends the NOTIFY in the background: the transfer plugin waits for each secondary's answer.
+func (t *Threatstop) notifyZone(zone string) {
+	go func() {
+		if err := t.notifier.Notify(zone); err != nil {
+			log.Warningf("NOTIFY for %s: %v", zone, err)
+		}
+	}()
 }
