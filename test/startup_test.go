@@ -151,12 +151,7 @@ func TestCorefileExample(t *testing.T) {
 			t.Errorf("%s A: status %s, want %s\n%s", c.name, st, c.status, out)
 			continue
 		}
-		var a []string
-		for _, rr := range digRRs(t, out) {
-			if r, ok := rr.(*dns.A); ok {
-				a = append(a, r.A.String())
-			}
-		}
+		a := aRecords(&dns.Msg{Answer: digRRs(t, out)})
 		if !slices.Equal(a, c.a) {
 			t.Errorf("%s A: %v, want %v\n%s", c.name, a, c.a, out)
 		}
@@ -185,12 +180,7 @@ func TestCorefileExample(t *testing.T) {
 		if c.ede == "" && strings.Contains(out, "EDE") {
 			t.Errorf("firewall %s A: an EDE on a clean answer\n%s", c.name, out)
 		}
-		var a []string
-		for _, rr := range digRRs(t, out) {
-			if r, ok := rr.(*dns.A); ok {
-				a = append(a, r.A.String())
-			}
-		}
+		a := aRecords(&dns.Msg{Answer: digRRs(t, out)})
 		if !slices.Equal(a, c.a) {
 			t.Errorf("firewall %s A: %v, want %v\n%s", c.name, a, c.a, out)
 		}

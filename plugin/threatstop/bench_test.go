@@ -59,6 +59,11 @@ func benchHandler(b *testing.B) (*Threatstop, []string) {
 
 func benchQueries(b *testing.B, names []string, qtype uint16) {
 	t, _ := benchHandler(b)
+	serve(b, t, names, qtype)
+}
+
+// serve runs the benchmark loop: t answers the names in turn.
+func serve(b *testing.B, t *Threatstop, names []string, qtype uint16) {
 	msgs := make([]*dns.Msg, len(names))
 	for i, n := range names {
 		msgs[i] = new(dns.Msg).SetQuestion(n, qtype)
@@ -116,18 +121,7 @@ func fwBench(b *testing.B, addr string, names []string) {
 		return dns.RcodeSuccess, w.WriteMsg(m)
 	})
 	decisionOut = &decisionLog{out: io.Discard}
-	msgs := make([]*dns.Msg, len(names))
-	for i, n := range names {
-		msgs[i] = new(dns.Msg).SetQuestion(n, dns.TypeA)
-	}
-	w := &test.ResponseWriter{}
-	ctx := context.Background()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		t.ServeDNS(ctx, w, msgs[i%len(msgs)])
-		i++
-	}
+	serve(b, t, names, dns.TypeA)
 }
 
 func cleanNames() []string {
