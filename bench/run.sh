@@ -42,7 +42,7 @@ esac
 : "${DNSPERF_TIMEOUT:=1}"  # dnsperf -t: a query unanswered after 1 s on loopback is lost (default 5 s: each
                            # run would wait 5 s at its end for the few datagrams the kernel dropped)
 : "${SERVERS:=rbldnsd threatstop whoami template}"
-: "${SCENARIOS:=single multi memory rebuild refresh firewall}"
+: "${SCENARIOS:=single multi memory rebuild refresh firewall axfr}"
 : "${FW_CLEAN:=3000}" "${FW_ALIAS:=500}" "${FW_BADIP:=1000}" "${FW_BADNAME:=500}" # firewall scenario names
 
 OUT=$ROOT/bench/out
@@ -589,6 +589,71 @@ scenario_firewall() {
 	done
 }
 
+# scenario_axfr: the policy's RPZ zone over the whole data set by AXFR, from threatstop (rendered from the
+# snapshot at transfer time) and from BIND serving the same records from a zone file as a primary, each
+# pinned to SERVER_CPU, dig on CLIENT_CPU; the best of AXFR_RUNS transfers each.
+scenario_axfr() {
+	local dir=$RUN/axfr bport=$((PORT + 5)) zone=$POLICY.rpz.$ZONE i
+	command -v named >/dev/null || { log "axfr: named (bind9) is not installed: skipped"; return; }
+	mkdir -p "$dir"
+	port_free "$bport" || die "port $bport is in use"
+	threatstop_corefile "$dir/Corefile" "$DATA/feeds" 1
+	sed -i '0,/^    bind 127.0.0.1$/s//    bind 127.0.0.1\n    transfer {\n        to *\n    }/; 0,/^            lists v4 v6 dom$/s//            lists v4 v6 dom\n            transfer_clients 127.0.0.1/' "$dir/Corefile"
+	log "axfr: threatstop, $zone"
+	start_server axfr-threatstop "$SERVER_CPU" "$TS" -conf "$dir/Corefile"
+	wait_answer "$DATA/probes.txt" 127.0.0.2 >/dev/null || die "axfr: threatstop did not answer"
+	axfr_best threatstop "$PORT" "$zone" "$dir"
+	stop_server
+	# The same records as a zone file (the transfer without its closing SOA), served by BIND.
+	grep -v '^;' "$dir/threatstop.axfr1.txt" | sed '/^$/d' | sed '$d' >"$dir/$zone.zone"
+	cat >"$dir/named.conf" <<-EOF
+		options {
+		    directory "$dir";
+		    pid-file "$dir/named.pid";
+		    session-keyfile "$dir/session.key";
+		    listen-on port $bport { 127.0.0.1; };
+		    listen-on-v6 { none; };
+		    recursion no;
+		    allow-transfer { 127.0.0.1; };
+		};
+		zone "$zone" { type primary; file "$dir/$zone.zone"; };
+	EOF
+	log "axfr: BIND $(named -v | awk '{print $2}'), the same $(wc -l <"$dir/$zone.zone") records from a file"
+	note_cmd "taskset -c $SERVER_CPU named -g -c ${dir#"$ROOT"/}/named.conf"
+	local t0 loaded
+	t0=$(date +%s%N)
+	taskset -c "$SERVER_CPU" named -g -c "$dir/named.conf" >"$dir/named.log" 2>&1 &
+	SPID=$!
+	for i in $(seq 1200); do
+		dig +tries=1 +time=1 -p "$bport" @127.0.0.1 "$zone" SOA 2>/dev/null | grep -q 'status: NOERROR' && break
+		kill -0 "$SPID" 2>/dev/null || die "axfr: named exited, see $dir/named.log"
+		sleep 0.1
+	done
+	loaded=$(calc %.2f "($(date +%s%N) - $t0) / 1e9")
+	set_r axfr.bind.load_s "$loaded"
+	axfr_best bind "$bport" "$zone" "$dir"
+	set_r axfr.bind.rss_kb "$(rss_kb "$SPID")"
+	stop_server
+}
+
+# axfr_best NAME PORT ZONE DIR: AXFR_RUNS transfers with dig; records the best time, the records and bytes.
+axfr_best() {
+	local name=$1 port=$2 zone=$3 dir=$4 i t0 s best=
+	for ((i = 1; i <= ${AXFR_RUNS:-3}; i++)); do
+		note_cmd "taskset -c $CLIENT_CPU dig +tcp -p $port @127.0.0.1 $zone AXFR"
+		t0=$(date +%s%N)
+		taskset -c "$CLIENT_CPU" dig +tcp -p "$port" @127.0.0.1 "$zone" AXFR >"$dir/$name.axfr$i.txt"
+		s=$(calc %.3f "($(date +%s%N) - $t0) / 1e9")
+		if [[ -z $best || $(calc %d "$s < $best") == 1 ]]; then best=$s; fi
+	done
+	grep -q '^;; XFR size' "$dir/$name.axfr1.txt" || die "axfr: no transfer from $name, see $dir/$name.axfr1.txt"
+	set_r "axfr.$name.s" "$best"
+	set_r "axfr.$name.records" "$(sed -n 's/^;; XFR size: \([0-9]*\) records.*/\1/p' "$dir/$name.axfr1.txt")"
+	set_r "axfr.$name.bytes" "$(sed -n 's/^;; XFR size: .* bytes \([0-9]*\).*/\1/p' "$dir/$name.axfr1.txt")"
+	set_r "axfr.$name.messages" "$(sed -n 's/^;; XFR size: .*messages \([0-9]*\),.*/\1/p' "$dir/$name.axfr1.txt")"
+	log "axfr: $name $(get_r "axfr.$name.records") records, $(get_r "axfr.$name.bytes") bytes in $best s (best of ${AXFR_RUNS:-3})"
+}
+
 # ---------- report ----------
 
 fmt_ms() { if num "${1:-}"; then calc %.3f "$1"; else echo n/a; fi; }
@@ -683,6 +748,12 @@ extra_table() {
 		echo "| resolver chain (cache + forward), answers from the cache: QPS median (min, max) | $(get_r firewall.resolver.qps) ($(get_r firewall.resolver.qps_min), $(get_r firewall.resolver.qps_max)) | | |"
 		echo "| same chain with the in-line firewall (1 policy over the data set; $(get_r firewall.listed_pct)% of names listed, blocked: $(get_r firewall.firewall.nx_pct1)%) | $(get_r firewall.firewall.qps) ($(get_r firewall.firewall.qps_min), $(get_r firewall.firewall.qps_max)) | | |"
 		echo "| ratio: with firewall / without | $fr | ≥ 0.90 | $(verdict "$fr" ">= 0.9") |"
+	fi
+	if [[ " $SCENARIOS " == *" axfr "* ]]; then
+		echo "| AXFR of policy $POLICY's RPZ zone ($(get_r axfr.threatstop.records) records): threatstop, best of ${AXFR_RUNS:-3} (bytes, messages) | $(get_r axfr.threatstop.s) s ($(get_r axfr.threatstop.bytes) B, $(get_r axfr.threatstop.messages)) | | |"
+		echo "| same records from BIND as a primary (bytes, messages; BIND loaded the zone in $(get_r axfr.bind.load_s) s, RSS $(fmt_mb "$(get_r axfr.bind.rss_kb)") MB) | $(get_r axfr.bind.s) s ($(get_r axfr.bind.bytes) B, $(get_r axfr.bind.messages)) | | |"
+		echo "| ratio: AXFR time threatstop / BIND; bytes threatstop / BIND | $(ratio "$(get_r axfr.threatstop.s)" "$(get_r axfr.bind.s)"); $(ratio "$(get_r axfr.threatstop.bytes)" "$(get_r axfr.bind.bytes)") | | |"
+		echo "| IXFR of a 100-entry change | n/a: no IXFR journal yet (an IXFR from an older serial gets the whole zone) | | |"
 	fi
 }
 
