@@ -845,6 +845,15 @@ report() {
 			* **Refresh under load.** The IPv4 feed is replaced every second (a pre-generated version hard-linked
 			  to a temporary name, then renamed over the feed), each version with 1% more of its lines replaced,
 			  while dnsperf offers a fixed load; compared with the same run without changes.
+			* **Firewall.** The resolver chain `cache` + `forward` to a local upstream (the same binary with the
+			  `file` plugin and a `template` for other names, on the client's CPU), with and without the in-line
+			  firewall of one policy over the whole data set, on 5,000 names that fit in the cache (one warm-up
+			  pass first, so every measured answer comes from the cache): 30% of them listed, by their answer
+			  address or by name. The share of NXDOMAIN answers must equal the listed share through the firewall
+			  and be 0 without it, or the run is void.
+			* **AXFR.** The policy's RPZ zone by AXFR with dig (TCP), best of 3: from threatstop, which renders it
+			  from the snapshot at transfer time, and from BIND serving the same records (the first transfer
+			  written to a zone file) as a primary; both servers on the server CPU.
 		EOF
 		echo
 		echo "## Commands"
