@@ -676,9 +676,8 @@ func testBINDWrongKeys(t *testing.T, e *bindEnv) {
 	}
 }
 
-// testBINDNotify: a new entry in a feed reaches named's answers by NOTIFY and a new transfer. threatstop
-// has no journal, so its answer to named's IXFR is the whole zone (AXFR-style); only the new content is
-// checked here, and what named logs of it is reported.
+// testBINDNotify: a new entry in a feed reaches named's answers by NOTIFY and an incremental transfer:
+// threatstop's journal answers named's IXFR with the difference, and named logs it as incremental.
 func testBINDNotify(t *testing.T, e *bindEnv) {
 	n := e.named
 	before := e.sameZone(t, "before the change")
@@ -752,5 +751,10 @@ func testBINDNotify(t *testing.T, e *bindEnv) {
 	}
 	if w := rpzWarnings(n.Output()[from:]); len(w) > 0 {
 		t.Errorf("named complained about the new version of the policy zone:\n%s", strings.Join(w, "\n"))
+	}
+	apexP := strings.TrimSuffix(bindApexP, ".")
+	if lines := linesWith(n.Output()[from:], "transfer of '"+apexP+"/IN'", "got incremental response"); len(lines) == 0 ||
+		len(linesWith(n.Output()[from:], "transfer of '"+apexP+"/IN'", "got nonincremental response")) > 0 {
+		t.Errorf("named did not log the transfer after the change as incremental (IXFR):\n%s", strings.Join(linesWith(n.Output()[from:], apexP), "\n"))
 	}
 }

@@ -31,17 +31,18 @@ import (
 // The subtests run in order; the last one changes a feed.
 
 const (
-	xfrKeyA        = "a.key."
-	xfrKeyB        = "b.key."
-	xfrKeyUnknown  = "c.key." // in no tsig block
-	xfrSecretA     = "YS1rZXktb2YtY3VzdG9tZXItYS0zMi1ieXRlcy14eA=="
-	xfrSecretB     = "Yi1rZXktb2YtY3VzdG9tZXItYi0zMi1ieXRlcy15eQ=="
-	xfrSecretWrong = "YS13cm9uZy1zZWNyZXQtb2YtMzItYnl0ZXMtenp6"
-	xfrKeyCatalog  = "cat.key."
-	xfrSecretCat   = "Y2F0YWxvZy1rZXktb2YtdGhlLW9wZXJhdG9yLXp6eg=="
-	xfrApexA       = "a.rpz." + zone
-	xfrApexB       = "b.rpz." + zone
-	xfrNotifyQuiet = 400 * time.Millisecond // how long after a's NOTIFY one for b would have come
+	xfrKeyA          = "a.key."
+	xfrKeyB          = "b.key."
+	xfrKeyUnknown    = "c.key." // in no tsig block
+	xfrSecretA       = "YS1rZXktb2YtY3VzdG9tZXItYS0zMi1ieXRlcy14eA=="
+	xfrSecretB       = "Yi1rZXktb2YtY3VzdG9tZXItYi0zMi1ieXRlcy15eQ=="
+	xfrSecretWrong   = "YS13cm9uZy1zZWNyZXQtb2YtMzItYnl0ZXMtenp6"
+	xfrKeyCatalog    = "cat.key."
+	xfrUnknownSerial = 1 // a serial the journal never held: an IXFR from it gets the whole zone
+	xfrSecretCat     = "Y2F0YWxvZy1rZXktb2YtdGhlLW9wZXJhdG9yLXp6eg=="
+	xfrApexA         = "a.rpz." + zone
+	xfrApexB         = "b.rpz." + zone
+	xfrNotifyQuiet   = 400 * time.Millisecond // how long after a's NOTIFY one for b would have come
 )
 
 // xfrSecrets are the keys the client signs with; the server knows a.key. and b.key.
@@ -715,8 +716,8 @@ func testTransferTools(t *testing.T, e *xfrEnv) {
 		}
 		wantRecords(t, what, body, xfrWantA)
 
-		what = fmt.Sprintf("%s IXFR=%d %s", tool, serial-1, xfrApexA)
-		out, code = xfrTool(t, tool, e.s.Port, "+tcp", yArg(xfrKeyA, xfrSecretA), xfrApexA, fmt.Sprintf("IXFR=%d", serial-1))
+		what = fmt.Sprintf("%s IXFR=%d %s", tool, xfrUnknownSerial, xfrApexA)
+		out, code = xfrTool(t, tool, e.s.Port, "+tcp", yArg(xfrKeyA, xfrSecretA), xfrApexA, fmt.Sprintf("IXFR=%d", xfrUnknownSerial))
 		soa, _, body = zoneOf(t, what, toolZone(t, what, out, code, true), xfrApexA)
 		if soa.Serial != serial {
 			t.Errorf("%s: serial %d, want %d", what, soa.Serial, serial)
@@ -841,7 +842,7 @@ func testTransferClients(t *testing.T, e *xfrEnv) {
 
 	for _, qt := range []uint16{dns.TypeAXFR, dns.TypeIXFR} {
 		what := "unsigned " + dns.TypeToString[qt] + " of b from 127.0.0.2"
-		rrs := e.mustXfr(t, what, e.open, "127.0.0.2", xfrMsg(xfrApexB, qt, serial-1), nil)
+		rrs := e.mustXfr(t, what, e.open, "127.0.0.2", xfrMsg(xfrApexB, qt, xfrUnknownSerial), nil)
 		soa, ns, body := zoneOf(t, what, rrs, xfrApexB)
 		if soa.Serial != serial || !slices.Equal(ns, []string{soaNS}) {
 			t.Errorf("%s: serial %d NS %q, want %d and %s", what, soa.Serial, ns, serial, soaNS)
@@ -925,7 +926,7 @@ func testTransferIXFR(t *testing.T, e *xfrEnv) {
 			t.Errorf("%s: %v, want the SOA with serial %d", what, r.Answer[0], serial)
 		}
 	}
-	for _, from := range []uint32{serial - 1, 1} {
+	for _, from := range []uint32{xfrUnknownSerial, serial - 1000000} { // serials the journal does not hold
 		what := fmt.Sprintf("IXFR from %d (current %d)", from, serial)
 		rrs := e.mustXfr(t, what, e.s.Addr, "", signed(xfrMsg(xfrApexA, dns.TypeIXFR, from), xfrKeyA, time.Time{}), xfrSecrets)
 		soa, _, body := zoneOf(t, what, rrs, xfrApexA)
@@ -946,7 +947,7 @@ func testTransferLargeZone(t *testing.T, e *xfrEnv) {
 	for _, c := range []struct {
 		qtype uint16
 		from  uint32
-	}{{dns.TypeAXFR, 0}, {dns.TypeIXFR, serial - 1}} {
+	}{{dns.TypeAXFR, 0}, {dns.TypeIXFR, xfrUnknownSerial}} {
 		what := fmt.Sprintf("%s of %s signed with a.key.", dns.TypeToString[c.qtype], apex)
 		rrs, msgs, err := xfrIn(e.s.Addr, "", signed(xfrMsg(apex, c.qtype, c.from), xfrKeyA, time.Time{}), xfrSecrets)
 		if err != nil {
@@ -1080,6 +1081,7 @@ func testTransferNotify(t *testing.T, e *xfrEnv) {
 	data := xfrFeeds[0].data
 	serialB := apexSOA(t, s, s.Addr, xfrApexB).Serial
 	prev := apexSOA(t, s, s.Addr, xfrApexA).Serial
+	before := xfrWantA
 	for i, change := range []struct {
 		data string
 		want []string
@@ -1117,13 +1119,18 @@ func testTransferNotify(t *testing.T, e *xfrEnv) {
 			t.Errorf("%s: serial %d asked back after the NOTIFY, %d now, DNSBL %d", what, got.serial, now, dnsblSerial(t, s, "a"))
 		}
 
-		// IXFR from the serial before the change: the whole new zone; from the new one: nothing new.
+		// IXFR from the serial before the change: only the difference (RFC 1995), which applied to the
+		// zone before the change gives the zone after it.
 		rrs := e.mustXfr(t, what+": IXFR", s.Addr, "", signed(xfrMsg(xfrApexA, dns.TypeIXFR, prev), xfrKeyA, time.Time{}), xfrSecrets)
-		soa, _, body := zoneOf(t, what+": IXFR", rrs, xfrApexA)
+		soa, del, add := ixfrOf(t, what+": IXFR", rrs, xfrApexA, prev)
 		if soa.Serial != now {
 			t.Errorf("%s: IXFR from %d: serial %d, want %d", what, prev, soa.Serial, now)
 		}
-		wantRecords(t, what+": IXFR", body, change.want)
+		if len(del)+len(add) != 1 {
+			t.Errorf("%s: IXFR from %d: deleted %q, added %q, want the one changed record", what, prev, del, add)
+		}
+		wantRecords(t, what+": IXFR", applyDiff(before, del, add), change.want)
+		before = change.want
 
 		// b and bulk do not use v4: no NOTIFY for their zones (it would have come with a's), and the same
 		// serial.
@@ -1198,4 +1205,61 @@ func testTransferCatalog(t *testing.T, e *xfrEnv) {
 			t.Errorf("AXFR of the catalog signed with %q: %s, want REFUSED", key, rcode(r))
 		}
 	}
+}
+
+// ixfrOf reads an incremental IXFR answer (RFC 1995 §4): the new SOA, then one difference sequence (the
+// old SOA with serial from, the records deleted, the new SOA, the records added), and the new SOA.
+// Records come back in zoneOf's form, sorted.
+func ixfrOf(t testing.TB, what string, rrs []dns.RR, apex string, from uint32) (*dns.SOA, []string, []string) {
+	t.Helper()
+	soaAt := func(i int) *dns.SOA {
+		if i < len(rrs) {
+			if soa, ok := rrs[i].(*dns.SOA); ok {
+				return soa
+			}
+		}
+		return nil
+	}
+	first, old := soaAt(0), soaAt(1)
+	if first == nil || old == nil || old.Serial != from || soaAt(len(rrs)-1) == nil || soaAt(len(rrs)-1).Serial != first.Serial {
+		t.Fatalf("%s: %d records, want an incremental answer: SOA %s, SOA from serial %d, ..., SOA", what, len(rrs), apex, from)
+	}
+	var del, add []string
+	cur := &del
+	for i := 2; i < len(rrs)-1; i++ {
+		if soa := soaAt(i); soa != nil {
+			if soa.Serial != first.Serial || cur == &add {
+				t.Fatalf("%s: SOA %v at %d, want one difference sequence", what, soa, i)
+			}
+			cur = &add
+			continue
+		}
+		*cur = append(*cur, bodyLine(rrs[i], apex))
+	}
+	if cur != &add {
+		t.Fatalf("%s: no SOA between the deleted and the added records", what)
+	}
+	slices.Sort(del)
+	slices.Sort(add)
+	return first, del, add
+}
+
+// bodyLine is a record as zoneOf lists it: its owner relative to apex, its type and its data.
+func bodyLine(rr dns.RR, apex string) string {
+	f := strings.Fields(rr.String())
+	rel := strings.TrimSuffix(strings.ToLower(rr.Header().Name), "."+apex)
+	return strings.Join(append([]string{rel, f[3]}, f[4:]...), " ")
+}
+
+// applyDiff is zone with the records del removed and add added, sorted.
+func applyDiff(zone, del, add []string) []string {
+	out := slices.Clone(zone)
+	for _, d := range del {
+		if i := slices.Index(out, d); i >= 0 {
+			out = slices.Delete(out, i, i+1)
+		}
+	}
+	out = append(out, add...)
+	slices.Sort(out)
+	return out
 }

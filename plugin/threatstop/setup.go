@@ -78,6 +78,7 @@ func setup(c *caddy.Controller) error {
 
 func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 	t := &Threatstop{feeds: feeds, policies: map[string]*policyEntry{}, ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
+	t.journal.versions = DefaultJournal
 	catalog := feeds.Catalog()
 	i := 0
 	for c.Next() {
@@ -124,6 +125,16 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 					}
 					t.ns = append(t.ns, dns.CanonicalName(a))
 				}
+			case "journal":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				v, err := strconv.Atoi(args[0])
+				if err != nil || v < 1 || v > 1000 {
+					return nil, c.Errf("journal needs a number of versions from 1 to 1000, not %q", args[0])
+				}
+				t.journal.versions = v
 			case "catalog_keys":
 				args := c.RemainingArgs()
 				if len(args) == 0 {

@@ -43,6 +43,7 @@ type Threatstop struct {
 	notifier      notifier        // the transfer plugin of the server block, if any: NOTIFY on changes
 	catalogKeys   map[string]bool // TSIG keys that may transfer the catalog zone
 	catalogSerial uint32          // the catalog's serial: when this instance started
+	journal       journal         // recent versions, for IXFR
 }
 
 // zone is one served zone with the names its SOA and NS records use, computed once.
@@ -248,6 +249,7 @@ func (t *Threatstop) update(s *snapshot.Snapshot) {
 		next.zoneSerial = nextSerial(old.zoneSerial, now)
 	}
 	t.state.Store(next)
+	t.journal.add(next)
 	t.notify(old, next)
 }
 

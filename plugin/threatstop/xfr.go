@@ -128,6 +128,22 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 		close(ch)
 		return ch, nil
 	}
+	if serial != 0 {
+		if old, d := t.journal.find(p.index, serial, current); old != nil {
+			// RFC 1995 §4: the new SOA, then the old SOA, the records gone, the new SOA, the records
+			// added, and the new SOA again.
+			go func() {
+				defer close(ch)
+				d.compute(p.Policy, old.snap, st.snap, apex, t.ttl)
+				ch <- []dns.RR{soa, t.soa(apex, z, serial, false)}
+				sendBatches(ch, d.del)
+				ch <- []dns.RR{soa}
+				sendBatches(ch, d.add)
+				ch <- []dns.RR{soa}
+			}()
+			return ch, nil
+		}
+	}
 	go func() {
 		defer close(ch)
 		head := []dns.RR{soa}
@@ -181,4 +197,13 @@ type compressed struct{ dns.ResponseWriter }
 func (c compressed) WriteMsg(m *dns.Msg) error {
 	m.Compress = true
 	return c.ResponseWriter.WriteMsg(m)
+}
+
+// sendBatches sends records in batches of about a thousand, as rpz.Zone does.
+func sendBatches(ch chan<- []dns.RR, rrs []dns.RR) {
+	for len(rrs) > 0 {
+		n := min(len(rrs), 1000)
+		ch <- rrs[:n]
+		rrs = rrs[n:]
+	}
 }

@@ -1,0 +1,153 @@
+package threatstop
+
+import (
+	"cmp"
+	"hash/maphash"
+	"slices"
+	"sync"
+
+	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/rpz"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+)
+
+// DefaultJournal is how many versions of the policies the journal keeps for IXFR.
+const DefaultJournal = 16
+
+// journal keeps the last versions of the state (snapshot and serials), so that an IXFR from a serial a
+// secondary still holds gets only the difference (RFC 1995). A refresh records a pointer and computes
+// nothing, whatever the number of policies; the difference of one policy between two serials is computed
+// when a secondary first asks for it (two renderings of the zone, compared by 128-bit hashes of each
+// record's wire form) and kept until that version leaves the journal. An old version costs the parts of
+// its snapshot that later ones do not share: a feed refresh replaces one part (IPv4, IPv6 or names).
+type journal struct {
+	mu       sync.Mutex
+	versions int
+	states   []*state // oldest first; the last is the current one
+	diffs    map[diffKey]*ixfrDiff
+}
+
+type diffKey struct {
+	policy   int
+	from, to uint32
+}
+
+// ixfrDiff is the difference of one policy's zone between two serials, computed once.
+type ixfrDiff struct {
+	once     sync.Once
+	del, add []dns.RR
+}
+
+func (j *journal) add(st *state) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.states = append(j.states, st)
+	if n := len(j.states) - max(j.versions, 1); n > 0 {
+		j.states = slices.Delete(j.states, 0, n)
+		j.diffs = nil // keyed by serials that may have left; recomputed on demand
+	}
+}
+
+// find returns the newest version in which policy i had serial, and the diff slot from it to the
+// current serial; nil when the journal no longer holds that serial.
+func (j *journal) find(i int, serial, current uint32) (*state, *ixfrDiff) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for k := len(j.states) - 1; k >= 0; k-- {
+		if st := j.states[k]; i < len(st.serials) && st.serials[i] == serial {
+			key := diffKey{i, serial, current}
+			if j.diffs == nil {
+				j.diffs = map[diffKey]*ixfrDiff{}
+			}
+			d := j.diffs[key]
+			if d == nil {
+				d = &ixfrDiff{}
+				j.diffs[key] = d
+			}
+			return st, d
+		}
+	}
+	return nil, nil
+}
+
+// compute fills the difference of p's zone at apex from snapshot a to snapshot b.
+func (d *ixfrDiff) compute(p *policy.Policy, a, b *snapshot.Snapshot, apex string, ttl uint32) {
+	d.once.Do(func() {
+		ha, hb := zoneHashes(p, a, apex, ttl), zoneHashes(p, b, apex, ttl)
+		gone, came := minus(ha, hb), minus(hb, ha)
+		d.del = pick(p, a, apex, ttl, gone)
+		d.add = pick(p, b, apex, ttl, came)
+	})
+}
+
+type rrHash [2]uint64
+
+var hashSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+func cmpHash(a, b rrHash) int {
+	if c := cmp.Compare(a[0], b[0]); c != 0 {
+		return c
+	}
+	return cmp.Compare(a[1], b[1])
+}
+
+// hashRR hashes the record's wire form (owner uncompressed, lowercase as the zone renders it).
+func hashRR(rr dns.RR, buf *[]byte) rrHash {
+	b := *buf
+	n, err := dns.PackRR(rr, b, 0, nil, false)
+	if err != nil {
+		b = make([]byte, dns.Len(rr)+256)
+		*buf = b
+		n, _ = dns.PackRR(rr, b, 0, nil, false)
+	}
+	return rrHash{maphash.Bytes(hashSeeds[0], b[:n]), maphash.Bytes(hashSeeds[1], b[:n])}
+}
+
+// zoneHashes renders p's zone from s and returns the sorted hashes of its records.
+func zoneHashes(p *policy.Policy, s *snapshot.Snapshot, apex string, ttl uint32) []rrHash {
+	var out []rrHash
+	buf := make([]byte, 512)
+	rpz.Zone(p, s, apex, ttl, func(rrs []dns.RR) bool {
+		for _, rr := range rrs {
+			out = append(out, hashRR(rr, &buf))
+		}
+		return true
+	})
+	slices.SortFunc(out, cmpHash)
+	return out
+}
+
+// minus returns the hashes of a that b lacks; both sorted.
+func minus(a, b []rrHash) []rrHash {
+	var out []rrHash
+	j := 0
+	for _, h := range a {
+		for j < len(b) && cmpHash(b[j], h) < 0 {
+			j++
+		}
+		if j == len(b) || b[j] != h {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// pick renders p's zone from s again and keeps the records whose hashes are in want (sorted).
+func pick(p *policy.Policy, s *snapshot.Snapshot, apex string, ttl uint32, want []rrHash) []dns.RR {
+	if len(want) == 0 {
+		return nil
+	}
+	var out []dns.RR
+	buf := make([]byte, 512)
+	rpz.Zone(p, s, apex, ttl, func(rrs []dns.RR) bool {
+		for _, rr := range rrs {
+			if _, ok := slices.BinarySearchFunc(want, hashRR(rr, &buf), cmpHash); ok {
+				out = append(out, rr)
+			}
+		}
+		return len(out) < len(want)
+	})
+	return out
+}
