@@ -597,7 +597,9 @@ scenario_axfr() {
 	command -v named >/dev/null || { log "axfr: named (bind9) is not installed: skipped"; return; }
 	mkdir -p "$dir"
 	port_free "$bport" || die "port $bport is in use"
-	threatstop_corefile "$dir/Corefile" "$DATA/feeds" 1
+	mkdir -p "$dir/feeds"
+	cp "$DATA/feeds/"{v4,v6,dom}.txt "$dir/feeds/"
+	threatstop_corefile "$dir/Corefile" "$dir/feeds" 1 1s
 	# Signed transfers, as customers fetch their zones (and only signed messages keep name compression).
 	local secret=YmVuY2gta2V5LW9mLTMyLWJ5dGVzLWZvci1obWFjLXNoYQ==
 	sed -i "0,/^    bind 127.0.0.1\$/s//    bind 127.0.0.1\n    tsig {\n        secret bench.key. $secret\n    }\n    transfer {\n        to *\n    }/; 0,/^            lists v4 v6 dom\$/s//            lists v4 v6 dom\n            keys bench.key./" "$dir/Corefile"
@@ -606,6 +608,7 @@ scenario_axfr() {
 	start_server axfr-threatstop "$SERVER_CPU" "$TS" -conf "$dir/Corefile"
 	wait_answer "$DATA/probes.txt" 127.0.0.2 >/dev/null || die "axfr: threatstop did not answer"
 	axfr_best threatstop "$PORT" "$zone" "$dir"
+	axfr_ixfr "$zone" "$dir"
 	stop_server
 	# The same records as a zone file (the transfer without its closing SOA), served by BIND.
 	grep -v '^;' "$dir/threatstop.axfr1.txt" | sed '/^$/d' | grep -v '[[:space:]]TSIG[[:space:]]' | sed '$d' >"$dir/$zone.zone"
@@ -637,6 +640,29 @@ scenario_axfr() {
 	axfr_best bind "$bport" "$zone" "$dir"
 	set_r axfr.bind.rss_kb "$(rss_kb "$SPID")"
 	stop_server
+}
+
+# axfr_ixfr ZONE DIR: 100 new IPv4 entries in the feed, then an IXFR from the serial before: the first
+# answer (which computes the difference) and a second one (from the journal's cache).
+axfr_ixfr() {
+	local zone=$1 dir=$2 s0 s1 i t0 k
+	s0=$(dig +short -p "$PORT" @127.0.0.1 "$zone" SOA | awk '{print $3}')
+	awk 'BEGIN { for (i = 0; i < 100; i++) printf "100.%d.%d.%d/32\n", 128 + int(i / 65536) % 64, int(i / 256) % 256, i % 256 }' >>"$dir/feeds/v4.txt"
+	for i in $(seq 100); do
+		s1=$(dig +short -p "$PORT" @127.0.0.1 "$zone" SOA | awk '{print $3}')
+		[[ -n $s1 && $s1 != "$s0" ]] && break
+		sleep 0.2
+	done
+	[[ $s1 != "$s0" ]] || die "axfr: the serial did not move after the feed change"
+	for k in first cached; do
+		note_cmd "taskset -c $CLIENT_CPU dig +tcp -y hmac-sha256:bench.key.:SECRET -p $PORT @127.0.0.1 $zone IXFR=SERIAL"
+		t0=$(date +%s%N)
+		taskset -c "$CLIENT_CPU" dig +tcp -y "$AXFR_KEY" -p "$PORT" @127.0.0.1 "$zone" "IXFR=$s0" >"$dir/ixfr.$k.txt"
+		set_r "ixfr.$k.s" "$(calc %.3f "($(date +%s%N) - $t0) / 1e9")"
+	done
+	set_r ixfr.records "$(sed -n 's/^;; XFR size: \([0-9]*\) records.*/\1/p' "$dir/ixfr.first.txt")"
+	set_r ixfr.bytes "$(sed -n 's/^;; XFR size: .* bytes \([0-9]*\).*/\1/p' "$dir/ixfr.first.txt")"
+	log "axfr: IXFR of a 100-entry change: $(get_r ixfr.records) records, $(get_r ixfr.bytes) bytes, $(get_r ixfr.first.s) s first, $(get_r ixfr.cached.s) s again"
 }
 
 # axfr_best NAME PORT ZONE DIR: AXFR_RUNS transfers with dig; records the best time, the records and bytes.
@@ -756,7 +782,7 @@ extra_table() {
 		echo "| AXFR of policy $POLICY's RPZ zone ($(get_r axfr.threatstop.records) records): threatstop, best of ${AXFR_RUNS:-3} (bytes, messages) | $(get_r axfr.threatstop.s) s ($(get_r axfr.threatstop.bytes) B, $(get_r axfr.threatstop.messages)) | | |"
 		echo "| same records from BIND as a primary (bytes, messages; BIND loaded the zone in $(get_r axfr.bind.load_s) s, RSS $(fmt_mb "$(get_r axfr.bind.rss_kb)") MB) | $(get_r axfr.bind.s) s ($(get_r axfr.bind.bytes) B, $(get_r axfr.bind.messages)) | | |"
 		echo "| ratio: AXFR time threatstop / BIND; bytes threatstop / BIND | $(ratio "$(get_r axfr.threatstop.s)" "$(get_r axfr.bind.s)"); $(ratio "$(get_r axfr.threatstop.bytes)" "$(get_r axfr.bind.bytes)") | | |"
-		echo "| IXFR of a 100-entry change | n/a: no IXFR journal yet (an IXFR from an older serial gets the whole zone) | | |"
+		echo "| IXFR of a 100-entry change: records, bytes; time of the first answer (computes the difference) and of a second one | $(get_r ixfr.records) records, $(get_r ixfr.bytes) B; $(get_r ixfr.first.s) s, $(get_r ixfr.cached.s) s | | |"
 	fi
 }
 

@@ -19,8 +19,8 @@ const DefaultJournal = 16
 // journal keeps the last versions of the state (snapshot and serials), so that an IXFR from a serial a
 // secondary still holds gets only the difference (RFC 1995). A refresh records a pointer and computes
 // nothing, whatever the number of policies; the difference of one policy between two serials is computed
-// when a secondary first asks for it (two renderings of the zone, compared by 128-bit hashes of each
-// record's wire form) and kept until that version leaves the journal. An old version costs the parts of
+// when a secondary first asks for it (two renderings of the kinds of entries that changed, IPv4, IPv6 or
+// names, compared by 128-bit hashes of each record's wire form) and kept until that version leaves the journal. An old version costs the parts of
 // its snapshot that later ones do not share: a feed refresh replaces one part (IPv4, IPv6 or names).
 type journal struct {
 	mu       sync.Mutex
@@ -75,10 +75,13 @@ func (j *journal) find(i int, serial, current uint32) (*state, *ixfrDiff) {
 // compute fills the difference of p's zone at apex from snapshot a to snapshot b.
 func (d *ixfrDiff) compute(p *policy.Policy, a, b *snapshot.Snapshot, apex string, ttl uint32) {
 	d.once.Do(func() {
-		ha, hb := zoneHashes(p, a, apex, ttl), zoneHashes(p, b, apex, ttl)
+		// Only the kinds of entries whose part of the snapshot changed can differ.
+		v4, v6, names := a.SameParts(b)
+		f := policy.Families{V4: !v4, V6: !v6, Names: !names}
+		ha, hb := zoneHashes(p, a, f, apex, ttl), zoneHashes(p, b, f, apex, ttl)
 		gone, came := minus(ha, hb), minus(hb, ha)
-		d.del = pick(p, a, apex, ttl, gone)
-		d.add = pick(p, b, apex, ttl, came)
+		d.del = pick(p, a, f, apex, ttl, gone)
+		d.add = pick(p, b, f, apex, ttl, came)
 	})
 }
 
@@ -106,10 +109,10 @@ func hashRR(rr dns.RR, buf *[]byte) rrHash {
 }
 
 // zoneHashes renders p's zone from s and returns the sorted hashes of its records.
-func zoneHashes(p *policy.Policy, s *snapshot.Snapshot, apex string, ttl uint32) []rrHash {
+func zoneHashes(p *policy.Policy, s *snapshot.Snapshot, f policy.Families, apex string, ttl uint32) []rrHash {
 	var out []rrHash
 	buf := make([]byte, 512)
-	rpz.Zone(p, s, apex, ttl, func(rrs []dns.RR) bool {
+	rpz.ZoneOf(p, s, f, apex, ttl, func(rrs []dns.RR) bool {
 		for _, rr := range rrs {
 			out = append(out, hashRR(rr, &buf))
 		}
@@ -135,13 +138,13 @@ func minus(a, b []rrHash) []rrHash {
 }
 
 // pick renders p's zone from s again and keeps the records whose hashes are in want (sorted).
-func pick(p *policy.Policy, s *snapshot.Snapshot, apex string, ttl uint32, want []rrHash) []dns.RR {
+func pick(p *policy.Policy, s *snapshot.Snapshot, f policy.Families, apex string, ttl uint32, want []rrHash) []dns.RR {
 	if len(want) == 0 {
 		return nil
 	}
 	var out []dns.RR
 	buf := make([]byte, 512)
-	rpz.Zone(p, s, apex, ttl, func(rrs []dns.RR) bool {
+	rpz.ZoneOf(p, s, f, apex, ttl, func(rrs []dns.RR) bool {
 		for _, rr := range rrs {
 			if _, ok := slices.BinarySearchFunc(want, hashRR(rr, &buf), cmpHash); ok {
 				out = append(out, rr)

@@ -50,9 +50,18 @@ type Entry struct {
 // The same name can come as an exact entry and then as a wildcard: the exact one decides the name itself
 // (exact beats wildcard) and the wildcard its subdomains.
 func (p *Policy) Content(s *snapshot.Snapshot, fn func(Entry) bool) {
+	p.ContentOf(s, Families{V4: true, V6: true, Names: true}, fn)
+}
+
+// Families selects the kinds of entries ContentOf enumerates.
+type Families struct{ V4, V6, Names bool }
+
+// ContentOf is Content restricted to some kinds of entries: what one kind holds never depends on the
+// others, so the entries it yields are exactly those of Content of those kinds, in the same order.
+func (p *Policy) ContentOf(s *snapshot.Snapshot, f Families, fn func(Entry) bool) {
 	c := content{p: p, s: s}
 	c.sources()
-	_ = c.prefixes(true, fn) && c.prefixes(false, fn) && c.names(fn)
+	_ = (!f.V4 || c.prefixes(true, fn)) && (!f.V6 || c.prefixes(false, fn)) && (!f.Names || c.names(fn))
 }
 
 type content struct {

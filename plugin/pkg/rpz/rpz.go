@@ -155,8 +155,14 @@ func Records(e policy.Entry, origin string, ttl uint32) []dns.RR {
 //     subdomains, since BIND stops at the closest name the zone holds, as DNS wildcards do (RFC 4592);
 //   - a /0: its two /1 halves, unless an entry of their own is there.
 func Zone(p *policy.Policy, s *snapshot.Snapshot, origin string, ttl uint32, fn func([]dns.RR) bool) {
+	ZoneOf(p, s, policy.Families{V4: true, V6: true, Names: true}, origin, ttl, fn)
+}
+
+// ZoneOf streams the records of some kinds of entries only: exactly those records of Zone, since the
+// records of one kind never depend on entries of another.
+func ZoneOf(p *policy.Policy, s *snapshot.Snapshot, f policy.Families, origin string, ttl uint32, fn func([]dns.RR) bool) {
 	z := zone{writer: newWriter(origin, ttl), fn: fn}
-	p.Content(s, z.entry)
+	p.ContentOf(s, f, z.entry)
 	if !z.stopped {
 		z.flushHalves(policy.Entry{})
 		z.settle(policy.Entry{})

@@ -418,3 +418,24 @@ func BenchmarkZone(b *testing.B) {
 	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/float64(b.N)/float64(records), "B/record")
 	b.ReportMetric(float64(records), "records")
 }
+
+// ZoneOf of each kind of entry, one after the other, is the whole zone: the records of one kind never
+// depend on the entries of another (the IXFR journal renders only the kinds that changed).
+func TestZoneOfKinds(t *testing.T) {
+	p, s := fixture(t)
+	var parts []dns.RR
+	kinds := 0
+	for _, f := range []policy.Families{{V4: true}, {V6: true}, {Names: true}} {
+		n := len(parts)
+		ZoneOf(p, s, f, origin, 60, func(rrs []dns.RR) bool { parts = append(parts, rrs...); return true })
+		if len(parts) > n {
+			kinds++
+		}
+	}
+	if kinds != 3 {
+		t.Fatalf("the fixture has records of %d kinds, want all 3", kinds)
+	}
+	if got, want := text(parts), text(zoneRRs(p, s)); got != want {
+		t.Errorf("ZoneOf by kind:\n%s\nwant Zone:\n%s", got, want)
+	}
+}

@@ -224,6 +224,12 @@ func (s *Snapshot) LookupName(name string) SetID {
 // enumerating a list as a whole (an RPZ zone, a firewall table). The result must not be modified.
 func (s *Snapshot) Entries(id int) *entryset.Set { return s.input[id] }
 
+// SameParts reports, per kind of entry, whether o holds the same entries as s: a rebuild takes over the
+// parts whose lists did not change, so a refresh of an IPv4 feed leaves IPv6 and names the same.
+func (s *Snapshot) SameParts(o *Snapshot) (v4, v6, names bool) {
+	return s.parts[partV4] == o.parts[partV4], s.parts[partV6] == o.parts[partV6], s.parts[partNames] == o.parts[partNames]
+}
+
 // EntryAddr returns the most specific entry of list id that contains a, to explain a match.
 func (s *Snapshot) EntryAddr(id int, a netip.Addr) (netip.Prefix, bool) {
 	return s.input[id].MatchAddr(a)
