@@ -7,16 +7,18 @@ FUZZTIME ?= 30s
 
 all: build
 
-# go build's own cache makes this cheap when nothing changed.
+# Every command under cmd/ (threatstop, threatstop-sync) into bin/; go build's own cache makes this cheap
+# when nothing changed.
 build:
-	$(GO) build -o $(BIN) ./cmd/threatstop
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/...
 
 run: build
 	./$(BIN) -conf Corefile.example
 
 # Every test: format and vet, unit tests, and the end-to-end tests against the binary built above.
 test: build check
-	THREATSTOP_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./...
+	THREATSTOP_BIN=$(CURDIR)/$(BIN) THREATSTOP_SYNC_BIN=$(CURDIR)/bin/threatstop-sync $(GO) test -count=1 ./...
 
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -27,7 +29,7 @@ unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test$$)
 
 e2e: build
-	THREATSTOP_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./test/
+	THREATSTOP_BIN=$(CURDIR)/$(BIN) THREATSTOP_SYNC_BIN=$(CURDIR)/bin/threatstop-sync $(GO) test -count=1 -v ./test/
 
 # Runs each fuzz target for FUZZTIME (go test accepts one -fuzz target per run).
 fuzz:
