@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/threatstop/threatstop/plugin/pkg/cidr"
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 )
 
@@ -61,5 +62,5 @@ func (dshield) Parse(data string, b *entryset.Builder, st *Stats) {
 
 // lastAddr is the last address of a masked prefix.
 func lastAddr(p netip.Prefix) netip.Addr {
-	return fromAddr(p.Addr()).or(lowMask(p.Addr().BitLen() - p.Bits())).addr(p.Addr().Is4())
+	return cidr.Last(p)
 }

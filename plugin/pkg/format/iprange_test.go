@@ -5,17 +5,19 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/threatstop/threatstop/plugin/pkg/cidr"
 )
 
 // addrAt returns base + off, for small offsets within one /64 (IPv6) or the IPv4 space.
 func addrAt(base netip.Addr, off uint64) netip.Addr {
-	u := fromAddr(base)
-	lo := u.lo + off
-	if lo < u.lo {
-		u.hi++
+	u := cidr.FromAddr(base)
+	lo := u.Lo + off
+	if lo < u.Lo {
+		u.Hi++
 	}
-	u.lo = lo
-	return u.addr(base.Is4())
+	u.Lo = lo
+	return u.Addr(base.Is4())
 }
 
 // bruteRange computes the minimal prefix cover of [base+lo, base+hi] from first principles: the prefixes

@@ -1,10 +1,10 @@
 package format
 
 import (
-	"math/bits"
 	"net/netip"
 	"strings"
 
+	"github.com/threatstop/threatstop/plugin/pkg/cidr"
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 )
 
@@ -40,7 +40,7 @@ func p2pRange(line string) (lo, hi netip.Addr, ok bool) {
 	if err != nil || hi.Zone() != "" {
 		return lo, hi, false
 	}
-	head, e, best := line[:dash], fromAddr(hi), -1
+	head, e, best := line[:dash], cidr.FromAddr(hi), -1
 	for i := 0; i < len(head); i++ {
 		if head[i] != ':' {
 			continue
@@ -49,17 +49,9 @@ func p2pRange(line string) (lo, hi netip.Addr, ok bool) {
 		if err != nil || a.Zone() != "" || a.Is4() != hi.Is4() {
 			continue
 		}
-		if c := commonBits(fromAddr(a), e); c > best {
+		if c := cidr.FromAddr(a).CommonBits(e); c > best {
 			lo, best = a, c
 		}
 	}
 	return lo, hi, best >= 0 && !hi.Less(lo)
-}
-
-// commonBits is the length of the longest common prefix of two addresses.
-func commonBits(a, b u128) int {
-	if x := a.hi ^ b.hi; x != 0 {
-		return bits.LeadingZeros64(x)
-	}
-	return 64 + bits.LeadingZeros64(a.lo^b.lo)
 }
