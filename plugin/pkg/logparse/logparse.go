@@ -17,13 +17,13 @@ type Format string
 
 // The formats.
 const (
-	Netfilter     Format = "netfilter"      // iptables/nftables LOG lines (SRC= DST= PROTO=)
+	Netfilter     Format = "netfilter"       // iptables/nftables LOG lines (SRC= DST= PROTO=)
 	ThreatstopSyn Format = "threatstop-sync" // netfilter lines with threatstop-sync's log prefix
-	PF            Format = "pf"             // pflog as printed by tcpdump -n -e -ttt
-	Decision      Format = "threatstop"     // threatstop firewall decision lines
-	BindRPZ       Format = "bind-rpz"       // BIND "rpz QNAME NXDOMAIN rewrite" lines
-	UnboundRPZ    Format = "unbound-rpz"    // Unbound "rpz: applied" lines
-	ASA           Format = "asa"            // Cisco ASA deny messages
+	PF            Format = "pf"              // pflog as printed by tcpdump -n -e -ttt
+	Decision      Format = "threatstop"      // threatstop firewall decision lines
+	BindRPZ       Format = "bind-rpz"        // BIND "rpz QNAME NXDOMAIN rewrite" lines
+	UnboundRPZ    Format = "unbound-rpz"     // Unbound "rpz: applied" lines
+	ASA           Format = "asa"             // Cisco ASA deny messages
 )
 
 // Formats lists every format.

@@ -1,0 +1,148 @@
+package logstore
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+
+func open(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func all(t *testing.T, s *Store, customer string) []Record {
+	t.Helper()
+	var out []Record
+	if err := s.Each(customer, time.Time{}, t0.AddDate(1, 0, 0), func(r *Record) error { out = append(out, *r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func recs(n int, start time.Time, step time.Duration) []Record {
+	out := make([]Record, n)
+	for i := range out {
+		out[i] = Record{Time: start.Add(time.Duration(i) * step), Remote: fmt.Sprintf("1.10.16.%d", i%250), Inside: "192.168.1.20", Lists: []string{"drop"}}
+	}
+	return out
+}
+
+func TestAddEachDuplicateReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.db")
+	s := open(t, path)
+	if err := s.Add("demo", "gw", "b1", t0, recs(10, t0, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add("demo", "gw", "b1", t0, recs(10, t0, time.Hour)); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("second Add of b1: %v, want ErrDuplicate", err)
+	}
+	// The same batch ID from another device, or for another customer, is another batch.
+	if err := s.Add("demo", "fw", "b1", t0, recs(1, t0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add("other", "gw", "b1", t0, recs(3, t0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(all(t, s, "demo")); n != 11 {
+		t.Fatalf("demo has %d records, want 11", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	defer s.Close()
+	got := all(t, s, "demo")
+	if len(got) != 11 || len(all(t, s, "other")) != 3 || len(all(t, s, "nobody")) != 0 {
+		t.Fatalf("after reopen: demo %d (want 11), other %d (want 3)", len(got), len(all(t, s, "other")))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Time.Before(got[i-1].Time) {
+			t.Fatalf("records out of order at %d", i)
+		}
+	}
+	if err := s.Add("demo", "gw", "b1", t0, nil); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("b1 after reopen: %v, want ErrDuplicate", err)
+	}
+	// A period: [15:00+2h, 15:00+5h) holds hours 2, 3, 4 of gw's batch and nothing of fw's.
+	n := 0
+	s.Each("demo", t0.Add(2*time.Hour), t0.Add(5*time.Hour), func(*Record) error { n++; return nil })
+	if n != 3 {
+		t.Fatalf("period holds %d records, want 3", n)
+	}
+}
+
+func TestPurgeExact(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "log.db"))
+	defer s.Close()
+	// 100 records, one every 30 minutes from t0: across three days.
+	if err := s.Add("demo", "gw", "b1", t0, recs(100, t0, 30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add("other", "gw", "b2", t0.Add(40*time.Hour), recs(5, t0.Add(40*time.Hour), time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	cut := t0.Add(30*time.Hour + 10*time.Minute) // inside the second day: records 0..60 are older
+	n, err := s.Purge(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 61 {
+		t.Fatalf("purged %d, want 61", n)
+	}
+	got := all(t, s, "demo")
+	if len(got) != 39 || got[0].Time.Before(cut) || !got[0].Time.Equal(t0.Add(61*30*time.Minute)) {
+		t.Fatalf("after purge: %d records from %v", len(got), got[0].Time)
+	}
+	if len(all(t, s, "other")) != 5 {
+		t.Fatal("purge deleted newer records of another customer")
+	}
+	// b1 was uploaded before the cut: its ID is forgotten; b2's is kept.
+	if err := s.Add("demo", "gw", "b1", cut, nil); err != nil {
+		t.Fatalf("b1 after purge: %v", err)
+	}
+	if err := s.Add("other", "gw", "b2", cut, nil); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("b2 after purge: %v", err)
+	}
+}
+
+func TestFirstSeen(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "log.db"))
+	defer s.Close()
+	if n, _ := s.MarkSeen("drop", []string{"1.10.16.0/20", "5.188.10.0/24"}, t0); n != 2 {
+		t.Fatalf("new %d, want 2", n)
+	}
+	if n, _ := s.MarkSeen("drop", []string{"1.10.16.0/20", "45.13.37.0/24"}, t0.Add(time.Hour)); n != 1 {
+		t.Fatalf("new %d, want 1", n)
+	}
+	if ts, ok := s.FirstSeen("drop", "1.10.16.0/20"); !ok || !ts.Equal(t0) {
+		t.Fatalf("first seen %v %v, want %v", ts, ok, t0)
+	}
+	if ts, _ := s.FirstSeen("drop", "45.13.37.0/24"); !ts.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("first seen %v", ts)
+	}
+	if _, ok := s.FirstSeen("other", "1.10.16.0/20"); ok {
+		t.Fatal("first seen in a list that never held it")
+	}
+}
+
+func BenchmarkAdd(b *testing.B) {
+	s, _ := Open(filepath.Join(b.TempDir(), "log.db"))
+	defer s.Close()
+	batch := recs(10000, t0, time.Second)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.Add("demo", "gw", fmt.Sprint(i), t0, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+}
