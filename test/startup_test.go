@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -201,5 +203,67 @@ func TestCorefileExample(t *testing.T) {
 	if out := dig(t, 1053, "demo.rpz.threatstop.local", "AXFR"); !strings.Contains(out, "; Transfer failed.") {
 		t.Errorf("unsigned AXFR of demo.rpz.threatstop.local did not fail:\n%s", lastLines(out, 5))
 	}
+	checkListPages(t, s)
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
+}
+
+// checkListPages reads the README's list pages of policy demo with dig over TCP: every entry once, in
+// order and disjoint, the allow carve-out left out, and each entry listed by the DNSBL lookup too.
+func checkListPages(t *testing.T, s *Server) {
+	t.Helper()
+	sum := map[string]int{}
+	for _, kv := range strings.Fields(strings.ReplaceAll(dig(t, 1053, "+short", "_list.demo.threatstop.local", "TXT"), `"`, "")) {
+		k, v, _ := strings.Cut(kv, "=")
+		sum[k], _ = strconv.Atoi(v)
+	}
+	if sum["pages"] < 2 || sum["entries"] < 1000 || sum["page_size"] != 4000 {
+		t.Fatalf("_list.demo.threatstop.local TXT: %v", sum)
+	}
+	var all []netip.Prefix
+	for i := range sum["pages"] {
+		name := fmt.Sprintf("%d._list.demo.threatstop.local", i)
+		out := dig(t, 1053, "+tcp", "+short", name, "TXT")
+		n := 0
+		for _, f := range strings.Fields(strings.ReplaceAll(out, `"`, "")) {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				t.Fatalf("%s TXT: %q is not a prefix", name, f)
+			}
+			all = append(all, p)
+			n++
+		}
+		if n == 0 || n > 4000 {
+			t.Errorf("%s TXT: %d entries", name, n)
+		}
+		if i == 0 {
+			a := digShort(dig(t, 1053, "+tcp", "+short", name, "A"))
+			if len(a) == 0 || !slices.Contains(a, "1.19.0.0") {
+				t.Errorf("dig +tcp %s A: %d addresses, want 1.19.0.0 (next to the allowed 1.19.0.1) among them", name, len(a))
+			}
+		}
+	}
+	if len(all) != sum["entries"] {
+		t.Errorf("the pages hold %d entries, _list says %d", len(all), sum["entries"])
+	}
+	for i := 1; i < len(all); i++ {
+		a, b := all[i-1], all[i]
+		if a.Addr().Is4() == b.Addr().Is4() && (a.Overlaps(b) || !a.Addr().Less(b.Addr())) {
+			t.Fatalf("entries %v and %v overlap or are out of order", a, b)
+		}
+	}
+	if !slices.Contains(all, netip.MustParsePrefix("1.10.16.0/20")) {
+		t.Errorf("1.10.16.0/20 (Spamhaus DROP) is not in the list pages")
+	}
+	allowed := netip.MustParseAddr("1.19.0.1")
+	for i, p := range all {
+		if p.Contains(allowed) {
+			t.Errorf("%v holds the allowed %v", p, allowed)
+		}
+		if i%97 != 0 {
+			continue
+		}
+		if r := s.Query(t, addrName(t, p.Addr().String(), "demo.threatstop.local."), dns.TypeA); r.Rcode != dns.RcodeSuccess {
+			t.Errorf("list entry %v: its first address is %s by the DNSBL lookup", p, dns.RcodeToString[r.Rcode])
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -13,8 +14,12 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 )
 
-// DefaultJournal is how many versions of the policies the journal keeps for IXFR.
-const DefaultJournal = 16
+// DefaultJournal is how many versions of the policies the journal keeps for IXFR, and DefaultJournalBytes
+// the memory it may hold beyond the current version: old snapshot parts and computed differences.
+const (
+	DefaultJournal      = 16
+	DefaultJournalBytes = 256 << 20
+)
 
 // journal keeps the last versions of the state (snapshot and serials), so that an IXFR from a serial a
 // secondary still holds gets only the difference (RFC 1995). A refresh records a pointer and computes
@@ -22,11 +27,16 @@ const DefaultJournal = 16
 // when a secondary first asks for it (two renderings of the kinds of entries that changed, IPv4, IPv6 or
 // names, compared by 128-bit hashes of each record's wire form) and kept until that version leaves the journal. An old version costs the parts of
 // its snapshot that later ones do not share: a feed refresh replaces one part (IPv4, IPv6 or names).
+//
+// Both bounds hold: at most `versions` versions, and at most maxBytes for what the old versions hold that
+// the current one does not share plus the differences computed so far; the oldest versions go first.
 type journal struct {
 	mu       sync.Mutex
 	versions int
+	maxBytes int
 	states   []*state // oldest first; the last is the current one
 	diffs    map[diffKey]*ixfrDiff
+	bytes    int // of the old versions' unshared parts and the computed diffs, as of the last trim
 }
 
 type diffKey struct {
@@ -38,15 +48,53 @@ type diffKey struct {
 type ixfrDiff struct {
 	once     sync.Once
 	del, add []dns.RR
+	bytes    atomic.Int64
 }
 
 func (j *journal) add(st *state) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.states = append(j.states, st)
-	if n := len(j.states) - max(j.versions, 1); n > 0 {
+	j.trim()
+}
+
+// trim drops the oldest versions until both bounds hold; the current version always stays.
+func (j *journal) trim() {
+	n := max(len(j.states)-max(j.versions, 1), 0)
+	// old[k] is what version k holds that the newer ones do not: a part or entry set that a version
+	// shares with none of its successors is shared with no later one either.
+	old := make([]int, len(j.states))
+	total := 0
+	for k := len(j.states) - 2; k >= 0; k-- {
+		old[k] = j.states[k].snap.Unshared(j.states[k+1].snap)
+		if k >= n {
+			total += old[k]
+		}
+	}
+	diffs := 0
+	for _, d := range j.diffs {
+		diffs += int(d.bytes.Load())
+	}
+	for j.maxBytes > 0 && n < len(j.states)-1 && total+diffs > j.maxBytes {
+		total -= old[n]
+		n++
+	}
+	if n > 0 {
 		j.states = slices.Delete(j.states, 0, n)
-		j.diffs = nil // keyed by serials that may have left; recomputed on demand
+		j.diffs, diffs = nil, 0 // keyed by serials that may have left; recomputed on demand
+	}
+	j.bytes = total + diffs
+	journalVersions.Set(float64(len(j.states)))
+	journalBytes.Set(float64(j.bytes))
+}
+
+// computed accounts for a difference that compute filled, and trims the journal if it is now over its
+// byte bound.
+func (j *journal) computed() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.states) > 0 {
+		j.trim()
 	}
 }
 
@@ -82,6 +130,13 @@ func (d *ixfrDiff) compute(p *policy.Policy, a, b *snapshot.Snapshot, apex strin
 		gone, came := minus(ha, hb), minus(hb, ha)
 		d.del = pick(p, a, f, apex, ttl, gone)
 		d.add = pick(p, b, f, apex, ttl, came)
+		n := 0
+		for _, rrs := range [][]dns.RR{d.del, d.add} {
+			for _, rr := range rrs {
+				n += dns.Len(rr) + 64 // wire size, about what the record's fields and strings take
+			}
+		}
+		d.bytes.Store(int64(n))
 	})
 }
 

@@ -66,3 +66,18 @@ var catalogRefused = promauto.NewCounter(prometheus.CounterOpts{
 	Name:      "catalog_transfers_refused_total",
 	Help:      "Transfers of the catalog zone refused: not signed with one of the catalog_keys.",
 })
+
+var (
+	journalVersions = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "journal_versions",
+		Help:      "Versions of the policies the IXFR journal holds, the current one included.",
+	})
+	journalBytes = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "journal_bytes",
+		Help:      "Memory the IXFR journal holds beyond the current version: old snapshot parts and computed differences.",
+	})
+)

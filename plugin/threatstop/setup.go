@@ -78,7 +78,8 @@ func setup(c *caddy.Controller) error {
 
 func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 	t := &Threatstop{feeds: feeds, policies: map[string]*policyEntry{}, ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
-	t.journal.versions = DefaultJournal
+	t.journal.versions, t.journal.maxBytes = DefaultJournal, DefaultJournalBytes
+	t.listPage = DefaultListPage
 	catalog := feeds.Catalog()
 	i := 0
 	for c.Next() {
@@ -127,7 +128,7 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 				}
 			case "journal":
 				args := c.RemainingArgs()
-				if len(args) != 1 {
+				if len(args) < 1 || len(args) > 2 {
 					return nil, c.ArgErr()
 				}
 				v, err := strconv.Atoi(args[0])
@@ -135,6 +136,23 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 					return nil, c.Errf("journal needs a number of versions from 1 to 1000, not %q", args[0])
 				}
 				t.journal.versions = v
+				if len(args) == 2 {
+					b, err := parseBytes(args[1])
+					if err != nil {
+						return nil, c.Errf("journal: %v", err)
+					}
+					t.journal.maxBytes = b
+				}
+			case "list_page":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				v, err := strconv.Atoi(args[0])
+				if err != nil || v < 1 || v > DefaultListPage {
+					return nil, c.Errf("list_page needs a number of entries from 1 to %d, not %q", DefaultListPage, args[0])
+				}
+				t.listPage = v
 			case "catalog_keys":
 				args := c.RemainingArgs()
 				if len(args) == 0 {
@@ -367,4 +385,23 @@ func parseNet(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// parseBytes reads a size such as 65536, 64KiB, 256MiB or 1GiB.
+func parseBytes(s string) (int, error) {
+	num, mult := s, 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = n, u.mult
+			break
+		}
+	}
+	v, err := strconv.Atoi(num)
+	if err != nil || v < 0 || v > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size in bytes (such as 65536, 64MiB or 1GiB)", s)
+	}
+	return v * mult, nil
 }

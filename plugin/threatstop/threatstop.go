@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,7 @@ type Threatstop struct {
 	catalogKeys   map[string]bool // TSIG keys that may transfer the catalog zone
 	catalogSerial uint32          // the catalog's serial: when this instance started
 	journal       journal         // recent versions, for IXFR
+	listPage      int             // the most entries a list page holds
 }
 
 // zone is one served zone with the names its SOA and NS records use, computed once.
@@ -63,6 +65,9 @@ type policyEntry struct {
 	keys            map[string]bool // TSIG key names that may transfer the policy's RPZ zone
 	transferClients *bart.Lite      // networks that may transfer it without a key
 	counters        counters
+
+	pages   atomic.Pointer[listPages] // the list pages at the latest serial asked for
+	pagesMu sync.Mutex                // one computation of the pages at a time
 }
 
 // state is what one query reads: a snapshot and the serials that go with it.
@@ -147,7 +152,10 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 	if p == nil {
 		return t.nxdomain(w, r, z.name, z, st.zoneSerial)
 	}
-	if p.clients != nil && !p.clients.Contains(clientAddr(w)) {
+	list := isList(inner)
+	// The list pages are the policy's whole content: its clients may read them, and so may whoever may
+	// transfer its RPZ zone.
+	if p.clients != nil && !p.clients.Contains(clientAddr(w)) && !(list && p.mayTransfer(ctx, w)) {
 		p.counters.refused.Inc()
 		return dns.RcodeRefused, nil
 	}
@@ -155,6 +163,9 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 	serial := st.serials[p.index]
 	if inner == "" {
 		return t.apex(w, r, apex, z, serial, qtype)
+	}
+	if list {
+		return t.serveList(ctx, w, r, p, st, z, inner, apex, qtype)
 	}
 
 	var v policy.Verdict

@@ -135,6 +135,7 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 			go func() {
 				defer close(ch)
 				d.compute(p.Policy, old.snap, st.snap, apex, t.ttl)
+				t.journal.computed()
 				ch <- []dns.RR{soa, t.soa(apex, z, serial, false)}
 				sendBatches(ch, d.del)
 				ch <- []dns.RR{soa}

@@ -484,3 +484,39 @@ func buildNames(lists []List, in *interner, w int) map[string]nameSets {
 	}
 	return names
 }
+
+// Unshared is about how many bytes s holds that o does not share with it: the parts (range maps, name
+// maps, set tables) and list entry sets that are not the same in both. It is what keeping s costs while o
+// is kept anyway, as the IXFR journal does with old versions.
+func (s *Snapshot) Unshared(o *Snapshot) int {
+	if s == nil || s == o {
+		return 0
+	}
+	n := 0
+	for k, p := range s.parts {
+		if o != nil && o.parts[k] == p {
+			continue
+		}
+		n += 8 * len(p.sets)
+		switch {
+		case p.v != nil:
+			n += p.v.Bytes()
+		default:
+			for name := range p.names {
+				n += len(name) + 16 + 8 + 16 // key, header, value, a share of the buckets
+			}
+		}
+	}
+	for i, in := range s.input {
+		if o != nil && i < len(o.input) && o.input[i] == in {
+			continue
+		}
+		n += 8*len(in.V4) + 24*len(in.V6)
+		for _, names := range [][]string{in.Names, in.Wildcards} {
+			for _, name := range names {
+				n += 16 + len(name)
+			}
+		}
+	}
+	return n
+}
