@@ -1,0 +1,186 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/cidrset"
+)
+
+// Nft keeps table inet TABLE: interval sets v4 and v6 (auto-merge) with the block list, set serial with
+// the serial they hold, and chains input, forward and output (as Hooks says) that log and drop listed
+// sources and destinations.
+//
+// Each apply is one `nft -f` transaction that declares the table, sets and chains (created when missing),
+// rewrites the rules, and then either replaces the elements (full) or, when the state says what the sets
+// hold, deletes and adds only the ranges that differ (incremental). The incremental transaction first
+// deletes the serial it expects the set serial to hold: if the table is not the one the state describes
+// (a reboot, a flushed ruleset, an edit), that delete fails, nothing is changed, and a full replace follows.
+type Nft struct {
+	Nft     string // the nft command; default "nft"
+	Table   string // default "threatstop"
+	Hooks   Hooks
+	LogRate int // drops logged per second per rule; 0: every drop; negative: none
+	Run     Runner
+}
+
+// Name implements Backend.
+func (n *Nft) Name() string { return "nftables" }
+
+func (n *Nft) table() string {
+	if n.Table == "" {
+		return "threatstop"
+	}
+	return n.Table
+}
+
+func (n *Nft) cmd() string {
+	if n.Nft == "" {
+		return "nft"
+	}
+	return n.Nft
+}
+
+// elementsPerLine bounds one add/delete element statement (nft parses each into memory at once).
+const elementsPerLine = 4096
+
+// Apply implements Backend.
+func (n *Nft) Apply(ctx context.Context, u *Update) (string, error) {
+	if u.HaveValid {
+		script, gone, added := n.Incremental(u)
+		_, err := n.Run.Run(ctx, script, n.cmd(), "-f", "/dev/stdin")
+		if err == nil {
+			return fmt.Sprintf("incremental: %d ranges deleted, %d added", gone, added), nil
+		}
+		// The table is not what the state says: replace it whole (also one transaction).
+		full := n.Full(u)
+		if _, err2 := n.Run.Run(ctx, full, n.cmd(), "-f", "/dev/stdin"); err2 != nil {
+			return "", fmt.Errorf("incremental update failed (%v), and so did the full replace: %w", firstLine(err), hint(err2))
+		}
+		return fmt.Sprintf("full replace (%d ranges; the incremental update did not apply: %s)", u.List.V4.Len()+u.List.V6.Len(), firstLine(err)), nil
+	}
+	if _, err := n.Run.Run(ctx, n.Full(u), n.cmd(), "-f", "/dev/stdin"); err != nil {
+		return "", hint(err)
+	}
+	return fmt.Sprintf("full replace (%d ranges)", u.List.V4.Len()+u.List.V6.Len()), nil
+}
+
+// hint explains the error nft gives for a transaction larger than its netlink socket buffer.
+func hint(err error) error {
+	if strings.Contains(err.Error(), "Message too long") {
+		return fmt.Errorf("%w (the transaction is larger than the netlink socket buffer: nft raises it only with CAP_NET_ADMIN in the initial user namespace, not in a user namespace or rootless container)", err)
+	}
+	return err
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// Full is the transaction that makes the table hold u.List whatever it held.
+func (n *Nft) Full(u *Update) []byte {
+	var b bytes.Buffer
+	n.header(&b)
+	t := n.table()
+	fmt.Fprintf(&b, "flush set inet %s v4\nflush set inet %s v6\nflush set inet %s serial\n", t, t, t)
+	writeElements(&b, "add", t, "v4", u.List.V4.Ranges())
+	writeElements(&b, "add", t, "v6", u.List.V6.Ranges())
+	fmt.Fprintf(&b, "add element inet %s serial { %d }\n", t, u.Serial)
+	return b.Bytes()
+}
+
+// Incremental is the transaction that takes the table from u.Have (at u.HaveSerial) to u.List, and the
+// number of ranges it deletes and adds.
+func (n *Nft) Incremental(u *Update) ([]byte, int, int) {
+	var b bytes.Buffer
+	n.header(&b)
+	t := n.table()
+	// The precondition: the table holds the serial the state says (fails the whole transaction if not).
+	fmt.Fprintf(&b, "delete element inet %s serial { %d }\n", t, u.HaveSerial)
+	gone4, add4 := cidrset.Diff(u.Have4, u.List.V4)
+	gone6, add6 := cidrset.Diff(u.Have6, u.List.V6)
+	writeElements(&b, "delete", t, "v4", gone4)
+	writeElements(&b, "delete", t, "v6", gone6)
+	writeElements(&b, "add", t, "v4", add4)
+	writeElements(&b, "add", t, "v6", add6)
+	fmt.Fprintf(&b, "add element inet %s serial { %d }\n", t, u.Serial)
+	return b.Bytes(), len(gone4) + len(gone6), len(add4) + len(add6)
+}
+
+// header declares the table (created if missing, kept if there) and rewrites the chains' rules.
+func (n *Nft) header(b *bytes.Buffer) {
+	t := n.table()
+	fmt.Fprintf(b, "# threatstop-sync: the policy's block list; rewritten by every sync\n")
+	fmt.Fprintf(b, "table inet %s {\n", t)
+	fmt.Fprintf(b, "\tset v4 { type ipv4_addr; flags interval; auto-merge; }\n")
+	fmt.Fprintf(b, "\tset v6 { type ipv6_addr; flags interval; auto-merge; }\n")
+	fmt.Fprintf(b, "\tset serial { type mark; }\n")
+	for _, h := range n.hooks() {
+		fmt.Fprintf(b, "\tchain %s { type filter hook %s priority filter - 10; policy accept; }\n", h, h)
+	}
+	fmt.Fprintf(b, "}\n")
+	for _, h := range n.hooks() {
+		fmt.Fprintf(b, "flush chain inet %s %s\n", t, h)
+		if h != "output" { // listed sources: inbound
+			n.rules(b, h, "saddr", LogPrefixIn)
+		}
+		if h != "input" { // listed destinations: outbound
+			n.rules(b, h, "daddr", LogPrefixOut)
+		}
+	}
+}
+
+func (n *Nft) hooks() []string {
+	var hs []string
+	if n.Hooks.Input {
+		hs = append(hs, "input")
+	}
+	if n.Hooks.Forward {
+		hs = append(hs, "forward")
+	}
+	if n.Hooks.Output {
+		hs = append(hs, "output")
+	}
+	return hs
+}
+
+func (n *Nft) rules(b *bytes.Buffer, chain, dir, prefix string) {
+	t := n.table()
+	for _, fam := range [...]struct{ proto, set string }{{"ip", "v4"}, {"ip6", "v6"}} {
+		match := fmt.Sprintf("%s %s @%s", fam.proto, dir, fam.set)
+		switch {
+		case n.LogRate < 0:
+		case n.LogRate == 0:
+			fmt.Fprintf(b, "add rule inet %s %s %s log prefix %q level warn\n", t, chain, match, prefix)
+		default:
+			fmt.Fprintf(b, "add rule inet %s %s %s limit rate %d/second log prefix %q level warn\n", t, chain, match, n.LogRate, prefix)
+		}
+		fmt.Fprintf(b, "add rule inet %s %s %s counter drop\n", t, chain, match)
+	}
+}
+
+// writeElements writes add or delete statements of the ranges, a range as a prefix where it is one.
+func writeElements(b *bytes.Buffer, verb, table, set string, rs []cidrset.Range) {
+	for i := 0; i < len(rs); i += elementsPerLine {
+		chunk := rs[i:min(i+elementsPerLine, len(rs))]
+		fmt.Fprintf(b, "%s element inet %s %s { ", verb, table, set)
+		for j, r := range chunk {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(RangeString(r))
+		}
+		b.WriteString(" }\n")
+	}
+}
+
+// RangeString is r as nftables writes it: a prefix, or first-last.
+func RangeString(r cidrset.Range) string {
+	if p, ok := r.Prefix(); ok {
+		return p.String()
+	}
+	return r.First.String() + "-" + r.Last.String()
+}
