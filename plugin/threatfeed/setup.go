@@ -15,6 +15,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
 	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
@@ -243,6 +244,7 @@ func parseSize(s string) (int64, bool) {
 type feedConfig struct {
 	feed   *feed.Feed
 	http   *source.HTTP // nil for a file
+	axfr   *source.AXFR // nil unless the feed is a zone transfer
 	set    settings
 	remote bool
 }
@@ -350,6 +352,19 @@ func (fc feedConfig) apply(block settings) *feed.Feed {
 	switch src := f.Source.(type) {
 	case *source.File:
 		src.MaxSize = maxSize
+	case *source.AXFR:
+		// The SOA's refresh and retry timers pace the checks; the feed's loop only looks whether one is
+		// due (a clock read), so it runs every second, or at the feed's refresh when that is shorter,
+		// which then also bounds the SOA refresh.
+		src.Timeout = DefaultTimeout
+		if s.timeout != nil {
+			src.Timeout = *s.timeout
+		}
+		f.Refresh = time.Second
+		if s.refresh != nil {
+			src.MaxRefresh = *s.refresh
+			f.Refresh = min(f.Refresh, *s.refresh)
+		}
 	case *source.HTTP:
 		src.MaxSize = maxSize
 		src.Timeout, src.ConnectTimeout = DefaultTimeout, DefaultConnectTimeout
@@ -394,6 +409,18 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 	header := http.Header{}
 	for c.NextBlock() {
 		switch c.Val() {
+		case "axfr":
+			if f.Source != nil {
+				return fc, c.Errf("feed %q has more than one source", name)
+			}
+			a, err := parseAXFR(c)
+			if err != nil {
+				return fc, err
+			}
+			f.Source, fc.axfr, fc.remote = a, a, true
+			if f.Format == "" {
+				f.Format = "rpz"
+			}
 		case "file", "url":
 			kind := c.Val()
 			args := c.RemainingArgs()
@@ -452,7 +479,7 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 	}
 	switch {
 	case f.Source == nil:
-		return fc, c.Errf("feed %q (line %d) needs a source: file PATH or url URL", name, line)
+		return fc, c.Errf("feed %q (line %d) needs a source: file PATH, url URL or axfr ZONE from ADDRESS", name, line)
 	case f.Format == "":
 		return fc, c.Errf("feed %q (line %d) needs a format: %s", name, line, strings.Join(format.Names(), ", "))
 	case f.Category == "":
@@ -472,4 +499,44 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 	}
 	f.Parser = p
 	return fc, nil
+}
+
+// parseAXFR parses "axfr ZONE from HOST:PORT [key NAME [ALGORITHM]]"; the key's secret comes from the
+// tsig plugin of the same server block, which is set up before threatfeed.
+func parseAXFR(c *caddy.Controller) (*source.AXFR, error) {
+	args := c.RemainingArgs()
+	if (len(args) != 3 && len(args) != 5 && len(args) != 6) || args[1] != "from" || len(args) > 3 && args[3] != "key" {
+		return nil, c.Errf("axfr needs: axfr ZONE from ADDRESS[:PORT] [key NAME [ALGORITHM]]")
+	}
+	zone := strings.ToLower(dns.Fqdn(args[0]))
+	if _, ok := dns.IsDomainName(zone); !ok || zone == "." {
+		return nil, c.Errf("axfr: %q is not a zone name", args[0])
+	}
+	server := args[2]
+	if _, _, err := net.SplitHostPort(server); err != nil {
+		server = net.JoinHostPort(server, "53")
+	}
+	host, _, _ := net.SplitHostPort(server)
+	if net.ParseIP(host) == nil {
+		return nil, c.Errf("axfr: the primary must be an IP address (NOTIFY is accepted from it only), not %q", args[2])
+	}
+	a := &source.AXFR{Zone: zone, Server: server}
+	if len(args) > 3 {
+		a.Key = plugin.Name(args[4]).Normalize()
+		secret, ok := dnsserver.GetConfig(c).TsigSecret[a.Key]
+		if !ok {
+			return nil, c.Errf("axfr: key %q is not defined by a tsig plugin in this server block (tsig { secret %s ... })", args[4], a.Key)
+		}
+		a.Secret = secret
+		if len(args) == 6 {
+			algo := strings.ToLower(dns.Fqdn(args[5]))
+			switch algo {
+			case dns.HmacSHA1, dns.HmacSHA224, dns.HmacSHA256, dns.HmacSHA384, dns.HmacSHA512:
+			default:
+				return nil, c.Errf("axfr: unknown TSIG algorithm %q", args[5])
+			}
+			a.Algo = algo
+		}
+	}
+	return a, nil
 }

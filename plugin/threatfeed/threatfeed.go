@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,9 +34,15 @@ type Threatfeed struct {
 	Feeds *Feeds
 }
 
-// ServeDNS implements plugin.Handler: threatfeed is in the chain only to report readiness, so it passes
-// every query on directly, without plugin.NextOrFailure's frame on the stack of every query.
+// ServeDNS implements plugin.Handler: threatfeed is in the chain to report readiness and to take the NOTIFY
+// of the zones its axfr feeds transfer; it passes every other query on directly, without
+// plugin.NextOrFailure's frame on the stack of every query.
 func (t *Threatfeed) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	if r.Opcode == dns.OpcodeNotify {
+		if rcode, done := t.Feeds.notify(w, r); done {
+			return rcode, nil
+		}
+	}
 	if t.Next == nil {
 		return plugin.NextOrFailure(t.Name(), nil, ctx, w, r)
 	}
@@ -60,6 +68,7 @@ type Feeds struct {
 	subs []func(*snapshot.Snapshot)
 
 	dirty   chan struct{}
+	kick    []chan struct{} // per feed: fetch now (a NOTIFY came)
 	start   sync.Once
 	stop    sync.Once
 	cancel  context.CancelFunc
@@ -81,6 +90,7 @@ func (f *Feeds) add(fd *feed.Feed) {
 	f.byName[fd.Name] = len(f.feeds)
 	f.feeds = append(f.feeds, fd)
 	f.lastErr = append(f.lastErr, "")
+	f.kick = append(f.kick, make(chan struct{}, 1))
 	f.stale = append(f.stale, false)
 }
 
@@ -253,6 +263,8 @@ func (f *Feeds) poll(ctx context.Context, i int) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-f.kick[i]:
+			t.Stop()
 		}
 		changed := f.update(ctx, i)
 		if f.checkStale(i) && fd.DropStale {
@@ -352,6 +364,10 @@ func (f *Feeds) update(ctx context.Context, i int) bool {
 		c := fd.Content()
 		f.record(fd, c)
 		log.Infof("feed %s (%s): version %d, %d entries", fd.Name, fd.Source, c.Version, c.Set.Len())
+		if a, ok := fd.Source.(*source.AXFR); ok {
+			serial, how, n := a.Held()
+			log.Infof("feed %s: zone %s at serial %d by %s, %d records", fd.Name, a.Zone, serial, how, n)
+		}
 	}
 	return changed
 }
@@ -393,4 +409,50 @@ func (f *Feeds) rebuild() {
 	for _, fn := range f.subs {
 		fn(s)
 	}
+}
+
+// notify answers a NOTIFY (RFC 1996) for the zone of an axfr feed and has the feed check its primary at
+// once. Only the primary the feed transfers from may send it; from anyone else it is REFUSED. A NOTIFY
+// for another zone is not ours (done is false).
+func (f *Feeds) notify(w dns.ResponseWriter, r *dns.Msg) (rcode int, done bool) {
+	if len(r.Question) != 1 {
+		return 0, false
+	}
+	zone := strings.ToLower(dns.Fqdn(r.Question[0].Name))
+	var from net.IP
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		from = a.IP
+	case *net.TCPAddr:
+		from = a.IP
+	}
+	matched, accepted := false, false
+	for i, fd := range f.feeds {
+		a, ok := fd.Source.(*source.AXFR)
+		if !ok || a.Zone != zone {
+			continue
+		}
+		matched = true
+		if from == nil || !a.Host().Equal(from) {
+			continue
+		}
+		accepted = true
+		a.Notify()
+		select {
+		case f.kick[i] <- struct{}{}:
+		default: // a fetch is already due
+		}
+	}
+	if !matched {
+		return 0, false
+	}
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	if !accepted {
+		log.Warningf("NOTIFY for %s from %v refused: not the primary of any feed of that zone", zone, from)
+		m.Rcode = dns.RcodeRefused
+	}
+	w.WriteMsg(m)
+	return m.Rcode, true
 }
