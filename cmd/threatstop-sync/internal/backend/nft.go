@@ -3,7 +3,9 @@ package backend
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/cidrset"
@@ -183,4 +185,89 @@ func RangeString(r cidrset.Range) string {
 		return p.String()
 	}
 	return r.First.String() + "-" + r.Last.String()
+}
+
+// ReadSet reads the addresses set SET of the table holds (`nft -j list set`): what a test, or an operator
+// checking the device, compares with the state.
+func (n *Nft) ReadSet(ctx context.Context, set string) (cidrset.Set, error) {
+	out, err := n.Run.Run(ctx, nil, n.cmd(), "-j", "list", "set", "inet", n.table(), set)
+	if err != nil {
+		return cidrset.Set{}, err
+	}
+	return ParseNftJSON(out, set == "v6")
+}
+
+// ParseNftJSON reads the elements of the set in `nft -j list set` output: addresses, prefixes and ranges.
+func ParseNftJSON(data []byte, is6 bool) (cidrset.Set, error) {
+	var doc struct {
+		Nftables []struct {
+			Set *struct {
+				Elem []json.RawMessage `json:"elem"`
+			} `json:"set"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return cidrset.Set{}, err
+	}
+	var rs []cidrset.Range
+	for _, o := range doc.Nftables {
+		if o.Set == nil {
+			continue
+		}
+		for _, e := range o.Set.Elem {
+			r, err := nftElem(e)
+			if err != nil {
+				return cidrset.Set{}, err
+			}
+			rs = append(rs, r)
+		}
+	}
+	return cidrset.FromRanges(is6, rs), nil
+}
+
+func nftElem(e json.RawMessage) (cidrset.Range, error) {
+	var s string
+	if json.Unmarshal(e, &s) == nil {
+		a, err := netip.ParseAddr(s)
+		return cidrset.Range{First: a, Last: a}, err
+	}
+	var v struct {
+		Prefix *struct {
+			Addr string `json:"addr"`
+			Len  int    `json:"len"`
+		} `json:"prefix"`
+		Range []string         `json:"range"`
+		Elem  *json.RawMessage `json:"elem"` // an element with a counter or comment
+	}
+	if err := json.Unmarshal(e, &v); err != nil {
+		return cidrset.Range{}, err
+	}
+	switch {
+	case v.Elem != nil:
+		var inner struct {
+			Val json.RawMessage `json:"val"`
+		}
+		if err := json.Unmarshal(*v.Elem, &inner); err != nil {
+			return cidrset.Range{}, err
+		}
+		return nftElem(inner.Val)
+	case v.Prefix != nil:
+		a, err := netip.ParseAddr(v.Prefix.Addr)
+		if err != nil {
+			return cidrset.Range{}, err
+		}
+		p := cidrset.Build(a.Is6(), []netip.Prefix{netip.PrefixFrom(a, v.Prefix.Len)}).Ranges()
+		if len(p) != 1 {
+			return cidrset.Range{}, fmt.Errorf("bad prefix %s/%d", v.Prefix.Addr, v.Prefix.Len)
+		}
+		return p[0], nil
+	case len(v.Range) == 2:
+		a, err1 := netip.ParseAddr(v.Range[0])
+		b, err2 := netip.ParseAddr(v.Range[1])
+		if err1 != nil || err2 != nil {
+			return cidrset.Range{}, fmt.Errorf("bad range %v", v.Range)
+		}
+		return cidrset.Range{First: a, Last: b}, nil
+	}
+	return cidrset.Range{}, fmt.Errorf("unknown element %s", e)
 }

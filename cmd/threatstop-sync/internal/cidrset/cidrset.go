@@ -152,6 +152,19 @@ func merge(spans []span) []span {
 	return slices.Clip(out)
 }
 
+// FromRanges is the set of the addresses in rs of the family (IPv4 unless is6); ranges of the other
+// family or with First after Last are ignored.
+func FromRanges(is6 bool, rs []Range) Set {
+	spans := make([]span, 0, len(rs))
+	for _, r := range rs {
+		if r.First.Is4() == is6 || r.Last.Is4() == is6 || r.Last.Less(r.First) {
+			continue
+		}
+		spans = append(spans, span{fromAddr(r.First), fromAddr(r.Last)})
+	}
+	return Set{is6: is6, r: merge(spans)}
+}
+
 // Is6 reports whether the set holds IPv6 addresses.
 func (s Set) Is6() bool { return s.is6 }
 

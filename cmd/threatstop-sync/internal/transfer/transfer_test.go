@@ -7,12 +7,12 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/primarytest"
 	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/zone"
 )
 
@@ -23,157 +23,14 @@ const (
 	wrong   = "d3Jvbmctc2VjcmV0LW9mLTMyLWJ5dGVzLXp6enp6eno="
 )
 
-// primary is an in-process primary whose answers the test controls: the versions of the zone it holds,
-// and a fault to inject into the next transfers.
-type primary struct {
-	addr string
-	srv  *dns.Server
-
-	mu       sync.Mutex
-	versions map[uint32][]string // serial -> records below the apex, "OWNER TYPE DATA" relative
-	serial   uint32              // current
-	fault    string
-	queries  []string
+func startPrimary(t *testing.T) *primarytest.Primary {
+	return primarytest.Start(t, origin, keyName, secret)
 }
 
-func startPrimary(t *testing.T) *primary {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &primary{addr: l.Addr().String(), versions: map[uint32][]string{}}
-	started := make(chan struct{})
-	p.srv = &dns.Server{Listener: l, Net: "tcp", Handler: dns.HandlerFunc(p.serve),
-		TsigSecret: map[string]string{keyName: secret}, NotifyStartedFunc: func() { close(started) }}
-	go func() { _ = p.srv.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = p.srv.Shutdown() })
-	return p
-}
-
-func (p *primary) set(serial uint32, records ...string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.versions[serial] = records
-	p.serial = serial
-}
-
-func (p *primary) setFault(f string) {
-	p.mu.Lock()
-	p.fault = f
-	p.mu.Unlock()
-}
-
-func soa(serial uint32) dns.RR {
-	return &dns.SOA{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 300},
-		Ns: "ns1.test.", Mbox: "hostmaster.test.", Serial: serial, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: 60}
-}
-
-func rrOf(s string) dns.RR {
-	owner, rest, _ := strings.Cut(s, " ")
-	name := origin
-	if owner != "@" {
-		name = owner + "." + origin
-	}
-	r, err := dns.NewRR(name + " 300 IN " + rest)
-	if err != nil {
-		panic(err)
-	}
-	return r
-}
-
-func rrs(records []string) []dns.RR {
-	var out []dns.RR
-	for _, s := range records {
-		out = append(out, rrOf(s))
-	}
-	return out
-}
-
-func minus(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func (p *primary) serve(w dns.ResponseWriter, r *dns.Msg) {
-	p.mu.Lock()
-	serial, fault := p.serial, p.fault
-	cur := p.versions[serial]
-	var from uint32
-	var old []string
-	haveOld := false
-	if q := r.Question[0]; q.Qtype == dns.TypeIXFR && len(r.Ns) == 1 {
-		from = r.Ns[0].(*dns.SOA).Serial
-		old, haveOld = p.versions[from]
-	}
-	p.queries = append(p.queries, dns.TypeToString[r.Question[0].Qtype])
-	p.mu.Unlock()
-
-	if w.TsigStatus() != nil || r.IsTsig() == nil {
-		m := new(dns.Msg)
-		m.SetRcode(r, dns.RcodeNotAuth)
-		_ = w.WriteMsg(m)
-		return
-	}
-	if fault == "refuse" {
-		m := new(dns.Msg)
-		m.SetRcode(r, dns.RcodeRefused)
-		m.SetTsig(keyName, dns.HmacSHA256, 300, time.Now().Unix())
-		_ = w.WriteMsg(m)
-		return
-	}
-	var seq []dns.RR
-	switch {
-	case r.Question[0].Qtype == dns.TypeIXFR && from == serial:
-		seq = []dns.RR{soa(serial)}
-	case r.Question[0].Qtype == dns.TypeIXFR && haveOld:
-		gone, added := minus(old, cur), minus(cur, old)
-		switch fault {
-		case "delete-missing":
-			gone = append(gone, "32.9.9.9.9.rpz-ip CNAME .")
-		case "add-present":
-			added = append(added, cur[0])
-		case "wrong-from":
-			from += 100
-		}
-		seq = append(seq, soa(serial), soa(from))
-		seq = append(seq, rrs(gone)...)
-		seq = append(seq, soa(serial))
-		seq = append(seq, rrs(added)...)
-		seq = append(seq, soa(serial))
-	default:
-		seq = append(seq, soa(serial))
-		seq = append(seq, rrs(cur)...)
-		seq = append(seq, soa(serial))
-	}
-	switch fault {
-	case "truncate": // the connection ends before the closing SOA
-		seq = seq[:len(seq)-1]
-	case "closing-mismatch":
-		seq[len(seq)-1] = soa(serial + 5)
-	}
-	ch := make(chan *dns.Envelope)
-	tr := new(dns.Transfer)
-	done := make(chan error, 1)
-	go func() { done <- tr.Out(w, r, ch) }()
-	for i := 0; i < len(seq); i += 3 { // three records a message: every transfer takes several
-		ch <- &dns.Envelope{RR: seq[i:min(i+3, len(seq))]}
-	}
-	close(ch)
-	<-done
-	_ = w.Close()
-}
-
-func client(p ...*primary) *Client {
+func client(p ...*primarytest.Primary) *Client {
 	c := &Client{Zone: origin, Key: Key{Name: keyName, Algorithm: dns.HmacSHA256, Secret: secret}, Timeout: 2 * time.Second}
 	for _, x := range p {
-		c.Servers = append(c.Servers, x.addr)
+		c.Servers = append(c.Servers, x.Addr)
 	}
 	return c
 }
@@ -189,7 +46,7 @@ var v1 = []string{
 }
 
 // v2: one rpz-ip trigger gone, two added, a name added.
-var v2 = append(minus(v1, []string{"24.0.7.6.5.rpz-ip CNAME rpz-drop."}),
+var v2 = append(primarytest.Minus(v1, []string{"24.0.7.6.5.rpz-ip CNAME rpz-drop."}),
 	"16.0.0.10.46.rpz-ip CNAME .", "24.0.100.51.198.rpz-ip CNAME rpz-drop.", "new.example CNAME .")
 
 func sorted(s []string) []string {
@@ -200,7 +57,7 @@ func sorted(s []string) []string {
 
 func TestAXFRThenIXFR(t *testing.T) {
 	p := startPrimary(t)
-	p.set(10, v1...)
+	p.Set(10, v1...)
 	ctx := context.Background()
 	c := client(p)
 	r, err := c.Fetch(ctx, nil, false)
@@ -218,7 +75,7 @@ func TestAXFRThenIXFR(t *testing.T) {
 		t.Fatalf("same serial: %v %v", r.Kind, err)
 	}
 
-	p.set(11, v2...)
+	p.Set(11, v2...)
 	r, err = c.Fetch(ctx, held, false)
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +92,7 @@ func TestAXFRThenIXFR(t *testing.T) {
 	if err != nil || r.Kind != Full || !slices.Equal(r.Zone.Sorted(), sorted(v2)) {
 		t.Fatalf("IXFR from an unknown serial: %v %v", r.Kind, err)
 	}
-	if got := strings.Join(p.queries, " "); got != "AXFR IXFR IXFR IXFR" {
+	if got := strings.Join(p.Queries(), " "); got != "AXFR IXFR IXFR IXFR" {
 		t.Errorf("queries %s", got)
 	}
 }
@@ -259,14 +116,14 @@ func TestBrokenTransfers(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s axfr=%v", tc.fault, tc.axfr), func(t *testing.T) {
 			p := startPrimary(t)
-			p.set(10, v1...)
+			p.Set(10, v1...)
 			held, err := client(p).Fetch(context.Background(), nil, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			before := held.Zone.Sorted()
-			p.set(11, v2...)
-			p.setFault(tc.fault)
+			p.Set(11, v2...)
+			p.SetFault(tc.fault)
 			r, err := client(p).Fetch(context.Background(), held.Zone, tc.axfr)
 			if err == nil {
 				t.Fatalf("accepted: %s serial %d", r.Kind, r.Zone.Serial)
@@ -287,7 +144,7 @@ func TestBrokenTransfers(t *testing.T) {
 
 func TestBadKeyAndFailover(t *testing.T) {
 	p := startPrimary(t)
-	p.set(10, v1...)
+	p.Set(10, v1...)
 	c := client(p)
 	c.Key.Secret = wrong
 	_, err := c.Fetch(context.Background(), nil, false)
@@ -305,12 +162,12 @@ func TestBadKeyAndFailover(t *testing.T) {
 	deadAddr := dead.Addr().String()
 	dead.Close()
 	bad := startPrimary(t)
-	bad.set(10, v1...)
-	bad.setFault("refuse")
+	bad.Set(10, v1...)
+	bad.SetFault("refuse")
 	c = client(bad, p)
 	c.Servers = append([]string{deadAddr}, c.Servers...)
 	r, err := c.Fetch(context.Background(), nil, false)
-	if r.Zone == nil || r.Server != p.addr {
+	if r.Zone == nil || r.Server != p.Addr {
 		t.Fatalf("failover: %v from %s", err, r.Server)
 	}
 	if err == nil || !strings.Contains(err.Error(), deadAddr) || !strings.Contains(err.Error(), "REFUSED") {
@@ -325,7 +182,7 @@ func TestBadKeyAndFailover(t *testing.T) {
 
 func TestServerBehind(t *testing.T) {
 	p := startPrimary(t)
-	p.set(10, v1...)
+	p.Set(10, v1...)
 	_, err := client(p).Fetch(context.Background(), zone.New(origin, 20), false)
 	if err == nil || !strings.Contains(err.Error(), "older") {
 		t.Fatalf("a server behind us: %v", err)

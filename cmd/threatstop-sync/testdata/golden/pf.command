@@ -1,0 +1,1 @@
+pfctl -t threatstop -T replace -f DIR/threatstop.pf
