@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -146,6 +147,9 @@ func (c *Client) stream(ctx context.Context, srv string, q *dns.Msg, each func(d
 
 // explain names the rcode miekg reports as a number, and TSIG failures.
 func explain(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("transfer ended without the closing SOA: the server closed the connection (%w)", err)
+	}
 	var n int
 	if _, e := fmt.Sscanf(err.Error(), "dns: bad xfr rcode: %d", &n); e == nil {
 		return fmt.Errorf("server answered %s", dns.RcodeToString[n])
