@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
@@ -223,8 +224,25 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 	t.zones = zonesOf(t.Zones, t.ns, t.mbox)
 	// Until the first snapshot arrives (in OnStartup), answer from an empty one rather than a nil.
 	t.update(snapshot.Build(nil, nil))
-	t.catalogSerial = t.state.Load().zoneSerial
+	t.catalogSerial = nextCatalogSerial(t.state.Load().zoneSerial)
 	return t, nil
+}
+
+// lastCatalogSerial is the catalog serial of the latest configuration of this process: a reload within
+// the same second must still move the catalog's serial on, or secondaries would miss the new members.
+var lastCatalogSerial atomic.Uint32
+
+func nextCatalogSerial(now uint32) uint32 {
+	for {
+		old := lastCatalogSerial.Load()
+		next := now
+		if old != 0 {
+			next = nextSerial(old, now)
+		}
+		if lastCatalogSerial.CompareAndSwap(old, next) {
+			return next
+		}
+	}
 }
 
 func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Catalog) (*policyEntry, error) {

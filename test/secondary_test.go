@@ -1,0 +1,230 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Standard secondaries of the policy zones: CoreDNS's own secondary plugin (in the same binary, a second
+// process) follows a policy zone by transfer and NOTIFY; BIND follows the catalog zone and picks up a
+// policy added by a reload without an edit of its configuration.
+
+const (
+	secCatKey    = "cat.key."
+	secCatSecret = "Y2F0YWxvZy1vZi10aGUtc2Vjb25kYXJ5LXRlc3QteHg="
+	secKeyA      = "a.key."
+	secSecretA   = "YS1rZXktb2YtdGhlLXNlY29uZGFyeS10ZXN0LXh4eHg="
+)
+
+// secCorefile is the primary: policy a (open to transfers from 127.0.0.1 without a key, for the stock
+// secondary, which does not sign), and, when withB, policy b; NOTIFY to every port in notify.
+func secCorefile(feed string, withB bool, notify ...int) func(port, ready, metrics int) string {
+	return func(port, ready, metrics int) string {
+		var to strings.Builder
+		for _, p := range notify {
+			fmt.Fprintf(&to, " 127.0.0.1:%d", p)
+		}
+		b := ""
+		if withB {
+			b = "        policy b {\n            lists f\n            keys " + secKeyA + "\n        }\n"
+		}
+		return fmt.Sprintf(`threatstop.test:%[1]d {
+    bind 127.0.0.1
+    ready 127.0.0.1:%[2]d
+    prometheus 127.0.0.1:%[3]d
+    tsig {
+        secret %[4]s %[5]s
+        secret %[6]s %[7]s
+    }
+    transfer {
+        to%[8]s
+    }
+    threatfeed {
+        refresh 100ms
+        feed f {
+            file %[9]s
+            format plain
+            category spam
+        }
+    }
+    threatstop {
+        catalog_keys %[4]s
+        policy a {
+            lists f
+            keys %[6]s
+            transfer_clients 127.0.0.1/32
+        }
+%[10]s    }
+}
+`, port, ready, metrics, secCatKey, secCatSecret, secKeyA, secSecretA, to.String(), feed, b)
+	}
+}
+
+func TestStockSecondary(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	feed := filepath.Join(dir, "f.txt")
+	writeFile(t, feed, "1.2.3.4\nbad.example.com\n")
+	secPort := freePort(t, true)
+	primary := startCorefile(t, dir, "Corefile", func() (string, int, int, int) {
+		port, ready, metrics := freePort(t, true), freePort(t, false), freePort(t, false)
+		return secCorefile(feed, false, secPort)(port, ready, metrics), port, ready, metrics
+	})
+	secDir := filepath.Join(dir, "secondary")
+	if err := os.Mkdir(secDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The secondary plugin alone: no feed, no policy of its own.
+	sec := startCorefile(t, secDir, "Corefile", func() (string, int, int, int) {
+		ready, metrics := freePort(t, false), freePort(t, false)
+		return fmt.Sprintf(`a.rpz.threatstop.test:%d {
+    bind 127.0.0.1
+    ready 127.0.0.1:%d
+    prometheus 127.0.0.1:%d
+    secondary {
+        transfer from 127.0.0.1:%d
+    }
+}
+`, secPort, ready, metrics, primary.Port), secPort, ready, metrics
+	})
+	apex := "a.rpz.threatstop.test."
+	serial := func(s *Server) uint32 {
+		r := s.Query(t, apex, dns.TypeSOA)
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			return 0
+		}
+		return r.Answer[0].(*dns.SOA).Serial
+	}
+	trigger := func(name string) string {
+		r := sec.Query(t, name+"."+apex, dns.TypeCNAME)
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			return dns.RcodeToString[r.Rcode]
+		}
+		return r.Answer[0].(*dns.CNAME).Target
+	}
+	eventually(t, reloadTimeout, func() string {
+		if got, want := serial(sec), serial(primary); got != want {
+			return fmt.Sprintf("secondary at serial %d, primary at %d", got, want)
+		}
+		return ""
+	})
+	if got := trigger("32.4.3.2.1.rpz-ip"); got != "." {
+		t.Errorf("the secondary's 32.4.3.2.1.rpz-ip CNAME: %s, want .", got)
+	}
+	if got := trigger("bad.example.com"); got != "." {
+		t.Errorf("the secondary's bad.example.com CNAME: %s, want .", got)
+	}
+	// A change: the primary's NOTIFY brings it to the secondary (whose SOA refresh is an hour).
+	old := serial(primary)
+	writeFile(t, feed+".new", "5.6.7.8\nbad.example.com\n")
+	if err := os.Rename(feed+".new", feed); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, reloadTimeout, func() string {
+		if p, s := serial(primary), serial(sec); p == old || s != p {
+			return fmt.Sprintf("primary at %d (was %d), secondary at %d", p, old, s)
+		}
+		return ""
+	})
+	if got := trigger("32.8.7.6.5.rpz-ip"); got != "." {
+		t.Errorf("after the change, 32.8.7.6.5.rpz-ip: %s", got)
+	}
+	if got := trigger("32.4.3.2.1.rpz-ip"); got != "NXDOMAIN" {
+		t.Errorf("after the change, 32.4.3.2.1.rpz-ip: %s, want NXDOMAIN", got)
+	}
+}
+
+// TestBINDCatalog: named is configured with the catalog zone only. It transfers the catalog with the
+// catalog key, then every member zone with the same key (default-primaries); a policy added to the
+// Corefile and loaded by SIGUSR1 reaches named by the catalog's NOTIFY, without a change to named.conf.
+func TestBINDCatalog(t *testing.T) {
+	t.Parallel()
+	path := namedPath(t)
+	dir := t.TempDir()
+	namedDir := filepath.Join(dir, "named")
+	if err := os.Mkdir(namedDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path = unconfinedNamed(t, path, namedDir)
+	feed := filepath.Join(dir, "f.txt")
+	writeFile(t, feed, "1.2.3.4\nbad.example.com\n")
+	namedPort := freePort(t, true)
+	var ready, metrics int
+	ts := startCorefile(t, dir, "Corefile", func() (string, int, int, int) {
+		port := freePort(t, true)
+		ready, metrics = freePort(t, false), freePort(t, false)
+		return secCorefile(feed, false, namedPort)(port, ready, metrics), port, ready, metrics
+	})
+	writeFile(t, filepath.Join(namedDir, "site.test.db"), bindSiteZone)
+	conf := filepath.Join(namedDir, "named.conf")
+	writeFile(t, conf, fmt.Sprintf(`options {
+    directory %[1]q;
+    pid-file %[2]q;
+    session-keyfile %[3]q;
+    managed-keys-directory %[1]q;
+    listen-on port %[4]d { 127.0.0.1; };
+    listen-on-v6 { none; };
+    recursion no;
+    allow-query { any; };
+    allow-transfer { none; };
+    dnssec-validation no;
+    notify no;
+    catalog-zones {
+        zone "catalog.threatstop.test" default-primaries port %[5]d { 127.0.0.1 key %[6]q; } in-memory yes;
+    };
+};
+controls { };
+logging {
+    channel out { stderr; severity info; print-time yes; print-category yes; print-severity yes; };
+    category default { out; };
+};
+key %[6]q { algorithm hmac-sha256; secret %[7]q; };
+zone "site.test" { type primary; file "site.test.db"; };
+zone "catalog.threatstop.test" {
+    type secondary;
+    primaries port %[5]d { 127.0.0.1 key %[6]q; };
+    file "catalog.db";
+};
+`, namedDir, filepath.Join(namedDir, "named.pid"), filepath.Join(namedDir, "session.key"), namedPort, ts.Port, secCatKey, secCatSecret))
+	named := startNamed(t, path, namedDir, conf, namedPort)
+
+	xfrOK := func(zone string) *regexp.Regexp {
+		return regexp.MustCompile(`transfer of '` + regexp.QuoteMeta(zone) + `/IN' from 127\.0\.0\.1#` + strconv.Itoa(ts.Port) + `: Transfer status: success`)
+	}
+	named.waitLog(t, 0, xfrOK("a.rpz.threatstop.test"), 10*time.Second)
+	soaFromNamed := func(apex string) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(apex, dns.TypeSOA)
+		r, _, err := (&dns.Client{Timeout: queryTimeout}).Exchange(m, named.addr)
+		if err != nil {
+			t.Fatalf("%s SOA from named: %v", apex, err)
+		}
+		return r
+	}
+	if r := soaFromNamed("a.rpz.threatstop.test."); r.Rcode != dns.RcodeSuccess || !r.Authoritative || len(r.Answer) != 1 {
+		t.Fatalf("named does not serve a.rpz.threatstop.test as a member of the catalog: %v", r)
+	}
+	if r := soaFromNamed("b.rpz.threatstop.test."); r.Rcode == dns.RcodeSuccess && len(r.Answer) == 1 {
+		t.Fatalf("named serves b.rpz.threatstop.test before it exists: %v", r)
+	}
+
+	// A new customer: policy b in the Corefile, loaded by SIGUSR1 (CoreDNS's reload).
+	from := len(named.Output())
+	writeFile(t, ts.Corefile, secCorefile(feed, true, namedPort)(ts.Port, ready, metrics))
+	if err := ts.p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	named.waitLog(t, from, xfrOK("b.rpz.threatstop.test"), 15*time.Second)
+	if r := soaFromNamed("b.rpz.threatstop.test."); r.Rcode != dns.RcodeSuccess || !r.Authoritative || len(r.Answer) != 1 {
+		t.Fatalf("named does not serve the new member b.rpz.threatstop.test: %v", r)
+	}
+}
