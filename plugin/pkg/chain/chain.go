@@ -41,6 +41,7 @@ import (
 	_ "github.com/coredns/coredns/plugin/whoami"
 
 	_ "github.com/threatstop/threatstop/plugin/threatfeed"
+	_ "github.com/threatstop/threatstop/plugin/threatlog"
 	_ "github.com/threatstop/threatstop/plugin/threatstop"
 )
 
@@ -73,6 +74,7 @@ var directives = []string{
 	"rewrite",
 	"acl",
 	"threatfeed",
+	"threatlog",
 	"threatstop",
 	"cache",
 	"header",

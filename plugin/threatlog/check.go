@@ -1,0 +1,217 @@
+package threatlog
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/threatstop/threatstop/plugin/pkg/domain"
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+)
+
+// CheckResult says which shared feeds hold an indicator now, and what one policy does with it.
+type CheckResult struct {
+	IOC     string        `json:"ioc"`
+	Kind    string        `json:"kind"` // address, prefix or name
+	Matches []Match       `json:"matches"`
+	Policy  *PolicyResult `json:"policy,omitempty"`
+}
+
+// Match is one shared list's entry that holds the indicator.
+type Match struct {
+	List     string `json:"list"`
+	Category string `json:"category"`
+	Entry    string `json:"entry"`
+	// Relation: "covers" (the entry holds the whole indicator: the address, the prefix, the name, also a
+	// covering prefix or *.parent), "within" (a prefix query: entries inside it, Count of them), or
+	// "parent" (a parent name is listed, but not its subdomains: the indicator itself is not listed).
+	Relation string `json:"relation"`
+	Count    int    `json:"count,omitempty"`
+	// Since: when threatlog first saw this entry in the list (first_seen), or, before it did, when the
+	// list's current version was loaded (loaded): listed at least since then.
+	Since       *time.Time `json:"since,omitempty"`
+	SinceSource string     `json:"since_source,omitempty"`
+}
+
+// PolicyResult is a policy's decision.
+type PolicyResult struct {
+	Name    string   `json:"name"`
+	Verdict string   `json:"verdict"` // blocked, allowed, not-listed
+	Lists   []string `json:"lists,omitempty"`
+}
+
+// parseIOC reads an address, a CIDR prefix or a domain name.
+func parseIOC(s string) (kind string, a netip.Addr, p netip.Prefix, name string, ok bool) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return "", a, p, "", false
+		}
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-map[bool]int{true: 96}[p.Addr().Is4In6()]).Masked()
+		if p.Bits() == p.Addr().BitLen() {
+			return "address", p.Addr(), p, "", true
+		}
+		return "prefix", p.Addr(), p, "", true
+	}
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		a = a.Unmap()
+		return "address", a, netip.PrefixFrom(a, a.BitLen()), "", true
+	}
+	n, ok := domain.Normalize(strings.TrimPrefix(s, "*."))
+	if !ok {
+		return "", a, p, "", false
+	}
+	return "name", a, p, n, true
+}
+
+// check looks ioc up in every shared list and, when pol is not nil, in that policy.
+func (t *Threatlog) check(ioc string, pol *policy.Policy) (*CheckResult, bool) {
+	kind, a, pfx, name, ok := parseIOC(ioc)
+	if !ok {
+		return nil, false
+	}
+	s := t.ts.Snapshot()
+	res := &CheckResult{IOC: ioc, Kind: kind, Matches: []Match{}}
+	switch kind {
+	case "name":
+		res.IOC = name
+	default:
+		res.IOC = prefixString(pfx)
+	}
+	loaded := t.loadedTimes()
+	for id, l := range s.Lists {
+		if l.Withheld {
+			continue
+		}
+		add := func(entry, key, rel string, count int) {
+			m := Match{List: l.Name, Category: l.Category, Entry: entry, Relation: rel, Count: count}
+			if key != "" {
+				if ts, ok := t.store.FirstSeen(l.Name, key); ok {
+					m.Since, m.SinceSource = &ts, "first_seen"
+				}
+			}
+			if m.Since == nil {
+				if ts, ok := loaded[l.Name]; ok {
+					m.Since, m.SinceSource = &ts, "loaded"
+				}
+			}
+			res.Matches = append(res.Matches, m)
+		}
+		switch kind {
+		case "name":
+			if e, ok := s.EntryName(id, name); ok {
+				add(e, e, "covers", 0)
+				continue
+			}
+			if parent := listedParent(s.Entries(id), name); parent != "" {
+				add(parent, parent, "parent", 0)
+			}
+		default:
+			if e, ok := covering(s.Entries(id), pfx); ok {
+				add(prefixString(e), e.String(), "covers", 0)
+				continue
+			}
+			if kind == "prefix" {
+				if first, n := within(s.Entries(id), pfx); n > 0 {
+					add(prefixString(first), first.String(), "within", n)
+				}
+			}
+		}
+	}
+	if pol != nil {
+		var v policy.Verdict
+		if kind == "name" {
+			v = pol.MatchName(s, name)
+		} else {
+			v = pol.MatchAddr(s, a)
+		}
+		pr := &PolicyResult{Name: pol.Name, Verdict: "not-listed"}
+		switch {
+		case v.Listed:
+			pr.Verdict = "blocked"
+			if v.Custom {
+				pr.Lists = append(pr.Lists, policy.CustomList)
+			}
+			pol.EachList(s, v, func(id int) { pr.Lists = append(pr.Lists, s.Lists[id].Name) })
+		case v.Allowed:
+			pr.Verdict = "allowed"
+		}
+		res.Policy = pr
+	}
+	return res, true
+}
+
+// listedParent is the closest parent of name that set lists exactly (without its subdomains).
+func listedParent(set *entryset.Set, name string) string {
+	for n := name; ; {
+		i := strings.IndexByte(n, '.')
+		if i < 0 {
+			return ""
+		}
+		n = n[i+1:]
+		if _, ok := slices.BinarySearch(set.Names, n); ok {
+			return n
+		}
+	}
+}
+
+// covering returns the most specific entry of set that holds all of p.
+func covering(set *entryset.Set, p netip.Prefix) (netip.Prefix, bool) {
+	for bits := p.Bits(); bits >= 0; bits-- {
+		q := netip.PrefixFrom(p.Addr(), bits).Masked()
+		if q.Addr().Is4() {
+			if _, ok := slices.BinarySearch(set.V4, entryset.PackV4(q)); ok {
+				return q, true
+			}
+		} else if _, ok := slices.BinarySearchFunc(set.V6, entryset.PackV6(q), entryset.V6.Compare); ok {
+			return q, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// within returns the first entry of set inside prefix p and how many there are.
+func within(set *entryset.Set, p netip.Prefix) (netip.Prefix, int) {
+	var first netip.Prefix
+	n := 0
+	if p.Addr().Is4() {
+		i, _ := slices.BinarySearch(set.V4, entryset.PackV4(p))
+		for ; i < len(set.V4); i++ {
+			e := entryset.UnpackV4(set.V4[i])
+			if !p.Contains(e.Addr()) {
+				break
+			}
+			if n == 0 {
+				first = e
+			}
+			n++
+		}
+		return first, n
+	}
+	i, _ := slices.BinarySearchFunc(set.V6, entryset.PackV6(p), entryset.V6.Compare)
+	for ; i < len(set.V6); i++ {
+		e := set.V6[i].Prefix()
+		if !p.Contains(e.Addr()) {
+			break
+		}
+		if n == 0 {
+			first = e
+		}
+		n++
+	}
+	return first, n
+}
+
+// loadedTimes is when each feed's current version was loaded.
+func (t *Threatlog) loadedTimes() map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, st := range t.feeds.Status() {
+		if st.LoadedAt != nil {
+			out[st.Name] = st.LoadedAt.UTC()
+		}
+	}
+	return out
+}

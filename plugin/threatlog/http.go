@@ -1,0 +1,390 @@
+package threatlog
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/threatstop/threatstop/plugin/pkg/logstore"
+)
+
+// The HTTP endpoint: POST /upload, GET /report (JSON), /report.csv, /report.html and /check. A listener
+// outlives a Corefile reload (the new instance starts before the old one stops, on the same address), so
+// listeners are kept per address with the instance they serve swapped on reload.
+type httpServer struct {
+	addr  string
+	t     atomic.Pointer[Threatlog]
+	srv   *http.Server
+	users int // guarded by httpMu
+}
+
+var (
+	httpMu      sync.Mutex
+	httpServers = map[string]*httpServer{}
+)
+
+func startHTTP(addr string, t *Threatlog) (*httpServer, error) {
+	httpMu.Lock()
+	defer httpMu.Unlock()
+	s := httpServers[addr]
+	if s == nil {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		s = &httpServer{addr: addr}
+		s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: time.Minute}
+		go s.srv.Serve(ln)
+		httpServers[addr] = s
+	}
+	s.t.Store(t)
+	s.users++
+	return s, nil
+}
+
+func (s *httpServer) release(t *Threatlog) {
+	httpMu.Lock()
+	defer httpMu.Unlock()
+	s.t.CompareAndSwap(t, nil)
+	if s.users--; s.users == 0 {
+		delete(httpServers, s.addr)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.srv.Shutdown(ctx)
+	}
+}
+
+func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := s.t.Load()
+	if t == nil {
+		httpError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	switch r.URL.Path {
+	case "/upload":
+		t.serveUpload(w, r)
+	case "/report", "/report.json", "/report.csv", "/report.html":
+		t.serveReport(w, r)
+	case "/check":
+		t.serveCheckHTTP(w, r)
+	default:
+		httpError(w, http.StatusNotFound, "POST /upload, GET /report, /report.csv, /report.html or /check?ioc=")
+	}
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="threatlog"`)
+	}
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// authenticate checks the request's credentials (with its body, for a signed one) and answers 401 when
+// they fail; ok false means the answer is written.
+func (t *Threatlog) authenticate(w http.ResponseWriter, r *http.Request, body []byte) (who, bool) {
+	wh, err := t.authHead(r)
+	if err == nil {
+		err = t.authBody(r, wh, body)
+	}
+	if err != nil {
+		uploads.WithLabelValues("-", "unauthorized").Inc()
+		httpError(w, http.StatusUnauthorized, err.Error())
+		return who{}, false
+	}
+	return wh, true
+}
+
+// UploadResult is the answer to an upload.
+type UploadResult struct {
+	Policy    string `json:"policy"`
+	Device    string `json:"device"`
+	Batch     string `json:"batch"`
+	Duplicate bool   `json:"duplicate"` // stored before: nothing stored now
+	Stored    int    `json:"stored"`
+	ingestStats
+}
+
+func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpError(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	// What can be refused before the body is read is refused first.
+	if _, err := t.authHead(r); err != nil {
+		uploads.WithLabelValues("-", "unauthorized").Inc()
+		httpError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	if r.ContentLength > t.maxSize {
+		uploads.WithLabelValues("-", "too_large").Inc()
+		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d bytes", t.maxSize))
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.maxSize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			uploads.WithLabelValues("-", "too_large").Inc()
+			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d bytes", t.maxSize))
+			return
+		}
+		httpError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
+	wh, ok := t.authenticate(w, r, raw)
+	if !ok {
+		return
+	}
+	device := wh.device
+	if !deviceRE.MatchString(device) {
+		uploads.WithLabelValues(wh.policy, "bad_request").Inc()
+		httpError(w, http.StatusBadRequest, "name the device in "+HeaderDevice+" (letters, digits, '.', '_', '-', at most 64)")
+		return
+	}
+	body := raw
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		body, err = gunzip(raw, t.maxSize)
+		switch {
+		case errors.Is(err, errTooLarge):
+			uploads.WithLabelValues(wh.policy, "too_large").Inc()
+			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d bytes decompressed", t.maxSize))
+			return
+		case err != nil:
+			uploads.WithLabelValues(wh.policy, "bad_request").Inc()
+			httpError(w, http.StatusBadRequest, "not gzip: "+err.Error())
+			return
+		}
+	default:
+		httpError(w, http.StatusUnsupportedMediaType, "Content-Encoding "+enc+" is not supported (use gzip)")
+		return
+	}
+	if len(body) == 0 {
+		uploads.WithLabelValues(wh.policy, "bad_request").Inc()
+		httpError(w, http.StatusBadRequest, "empty log")
+		return
+	}
+	batch := r.Header.Get(HeaderBatch)
+	if batch == "" {
+		sum := sha256.Sum256(body)
+		batch = "sha256:" + hex.EncodeToString(sum[:])
+	} else if len(batch) > 128 {
+		httpError(w, http.StatusBadRequest, HeaderBatch+" is longer than 128 characters")
+		return
+	}
+	now := clock()
+	m := &matcher{p: t.policies[wh.policy], snap: t.ts.Snapshot(), t: t}
+	recs, st, err := m.ingest(bytes.NewReader(body), device, now)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if st.Events == 0 {
+		uploads.WithLabelValues(wh.policy, "bad_request").Inc()
+		httpError(w, http.StatusUnprocessableEntity, fmt.Sprintf("none of the %d lines is in a known log format", st.Lines))
+		return
+	}
+	res := UploadResult{Policy: wh.policy, Device: device, Batch: batch, ingestStats: st}
+	switch err := t.store.Add(wh.policy, device, batch, now, recs); {
+	case errors.Is(err, logstore.ErrDuplicate):
+		res.Duplicate = true
+		uploads.WithLabelValues(wh.policy, "duplicate").Inc()
+	case err != nil:
+		log.Errorf("store upload of %s/%s: %v", wh.policy, device, err)
+		httpError(w, http.StatusInternalServerError, "could not store the log")
+		return
+	default:
+		res.Stored = len(recs)
+		uploads.WithLabelValues(wh.policy, "stored").Inc()
+		for f, n := range st.Formats {
+			lines.WithLabelValues(wh.policy, string(f)).Add(float64(n))
+		}
+		lines.WithLabelValues(wh.policy, "unknown").Add(float64(st.Unknown))
+		for i := range recs {
+			for _, l := range recs[i].Lists {
+				hits.WithLabelValues(wh.policy, l).Inc()
+			}
+		}
+	}
+	writeJSON(w, res)
+}
+
+var errTooLarge = errors.New("too large")
+
+func gunzip(b []byte, max int64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(out)) > max {
+		return nil, errTooLarge
+	}
+	return out, nil
+}
+
+// period reads from, to (RFC 3339 or YYYY-MM-DD; default the last 7 days) and step (hour or day;
+// default hour for up to two days, else day).
+func period(r *http.Request, now time.Time) (from, to time.Time, step time.Duration, err error) {
+	q := r.URL.Query()
+	to, from = now, now.Add(-7*24*time.Hour)
+	parse := func(s string) (time.Time, error) {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t.UTC(), nil
+		}
+		return time.Parse("2006-01-02", s)
+	}
+	if s := q.Get("from"); s != "" {
+		if from, err = parse(s); err != nil {
+			return from, to, 0, fmt.Errorf("from %q is not RFC 3339 or YYYY-MM-DD", s)
+		}
+	}
+	if s := q.Get("to"); s != "" {
+		if to, err = parse(s); err != nil {
+			return from, to, 0, fmt.Errorf("to %q is not RFC 3339 or YYYY-MM-DD", s)
+		}
+	}
+	if !from.Before(to) {
+		return from, to, 0, errors.New("from must be before to")
+	}
+	switch q.Get("step") {
+	case "hour":
+		step = time.Hour
+	case "day":
+		step = 24 * time.Hour
+	case "":
+		step = time.Hour
+		if to.Sub(from) > 48*time.Hour {
+			step = 24 * time.Hour
+		}
+	default:
+		return from, to, 0, errors.New("step is hour or day")
+	}
+	if to.Sub(from)/step > 10000 {
+		return from, to, 0, errors.New("too many steps: use step=day or a shorter period")
+	}
+	return from, to, step, nil
+}
+
+func (t *Threatlog) serveReport(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		httpError(w, http.StatusMethodNotAllowed, "use GET")
+		return
+	}
+	wh, ok := t.authenticate(w, r, nil)
+	if !ok {
+		return
+	}
+	from, to, step, err := period(r, clock())
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	w.Header().Set("Cache-Control", "private, no-store")
+	if r.URL.Path == "/report.csv" {
+		t.serveCSV(w, wh.policy, from, to)
+		return
+	}
+	top := 20
+	if s := r.URL.Query().Get("top"); s != "" {
+		if top, err = strconv.Atoi(s); err != nil || top < 1 || top > 1000 {
+			httpError(w, http.StatusBadRequest, "top is 1 to 1000")
+			return
+		}
+	}
+	rep, err := t.report(wh.policy, from, to, step, top)
+	if err != nil {
+		log.Errorf("report of %s: %v", wh.policy, err)
+		httpError(w, http.StatusInternalServerError, "could not read the log")
+		return
+	}
+	if r.URL.Path == "/report.html" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		renderHTML(w, rep)
+		return
+	}
+	writeJSON(w, rep)
+}
+
+// CSVHeader is the first row of the CSV export.
+var CSVHeader = []string{"time", "device", "format", "direction", "action", "proto", "inside", "remote", "remote_port", "qname", "lists", "categories", "allowed"}
+
+func (t *Threatlog) serveCSV(w http.ResponseWriter, customer string, from, to time.Time) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="threatlog-%s-%s.csv"`, customer, from.Format("20060102")))
+	cw := csv.NewWriter(w)
+	cw.Write(CSVHeader)
+	err := t.store.Each(customer, from, to, func(r *logstore.Record) error {
+		port := ""
+		if r.RemotePort != 0 {
+			port = strconv.Itoa(int(r.RemotePort))
+		}
+		return cw.Write([]string{r.Time.Format(time.RFC3339Nano), r.Device, r.Format, r.Dir, r.Action, r.Proto, r.Inside,
+			r.Remote, port, r.QName, strings.Join(r.Lists, " "), strings.Join(r.Categories, " "), strconv.FormatBool(r.Allowed)})
+	})
+	cw.Flush()
+	if err != nil {
+		log.Errorf("CSV of %s: %v", customer, err)
+	}
+}
+
+func (t *Threatlog) serveCheckHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		httpError(w, http.StatusMethodNotAllowed, "use GET")
+		return
+	}
+	q := r.URL.Query()
+	// Shared feeds are anyone's to ask about; a policy's decision (its own entries) only its customer's.
+	var pol string
+	if _, err := t.authHead(r); err != errNoAuth || q.Get("policy") != "" {
+		wh, ok := t.authenticate(w, r, nil)
+		if !ok {
+			return
+		}
+		if p := q.Get("policy"); p != "" && p != wh.policy {
+			httpError(w, http.StatusForbidden, "these credentials are not policy "+p+"'s")
+			return
+		}
+		pol = wh.policy
+	}
+	res, ok := t.check(q.Get("ioc"), t.policies[pol])
+	if !ok {
+		httpError(w, http.StatusBadRequest, "ioc is an address, a CIDR prefix or a domain name")
+		return
+	}
+	checks.WithLabelValues("http").Inc()
+	w.Header().Set("Cache-Control", "private, no-store")
+	writeJSON(w, res)
+}

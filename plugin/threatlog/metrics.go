@@ -1,0 +1,30 @@
+package threatlog
+
+import (
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	uploads = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "uploads_total",
+		Help: "Log uploads by policy and result (stored, duplicate, unauthorized, too_large, bad_request).",
+	}, []string{"policy", "result"})
+	lines = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "lines_total",
+		Help: "Stored log lines by policy and format (unknown: lines in no known format).",
+	}, []string{"policy", "format"})
+	hits = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "hits_total",
+		Help: "Stored events whose remote side the policy lists, by policy and list.",
+	}, []string{"policy", "list"})
+	checks = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "checks_total",
+		Help: "Check IoC requests by transport (http, dns).",
+	}, []string{"via"})
+	purged = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "purged_total",
+		Help: "Events deleted by the retention period.",
+	})
+)

@@ -1,0 +1,199 @@
+// Package threatlog is a CoreDNS plugin that takes customers' firewall and resolver logs over HTTP,
+// matches every event against the customer's threatstop policy at ingestion, keeps the results in an
+// embedded database (package logstore) for the retention period, and reports per customer: hits per list
+// and category, top blocked remote addresses, likely infected inside hosts, a time series. It also answers
+// "why is this listed?" (Check IoC) over HTTP and as TXT records of <ioc>._check.<zone>.
+//
+// Customers are threatstop policies: an upload or a report is authenticated with an HMAC made with one of
+// the policy's TSIG keys (the tsig plugin's secrets) or with a per-device token, and only ever reads or
+// writes that policy's bucket.
+package threatlog
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/threatfeed"
+	"github.com/threatstop/threatstop/plugin/threatstop"
+)
+
+// clockFn is the time source of ingestion, reports, authentication and retention; tests replace it.
+var clockFn atomic.Pointer[func() time.Time]
+
+func clock() time.Time {
+	if f := clockFn.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
+}
+
+// Threatlog is the plugin handler and the state of one instance.
+type Threatlog struct {
+	Next  plugin.Handler
+	Zones []string
+
+	line       int // of the threatlog keyword, for errors at start-up
+	listen     string
+	db         string
+	retention  time.Duration
+	maxSize    int64
+	skew       time.Duration
+	infected   int
+	v4Bits     int
+	v6Bits     int
+	syncPrefix string
+	tokens     map[string]token // token → policy and device
+
+	ts       *threatstop.Threatstop
+	feeds    *threatfeed.Feeds
+	policies map[string]*policy.Policy
+	keys     map[string]keyOf // TSIG key name → policy and secret
+	store    *sharedStore
+	srv      *httpServer
+	cancel   context.CancelFunc
+	done     sync.WaitGroup
+	seenReq  chan *snapshot.Snapshot
+	started  atomic.Bool
+	stopOnce sync.Once
+}
+
+// keyOf is a TSIG key that authenticates a customer.
+type keyOf struct {
+	policy string
+	secret []byte
+}
+
+func (t *Threatlog) start(ts *threatstop.Threatstop, feeds *threatfeed.Feeds, secrets map[string]string) error {
+	t.ts, t.feeds = ts, feeds
+	t.policies = map[string]*policy.Policy{}
+	t.keys = map[string]keyOf{}
+	for _, p := range ts.Policies() {
+		t.policies[p.Name] = p
+		for _, k := range ts.PolicyKeys(p.Name) {
+			for name, s := range secrets {
+				if strings.EqualFold(dns.Fqdn(name), k) {
+					if b, err := decodeSecret(s); err == nil {
+						t.keys[k] = keyOf{policy: p.Name, secret: b}
+					}
+				}
+			}
+		}
+	}
+	st, err := openStore(t.db)
+	if err != nil {
+		return err
+	}
+	t.store = st
+	srv, err := startHTTP(t.listen, t)
+	if err != nil {
+		st.release()
+		return err
+	}
+	t.srv = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	t.seenReq = make(chan *snapshot.Snapshot, 1)
+	t.done.Add(2)
+	go t.retentionLoop(ctx)
+	go t.seenLoop(ctx)
+	feeds.Subscribe(func(s *snapshot.Snapshot) {
+		select { // keep only the newest: the tracker reads whole lists
+		case <-t.seenReq:
+		default:
+		}
+		t.seenReq <- s
+	})
+	t.started.Store(true)
+	return nil
+}
+
+func (t *Threatlog) stop() error {
+	t.stopOnce.Do(func() {
+		if !t.started.Load() {
+			return
+		}
+		t.cancel()
+		t.done.Wait()
+		t.srv.release(t)
+		t.store.release()
+	})
+	return nil
+}
+
+// Ready implements ready.Readiness: the database is open and the listener serves.
+func (t *Threatlog) Ready() bool { return t.started.Load() }
+
+// retentionLoop deletes what is older than the retention period, at start-up and every ten minutes.
+func (t *Threatlog) retentionLoop(ctx context.Context) {
+	defer t.done.Done()
+	tick := time.NewTicker(10 * time.Minute)
+	defer tick.Stop()
+	for {
+		t.purge()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (t *Threatlog) purge() {
+	n, err := t.store.Purge(clock().Add(-t.retention))
+	if err != nil {
+		log.Errorf("retention: %v", err)
+		return
+	}
+	if n > 0 {
+		purged.Add(float64(n))
+		log.Infof("retention: deleted %d events older than %s", n, t.retention)
+	}
+}
+
+// seenLoop records the first-seen time of every shared feed entry, one list at a time, whenever a
+// list's version changes.
+func (t *Threatlog) seenLoop(ctx context.Context) {
+	defer t.done.Done()
+	done := map[string]uint64{} // list name → version recorded
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-t.seenReq:
+			for id, l := range s.Lists {
+				if l.Version == 0 || l.Withheld || done[l.Name] == l.Version {
+					continue
+				}
+				if _, err := t.store.MarkSeen(l.Name, entryStrings(s, id), clock()); err != nil {
+					log.Errorf("first-seen of %s: %v", l.Name, err)
+					continue
+				}
+				done[l.Name] = l.Version
+			}
+		}
+	}
+}
+
+// ServeDNS implements plugin.Handler: it answers <ioc>._check.<zone> TXT and passes everything else on.
+func (t *Threatlog) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	if len(r.Question) == 1 && t.started.Load() {
+		name := strings.ToLower(r.Question[0].Name)
+		if i := strings.Index(name, "._check."); i > 0 {
+			if z := plugin.Zones(t.Zones).Matches(name[i+len("._check."):]); z != "" && z == name[i+len("._check."):] {
+				return t.serveCheck(ctx, w, r, name[:i], name[i+1:])
+			}
+		}
+	}
+	return plugin.NextOrFailure(t.Name(), t.Next, ctx, w, r)
+}
+
+// Name implements plugin.Handler.
+func (t *Threatlog) Name() string { return pluginName }
