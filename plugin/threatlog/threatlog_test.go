@@ -703,3 +703,30 @@ func TestSetupErrors(t *testing.T) {
 		}
 	}
 }
+
+type corefileInput string
+
+func (i corefileInput) Body() []byte       { return []byte(i) }
+func (i corefileInput) Path() string       { return "Corefile" }
+func (i corefileInput) ServerType() string { return "dns" }
+
+// A Corefile reload (the reload plugin's restart) keeps the database and the listener: the new instance
+// opens both before the old one lets them go.
+func TestReload(t *testing.T) {
+	e := setup(t, "")
+	if code, _ := e.upload(fixture(t, "asa.log"), nil, demo); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	inst, err := e.srv.Inst.Restart(corefileInput(corefile(t, e.dir, e.addr, "        infected 1")))
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	e.srv.Inst = inst
+	rep := e.report(demo)
+	if rep.Events != 7 || rep.Threshold != 1 {
+		t.Errorf("after reload: %d events, infected threshold %d; want 7, 1", rep.Events, rep.Threshold)
+	}
+	if code, res := e.upload(fixture(t, "asa.log"), nil, demo); code != http.StatusOK || !res.Duplicate {
+		t.Errorf("re-upload after reload: %d %+v", code, res)
+	}
+}
