@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -209,6 +210,9 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		uploads.WithLabelValues(wh.policy, "bad_request").Inc()
 		httpError(w, http.StatusUnprocessableEntity, fmt.Sprintf("none of the %d lines is in a known log format", st.Lines))
 		return
+	}
+	if t.listedOnly {
+		recs = slices.DeleteFunc(recs, func(r logstore.Record) bool { return !r.Listed() })
 	}
 	res := UploadResult{Policy: wh.policy, Device: device, Batch: batch, ingestStats: st}
 	switch err := t.store.Add(wh.policy, device, batch, now, recs); {

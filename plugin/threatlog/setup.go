@@ -149,6 +149,11 @@ func parse(c *caddy.Controller) (*Threatlog, error) {
 					return nil, c.Errf("infected needs a number of contacts of at least 1, not %q", args[0])
 				}
 				t.infected = n
+			case "listed_only":
+				if len(args) != 0 {
+					return nil, c.ArgErr()
+				}
+				t.listedOnly = true
 			case "sync_prefix":
 				if len(args) != 1 || args[0] == "" {
 					return nil, c.ArgErr()

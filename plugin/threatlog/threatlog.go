@@ -50,6 +50,7 @@ type Threatlog struct {
 	v4Bits     int
 	v6Bits     int
 	syncPrefix string
+	listedOnly bool             // store only events whose remote side the policy lists
 	tokens     map[string]token // token → policy and device
 
 	ts       *threatstop.Threatstop

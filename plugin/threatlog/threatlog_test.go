@@ -532,13 +532,20 @@ func TestRetention(t *testing.T) {
 	}
 }
 
-func TestTruncate(t *testing.T) {
-	e := setup(t, "        truncate 24 56")
+func TestTruncateListedOnly(t *testing.T) {
+	e := setup(t, "        truncate 24 56\n        listed_only")
+	// netfilter.log: 6 events, of which 5 listed; listed_only stores those 5.
+	if code, res := e.upload(fixture(t, "netfilter.log"), nil, demo); code != http.StatusOK || res.Events != 6 || res.Stored != 5 {
+		t.Fatalf("listed_only upload: %d %+v", code, res)
+	}
 	if code, _ := e.upload(fixture(t, "threatstop-sync.log"), nil, demo); code != http.StatusOK {
 		t.Fatal(code)
 	}
 	_, csv := e.do(http.MethodGet, "/report.csv"+period, nil, nil, demo)
-	if strings.Contains(string(csv), "192.168.1.2") || !strings.Contains(string(csv), ",192.168.1.0/24,1.10.16.5,") || !strings.Contains(string(csv), ",2001:db8::/56,2001:678:6c4::1,") {
+	if rows := strings.Count(string(csv), "\n"); rows != 1+5+5 {
+		t.Errorf("CSV has %d lines, want 11", rows)
+	}
+	if strings.Contains(string(csv), "8.8.8.8") || strings.Contains(string(csv), "192.168.1.2") || !strings.Contains(string(csv), ",192.168.1.0/24,1.10.16.5,") || !strings.Contains(string(csv), ",2001:db8::/56,2001:678:6c4::1,") {
 		t.Errorf("inside addresses not truncated:\n%s", csv)
 	}
 }
