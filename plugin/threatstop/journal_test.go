@@ -1,10 +1,14 @@
 package threatstop
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 )
 
@@ -71,5 +75,151 @@ func TestJournalByteBound(t *testing.T) {
 	}
 	if len(j.states) != 8 || j.bytes != 0 {
 		t.Errorf("shared versions: %d kept, %d bytes; want 8 and 0", len(j.states), j.bytes)
+	}
+}
+
+// The difference rendered from the changed region only is the difference of the whole zones: random
+// policies over random lists, each round changing a few entries of some lists.
+func TestRegionDiffIsWholeDiff(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 4))
+	labels := []string{"a", "b", "c"}
+	var tree []string
+	var grow func(n string, depth int)
+	grow = func(n string, depth int) {
+		tree = append(tree, n)
+		if depth < 3 {
+			for _, l := range labels {
+				grow(l+"."+n, depth+1)
+			}
+		}
+	}
+	grow("example", 0)
+	entry := func() string {
+		switch r.IntN(3) {
+		case 0:
+			return fmt.Sprintf("45.0.%d.%d/%d", r.IntN(8), r.IntN(256), 21+r.IntN(12))
+		case 1:
+			return fmt.Sprintf("2a00:1450::%x/%d", r.IntN(256), 120+r.IntN(9))
+		}
+		n := tree[r.IntN(len(tree))]
+		if r.IntN(2) == 0 {
+			return "*." + n
+		}
+		return n
+	}
+	setOf := func(es []string) *entryset.Set {
+		var b entryset.Builder
+		for _, e := range es {
+			if err := policy.AddEntry(&b, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.Set()
+	}
+	all := policy.Families{V4: true, V6: true, Names: true}
+	kinds := []string{"nxdomain", "nodata", "drop", "passthru", "log-only"}
+	for round := range 200 {
+		entries := make([][]string, 5)
+		lists := make([]snapshot.List, 5)
+		for i := range lists {
+			for range r.IntN(12) {
+				entries[i] = append(entries[i], entry())
+			}
+			lists[i] = snapshot.List{Name: fmt.Sprint("l", i), Category: fmt.Sprint("c", i%3), Set: setOf(entries[i]), Version: 1}
+		}
+		a := snapshot.Build(lists, nil)
+		cfg := policy.Config{Name: "p", Actions: map[string]policy.Action{}}
+		for i := range lists {
+			switch r.IntN(3) {
+			case 0, 1:
+				cfg.Block = append(cfg.Block, i)
+			default:
+				cfg.Allow = append(cfg.Allow, i)
+			}
+		}
+		for range r.IntN(3) {
+			cfg.Blocked = append(cfg.Blocked, entry())
+			cfg.Allowed = append(cfg.Allowed, entry())
+		}
+		for _, c := range []string{"c0", "c1", "c2", policy.CustomList} {
+			act, _ := policy.ParseAction([]string{kinds[r.IntN(len(kinds))]})
+			cfg.Actions[c] = act
+		}
+		p, err := policy.New(cfg, policy.Catalog(a.Lists))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Change one or two lists: drop some entries, add others.
+		next := slices.Clone(lists)
+		for range 1 + r.IntN(2) {
+			i := r.IntN(len(next))
+			es := slices.Clone(entries[i])
+			for k := range es {
+				if r.IntN(3) == 0 {
+					es[k] = entry()
+				}
+			}
+			es = append(es, entry())
+			next[i] = snapshot.List{Name: lists[i].Name, Category: lists[i].Category, Set: setOf(es), Version: 2}
+		}
+		b := snapshot.Build(next, a)
+		region := p.ChangedRegion(a, b)
+		diff := func(keep func(policy.Entry) bool) (gone, came []rrHash) {
+			ha, hb := zoneHashes(p, a, all, keep, "p.rpz.x.", 60), zoneHashes(p, b, all, keep, "p.rpz.x.", 60)
+			return minus(ha, hb), minus(hb, ha)
+		}
+		g1, c1 := diff(nil)
+		g2, c2 := diff(region.Holds)
+		if !slices.Equal(g1, g2) || !slices.Equal(c1, c2) {
+			t.Fatalf("round %d: whole zones differ by -%d +%d records, the changed region by -%d +%d\nbefore %v\nafter %v",
+				round, len(g1), len(c1), len(g2), len(c2), lists, next)
+		}
+	}
+}
+
+// BenchmarkIXFRDiff: the difference of a 1M-entry policy zone after a change of 100 entries (50 gone, 50
+// new) in its IPv4 list, computed from the changed region (region) and from the whole zones (whole).
+func BenchmarkIXFRDiff(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var old, cur entryset.Builder
+	var v4 []netip.Prefix
+	for range 1_000_000 {
+		u := r.Uint32()
+		v4 = append(v4, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(u>>24) | 1, byte(u >> 16), byte(u >> 8), byte(u)}), 32))
+	}
+	for i, p := range v4 {
+		old.AddPrefix(p)
+		if i >= 50 {
+			cur.AddPrefix(p)
+		}
+	}
+	for range 50 {
+		u := r.Uint32()
+		cur.AddPrefix(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(u>>24) | 1, byte(u >> 16), byte(u >> 8), byte(u)}), 32))
+	}
+	sa := snapshot.Build([]snapshot.List{{Name: "l", Category: "c", Set: old.Set(), Version: 1}}, nil)
+	sb := snapshot.Build([]snapshot.List{{Name: "l", Category: "c", Set: cur.Set(), Version: 2}}, sa)
+	p, err := policy.New(policy.Config{Name: "p", Block: []int{0}}, policy.Catalog(sa.Lists))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := policy.Families{V4: true}
+	for _, bc := range []struct {
+		name string
+		keep func(policy.Entry) bool
+	}{{"region", p.ChangedRegion(sa, sb).Holds}, {"whole", nil}} {
+		b.Run(bc.name, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				if bc.name == "region" {
+					bc.keep = p.ChangedRegion(sa, sb).Holds // per difference, as the journal does
+				}
+				ha, hb := zoneHashes(p, sa, f, bc.keep, "p.rpz.x.", 60), zoneHashes(p, sb, f, bc.keep, "p.rpz.x.", 60)
+				n = len(minus(ha, hb)) + len(minus(hb, ha))
+			}
+			if n != 100 {
+				b.Fatalf("%d records differ, want 100", n)
+			}
+		})
 	}
 }

@@ -161,8 +161,20 @@ func Zone(p *policy.Policy, s *snapshot.Snapshot, origin string, ttl uint32, fn 
 // ZoneOf streams the records of some kinds of entries only: exactly those records of Zone, since the
 // records of one kind never depend on entries of another.
 func ZoneOf(p *policy.Policy, s *snapshot.Snapshot, f policy.Families, origin string, ttl uint32, fn func([]dns.RR) bool) {
+	ZoneWhere(p, s, f, nil, origin, ttl, fn)
+}
+
+// ZoneWhere streams the records of the entries that keep accepts (all when keep is nil): exactly the
+// records Zone writes for them, provided keep accepts an entry together with every entry inside it (the
+// prefixes within a prefix, the names under a name), as a policy.Region does. The IXFR journal renders
+// only the region that changed.
+func ZoneWhere(p *policy.Policy, s *snapshot.Snapshot, f policy.Families, keep func(policy.Entry) bool, origin string, ttl uint32, fn func([]dns.RR) bool) {
 	z := zone{writer: newWriter(origin, ttl), fn: fn}
-	p.ContentOf(s, f, z.entry)
+	if keep == nil {
+		p.ContentOf(s, f, z.entry)
+	} else {
+		p.ContentOf(s, f, func(e policy.Entry) bool { return !keep(e) || z.entry(e) })
+	}
 	if !z.stopped {
 		z.flushHalves(policy.Entry{})
 		z.settle(policy.Entry{})
