@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"strings"
@@ -50,7 +51,7 @@ func (p *Policy) ChangedRegion(a, b *snapshot.Snapshot) *Region {
 		if y == nil {
 			y = &entryset.Set{}
 		}
-		symdiff(x.V4, y.V4, cmpU64, func(v uint64) { r.v4 = append(r.v4, spanOf(entryset.UnpackV4(v))) })
+		symdiff(x.V4, y.V4, cmp.Compare[uint64], func(v uint64) { r.v4 = append(r.v4, spanOf(entryset.UnpackV4(v))) })
 		symdiff(x.V6, y.V6, entryset.V6.Compare, func(v entryset.V6) { r.v6 = append(r.v6, spanOf(v.Prefix())) })
 		for _, names := range [2][2][]string{{x.Names, y.Names}, {x.Wildcards, y.Wildcards}} {
 			symdiff(names[0], names[1], strings.Compare, func(s string) { r.names[s] = true })
@@ -142,14 +143,4 @@ func symdiff[T any](a, b []T, cmp func(T, T) int, fn func(T)) {
 	for ; j < len(b); j++ {
 		fn(b[j])
 	}
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
