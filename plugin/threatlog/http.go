@@ -141,6 +141,13 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
+	// Each upload in progress holds up to twice max_size in memory: a few at a time.
+	select {
+	case uploadSlots <- struct{}{}:
+		defer func() { <-uploadSlots }()
+	case <-r.Context().Done():
+		return
+	}
 	if r.ContentLength > t.maxSize {
 		uploads.WithLabelValues("-", "too_large").Inc()
 		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d bytes", t.maxSize))
@@ -240,6 +247,9 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 var errTooLarge = errors.New("too large")
+
+// uploadSlots bounds the uploads read and parsed at once, over all listeners.
+var uploadSlots = make(chan struct{}, 4)
 
 func gunzip(b []byte, max int64) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))
