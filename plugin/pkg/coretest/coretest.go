@@ -89,8 +89,8 @@ func (i input) Body() []byte       { return []byte(i) }
 func (i input) Path() string       { return "Corefile" }
 func (i input) ServerType() string { return "dns" }
 
-// Counter reads a counter of the default registry, which the prometheus plugin serves: the first series
-// of name whose labels include labels.
+// Counter reads a counter or a gauge of the default registry, which the prometheus plugin serves: the
+// first series of name whose labels include labels; 0 when there is none.
 func Counter(tb testing.TB, name string, labels map[string]string) float64 {
 	tb.Helper()
 	mfs, err := prometheus.DefaultGatherer.Gather()
@@ -107,6 +107,9 @@ func Counter(tb testing.TB, name string, labels map[string]string) float64 {
 				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
 					continue metric
 				}
+			}
+			if g := m.GetGauge(); g != nil {
+				return g.GetValue()
 			}
 			return m.GetCounter().GetValue()
 		}
