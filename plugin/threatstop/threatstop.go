@@ -18,6 +18,7 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/pace"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/qname"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
@@ -103,6 +104,7 @@ func (t *Threatstop) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 //
 //go:noinline
 func (t *Threatstop) route(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (dns.ResponseWriter, bool, int, error) {
+	pace.Served()             // background work yields to queries only while there are some
 	if len(r.Question) == 0 { // the server answers these itself; a plugin before this one may not
 		return w, false, 0, nil
 	}

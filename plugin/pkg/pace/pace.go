@@ -1,10 +1,14 @@
 // Package pace keeps background work (parsing a feed, compiling a snapshot) from delaying queries when
 // the server has a single core. Go's scheduler lets a busy goroutine run for up to 10 ms before it
 // notices network input, so a refresh parsing a large feed would hold answers back for that long. A
-// background loop calls Tick on every item; once it has run for Slice, Tick parks the goroutine for as
-// long, and parking sends the scheduler through its network poll, so waiting queries run first. Queries
-// thus get at least half of a single core within every pair of slices; with no query waiting, the park
-// lasts up to a millisecond (the poller's resolution): background work slows, answers do not.
+// background loop calls Tick on every item; once it has run for a slice, Tick parks the goroutine for
+// Slice, and parking sends the scheduler through its network poll, so waiting queries run first.
+//
+// The handlers count the queries they answer (Served), which tells Tick whether parking helps: when
+// queries were answered while the loop worked, another core serves them and the loop goes on without a
+// park; when a park saw no query, the server is idle and the next slice is twice as long (up to MaxSlice);
+// when it saw queries, slices stay at Slice, so queries get at least half of a single core. A refresh
+// under load is paced; one on an idle or multi-core server runs at full speed.
 package pace
 
 import (
@@ -14,8 +18,12 @@ import (
 	"time"
 )
 
-// Slice is how long background work runs between parks.
+// Slice is how long background work runs between parks while queries wait, and how long a park lasts.
 const Slice = 200 * time.Microsecond
+
+// MaxSlice is the longest slice, reached while parks see no query: the most a query that arrives on an
+// idle single-core server during a refresh waits (the scheduler's own preemption is at 10 ms).
+const MaxSlice = 4 * time.Millisecond
 
 // every is how many ticks pass between clock reads (a clock read costs about 20 ns).
 const every = 256
@@ -24,33 +32,55 @@ const every = 256
 // yield to, and pacing would only slow the start.
 var on atomic.Bool
 
+// served counts the queries answered, process-wide; parks the parks.
+var served, parks atomic.Uint64
+
 // Start turns pacing on, for every Pacer, from now on.
 func Start() { on.Store(true) }
+
+// Served counts one answered query. The query handlers call it.
+func Served() { served.Add(1) }
 
 // Pacer paces one background loop. The zero value is ready to use; it is not safe for concurrent use.
 type Pacer struct {
 	n     uint
 	start time.Time
+	slice time.Duration
+	seen  uint64 // served, at the start of the slice
 }
 
-// Tick counts one item of work and parks the goroutine when its slice is used up.
+// Tick counts one item of work and parks the goroutine when its slice is used up and queries wait.
 func (p *Pacer) Tick() {
 	if !on.Load() {
 		return
 	}
 	if p.start.IsZero() {
-		p.start = time.Now()
+		p.start, p.slice, p.seen = time.Now(), Slice, served.Load()
 	}
 	if p.n++; p.n%every != 0 {
 		return
 	}
 	now := time.Now()
-	if now.Sub(p.start) >= Slice {
-		// Park as long as the slice ran: a woken goroutine jumps the run queue, so a shorter park would
-		// let the background loop back in after each single query.
-		time.Sleep(Slice)
-		p.start = time.Now()
+	if now.Sub(p.start) < p.slice {
+		return
 	}
+	if q := served.Load(); q != p.seen {
+		// Queries were answered while this loop held its core: another core serves them.
+		p.start, p.slice, p.seen = now, Slice, q
+		return
+	}
+	// Park for Slice: a woken goroutine jumps the run queue, so a shorter park would let the background
+	// loop back in after each single query.
+	before := served.Load()
+	parks.Add(1)
+	time.Sleep(Slice)
+	after := served.Load()
+	if after == before {
+		p.slice = min(2*p.slice, MaxSlice) // nobody was waiting
+	} else {
+		p.slice = Slice
+	}
+	p.start, p.seen = time.Now(), after
 }
 
 // run is the length of the pieces Sort sorts with slices.SortFunc before merging them, short enough

@@ -3,6 +3,7 @@ package pace
 import (
 	"cmp"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -25,21 +26,60 @@ func TestSortFunc(t *testing.T) {
 	}
 }
 
-// TestTickParks: a loop that ticks is parked at least once per slice of work.
-func TestTickParks(t *testing.T) {
+// work runs a ticking loop for d and counts its parks.
+func work(d time.Duration) int {
+	var p Pacer
+	before := parks.Load()
+	for start := time.Now(); time.Since(start) < d; {
+		p.Tick()
+	}
+	return int(parks.Load() - before)
+}
+
+// TestTickParksForQueries: on one core, with queries that can run only while the loop is parked, the
+// loop parks once per Slice of work; with no query it parks rarely (slices grow to MaxSlice); with
+// queries answered on another core meanwhile, it never parks.
+func TestTickParksForQueries(t *testing.T) {
+	Start()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // a query stream: on one P it runs only while the loop sleeps
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				Served()
+				runtime.Gosched()
+			}
+		}
+	}()
+	busy := work(40 * time.Millisecond)
+	close(stop)
+	<-done
+	idle := work(40 * time.Millisecond)
+	t.Logf("parks in 40 ms: %d with queries waiting, %d idle", busy, idle)
+	if busy < 15 {
+		t.Errorf("%d parks in 40 ms of work with queries waiting, want one per %s", busy, Slice)
+	}
+	if idle >= busy/2 || idle < 3 {
+		t.Errorf("%d parks in 40 ms of idle work (%d with queries), want a few: slices grow to %s", idle, busy, MaxSlice)
+	}
+}
+
+// TestTickYieldsNotWhenServedElsewhere: queries answered while the loop works (here by the loop itself,
+// standing for another core) mean nobody waits for this core: no park.
+func TestTickYieldsNotWhenServedElsewhere(t *testing.T) {
 	Start()
 	var p Pacer
-	start := time.Now()
-	parks := 0
-	last := time.Now()
-	for time.Since(start) < 20*time.Millisecond {
+	before := parks.Load()
+	for start := time.Now(); time.Since(start) < 20*time.Millisecond; {
+		Served()
 		p.Tick()
-		if now := time.Now(); now.Sub(last) > 50*time.Microsecond {
-			parks++ // a gap in the loop: it was parked
-		}
-		last = time.Now()
 	}
-	if parks < 5 {
-		t.Errorf("%d parks in 20 ms of work, want one every %s", parks, Slice)
+	if n := parks.Load() - before; n != 0 {
+		t.Errorf("%d parks while queries were answered meanwhile, want none", n)
 	}
 }
