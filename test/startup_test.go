@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -204,6 +205,13 @@ func TestCorefileExample(t *testing.T) {
 		t.Errorf("unsigned AXFR of demo.rpz.threatstop.local did not fail:\n%s", lastLines(out, 5))
 	}
 	checkListPages(t, s)
+	// The README's Check IoC: which feeds hold 1.10.16.5, over DNS and HTTP.
+	if got := dig(t, 1053, "+short", "1.10.16.5._check.threatstop.local", "TXT"); !strings.Contains(got, `"list=spamhaus-drop category=spam entry=1.10.16.0/20 relation=covers since=`) {
+		t.Errorf("dig 1.10.16.5._check.threatstop.local TXT:\n%s", got)
+	}
+	if code, body, err := httpGet(http.DefaultClient, "http://127.0.0.1:9155/check?ioc=1.10.16.5"); err != nil || code != 200 || !strings.Contains(body, `"entry": "1.10.16.0/20"`) {
+		t.Errorf("GET /check?ioc=1.10.16.5: %d %v\n%s", code, err, body)
+	}
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
 }
 
