@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -209,7 +210,7 @@ func TestCorefileExample(t *testing.T) {
 	if got := dig(t, 1053, "+short", "1.10.16.5._check.threatstop.local", "TXT"); !strings.Contains(got, `"list=spamhaus-drop category=spam entry=1.10.16.0/20 relation=covers since=`) {
 		t.Errorf("dig 1.10.16.5._check.threatstop.local TXT:\n%s", got)
 	}
-	if code, body, err := httpGet(http.DefaultClient, "http://127.0.0.1:9155/check?ioc=1.10.16.5"); err != nil || code != 200 || !strings.Contains(body, `"entry": "1.10.16.0/20"`) {
+	if code, body, err := httpGet(&http.Client{Timeout: 5 * time.Second}, "http://127.0.0.1:9155/check?ioc=1.10.16.5"); err != nil || code != 200 || !strings.Contains(body, `"entry": "1.10.16.0/20"`) {
 		t.Errorf("GET /check?ioc=1.10.16.5: %d %v\n%s", code, err, body)
 	}
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
