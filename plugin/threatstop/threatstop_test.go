@@ -246,12 +246,27 @@ func TestClientsRefused(t *testing.T) {
             lists drop
             clients 10.0.0.0/8 ::1
         }`)
+	lookups := func(result string) float64 {
+		return coretest.Counter(t, "coredns_threatstop_lookups_total", map[string]string{"policy": "private", "result": result})
+	}
+	refused := lookups("refused")
 	r := s.Query(t, "8.10.188.5.private.threatstop.local.", dns.TypeA)
 	if r.Rcode != dns.RcodeRefused || len(r.Answer) != 0 {
 		t.Errorf("query from 127.0.0.1 to a policy for 10/8: %s", dns.RcodeToString[r.Rcode])
 	}
+	if got := lookups("refused"); got != refused+1 {
+		t.Errorf("lookups_total{result=refused} went from %v to %v", refused, got)
+	}
 	if r := s.Query(t, "8.10.188.5.demo.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
 		t.Errorf("other policies are still open: %s", dns.RcodeToString[r.Rcode])
+	}
+	// A name that is neither an address nor a domain counts as an error (and answers NXDOMAIN).
+	demoErr := coretest.Counter(t, "coredns_threatstop_lookups_total", map[string]string{"policy": "demo", "result": "error"})
+	if r := s.Query(t, "256.2.0.192.demo.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeNameError {
+		t.Errorf("malformed name: %s", dns.RcodeToString[r.Rcode])
+	}
+	if got := coretest.Counter(t, "coredns_threatstop_lookups_total", map[string]string{"policy": "demo", "result": "error"}); got != demoErr+1 {
+		t.Errorf("lookups_total{result=error} went from %v to %v", demoErr, got)
 	}
 }
 
