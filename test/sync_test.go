@@ -219,8 +219,21 @@ func runSync(t *testing.T, bin string, args ...string) (string, int) {
 	return "", 0
 }
 
-// nftRanges reads set inet threatstop NAME back from the kernel as "first-last" ranges, in order.
-func nftRanges(t *testing.T, set string) []string {
+// nftRanges reads the sets of one family back from the kernel (v4 and h4: ranges and single addresses;
+// or v6 and h6) as "first-last" ranges in address order.
+func nftRanges(t *testing.T, family string) []string {
+	t.Helper()
+	rs := nftSetRanges(t, "v"+family)
+	rs = append(rs, nftSetRanges(t, "h"+family)...)
+	slices.SortFunc(rs, func(a, b string) int {
+		fa, _, _ := strings.Cut(a, "-")
+		fb, _, _ := strings.Cut(b, "-")
+		return netip.MustParseAddr(fa).Compare(netip.MustParseAddr(fb))
+	})
+	return rs
+}
+
+func nftSetRanges(t *testing.T, set string) []string {
 	t.Helper()
 	out, err := exec.Command("nft", "-j", "list", "set", "inet", "threatstop", set).CombinedOutput()
 	if err != nil {
@@ -277,11 +290,11 @@ func lastAddr(p netip.Prefix) netip.Addr {
 
 func checkSets(t *testing.T, what string, want4, want6 []string) {
 	t.Helper()
-	if got := nftRanges(t, "v4"); !slices.Equal(got, want4) {
-		t.Fatalf("%s: set v4 holds %v, want %v", what, got, want4)
+	if got := nftRanges(t, "4"); !slices.Equal(got, want4) {
+		t.Fatalf("%s: sets v4 and h4 hold %v, want %v", what, got, want4)
 	}
-	if got := nftRanges(t, "v6"); !slices.Equal(got, want6) {
-		t.Fatalf("%s: set v6 holds %v, want %v", what, got, want6)
+	if got := nftRanges(t, "6"); !slices.Equal(got, want6) {
+		t.Fatalf("%s: sets v6 and h6 hold %v, want %v", what, got, want6)
 	}
 }
 

@@ -123,11 +123,11 @@ func (e *env) mustSync(extra ...string) string {
 func nftSets(t *testing.T) (cidrset.Set, cidrset.Set) {
 	t.Helper()
 	n := &backend.Nft{Run: backend.Exec{}}
-	v4, err := n.ReadSet(context.Background(), "v4")
+	v4, err := n.ReadFamily(context.Background(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v6, err := n.ReadSet(context.Background(), "v6")
+	v6, err := n.ReadFamily(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
 	}

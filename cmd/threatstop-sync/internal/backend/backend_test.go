@@ -171,15 +171,15 @@ func TestNftNamespace(t *testing.T) {
 	check := func(what string, u *Update) {
 		t.Helper()
 		for _, fam := range []struct {
-			set  string
+			is6  bool
 			want cidrset.Set
-		}{{"v4", u.List.V4}, {"v6", u.List.V6}} {
-			got, err := n.ReadSet(ctx, fam.set)
+		}{{false, u.List.V4}, {true, u.List.V6}} {
+			got, err := n.ReadFamily(ctx, fam.is6)
 			if err != nil {
 				t.Fatalf("%s: %v", what, err)
 			}
 			if !got.Equal(fam.want) {
-				t.Fatalf("%s: set %s holds %v, want %v", what, fam.set, got.Ranges(), fam.want.Ranges())
+				t.Fatalf("%s: IPv6 %v: sets hold %v, want %v", what, fam.is6, got.Ranges(), fam.want.Ranges())
 			}
 		}
 		if out := run(t, "nft", "list", "set", "inet", "threatstop", "serial"); !strings.Contains(out, fmt.Sprintf("elements = { 0x%08x }", u.Serial)) {
@@ -204,6 +204,8 @@ func TestNftNamespace(t *testing.T) {
 		"type filter hook input priority filter - 10; policy accept;",
 		`ip saddr @v4 limit rate 10/second log prefix "THREATSTOP DROP in "`,
 		"ip6 saddr @v6 counter packets 0 bytes 0 drop",
+		"ip saddr @h4 counter packets 0 bytes 0 drop",
+		"ip6 daddr @h6 counter packets 0 bytes 0 drop",
 		`ip daddr @v4 limit rate 10/second log prefix "THREATSTOP DROP out "`,
 		"ip6 daddr @v6 counter packets 0 bytes 0 drop",
 	} {
@@ -211,8 +213,8 @@ func TestNftNamespace(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, rules)
 		}
 	}
-	if c := strings.Count(rules, "THREATSTOP DROP out"); c != 4 { // forward and output, v4 and v6
-		t.Errorf("%d outbound log rules, want 4", c)
+	if c := strings.Count(rules, "THREATSTOP DROP out"); c != 8 { // forward and output, v4 h4 v6 h6
+		t.Errorf("%d outbound log rules, want 8", c)
 	}
 
 	u2 := from(u1, updateOf(content("46.10.0.0/16 nxdomain", "203.0.113.128/26 passthru"), 1002, 0))
@@ -226,7 +228,7 @@ func TestNftNamespace(t *testing.T) {
 		t.Fatalf("second apply: %q %v", what, err)
 	}
 	check("after the incremental apply", u2)
-	if out := run(t, "nft", "list", "chain", "inet", "threatstop", "input"); strings.Count(out, "drop") != 2 {
+	if out := run(t, "nft", "list", "chain", "inet", "threatstop", "input"); strings.Count(out, "drop") != 4 {
 		t.Errorf("the rules were duplicated:\n%s", out)
 	}
 
