@@ -7,7 +7,8 @@
 // can have no TXT beside it), so importance is read from what the zone does say: the action, which the
 // policy sets per category (`action botnet drop`). Triggers are kept by action in the order of
 // Options.Priority (default drop, nxdomain, nodata, redirect: the server's order of severity), and within
-// one action broader prefixes first (more addresses per entry), then in address order (the server's order).
+// one action broader prefixes first (more host bits: more addresses per entry), then in address order (the
+// server's order).
 //
 // Cost: linear in the triggers plus one sort (cidrset.Build); with a capacity limit that the policy
 // exceeds, about 20 more builds of the cut action (a binary search for how many of its triggers fit).
@@ -113,9 +114,9 @@ func Build(c zone.Content, o Options) List {
 		if len(g) == 0 {
 			continue
 		}
-		// Broader prefixes first, then address order.
+		// Broader prefixes first (more host bits: an IPv6 /48 before an IPv4 /24), then address order.
 		slices.SortStableFunc(g, func(x, y netip.Prefix) int {
-			if d := x.Bits() - y.Bits(); d != 0 {
+			if d := hostBits(y) - hostBits(x); d != 0 {
 				return d
 			}
 			return x.Addr().Compare(y.Addr())
@@ -148,6 +149,8 @@ func Build(c zone.Content, o Options) List {
 	l.Entries = l.V4.PrefixCount() + l.V6.PrefixCount()
 	return l
 }
+
+func hostBits(p netip.Prefix) int { return p.Addr().BitLen() - p.Bits() }
 
 func (l *List) leaveOut(a zone.Action, g []netip.Prefix) {
 	for _, p := range g {

@@ -63,6 +63,9 @@ func TestBuild(t *testing.T) {
 			want: "10.1.0.0/16", leftOut: "10.2.0.0/16 drop"},
 		{name: "nothing fits",
 			spec: "10.1.0.0/16 drop", max: 0, want: "10.1.0.0/16"}, // 0: no limit
+		{name: "capacity: host bits across families",
+			spec: "10.9.9.9/32 nxdomain, 2001:db8::/48 nxdomain, 10.1.0.0/24 nxdomain, 2001:db8:1::1/128 nxdomain",
+			max:  2, want: "10.1.0.0/24 2001:db8::/48", leftOut: "10.9.9.9/32 nxdomain, 2001:db8:1::1/128 nxdomain"},
 		{name: "merged neighbours take one entry",
 			spec: "10.0.0.0/25 nxdomain, 10.0.0.128/25 nxdomain, 10.1.0.0/24 nxdomain", max: 2,
 			want: "10.0.0.0/24 10.1.0.0/24"},
