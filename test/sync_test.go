@@ -288,13 +288,20 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return a
 }
 
+// checkSets compares the kernel's sets with the ranges wanted. A dump right after a load may miss
+// elements while the kernel resizes a hash set, so a mismatch is read again until a deadline.
 func checkSets(t *testing.T, what string, want4, want6 []string) {
 	t.Helper()
-	if got := nftRanges(t, "4"); !slices.Equal(got, want4) {
-		t.Fatalf("%s: sets v4 and h4 hold %v, want %v", what, got, want4)
-	}
-	if got := nftRanges(t, "6"); !slices.Equal(got, want6) {
-		t.Fatalf("%s: sets v6 and h6 hold %v, want %v", what, got, want6)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got4, got6 := nftRanges(t, "4"), nftRanges(t, "6")
+		if slices.Equal(got4, want4) && slices.Equal(got6, want6) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: sets v4 and h4 hold %v, want %v; v6 and h6 hold %v, want %v", what, got4, want4, got6, want6)
+		}
+		time.Sleep(pollInterval)
 	}
 }
 

@@ -143,12 +143,21 @@ func wantSets(t *testing.T, s string) (cidrset.Set, cidrset.Set) {
 	return cidrset.Build(false, ps), cidrset.Build(true, ps)
 }
 
+// checkNft compares the kernel's sets with want. A dump right after a load may miss elements while the
+// kernel resizes a hash set, so a mismatch is read again until a deadline.
 func checkNft(t *testing.T, what, want string) {
 	t.Helper()
-	g4, g6 := nftSets(t)
 	w4, w6 := wantSets(t, want)
-	if !g4.Equal(w4) || !g6.Equal(w6) {
-		t.Fatalf("%s: nft holds\n%v %v\nwant\n%v %v", what, g4.Ranges(), g6.Ranges(), w4.Ranges(), w6.Ranges())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g4, g6 := nftSets(t)
+		if g4.Equal(w4) && g6.Equal(w6) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: nft holds\n%v %v\nwant\n%v %v", what, g4.Ranges(), g6.Ranges(), w4.Ranges(), w6.Ranges())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

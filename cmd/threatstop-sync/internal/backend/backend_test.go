@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/blocklist"
 	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/cidrset"
@@ -174,7 +175,13 @@ func TestNftNamespace(t *testing.T) {
 			is6  bool
 			want cidrset.Set
 		}{{false, u.List.V4}, {true, u.List.V6}} {
+			// A dump right after a load may miss elements while the kernel resizes a hash set.
+			deadline := time.Now().Add(5 * time.Second)
 			got, err := n.ReadFamily(ctx, fam.is6)
+			for err == nil && !got.Equal(fam.want) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				got, err = n.ReadFamily(ctx, fam.is6)
+			}
 			if err != nil {
 				t.Fatalf("%s: %v", what, err)
 			}
