@@ -5,8 +5,8 @@
 // The file is written whole and atomically (a temporary file in the same directory, fsync, rename, fsync
 // of the directory): a crash leaves the old state or the new one, never half of one.
 //
-// Cost: JSON, about 40 bytes per record and 20 per applied prefix; writing 1M records takes about a
-// second, reading about two.
+// Cost: JSON, about 30 bytes per record and 20 per applied prefix; writing, reading and rebuilding the
+// zone of 1M records takes about 1.5 s (BenchmarkSaveLoad).
 package state
 
 import (

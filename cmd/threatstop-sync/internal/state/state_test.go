@@ -3,11 +3,14 @@ package state
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/zone"
 )
@@ -58,5 +61,27 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if _, err := Load(path); err == nil {
 		t.Error("a broken state file loaded")
+	}
+}
+
+// BenchmarkSaveLoad: a state of 1M records written and read back.
+func BenchmarkSaveLoad(b *testing.B) {
+	z := zone.New("p.rpz.test", 1)
+	for i := range 1 << 20 {
+		z.Records[zone.Record{Owner: fmt.Sprintf("32.%d.%d.%d.11.rpz-ip", i&255, i>>8&255, i>>16&255), Type: dns.TypeCNAME, Data: "."}] = struct{}{}
+	}
+	s := FromZone(z, nil)
+	path := filepath.Join(b.TempDir(), "state.json")
+	for b.Loop() {
+		if err := Save(path, s); err != nil {
+			b.Fatal(err)
+		}
+		l, err := Load(path)
+		if err != nil || len(l.Records) != len(z.Records) {
+			b.Fatal(err)
+		}
+		if _, err := l.ZoneOf(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

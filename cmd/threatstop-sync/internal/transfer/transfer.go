@@ -7,8 +7,8 @@
 // deleted record present and every added one absent), and otherwise rejected without touching the zone
 // the device holds. A new version is built on a copy.
 //
-// Cost: the records of one transfer are decoded as they arrive (zone.FromRR, about 1 µs per record);
-// an IXFR copies the zone held (about 100 ns per record) and applies the difference to the copy.
+// Cost: the records of one transfer are decoded as they arrive (zone.FromRR, about 0.7 µs per record);
+// an IXFR copies the zone held (one map insert per record) and applies the difference to the copy.
 package transfer
 
 import (

@@ -3,8 +3,9 @@
 // rpz-ip triggers decoded into prefixes with the action of each, the QNAME triggers (names, which a packet
 // filter cannot use: counted and listed), and whatever else the zone holds (counted as ignored).
 //
-// Cost: a record is a key of three strings, about 100 bytes with the map's share (1M records: about
-// 100 MB while a sync runs). Content decodes every record once, about 250 ns per record.
+// Cost: a record is a map key of three strings (two headers and the owner's and data's bytes, plus the
+// map's share). Content decodes every record once, about 1 µs per record, 330 bytes of garbage each
+// (BenchmarkContent, 1M records); FromRR about 0.7 µs (BenchmarkFromRR).
 package zone
 
 import (
