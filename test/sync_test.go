@@ -81,12 +81,13 @@ func syncNamespace(t *testing.T) bool {
 		t.Skipf("skipped: cannot make a network namespace with `unshare -rn` (%v: %s)", err, out)
 	}
 	for _, tool := range []string{"nft", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
+		if _, err := exec.LookPath(tool); err != nil && !syncFileExists("/usr/sbin/"+tool) && !syncFileExists("/sbin/"+tool) {
 			t.Fatalf("%s not found (%v): install nftables and iproute2 to run the threatstop-sync tests", tool, err)
 		}
 	}
 	cmd := exec.Command("unshare", "-rn", os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), envSyncNS+"=1", "THREATSTOP_BIN="+binary)
+	// nft lives in /usr/sbin, which a user's PATH may lack.
+	cmd.Env = append(os.Environ(), envSyncNS+"=1", "THREATSTOP_BIN="+binary, "PATH="+os.Getenv("PATH")+":/usr/sbin:/sbin")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
 		t.Fatalf("inside the namespace: %v\n%s", err, out)
@@ -96,6 +97,8 @@ func syncNamespace(t *testing.T) bool {
 	}
 	return false
 }
+
+func syncFileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // syncServer is a threatstop process that the test can stop in the middle.
 type syncServer struct {

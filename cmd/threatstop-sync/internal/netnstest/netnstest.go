@@ -35,7 +35,8 @@ func Enter(t *testing.T) bool {
 		t.Skipf("skipped: cannot make a network namespace with `unshare -rn` (%v: %s); nft, ipset and iptables need one", err, out)
 	}
 	cmd := exec.Command("unshare", "-rn", os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), envInside+"=1")
+	// nft, ipset and iptables live in /usr/sbin, which a user's PATH may lack.
+	cmd.Env = append(os.Environ(), envInside+"=1", "PATH="+os.Getenv("PATH")+":/usr/sbin:/sbin")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("inside the namespace: %v\n%s", err, out)
