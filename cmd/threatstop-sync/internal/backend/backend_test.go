@@ -254,6 +254,18 @@ func TestNftNamespace(t *testing.T) {
 	}
 	check("after the flush", u4)
 
+	// A hook dropped from the flags stops filtering: its chain is emptied.
+	in := &Nft{Hooks: Hooks{Input: true}, LogRate: 10, Run: Exec{}}
+	if _, err := in.Apply(ctx, from(u4, u4)); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, "nft", "list", "chain", "inet", "threatstop", "output"); strings.Contains(out, "drop") {
+		t.Errorf("output chain not emptied:\n%s", out)
+	}
+	if out := run(t, "nft", "list", "chain", "inet", "threatstop", "input"); strings.Count(out, "drop") != 4 {
+		t.Errorf("input chain:\n%s", out)
+	}
+
 	// A failing transaction changes nothing: set v4 redefined by someone else without intervals.
 	run(t, "nft", "flush", "chain", "inet", "threatstop", "input")
 	run(t, "nft", "flush", "chain", "inet", "threatstop", "forward")

@@ -170,12 +170,17 @@ func (n *Nft) header(b *bytes.Buffer) {
 	fmt.Fprintf(b, "\tset h4 { type ipv4_addr; }\n")
 	fmt.Fprintf(b, "\tset h6 { type ipv6_addr; }\n")
 	fmt.Fprintf(b, "\tset serial { type mark; }\n")
-	for _, h := range n.hooks() {
+	// Every chain is declared and flushed, those of hooks not asked for stay empty: a hook dropped from
+	// --hooks stops filtering on the next sync.
+	all := []string{"input", "forward", "output"}
+	for _, h := range all {
 		fmt.Fprintf(b, "\tchain %s { type filter hook %s priority filter - 10; policy accept; }\n", h, h)
 	}
 	fmt.Fprintf(b, "}\n")
-	for _, h := range n.hooks() {
+	for _, h := range all {
 		fmt.Fprintf(b, "flush chain inet %s %s\n", t, h)
+	}
+	for _, h := range n.hooks() {
 		if h != "output" { // listed sources: inbound
 			n.rules(b, h, "saddr", LogPrefixIn)
 		}
