@@ -336,6 +336,14 @@ func TestIpsetNamespace(t *testing.T) {
 			t.Errorf("iptables -S has %q %d times, want once:\n%s", w, strings.Count(rules, w+"\n"), rules)
 		}
 	}
+	// A hook dropped from the flags: its jumps go.
+	ipt.Hooks = Hooks{Input: true}
+	if _, err := ipt.Apply(ctx, u1); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, "iptables", "-S"); !strings.Contains(r, "-A INPUT -j THREATSTOP-IN") || strings.Contains(r, "-A FORWARD -j") || strings.Contains(r, "-A OUTPUT -j") {
+		t.Errorf("after dropping forward and output:\n%s", r)
+	}
 	if r6 := run(t, "ip6tables", "-S"); !strings.Contains(r6, "-A THREATSTOP-IN -m set --match-set threatstop-v6 src -j DROP") || strings.Count(r6, "-A INPUT -j THREATSTOP-IN") != 1 {
 		t.Errorf("ip6tables -S:\n%s", r6)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -142,6 +143,18 @@ func (t *Iptables) Apply(ctx context.Context, _ *Update) (string, error) {
 			}
 			args = append([]string{"-w", "-t", "filter", "-I", j[0], "1"}, j[1:]...)
 			if _, err := t.Run.Run(ctx, nil, fam.cmd, args...); err != nil {
+				return "", err
+			}
+		}
+		// Jumps of hooks no longer asked for are removed.
+		for _, j := range (&Iptables{Hooks: Hooks{true, true, true}}).Jumps() {
+			if slices.ContainsFunc(jumps, func(k []string) bool { return slices.Equal(j, k) }) {
+				continue
+			}
+			if _, err := t.Run.Run(ctx, nil, fam.cmd, append([]string{"-w", "-t", "filter", "-C"}, j...)...); err != nil {
+				continue
+			}
+			if _, err := t.Run.Run(ctx, nil, fam.cmd, append([]string{"-w", "-t", "filter", "-D"}, j...)...); err != nil {
 				return "", err
 			}
 		}
