@@ -4,15 +4,17 @@
 // background loop calls Tick on every item; once it has run for a slice, Tick parks the goroutine for
 // Slice, and parking sends the scheduler through its network poll, so waiting queries run first.
 //
-// The handlers count the queries they answer (Served), which tells Tick whether parking helps: when
-// queries were answered while the loop worked, another core serves them and the loop goes on without a
-// park; when a park saw no query, the server is idle and the next slice is twice as long (up to MaxSlice);
-// when it saw queries, slices stay at Slice, so queries get at least half of a single core. A refresh
-// under load is paced; one on an idle or multi-core server runs at full speed.
+// The handlers count the queries they answer (Served), which tells Tick whether parking helps: on a
+// server with more than one core, when queries were answered while the loop worked, another core serves
+// them and the loop goes on without a park; when no query was answered for idleAfter, the server is idle
+// and each slice is twice as long as the one before (up to MaxSlice); otherwise slices stay at Slice, so
+// queries get at least half of a single core. A refresh under load is paced; one on an idle or
+// multi-core server runs at full speed.
 package pace
 
 import (
 	"crypto/sha256"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -21,9 +23,14 @@ import (
 // Slice is how long background work runs between parks while queries wait, and how long a park lasts.
 const Slice = 200 * time.Microsecond
 
-// MaxSlice is the longest slice, reached while parks see no query: the most a query that arrives on an
-// idle single-core server during a refresh waits (the scheduler's own preemption is at 10 ms).
+// MaxSlice is the longest slice, reached while no query comes: the most a query that arrives on an idle
+// single-core server during a refresh waits (the scheduler's own preemption is at 10 ms).
 const MaxSlice = 4 * time.Millisecond
+
+// idleAfter is how long without an answered query makes the server idle. A query read during a park
+// may be answered only after the next slice (the woken loop jumps the run queue), so one park without
+// answers says nothing.
+const idleAfter = 20 * time.Millisecond
 
 // every is how many ticks pass between clock reads (a clock read costs about 20 ns).
 const every = 256
@@ -35,18 +42,25 @@ var on atomic.Bool
 // served counts the queries answered, process-wide; parks the parks.
 var served, parks atomic.Uint64
 
+// multi is set when the server has more than one core (GOMAXPROCS at Start).
+var multi atomic.Bool
+
 // Start turns pacing on, for every Pacer, from now on.
-func Start() { on.Store(true) }
+func Start() {
+	multi.Store(runtime.GOMAXPROCS(0) > 1)
+	on.Store(true)
+}
 
 // Served counts one answered query. The query handlers call it.
 func Served() { served.Add(1) }
 
 // Pacer paces one background loop. The zero value is ready to use; it is not safe for concurrent use.
 type Pacer struct {
-	n     uint
-	start time.Time
-	slice time.Duration
-	seen  uint64 // served, at the start of the slice
+	n        uint
+	start    time.Time
+	slice    time.Duration
+	seen     uint64    // served, when last looked at
+	lastBusy time.Time // when served was last seen to move
 }
 
 // Tick counts one item of work and parks the goroutine when its slice is used up and queries wait.
@@ -64,23 +78,28 @@ func (p *Pacer) Tick() {
 	if now.Sub(p.start) < p.slice {
 		return
 	}
-	if q := served.Load(); q != p.seen {
-		// Queries were answered while this loop held its core: another core serves them.
-		p.start, p.slice, p.seen = now, Slice, q
-		return
+	q := served.Load()
+	answered := q != p.seen
+	p.seen = q
+	if answered {
+		p.lastBusy = now
+		if multi.Load() {
+			// Queries were answered while this loop held its core: another core serves them. (On one
+			// core they ran only in a park or when the scheduler preempted this loop: park all the same.)
+			p.start, p.slice = now, Slice
+			return
+		}
 	}
-	// Park for Slice: a woken goroutine jumps the run queue, so a shorter park would let the background
-	// loop back in after each single query.
-	before := served.Load()
-	parks.Add(1)
-	time.Sleep(Slice)
-	after := served.Load()
-	if after == before {
-		p.slice = min(2*p.slice, MaxSlice) // nobody was waiting
+	if now.Sub(p.lastBusy) > idleAfter {
+		p.slice = min(2*p.slice, MaxSlice) // no query for a while: the server is idle
 	} else {
 		p.slice = Slice
 	}
-	p.start, p.seen = time.Now(), after
+	// Park for Slice: a woken goroutine jumps the run queue, so a shorter park would let the background
+	// loop back in after each single query.
+	parks.Add(1)
+	time.Sleep(Slice)
+	p.start = time.Now()
 }
 
 // run is the length of the pieces Sort sorts with slices.SortFunc before merging them, short enough
