@@ -1,6 +1,8 @@
 package threatlog
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -42,36 +44,43 @@ type PolicyResult struct {
 	Lists   []string `json:"lists,omitempty"`
 }
 
-// parseIOC reads an address, a CIDR prefix or a domain name.
-func parseIOC(s string) (kind string, a netip.Addr, p netip.Prefix, name string, ok bool) {
+// parseIOC reads an address, a CIDR prefix or a domain name; err says what is wrong with ioc.
+func parseIOC(s string) (kind string, a netip.Addr, p netip.Prefix, name string, err error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return "", a, p, "", false
+			return "", a, p, "", errors.New("ioc is an address, a CIDR prefix or a domain name")
 		}
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-map[bool]int{true: 96}[p.Addr().Is4In6()]).Masked()
+		if p.Addr().Is4In6() {
+			// ::ffff:a.b.c.d/n is a.b.c.d/(n-96); shorter than /96 it holds more than IPv4 addresses.
+			if p.Bits() < 96 {
+				return "", a, p, "", fmt.Errorf("ioc %s: an IPv4-mapped prefix needs at least /96 (::ffff:a.b.c.d/n is a.b.c.d/n-96)", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		p = p.Masked()
 		if p.Bits() == p.Addr().BitLen() {
-			return "address", p.Addr(), p, "", true
+			return "address", p.Addr(), p, "", nil
 		}
-		return "prefix", p.Addr(), p, "", true
+		return "prefix", p.Addr(), p, "", nil
 	}
 	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
 		a = a.Unmap()
-		return "address", a, netip.PrefixFrom(a, a.BitLen()), "", true
+		return "address", a, netip.PrefixFrom(a, a.BitLen()), "", nil
 	}
 	n, ok := domain.Normalize(strings.TrimPrefix(s, "*."))
 	if !ok {
-		return "", a, p, "", false
+		return "", a, p, "", errors.New("ioc is an address, a CIDR prefix or a domain name")
 	}
-	return "name", a, p, n, true
+	return "name", a, p, n, nil
 }
 
 // check looks ioc up in every shared list and, when pol is not nil, in that policy.
-func (t *Threatlog) check(ioc string, pol *policy.Policy) (*CheckResult, bool) {
-	kind, a, pfx, name, ok := parseIOC(ioc)
-	if !ok {
-		return nil, false
+func (t *Threatlog) check(ioc string, pol *policy.Policy) (*CheckResult, error) {
+	kind, a, pfx, name, err := parseIOC(ioc)
+	if err != nil {
+		return nil, err
 	}
 	s := t.ts.Snapshot()
 	res := &CheckResult{IOC: ioc, Kind: kind, Matches: []Match{}}
@@ -141,7 +150,7 @@ func (t *Threatlog) check(ioc string, pol *policy.Policy) (*CheckResult, bool) {
 		}
 		res.Policy = pr
 	}
-	return res, true
+	return res, nil
 }
 
 // listedParent is the closest parent of name that set lists exactly (without its subdomains).

@@ -37,8 +37,8 @@ func (t *Threatlog) serveCheck(ctx context.Context, w dns.ResponseWriter, r *dns
 			pol = t.policies[k.policy]
 		}
 	}
-	res, ok := t.check(decodeIOC(ioc), pol)
-	if !ok {
+	res, err := t.check(decodeIOC(ioc), pol)
+	if err != nil {
 		m.Rcode = dns.RcodeNameError
 		w.WriteMsg(m)
 		return dns.RcodeSuccess, nil

@@ -393,9 +393,9 @@ func (t *Threatlog) serveCheckHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		pol = wh.policy
 	}
-	res, ok := t.check(q.Get("ioc"), t.policies[pol])
-	if !ok {
-		httpError(w, http.StatusBadRequest, "ioc is an address, a CIDR prefix or a domain name")
+	res, err := t.check(q.Get("ioc"), t.policies[pol])
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	checks.WithLabelValues("http").Inc()
