@@ -58,7 +58,10 @@ func setup(c *caddy.Controller) error {
 				return plugin.Error(pluginName, fmt.Errorf("%s:%d - token for unknown policy %q", file, line, tk.policy))
 			}
 		}
-		return t.start(ts, feeds, cfg.TsigSecret)
+		if err := t.start(ts, feeds, cfg.TsigSecret); err != nil {
+			return plugin.Error(pluginName, fmt.Errorf("%s:%d - %w", file, line, err))
+		}
+		return nil
 	})
 	c.OnShutdown(t.stop)
 	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {

@@ -11,6 +11,7 @@ package threatlog
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,20 +74,14 @@ type keyOf struct {
 }
 
 func (t *Threatlog) start(ts *threatstop.Threatstop, feeds *threatfeed.Feeds, secrets map[string]string) error {
-	t.ts, t.feeds = ts, feeds
+	keys, err := policyKeys(ts, secrets)
+	if err != nil {
+		return err
+	}
+	t.ts, t.feeds, t.keys = ts, feeds, keys
 	t.policies = map[string]*policy.Policy{}
-	t.keys = map[string]keyOf{}
 	for _, p := range ts.Policies() {
 		t.policies[p.Name] = p
-		for _, k := range ts.PolicyKeys(p.Name) {
-			for name, s := range secrets {
-				if strings.EqualFold(dns.Fqdn(name), k) {
-					if b, err := decodeSecret(s); err == nil {
-						t.keys[k] = keyOf{policy: p.Name, secret: b}
-					}
-				}
-			}
-		}
 	}
 	st, err := openStore(t.db)
 	if err != nil {
@@ -114,6 +109,29 @@ func (t *Threatlog) start(ts *threatstop.Threatstop, feeds *threatfeed.Feeds, se
 	})
 	t.started.Store(true)
 	return nil
+}
+
+// policyKeys maps each policy's TSIG keys to the policy and the secret. A key may name one customer
+// only: a key in two policies would sign for whichever came last, so it is refused.
+func policyKeys(ts *threatstop.Threatstop, secrets map[string]string) (map[string]keyOf, error) {
+	keys := map[string]keyOf{}
+	owner := map[string]string{} // key → policy, also for keys without a secret
+	for _, p := range ts.Policies() {
+		for _, k := range ts.PolicyKeys(p.Name) {
+			if prev, dup := owner[k]; dup {
+				return nil, fmt.Errorf("TSIG key %q is in policy %q and in policy %q: a key authenticates one customer, give each policy its own", k, prev, p.Name)
+			}
+			owner[k] = p.Name
+			for name, s := range secrets {
+				if strings.EqualFold(dns.Fqdn(name), k) {
+					if b, err := decodeSecret(s); err == nil {
+						keys[k] = keyOf{policy: p.Name, secret: b}
+					}
+				}
+			}
+		}
+	}
+	return keys, nil
 }
 
 func (t *Threatlog) stop() error {

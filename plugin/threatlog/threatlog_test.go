@@ -624,6 +624,16 @@ func TestCheckHTTP(t *testing.T) {
 	if code, _ := e.check("ioc=not_a..name", nil); code != http.StatusBadRequest {
 		t.Errorf("bad ioc: %d", code)
 	}
+	// An IPv4-mapped prefix shorter than /96 holds more than IPv4 addresses: refused, saying why.
+	for _, q := range []string{"ioc=::ffff:0:0/80", "ioc=::ffff:1.10.16.0/95"} {
+		code, b := e.do(http.MethodGet, "/check?"+q, nil, nil, nil)
+		if code != http.StatusBadRequest || !strings.Contains(string(b), "IPv4-mapped prefix") || strings.Contains(string(b), "invalid Prefix") {
+			t.Errorf("%s: %d %s, want 400 naming the IPv4-mapped prefix", q, code, b)
+		}
+	}
+	if code, res := e.check("ioc=::ffff:1.10.16.0/120", nil); code != http.StatusOK || res.IOC != "1.10.16.0/24" || len(res.Matches) != 1 {
+		t.Errorf("::ffff:1.10.16.0/120: %d %+v, want 1.10.16.0/24 covered", code, res)
+	}
 }
 
 func txts(m *dns.Msg) []string {
@@ -707,6 +717,23 @@ func TestSetupErrors(t *testing.T) {
 		_, err := coretest.StartErr(corefile(t, dir, freePort(t), extra))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", extra, err, want)
+		}
+	}
+}
+
+// A TSIG key of two policies would make its signatures one customer's or the other's depending on the
+// order of the Corefile: start-up refuses it, naming the key and both policies.
+func TestSetupKeyOfTwoPolicies(t *testing.T) {
+	cf := corefile(t, t.TempDir(), freePort(t), "")
+	cf = strings.Replace(cf, "keys other.key.", "keys other.key. demo.key.", 1)
+	s, err := coretest.StartErr(cf)
+	if err == nil {
+		s.Inst.Stop()
+		t.Fatal("started with demo.key. in policies demo and other")
+	}
+	for _, want := range []string{`"demo.key."`, `"demo"`, `"other"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
 		}
 	}
 }
