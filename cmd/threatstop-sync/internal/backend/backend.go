@@ -1,9 +1,10 @@
 // Package backend puts the block list into a device: nftables (one transaction, differences applied as
-// element adds and deletes), ipset (restore into a new set, swap), iptables/ip6tables rules that match the
-// ipsets, a pf table file with its pfctl command, and plain CIDR and JSON files for anything else.
+// element adds and deletes), ipset (both families restored into new sets, then swapped), iptables/ip6tables
+// rules that match the ipsets, a pf table file with its pfctl command, and plain CIDR and JSON files for
+// anything else.
 //
-// Every backend is atomic on its own: nftables takes the whole script or nothing, an ipset is replaced by
-// swap, pfctl replaces a table at once, files are renamed into place. A failing command leaves what the
+// Every backend is atomic on its own: nftables takes the whole script or nothing, the two ipsets are both
+// replaced by swap or both left, pfctl replaces a table at once, files are renamed into place. A failing command leaves what the
 // device holds untouched. Commands run through a Runner, so tests can record them (pf) or run them inside
 // a network namespace.
 //

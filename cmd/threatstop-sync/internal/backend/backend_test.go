@@ -116,6 +116,9 @@ func TestGoldenFiles(t *testing.T) {
 
 	set := &Ipset{}
 	golden(t, "ipset.restore", set.Script(map[string]bool{}, splitZero(u.List.V4.Prefixes()), splitZero(u.List.V6.Prefixes())))
+	// Over live sets, with a temporary set left by an interrupted run.
+	golden(t, "ipset-swap.restore", set.Script(map[string]bool{"threatstop-v4": true, "threatstop-v6": true, "threatstop-v6.new": true},
+		splitZero(u.List.V4.Prefixes()), splitZero(u.List.V6.Prefixes())))
 
 	nft := &Nft{Hooks: Hooks{true, true, true}, LogRate: 10}
 	golden(t, "nft-full.nft", nft.Full(u))
@@ -357,4 +360,87 @@ func sortedStrings(s []string) []string {
 		}
 	}
 	return out
+}
+
+// faulty runs commands on this host, but corrupts what it is asked to: an element ipset rejects in the
+// IPv6 part of the restore script, or a header of set threatstop-v6 that claims it is ours.
+type faulty struct {
+	badElement6 bool
+	lie6        bool
+}
+
+func (f faulty) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	if f.badElement6 && name == "ipset" && len(args) == 1 && args[0] == "restore" {
+		var b bytes.Buffer
+		for _, l := range strings.SplitAfter(string(stdin), "\n") {
+			b.WriteString(l)
+			if strings.HasPrefix(l, "create threatstop-v6.new ") {
+				b.WriteString("add threatstop-v6.new 2001:db8::/129\n")
+			}
+		}
+		stdin = b.Bytes()
+	}
+	if f.lie6 && name == "ipset" && strings.Join(args, " ") == "-t list threatstop-v6" {
+		return []byte("Name: threatstop-v6\nType: hash:net\nRevision: 7\nHeader: family inet6 hashsize 1024 maxelem 65536\nNumber of entries: 1\n"), nil
+	}
+	return Exec{}.Run(ctx, stdin, name, args...)
+}
+
+// TestIpsetAtomicNamespace: a change that fails in its IPv6 part leaves both live sets as they were
+// (`ipset save` byte for byte) and no temporary set behind: a live set of another type, an element ipset
+// rejects, a swap that the kernel refuses after the IPv4 one went through, a first apply; and temporary
+// sets left by an earlier run are cleared.
+func TestIpsetAtomicNamespace(t *testing.T) {
+	if !netnstest.Enter(t) {
+		return
+	}
+	ctx := context.Background()
+	save := func() string { return run(t, "ipset", "save") }
+	u1 := updateOf(content(), 1, 0)
+	u2 := from(u1, updateOf(content("46.10.0.0/16 nxdomain", "2a00:1450::/32 drop"), 2, 0))
+	failing := func(what string, r Runner) {
+		t.Helper()
+		before := save()
+		if _, err := (&Ipset{Run: r}).Apply(ctx, u2); err == nil {
+			t.Fatalf("%s: applied", what)
+		} else {
+			t.Logf("%s: %v", what, err)
+		}
+		if after := save(); after != before {
+			t.Fatalf("%s: a failed apply changed the sets:\n--- before ---\n%s\n--- after ---\n%s", what, before, after)
+		}
+	}
+
+	// A first apply whose IPv6 part fails creates nothing.
+	failing("a first apply with a bad IPv6 element", faulty{badElement6: true})
+	if names := run(t, "ipset", "-n", "list"); names != "" {
+		t.Fatalf("sets left: %s", names)
+	}
+
+	if _, err := (&Ipset{Run: Exec{}}).Apply(ctx, u1); err != nil {
+		t.Fatal(err)
+	}
+	failing("a bad IPv6 element", faulty{badElement6: true})
+
+	// threatstop-v6 defined otherwise by someone else: refused before anything is changed, and, where the
+	// type check is fooled, the kernel's refusal to swap takes the IPv4 swap back.
+	run(t, "ipset", "destroy", "threatstop-v6")
+	run(t, "ipset", "create", "threatstop-v6", "hash:ip", "family", "inet6")
+	run(t, "ipset", "add", "threatstop-v6", "2001:db8::5")
+	failing("a live IPv6 set of another type", Exec{})
+	failing("a swap the kernel refuses", faulty{lie6: true})
+
+	// Temporary sets of an interrupted run, of other types, are cleared.
+	run(t, "ipset", "destroy", "threatstop-v6")
+	run(t, "ipset", "create", "threatstop-v4.new", "hash:ip", "family", "inet")
+	run(t, "ipset", "create", "threatstop-v6.new", "hash:ip", "family", "inet6")
+	if _, err := (&Ipset{Run: Exec{}}).Apply(ctx, u2); err != nil {
+		t.Fatalf("over left temporary sets: %v", err)
+	}
+	if names := run(t, "ipset", "-n", "list"); names != "threatstop-v4\nthreatstop-v6\n" {
+		t.Fatalf("sets after the apply: %q", names)
+	}
+	if n := strings.Count(run(t, "ipset", "list", "threatstop-v6"), "\n2a00:1450::/32\n"); n != 1 {
+		t.Fatalf("threatstop-v6 lacks 2a00:1450::/32:\n%s", run(t, "ipset", "list", "threatstop-v6"))
+	}
 }
