@@ -22,7 +22,8 @@ func Inside() bool { return os.Getenv(envInside) == "1" }
 // Enter makes the calling test run inside a namespace. In the outer process it runs the test binary again
 // under `unshare -rn` for this test alone, reports its output and result, and returns false: the caller
 // returns at once. In the inner process it brings the loopback up and returns true: the caller goes on.
-// Without unshare (or where user namespaces are off) the test is skipped, saying so.
+// Without unshare (or where user namespaces are off) the test is skipped, saying so. A test that skips
+// inside the namespace is skipped outside with the inner output as the reason, or fails where CI=true.
 func Enter(t *testing.T) bool {
 	t.Helper()
 	if Inside() {
@@ -41,7 +42,15 @@ func Enter(t *testing.T) bool {
 	if err != nil {
 		t.Fatalf("inside the namespace: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()) && !strings.Contains(string(out), "--- SKIP: "+t.Name()) {
+	switch {
+	case strings.Contains(string(out), "--- PASS: "+t.Name()+" ("):
+	case strings.Contains(string(out), "--- SKIP: "+t.Name()+" ("):
+		// A skip inside is a skip outside (or, in CI, a failure), never a pass.
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("inside the namespace, %s skipped (a failure where CI=true):\n%s", t.Name(), out)
+		}
+		t.Skipf("skipped inside the namespace:\n%s", out)
+	default:
 		t.Fatalf("inside the namespace, %s did not run:\n%s", t.Name(), out)
 	}
 	if testing.Verbose() {
