@@ -8,7 +8,8 @@
 //
 // Cost: about 350 bytes per event on disk (JSON values of about 200 bytes in B+tree pages filled to 95%:
 // BenchmarkSize); an upload of N events is one transaction of N puts and one fsync (BenchmarkAdd); a
-// report decodes the days it covers, about 250,000 events per second (BenchmarkEach).
+// report decodes the days it covers, about 250,000 events per second (BenchmarkEach), in pages of
+// 1,024 records, each in its own read transaction (a stalled reader never holds one).
 package logstore
 
 import (
@@ -154,37 +155,73 @@ func (s *Store) Add(customer, device, batch string, at time.Time, recs []Record)
 	})
 }
 
+// eachPage is how many records Each decodes in one read transaction.
+var eachPage = 1024
+
 // Each calls fn with each of customer's records from from (inclusive) to to (exclusive), in time order.
+// It reads a page of records in one read transaction, closes it, calls fn for them, and goes on after
+// the last key in a new one: fn never runs inside a transaction, so a slow fn (a client that stops
+// reading a CSV export) holds no read transaction, for which every writer that grows the file would
+// wait. Hence pages are not one snapshot: records stored or purged meanwhile may or may not be seen.
 func (s *Store) Each(customer string, from, to time.Time, fn func(*Record) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketCustomers).Bucket([]byte(customer))
-		if c == nil {
+	lo, hi := timeKey(from, 0), timeKey(to, 0)
+	day, lastDay := dayKey(from), dayKey(to)
+	var after []byte // the last key read, in day; nil before the first
+	page := make([]Record, 0, eachPage)
+	for {
+		page = page[:0]
+		more := false
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketCustomers).Bucket([]byte(customer))
+			if c == nil {
+				return nil
+			}
+			events := c.Bucket(bucketEvents)
+			if events == nil {
+				return nil
+			}
+			days := events.Cursor()
+			for dk, _ := days.Seek(day); dk != nil && string(dk) <= string(lastDay); dk, _ = days.Next() {
+				b := events.Bucket(dk)
+				if b == nil {
+					continue
+				}
+				cur := b.Cursor()
+				k, v := cur.Seek(lo)
+				if after != nil && string(dk) == string(day) {
+					if k, v = cur.Seek(after); k != nil && string(k) == string(after) {
+						k, v = cur.Next()
+					}
+				}
+				for ; k != nil && string(k) < string(hi); k, v = cur.Next() {
+					if len(page) == eachPage {
+						more = true
+						return nil
+					}
+					page = append(page, Record{})
+					if err := json.Unmarshal(v, &page[len(page)-1]); err != nil {
+						return fmt.Errorf("record %x of %s: %w", k, customer, err)
+					}
+					if string(dk) != string(day) {
+						day = append([]byte(nil), dk...)
+					}
+					after = append(after[:0], k...)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			if err := fn(&page[i]); err != nil {
+				return err
+			}
+		}
+		if !more {
 			return nil
 		}
-		events := c.Bucket(bucketEvents)
-		if events == nil {
-			return nil
-		}
-		lo, hi := timeKey(from, 0), timeKey(to, 0)
-		days := events.Cursor()
-		for dk, _ := days.Seek(dayKey(from)); dk != nil && string(dk) <= string(dayKey(to)); dk, _ = days.Next() {
-			day := events.Bucket(dk)
-			if day == nil {
-				continue
-			}
-			cur := day.Cursor()
-			for k, v := cur.Seek(lo); k != nil && string(k) < string(hi); k, v = cur.Next() {
-				var r Record
-				if err := json.Unmarshal(v, &r); err != nil {
-					return fmt.Errorf("record %x of %s: %w", k, customer, err)
-				}
-				if err := fn(&r); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	}
 }
 
 // Purge deletes every record and batch ID older than before, of every customer, and reports how many

@@ -146,3 +146,85 @@ func BenchmarkAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
 }
+
+// A reader that stalls inside Each (a client that stops reading a CSV export) must not hold a read
+// transaction: a writer that grows the file (bbolt remaps it) waits for every open read transaction.
+func TestEachDoesNotBlockWriters(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "log.db"))
+	defer s.Close()
+	if err := s.Add("demo", "gw", "b1", t0, recs(100, t0, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	eachDone := make(chan int)
+	go func() {
+		n := 0
+		s.Each("demo", t0, t0.AddDate(0, 0, 1), func(*Record) error {
+			if n == 0 {
+				close(inside)
+				<-release
+			}
+			n++
+			return nil
+		})
+		eachDone <- n
+	}()
+	<-inside
+	added := make(chan error)
+	go func() { added <- s.Add("other", "gw", "b2", t0, recs(5000, t0, time.Second)) }() // about 2 MB: the file grows
+	select {
+	case err := <-added:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("an Add that grows the file waited for a stalled Each")
+	}
+	close(release)
+	if n := <-eachDone; n != 100 {
+		t.Fatalf("Each read %d records, want 100", n)
+	}
+}
+
+// Each reads in pages, each its own read transaction: every record once, in time order, across days
+// and page boundaries, and an error from fn ends it.
+func TestEachPages(t *testing.T) {
+	defer func(n int) { eachPage = n }(eachPage)
+	eachPage = 7
+	s := open(t, filepath.Join(t.TempDir(), "log.db"))
+	defer s.Close()
+	// 100 records every 50 minutes from t0 (four days), the same times again from another batch.
+	if err := s.Add("demo", "gw", "b1", t0, recs(100, t0, 50*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add("demo", "fw", "b1", t0, recs(100, t0, 50*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 6, 7, 8, 14, 200} { // below, at and above page sizes
+		from, to := t0.Add(10*time.Minute), t0.Add(10*time.Minute+time.Duration(n)*25*time.Minute)
+		var got []Record
+		if err := s.Each("demo", from, to, func(r *Record) error { got = append(got, *r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for i := 0; i < 100; i++ {
+			if at := t0.Add(time.Duration(i) * 50 * time.Minute); !at.Before(from) && at.Before(to) {
+				want += 2
+			}
+		}
+		if len(got) != want {
+			t.Errorf("%s..%s: %d records, want %d", from, to, len(got), want)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].Time.Before(got[i-1].Time) {
+				t.Fatalf("out of order at %d", i)
+			}
+		}
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Each("demo", t0, t0.AddDate(0, 0, 5), func(*Record) error { n++; return map[bool]error{true: stop}[n == 10] }); err != stop || n != 10 {
+		t.Fatalf("Each after fn's error: %v after %d records", err, n)
+	}
+}
