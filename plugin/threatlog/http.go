@@ -33,6 +33,14 @@ type httpServer struct {
 	users int // guarded by httpMu
 }
 
+// Server timeouts. An upload sets its own body deadline (read_timeout) and a CSV export pushes its write
+// deadline on while the client reads; writeTimeout bounds the rest: a wait for an upload slot and the
+// upload's processing, or computing and sending a JSON or HTML report.
+const (
+	writeTimeout = 10 * time.Minute
+	csvStall     = time.Minute // the longest a CSV client may stop reading
+)
+
 var (
 	httpMu      sync.Mutex
 	httpServers = map[string]*httpServer{}
@@ -48,7 +56,8 @@ func startHTTP(addr string, t *Threatlog) (*httpServer, error) {
 			return nil, err
 		}
 		s = &httpServer{addr: addr}
-		s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: time.Minute}
+		s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+			WriteTimeout: writeTimeout, IdleTimeout: time.Minute}
 		go s.srv.Serve(ln)
 		httpServers[addr] = s
 	}
@@ -357,9 +366,17 @@ var CSVHeader = []string{"time", "device", "format", "direction", "action", "pro
 func (t *Threatlog) serveCSV(w http.ResponseWriter, customer string, from, to time.Time) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="threatlog-%s-%s.csv"`, customer, from.Format("20060102")))
+	// A long export goes on as long as the client reads; one that stops reading for csvStall is dropped.
+	// Each never calls back inside a read transaction, so a stalled client blocks no writer meanwhile.
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(csvStall))
 	cw := csv.NewWriter(w)
 	cw.Write(CSVHeader)
+	n := 0
 	err := t.store.Each(customer, from, to, func(r *logstore.Record) error {
+		if n++; n%1024 == 0 {
+			rc.SetWriteDeadline(time.Now().Add(csvStall))
+		}
 		port := ""
 		if r.RemotePort != 0 {
 			port = strconv.Itoa(int(r.RemotePort))
