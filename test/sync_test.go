@@ -411,4 +411,24 @@ func TestSync(t *testing.T) {
 	if err := sendUDP("1.2.3.4"); !errors.Is(err, syscall.EPERM) {
 		t.Errorf("after the failures, a packet to listed 1.2.3.4: %v, want EPERM", err)
 	}
+
+	// A reboot (the kernel's table gone) while the server is still down: the sync gives nftables the last
+	// applied set from the state file, fails closed, and still exits 1.
+	if o, err := exec.Command("nft", "flush", "ruleset").CombinedOutput(); err != nil {
+		t.Fatalf("nft flush ruleset: %v\n%s", err, o)
+	}
+	if err := sendUDP("1.2.3.4"); err != nil {
+		t.Errorf("after the flush, a packet to 1.2.3.4: %v, want it sent (nothing filters)", err)
+	}
+	out, code = runSync(t, bin, args...)
+	if code != 1 || !strings.Contains(out, "connection refused") || !strings.Contains(out, "nftables restored to the last applied set") {
+		t.Fatalf("after a reboot, with the server down: exit %d, want 1 and the restore logged\n%s", code, out)
+	}
+	checkSets(t, "after the reboot", syncWant4b, syncWant6)
+	if err := sendUDP("1.2.3.4"); !errors.Is(err, syscall.EPERM) {
+		t.Errorf("after the reboot, a packet to listed 1.2.3.4: %v, want EPERM", err)
+	}
+	if after, _ := os.ReadFile(state); string(after) != string(before) {
+		t.Errorf("the restore changed the state file")
+	}
 }

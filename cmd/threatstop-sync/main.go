@@ -5,7 +5,9 @@
 // honoured), and applies it atomically. Every connection is opened by the device; NOTIFY is optional.
 //
 // A failure (no server reachable, a bad key, a broken transfer, a failing command) never opens or breaks
-// the firewall: what it holds stays as it was, the reason is logged, and --once exits 1.
+// the firewall: what it holds stays as it was, the reason is logged, and --once exits 1. When no server
+// gives a zone and the kernel lost the last applied set (a reboot, a flush), that set is applied again
+// from the state file, and the sync still counts as failed.
 //
 // See README.md beside this file.
 package main
@@ -80,7 +82,7 @@ func main() {
 	defer stop()
 	if cfg.once || cfg.dryRun {
 		if err := runOnce(ctx, cfg, os.Stdout); err != nil {
-			log.Printf("sync failed, firewall left as it was: %v", err)
+			log.Printf("sync failed, %s: %v", outcome(err), err)
 			os.Exit(1)
 		}
 		return
@@ -111,7 +113,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&tsigFile, "tsig-key-file", "", "file with the customer's TSIG key: a BIND key clause (tsig-keygen) or one line ALGORITHM:NAME:SECRET")
 	fs.StringVar(&tsig, "tsig", "", "the TSIG key as ALGORITHM:NAME:SECRET (visible to other users in ps: prefer --tsig-key-file)")
 	fs.StringVar(&cfg.statePath, "state", "/var/lib/threatstop-sync/state.json", "state file: serial, zone and the applied set")
-	fs.BoolVar(&cfg.once, "once", false, "sync once and exit: 0 when the firewall is current, 1 when it was left as it was")
+	fs.BoolVar(&cfg.once, "once", false, "sync once and exit: 0 when the firewall is current, 1 when the sync failed (the firewall left as it was, or given the last applied set again)")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "fetch and print the difference that would be applied; change nothing (implies --once)")
 	fs.BoolVar(&cfg.axfr, "axfr", false, "fetch the whole zone (AXFR) even when the state allows an IXFR")
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Minute, "time between syncs (daemon mode)")
@@ -237,7 +239,7 @@ func loop(ctx context.Context, cfg *config) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			log.Printf("sync failed, firewall left as it was: %v", err)
+			log.Printf("sync failed, %s: %v", outcome(err), err)
 			wait = min(cfg.retry, cfg.interval)
 		}
 		if cfg.jitter > 0 {

@@ -290,6 +290,96 @@ func TestSyncNamespace(t *testing.T) {
 	checkNft(t, "after the server stopped", want3)
 }
 
+// TestRestoreNamespace: after a reboot (the kernel's tables and sets gone) or an edit, while no server
+// answers, the sync applies the last applied set from the state file and still exits 1; a firewall that
+// holds it is not touched; without a state nothing is applied.
+func TestRestoreNamespace(t *testing.T) {
+	if !netnstest.Enter(t) {
+		return
+	}
+	e := newEnv(t)
+	e.p.Set(10, v1...)
+	e.mustSync("--once", "--nft", "--iptables")
+	checkNft(t, "after the AXFR", want1)
+	e.p.Stop()
+	ipsetEntries := func() string {
+		t.Helper()
+		o, err := exec.Command("ipset", "-t", "list", "threatstop-v4").CombinedOutput()
+		if err != nil {
+			return err.Error() + ": " + string(o)
+		}
+		return string(o)
+	}
+	reboot := func() {
+		t.Helper()
+		// iptables here may be iptables-nft, whose chains the flush takes too; then no rule holds the sets.
+		for _, c := range [][]string{{"nft", "flush", "ruleset"}, {"iptables", "-F"}, {"iptables", "-X"}, {"ip6tables", "-F"}, {"ip6tables", "-X"}, {"ipset", "destroy"}} {
+			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", c, err, out)
+			}
+		}
+	}
+	restored := func(what string, wantLog ...string) {
+		t.Helper()
+		before := readFile(t, e.state)
+		out, code := run(t, e.args("--once", "--nft", "--iptables")...)
+		if code != 1 || !strings.Contains(out, "connection refused") || !strings.Contains(out, "restored to the last applied set (serial 10) from the state file") {
+			t.Fatalf("%s: exit %d, want 1 and the restore logged:\n%s", what, code, out)
+		}
+		t.Logf("%s:\n%s", what, out)
+		for _, w := range wantLog {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: the log lacks %q:\n%s", what, w, out)
+			}
+		}
+		checkNft(t, what, want1)
+		if !bytes.Equal(before, readFile(t, e.state)) {
+			t.Errorf("%s: the restore changed the state file", what)
+		}
+	}
+
+	reboot()
+	restored("after a reboot", "nftables: does not hold the last applied set", "ipset: restored serial 10", "iptables: restored serial 10")
+	if h := ipsetEntries(); !strings.Contains(h, "Number of entries: 11") {
+		t.Errorf("ipset threatstop-v4 after the restore:\n%s", h)
+	}
+	if o, err := exec.Command("iptables", "-S").CombinedOutput(); err != nil || !strings.Contains(string(o), "-A INPUT -j THREATSTOP-IN\n") {
+		t.Errorf("iptables -S after the restore: %v\n%s", err, o)
+	}
+
+	// Holding the set: nothing touched (not even the rules' counters).
+	rs := ruleset(t)
+	out, code := run(t, e.args("--once", "--nft", "--iptables")...)
+	if code != 1 || !strings.Contains(out, "firewall left as it was") || strings.Contains(out, "restor") {
+		t.Fatalf("with the set held: exit %d\n%s", code, out)
+	}
+	if ruleset(t) != rs {
+		t.Fatal("with the set held, the ruleset changed")
+	}
+
+	// An edit: an element gone from the table.
+	if out, err := exec.Command("nft", "delete", "element", "inet", "threatstop", "v4", "{ 5.6.7.0/24 }").CombinedOutput(); err != nil {
+		t.Fatalf("nft delete element: %v\n%s", err, out)
+	}
+	restored("after an edit", "nftables: does not hold the last applied set (the sets hold other addresses than serial 10)")
+
+	// No state: nothing is applied.
+	reboot()
+	if err := os.Remove(e.state); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(t, e.args("--once", "--nft", "--iptables")...)
+	if code != 1 || !strings.Contains(out, "firewall left as it was") {
+		t.Fatalf("without a state: exit %d\n%s", code, out)
+	}
+	if o, _ := exec.Command("nft", "list", "ruleset").CombinedOutput(); strings.Contains(string(o), "threatstop") {
+		t.Fatalf("without a state, a table was made:\n%s", o)
+	}
+	if o, _ := exec.Command("ipset", "-n", "list").CombinedOutput(); len(o) != 0 {
+		t.Fatalf("without a state, sets were made: %s", o)
+	}
+}
+
 // TestNotifyNamespace runs the command as a daemon that takes NOTIFY: a NOTIFY from the server makes it
 // fetch at once; one from another address is refused.
 func TestNotifyNamespace(t *testing.T) {

@@ -50,6 +50,9 @@ func runOnce(ctx context.Context, cfg *config, out io.Writer) error {
 				log.Printf("could not mark the state for an AXFR: %v", err)
 			}
 		}
+		if st != nil && !cfg.dryRun && ctx.Err() == nil {
+			return restoreApplied(ctx, cfg, st, ferr)
+		}
 		return ferr
 	}
 	if ferr != nil {
@@ -104,6 +107,69 @@ func runOnce(ctx context.Context, cfg *config, out io.Writer) error {
 	}
 	log.Printf("%s", summary)
 	return nil
+}
+
+// restoredError is a failed sync after which backends that had lost the last applied set (a reboot, a
+// flush) got it again from the state file.
+type restoredError struct {
+	err      error
+	serial   uint32
+	backends []string
+}
+
+func (e *restoredError) Error() string { return e.err.Error() }
+func (e *restoredError) Unwrap() error { return e.err }
+
+// outcome says what a failed sync did to the firewall, for its log line.
+func outcome(err error) string {
+	var r *restoredError
+	if errors.As(err, &r) {
+		return fmt.Sprintf("%s restored to the last applied set (serial %d) from the state file", strings.Join(r.backends, ", "), r.serial)
+	}
+	return "firewall left as it was"
+}
+
+// restoreApplied runs when no server gave a zone: a backend whose device no longer holds the set the state
+// says was applied (the kernel's tables and sets do not survive a reboot or a flush) gets that set again,
+// so that the firewall fails closed with the last known policy rather than open until a server answers.
+// A backend that holds it is not touched. The sync still failed: the result is ferr, with what was
+// restored, or with why a restore failed.
+func restoreApplied(ctx context.Context, cfg *config, st *state.State, ferr error) error {
+	l := blocklist.List{V4: cidrset.Build(false, st.Applied), V6: cidrset.Build(true, st.Applied)}
+	l.Entries = l.V4.PrefixCount() + l.V6.PrefixCount()
+	// HaveValid false: a full replace, whatever the device holds now.
+	u := &backend.Update{Zone: cfg.zone, Serial: st.Serial, Server: st.Server, List: l, Content: &zone.Content{},
+		Have6: cidrset.Build(true, nil)}
+	errs := []error{ferr}
+	var restored []string
+	for _, b := range cfg.backends {
+		h, ok := b.(backend.Holder)
+		if !ok { // files: they survive a reboot
+			continue
+		}
+		why := h.Holds(ctx, u)
+		if why == nil {
+			continue
+		}
+		log.Printf("%s: does not hold the last applied set (%v): no server answered, so applying serial %d (%d entries) from the state file %s again",
+			b.Name(), why, st.Serial, l.Entries, cfg.statePath)
+		what, err := b.Apply(ctx, u)
+		if err != nil {
+			log.Printf("%s: restoring the last applied set failed: %v", b.Name(), err)
+			errs = append(errs, fmt.Errorf("%s: restoring serial %d from the state file: %w", b.Name(), st.Serial, err))
+			continue
+		}
+		log.Printf("%s: restored serial %d from the state file: %s", b.Name(), st.Serial, what)
+		restored = append(restored, b.Name())
+	}
+	err := ferr
+	if len(errs) > 1 {
+		err = errors.Join(errs...)
+	}
+	if len(restored) > 0 {
+		return &restoredError{err: err, serial: st.Serial, backends: restored}
+	}
+	return err
 }
 
 // inconsistent reports whether any of the joined errors is an answer that arrived but was wrong.

@@ -65,6 +65,13 @@ type Backend interface {
 	Apply(ctx context.Context, u *Update) (string, error)
 }
 
+// Holder is a backend whose device can lose what it was given (nftables tables and ipsets live in the
+// kernel: a reboot or a flush empties them). Holds reads the device, changing nothing, and returns nil
+// when it holds u.List, or why not.
+type Holder interface {
+	Holds(ctx context.Context, u *Update) error
+}
+
 // Runner runs a command with stdin and returns its combined output.
 type Runner interface {
 	Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error)

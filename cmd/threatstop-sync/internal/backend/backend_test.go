@@ -209,6 +209,15 @@ func TestNftNamespace(t *testing.T) {
 		t.Fatalf("first apply: %q %v", what, err)
 	}
 	check("after the first apply", u1)
+	if err := n.Holds(ctx, u1); err != nil {
+		t.Errorf("Holds after the first apply: %v", err)
+	}
+	if err := n.Holds(ctx, from(u1, updateOf(content("5.5.0.0/16 drop"), 1001, 0))); err == nil {
+		t.Error("Holds of another list: nil")
+	}
+	if err := (&Nft{Hooks: Hooks{Input: true}, LogRate: 10, Run: Exec{}}).Holds(ctx, u1); err == nil {
+		t.Error("Holds with other hooks: nil")
+	}
 	rules := run(t, "nft", "list", "table", "inet", "threatstop")
 	for _, want := range []string{
 		"type filter hook input priority filter - 10; policy accept;",
@@ -251,6 +260,9 @@ func TestNftNamespace(t *testing.T) {
 
 	// A flushed ruleset (a reboot): the incremental transaction cannot apply, the full one rebuilds.
 	run(t, "nft", "flush", "ruleset")
+	if err := n.Holds(ctx, u3); err == nil {
+		t.Error("Holds after a flush: nil")
+	}
 	u4 := from(u3, updateOf(content("5.5.0.0/16 drop"), 1004, 0))
 	if what, err := n.Apply(ctx, u4); err != nil || !strings.HasPrefix(what, "full replace") {
 		t.Fatalf("after a flush: %q %v", what, err)

@@ -119,14 +119,22 @@ func (s *Ipset) Apply(ctx context.Context, u *Update) (string, error) {
 	return fmt.Sprintf("swapped in %d IPv4 and %d IPv6 prefixes", len(fams[0].prefixes), len(fams[1].prefixes)), nil
 }
 
-// Holds reports whether both live sets are there, of our type, with as many entries as u's list (what a
-// reboot or an `ipset destroy` takes away).
-func (s *Ipset) Holds(ctx context.Context, u *Update) (bool, error) {
+// Holds implements Holder: both live sets are there, of our type, with as many entries as u's list (an
+// entry count, as for an unchanged zone: listing the members of a 1M set costs seconds).
+func (s *Ipset) Holds(ctx context.Context, u *Update) error {
 	existing, err := s.names(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
-	return s.check(ctx, existing, s.families(u))
+	fams := s.families(u)
+	same, err := s.check(ctx, existing, fams)
+	if err != nil {
+		return err
+	}
+	if !same {
+		return fmt.Errorf("sets %s and %s are missing or hold another number of entries", fams[0].live, fams[1].live)
+	}
+	return nil
 }
 
 type ipsetHeader struct {
@@ -317,6 +325,24 @@ func (t *Iptables) Apply(ctx context.Context, _ *Update) (string, error) {
 		}
 	}
 	return "chains and jumps in place", nil
+}
+
+// Holds implements Holder: in iptables and ip6tables, each chain's DROP rule and each jump is there
+// (`-C`).
+func (t *Iptables) Holds(ctx context.Context, _ *Update) error {
+	v4, v6 := t.Set.SetNames()
+	for _, fam := range []struct{ cmd, set string }{{or(t.Iptables, "iptables"), v4}, {or(t.Ip6tables, "ip6tables"), v6}} {
+		rules := append([][]string{
+			{ChainIn, "-m", "set", "--match-set", fam.set, "src", "-j", "DROP"},
+			{ChainOut, "-m", "set", "--match-set", fam.set, "dst", "-j", "DROP"},
+		}, t.Jumps()...)
+		for _, r := range rules {
+			if _, err := t.Run.Run(ctx, nil, fam.cmd, append([]string{"-w", "-t", "filter", "-C"}, r...)...); err != nil {
+				return fmt.Errorf("%s: rule %s is missing", fam.cmd, strings.Join(r, " "))
+			}
+		}
+	}
+	return nil
 }
 
 func or(a, b string) string {
