@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,27 +151,31 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
-	// Each upload in progress holds up to twice max_size in memory: a few at a time.
-	select {
-	case uploadSlots <- struct{}{}:
-		defer func() { <-uploadSlots }()
-	case <-r.Context().Done():
-		return
-	}
 	if r.ContentLength > t.maxSize {
 		uploads.WithLabelValues("-", "too_large").Inc()
 		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d bytes", t.maxSize))
 		return
 	}
+	// The body arrives, within read_timeout, and its signature is checked before the upload takes a
+	// processing slot: slow or unsigned clients hold no slot, and only what they have sent in memory.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(t.readTimeout))
+	rc.SetWriteDeadline(time.Now().Add(t.readTimeout + writeTimeout))
+	receiving.Add(1)
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.maxSize))
+	receiving.Add(-1)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			uploads.WithLabelValues("-", "too_large").Inc()
 			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d bytes", t.maxSize))
-			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			uploads.WithLabelValues("-", "bad_request").Inc()
+			httpError(w, http.StatusRequestTimeout, fmt.Sprintf("the body did not arrive within %s", t.readTimeout))
+		default:
+			httpError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		}
-		httpError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
 	wh, ok := t.authenticate(w, r, raw)
@@ -181,6 +186,13 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	if !deviceRE.MatchString(device) {
 		uploads.WithLabelValues(wh.policy, "bad_request").Inc()
 		httpError(w, http.StatusBadRequest, "name the device in "+HeaderDevice+" (letters, digits, '.', '_', '-', at most 64)")
+		return
+	}
+	// Decompressing, parsing and storing: a few uploads at a time.
+	select {
+	case uploadSlots <- struct{}{}:
+		defer func() { <-uploadSlots }()
+	case <-r.Context().Done():
 		return
 	}
 	body := raw
@@ -257,8 +269,12 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 
 var errTooLarge = errors.New("too large")
 
-// uploadSlots bounds the uploads read and parsed at once, over all listeners.
-var uploadSlots = make(chan struct{}, 4)
+// uploadSlots bounds the uploads decompressed, parsed and stored at once, over all listeners; receiving
+// counts the bodies being received (for tests).
+var (
+	uploadSlots = make(chan struct{}, 4)
+	receiving   atomic.Int64
+)
 
 func gunzip(b []byte, max int64) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))

@@ -26,11 +26,12 @@ func init() { plugin.Register(pluginName, setup) }
 
 // Defaults.
 const (
-	DefaultRetention = 35 * 24 * time.Hour
-	DefaultMaxSize   = 32 << 20 // bytes of an upload, decompressed
-	DefaultSkew      = 5 * time.Minute
-	DefaultInfected  = 5 // outbound contacts with listed addresses that make an inside host "likely infected"
-	DefaultDB        = "threatlog.db"
+	DefaultRetention   = 35 * 24 * time.Hour
+	DefaultMaxSize     = 32 << 20 // bytes of an upload, decompressed
+	DefaultSkew        = 5 * time.Minute
+	DefaultReadTimeout = time.Minute // for an upload's body to arrive
+	DefaultInfected    = 5           // outbound contacts with listed addresses that make an inside host "likely infected"
+	DefaultDB          = "threatlog.db"
 )
 
 var deviceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -82,7 +83,7 @@ func hasPolicy(ts *threatstop.Threatstop, name string) bool {
 
 func parse(c *caddy.Controller) (*Threatlog, error) {
 	t := &Threatlog{
-		db: DefaultDB, retention: DefaultRetention, maxSize: DefaultMaxSize, skew: DefaultSkew,
+		db: DefaultDB, retention: DefaultRetention, maxSize: DefaultMaxSize, skew: DefaultSkew, readTimeout: DefaultReadTimeout,
 		infected: DefaultInfected, v4Bits: 32, v6Bits: 128, syncPrefix: logparse.DefaultSyncPrefix,
 		tokens: map[string]token{},
 	}
@@ -111,7 +112,7 @@ func parse(c *caddy.Controller) (*Threatlog, error) {
 					return nil, c.ArgErr()
 				}
 				t.db = args[0]
-			case "retention", "skew":
+			case "retention", "skew", "read_timeout":
 				if len(args) != 1 {
 					return nil, c.ArgErr()
 				}
@@ -119,10 +120,13 @@ func parse(c *caddy.Controller) (*Threatlog, error) {
 				if err != nil || d <= 0 {
 					return nil, c.Errf("%s needs a duration such as 35d or 12h, not %q", key, args[0])
 				}
-				if key == "retention" {
+				switch key {
+				case "retention":
 					t.retention = d
-				} else {
+				case "skew":
 					t.skew = d
+				default:
+					t.readTimeout = d
 				}
 			case "max_size":
 				if len(args) != 1 {

@@ -41,18 +41,19 @@ type Threatlog struct {
 	Next  plugin.Handler
 	Zones []string
 
-	line       int // of the threatlog keyword, for errors at start-up
-	listen     string
-	db         string
-	retention  time.Duration
-	maxSize    int64
-	skew       time.Duration
-	infected   int
-	v4Bits     int
-	v6Bits     int
-	syncPrefix string
-	listedOnly bool             // store only events whose remote side the policy lists
-	tokens     map[string]token // token → policy and device
+	line        int // of the threatlog keyword, for errors at start-up
+	listen      string
+	db          string
+	retention   time.Duration
+	maxSize     int64
+	skew        time.Duration
+	readTimeout time.Duration // for an upload's body to arrive
+	infected    int
+	v4Bits      int
+	v6Bits      int
+	syncPrefix  string
+	listedOnly  bool             // store only events whose remote side the policy lists
+	tokens      map[string]token // token → policy and device
 
 	ts       *threatstop.Threatstop
 	feeds    *threatfeed.Feeds

@@ -1,6 +1,7 @@
 package threatlog_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
@@ -762,5 +763,55 @@ func TestReload(t *testing.T) {
 	}
 	if code, res := e.upload(fixture(t, "asa.log"), nil, demo); code != http.StatusOK || !res.Duplicate {
 		t.Errorf("re-upload after reload: %d %+v", code, res)
+	}
+}
+
+// slowUpload starts a signed-looking upload (a known key, a good date, no valid signature) and sends only
+// part of its body.
+func slowUpload(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "POST /upload HTTP/1.1\r\nHost: threatlog\r\n%s: demo.key.\r\n%s: %d\r\n%s: gw\r\n%s: %064d\r\nContent-Length: 100000\r\n\r\nNov 23 15:20:01 gw kernel: ",
+		threatlog.HeaderKey, threatlog.HeaderDate, now.Unix(), threatlog.HeaderDevice, threatlog.HeaderSignature, 0)
+	return c
+}
+
+// Clients that start uploads and send their bodies slowly (or never) hold no processing slot: a valid
+// upload goes through meanwhile, and they are dropped after read_timeout.
+func TestSlowUploadsHoldNoSlot(t *testing.T) {
+	e := setup(t, "        read_timeout 2s")
+	const n = 6 // more than the four upload slots
+	var conns []net.Conn
+	for i := 0; i < n; i++ {
+		conns = append(conns, slowUpload(t, e.addr))
+	}
+	for deadline := time.Now().Add(10 * time.Second); threatlog.UploadsReceiving() < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d slow uploads reached the server", threatlog.UploadsReceiving(), n)
+		}
+	}
+	done := make(chan int, 1)
+	go func() {
+		code, _ := e.upload(fixture(t, "asa.log"), nil, demo)
+		done <- code
+	}()
+	select {
+	case code := <-done:
+		if code != http.StatusOK {
+			t.Fatalf("valid upload beside slow ones: %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a valid upload waited behind slow unauthenticated ones")
+	}
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 408 ") {
+			t.Errorf("slow upload %d after read_timeout: %q %v, want 408", i, line, err)
+		}
 	}
 }
