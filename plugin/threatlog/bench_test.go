@@ -77,7 +77,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, st, err := m.ingest(bytes.NewReader(body), "gw", now); err != nil || st.Lines != 10000 || st.Listed < st.Events*3/4 {
+		if st, err := m.ingest(bytes.NewReader(body), "gw", now, func(*logstore.Record) error { return nil }); err != nil || st.Lines != 10000 || st.Listed < st.Events*3/4 {
 			b.Fatal(err, st)
 		}
 	}
@@ -96,11 +96,11 @@ func BenchmarkIngestStore(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		recs, _, err := m.ingest(bytes.NewReader(body), "gw", now)
-		if err != nil {
+		var batch logstore.Batch
+		if _, err := m.ingest(bytes.NewReader(body), "gw", now, batch.Add); err != nil {
 			b.Fatal(err)
 		}
-		if err := st.Add("demo", "gw", fmt.Sprint(i), now, recs); err != nil {
+		if err := st.AddBatch("demo", "gw", fmt.Sprint(i), now, &batch); err != nil {
 			b.Fatal(err)
 		}
 	}

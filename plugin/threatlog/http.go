@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,7 +161,12 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	rc.SetReadDeadline(time.Now().Add(t.readTimeout))
 	rc.SetWriteDeadline(time.Now().Add(t.readTimeout + writeTimeout))
 	receiving.Add(1)
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.maxSize))
+	var buf bytes.Buffer
+	if r.ContentLength > 0 { // one allocation of the right size, not a doubling one
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, t.maxSize))
+	raw := buf.Bytes()
 	receiving.Add(-1)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -195,17 +199,13 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	body := raw
+	// The log is parsed as it is decompressed, never kept whole, and hashed on the way (the default
+	// batch ID).
+	var text io.Reader = bytes.NewReader(raw)
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
-		body, err = gunzip(raw, t.maxSize)
-		switch {
-		case errors.Is(err, errTooLarge):
-			uploads.WithLabelValues(wh.policy, "too_large").Inc()
-			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d bytes decompressed", t.maxSize))
-			return
-		case err != nil:
+		if text, err = gzip.NewReader(text); err != nil {
 			uploads.WithLabelValues(wh.policy, "bad_request").Inc()
 			httpError(w, http.StatusBadRequest, "not gzip: "+err.Error())
 			return
@@ -214,36 +214,51 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnsupportedMediaType, "Content-Encoding "+enc+" is not supported (use gzip)")
 		return
 	}
-	if len(body) == 0 {
+	batch := r.Header.Get(HeaderBatch)
+	if len(batch) > 128 {
+		httpError(w, http.StatusBadRequest, HeaderBatch+" is longer than 128 characters")
+		return
+	}
+	sum := sha256.New()
+	counted := &countingReader{r: io.TeeReader(io.LimitReader(text, t.maxSize+1), sum)}
+	now := clock()
+	m := &matcher{p: t.policies[wh.policy], snap: t.ts.Snapshot(), t: t}
+	// Each record is kept only in its stored form (logstore.Batch), a fraction of the parsed one.
+	var b logstore.Batch
+	hitsOf := map[string]int{}
+	st, err := m.ingest(counted, device, now, func(rec *logstore.Record) error {
+		if t.listedOnly && !rec.Listed() {
+			return nil
+		}
+		for _, l := range rec.Lists {
+			hitsOf[l]++
+		}
+		return b.Add(rec)
+	})
+	switch {
+	case counted.n > t.maxSize:
+		uploads.WithLabelValues(wh.policy, "too_large").Inc()
+		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d bytes decompressed", t.maxSize))
+		return
+	case err != nil:
+		uploads.WithLabelValues(wh.policy, "bad_request").Inc()
+		httpError(w, http.StatusBadRequest, "reading the log: "+err.Error())
+		return
+	case counted.n == 0:
 		uploads.WithLabelValues(wh.policy, "bad_request").Inc()
 		httpError(w, http.StatusBadRequest, "empty log")
 		return
 	}
-	batch := r.Header.Get(HeaderBatch)
 	if batch == "" {
-		sum := sha256.Sum256(body)
-		batch = "sha256:" + hex.EncodeToString(sum[:])
-	} else if len(batch) > 128 {
-		httpError(w, http.StatusBadRequest, HeaderBatch+" is longer than 128 characters")
-		return
-	}
-	now := clock()
-	m := &matcher{p: t.policies[wh.policy], snap: t.ts.Snapshot(), t: t}
-	recs, st, err := m.ingest(bytes.NewReader(body), device, now)
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err.Error())
-		return
+		batch = "sha256:" + hex.EncodeToString(sum.Sum(nil))
 	}
 	if st.Events == 0 {
 		uploads.WithLabelValues(wh.policy, "bad_request").Inc()
 		httpError(w, http.StatusUnprocessableEntity, fmt.Sprintf("none of the %d lines is in a known log format", st.Lines))
 		return
 	}
-	if t.listedOnly {
-		recs = slices.DeleteFunc(recs, func(r logstore.Record) bool { return !r.Listed() })
-	}
 	res := UploadResult{Policy: wh.policy, Device: device, Batch: batch, ingestStats: st}
-	switch err := t.store.Add(wh.policy, device, batch, now, recs); {
+	switch err := t.store.AddBatch(wh.policy, device, batch, now, &b); {
 	case errors.Is(err, logstore.ErrDuplicate):
 		res.Duplicate = true
 		uploads.WithLabelValues(wh.policy, "duplicate").Inc()
@@ -252,22 +267,18 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, "could not store the log")
 		return
 	default:
-		res.Stored = len(recs)
+		res.Stored = b.Len()
 		uploads.WithLabelValues(wh.policy, "stored").Inc()
 		for f, n := range st.Formats {
 			lines.WithLabelValues(wh.policy, string(f)).Add(float64(n))
 		}
 		lines.WithLabelValues(wh.policy, "unknown").Add(float64(st.Unknown))
-		for i := range recs {
-			for _, l := range recs[i].Lists {
-				hits.WithLabelValues(wh.policy, l).Inc()
-			}
+		for l, n := range hitsOf {
+			hits.WithLabelValues(wh.policy, l).Add(float64(n))
 		}
 	}
 	writeJSON(w, res)
 }
-
-var errTooLarge = errors.New("too large")
 
 // uploadSlots bounds the uploads decompressed, parsed and stored at once, over all listeners; receiving
 // counts the bodies being received (for tests).
@@ -276,19 +287,16 @@ var (
 	receiving   atomic.Int64
 )
 
-func gunzip(b []byte, max int64) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	out, err := io.ReadAll(io.LimitReader(zr, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(out)) > max {
-		return nil, errTooLarge
-	}
-	return out, nil
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // period reads from, to (RFC 3339 or YYYY-MM-DD; default the last 7 days) and step (hour or day;

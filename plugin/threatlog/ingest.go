@@ -32,19 +32,20 @@ type matcher struct {
 	t    *Threatlog
 }
 
-// ingest parses r and matches each event: the records to store and the counts.
-func (m *matcher) ingest(r io.Reader, device string, now time.Time) ([]logstore.Record, ingestStats, error) {
+// ingest parses r and matches each event, one line at a time: it calls add with each matched record
+// (valid during the call only) and returns the counts. Nothing is kept per line: the caller keeps
+// what it stores, in its stored form.
+func (m *matcher) ingest(r io.Reader, device string, now time.Time, add func(*logstore.Record) error) (ingestStats, error) {
 	st := ingestStats{Formats: map[logparse.Format]int{}}
 	p := &logparse.Parser{SyncPrefix: m.t.syncPrefix, Now: now}
 	br := bufio.NewReaderSize(r, maxLine)
-	var recs []logstore.Record
 	for {
 		line, isPrefix, err := br.ReadLine()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, st, err
+			return st, err
 		}
 		if isPrefix { // too long: skip the rest of it
 			for isPrefix && err == nil {
@@ -64,13 +65,16 @@ func (m *matcher) ingest(r io.Reader, device string, now time.Time) ([]logstore.
 			continue
 		}
 		st.Formats[ev.Format]++
-		recs = append(recs, m.record(&ev, device))
+		rec := m.record(&ev, device)
 		st.Events++
-		if recs[len(recs)-1].Listed() {
+		if rec.Listed() {
 			st.Listed++
 		}
+		if err := add(&rec); err != nil {
+			return st, err
+		}
 	}
-	return recs, st, nil
+	return st, nil
 }
 
 func (m *matcher) listed(a netip.Addr) bool { return m.p.MatchAddr(m.snap, a).Listed }

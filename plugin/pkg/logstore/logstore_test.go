@@ -150,6 +150,8 @@ func BenchmarkAdd(b *testing.B) {
 // A reader that stalls inside Each (a client that stops reading a CSV export) must not hold a read
 // transaction: a writer that grows the file (bbolt remaps it) waits for every open read transaction.
 func TestEachDoesNotBlockWriters(t *testing.T) {
+	defer func(n int) { InitialMmap = n }(InitialMmap)
+	InitialMmap = 0 // bbolt's smallest: the Add below remaps
 	s := open(t, filepath.Join(t.TempDir(), "log.db"))
 	defer s.Close()
 	if err := s.Add("demo", "gw", "b1", t0, recs(100, t0, time.Minute)); err != nil {
@@ -226,5 +228,38 @@ func TestEachPages(t *testing.T) {
 	n := 0
 	if err := s.Each("demo", t0, t0.AddDate(0, 0, 5), func(*Record) error { n++; return map[bool]error{true: stop}[n == 10] }); err != stop || n != 10 {
 		t.Fatalf("Each after fn's error: %v after %d records", err, n)
+	}
+}
+
+// A batch is stored in time order whatever the order of its records (a log of several files, or of
+// several devices' clocks), equal times in the order they were added.
+func TestAddOutOfOrder(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "log.db"))
+	defer s.Close()
+	in := recs(50, t0, 7*time.Hour) // about two weeks, added backwards and every time twice
+	var b Batch
+	for i := len(in) - 1; i >= 0; i-- {
+		for _, dev := range []string{"first", "second"} {
+			r := in[i]
+			r.Device = dev
+			if err := b.Add(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if b.Len() != 100 {
+		t.Fatalf("batch of %d records, want 100", b.Len())
+	}
+	if err := s.AddBatch("demo", "gw", "b1", t0, &b); err != nil {
+		t.Fatal(err)
+	}
+	got := all(t, s, "demo")
+	if len(got) != 100 {
+		t.Fatalf("%d records, want 100", len(got))
+	}
+	for i, r := range got {
+		if want := in[i/2].Time; !r.Time.Equal(want) || r.Device != []string{"first", "second"}[i%2] {
+			t.Fatalf("record %d: %s %s, want %s %s", i, r.Time, r.Device, want, []string{"first", "second"}[i%2])
+		}
 	}
 }

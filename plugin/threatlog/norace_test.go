@@ -1,0 +1,5 @@
+//go:build !race
+
+package threatlog_test
+
+const raceEnabled = false
