@@ -20,6 +20,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/coretest"
+	"github.com/threatstop/threatstop/plugin/pkg/logstore"
 	"github.com/threatstop/threatstop/plugin/threatlog"
 )
 
@@ -813,5 +814,44 @@ func TestSlowUploadsHoldNoSlot(t *testing.T) {
 		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 408 ") {
 			t.Errorf("slow upload %d after read_timeout: %q %v, want 408", i, line, err)
 		}
+	}
+}
+
+// A client that asks for a CSV export and stops reading it must not hold up another customer's upload,
+// even one that grows the database file past what bbolt maps (it then waits for every open read
+// transaction; a small mapping here makes that happen early). The CSV is larger than loopback socket
+// buffers hold (4 MiB at most by default), so the server's writes block.
+func TestStalledCSVDownload(t *testing.T) {
+	defer func(n int) { logstore.InitialMmap = n }(logstore.InitialMmap)
+	logstore.InitialMmap = 0
+	e := setup(t, "")
+	big, _ := maxSizeLog(t, 12<<20, fixtures, false) // about 60,000 events, a CSV of 8 MB: more than socket buffers hold
+	if code, res := e.upload(big, nil, tokenCred(otherToken)); code != http.StatusOK || res.Stored < 10000 {
+		t.Fatalf("other's upload: %d %+v", code, res)
+	}
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096) // a small window: the server's writes block soon
+	fmt.Fprintf(c, "GET /report.csv%s HTTP/1.1\r\nHost: threatlog\r\nAuthorization: Bearer %s\r\n\r\n", period, otherToken)
+	head := make([]byte, 12)
+	if _, err := io.ReadFull(c, head); err != nil || string(head) != "HTTP/1.1 200" {
+		t.Fatalf("CSV download: %q %v", head, err)
+	}
+	// It reads nothing more. Meanwhile demo uploads as much again, which grows the file.
+	done := make(chan int, 1)
+	go func() {
+		code, _ := e.upload(big, nil, demo)
+		done <- code
+	}()
+	select {
+	case code := <-done:
+		if code != http.StatusOK {
+			t.Fatalf("demo's upload beside a stalled CSV download: %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo's upload waited for another customer's stalled CSV download")
 	}
 }
