@@ -258,76 +258,33 @@ func RangeString(r cidrset.Range) string {
 	return r.First.String() + "-" + r.Last.String()
 }
 
-// Holds implements Holder: the table is there, set serial holds u.Serial alone, sets v4, h4, v6 and h6
-// hold u.List, and each chain has as many rules as this configuration writes. It reads the whole table
-// (`nft -j list table`: for 1M elements, seconds), which only a failed sync does.
+// Holds implements Holder: set serial of the table holds u.Serial alone. The serial is written in the
+// same transaction as the elements and the rules, and a reboot, a flush or a deleted table takes it with
+// them. Only the serial set is read: listing the table, even a chain of it, makes nft 1.0.6 fetch every
+// element (15 s for 1M), the serial set alone 2 ms (BenchmarkNftHolds1M).
 func (n *Nft) Holds(ctx context.Context, u *Update) error {
-	out, err := n.Run.Run(ctx, nil, n.cmd(), "-j", "list", "table", "inet", n.table())
+	out, err := n.Run.Run(ctx, nil, n.cmd(), "-j", "list", "set", "inet", n.table(), "serial")
 	if err != nil {
 		return fmt.Errorf("%s", firstLine(err))
 	}
 	var doc struct {
 		Nftables []struct {
 			Set *struct {
-				Name string            `json:"name"`
 				Elem []json.RawMessage `json:"elem"`
 			} `json:"set"`
-			Rule *struct {
-				Chain string `json:"chain"`
-			} `json:"rule"`
 		} `json:"nftables"`
 	}
 	if err := json.Unmarshal(out, &doc); err != nil {
-		return fmt.Errorf("nft -j list table inet %s: %w", n.table(), err)
+		return fmt.Errorf("nft -j list set inet %s serial: %w", n.table(), err)
 	}
-	var r4, r6 []cidrset.Range
-	var serials []json.RawMessage
-	rules := map[string]int{}
+	var elems []json.RawMessage
 	for _, o := range doc.Nftables {
-		if o.Rule != nil {
-			rules[o.Rule.Chain]++
-		}
-		if o.Set == nil {
-			continue
-		}
-		if o.Set.Name == "serial" {
-			serials = o.Set.Elem
-			continue
-		}
-		for _, e := range o.Set.Elem {
-			r, err := nftElem(e)
-			if err != nil {
-				return fmt.Errorf("set %s: %w", o.Set.Name, err)
-			}
-			switch o.Set.Name {
-			case "v4", "h4":
-				r4 = append(r4, r)
-			case "v6", "h6":
-				r6 = append(r6, r)
-			}
+		if o.Set != nil {
+			elems = append(elems, o.Set.Elem...)
 		}
 	}
-	if len(serials) != 1 || string(serials[0]) != fmt.Sprint(u.Serial) {
-		return fmt.Errorf("set serial holds %d elements %s, not serial %d", len(serials), serials, u.Serial)
-	}
-	if !cidrset.FromRanges(false, r4).Equal(u.List.V4) || !cidrset.FromRanges(true, r6).Equal(u.List.V6) {
-		return fmt.Errorf("the sets hold other addresses than serial %d", u.Serial)
-	}
-	per := 4 // one drop rule per set (v4 h4 v6 h6), and one log rule before each
-	if n.LogRate >= 0 {
-		per = 8
-	}
-	for _, h := range []string{"input", "forward", "output"} {
-		want := 0
-		if (h == "input" && n.Hooks.Input) || (h == "output" && n.Hooks.Output) {
-			want = per
-		}
-		if h == "forward" && n.Hooks.Forward {
-			want = 2 * per
-		}
-		if rules[h] != want {
-			return fmt.Errorf("chain %s has %d rules, want %d", h, rules[h], want)
-		}
+	if len(elems) != 1 || string(elems[0]) != fmt.Sprint(u.Serial) {
+		return fmt.Errorf("set serial holds %s, not serial %d", elems, u.Serial)
 	}
 	return nil
 }
