@@ -27,10 +27,10 @@ const Slice = 200 * time.Microsecond
 // single-core server during a refresh waits (the scheduler's own preemption is at 10 ms).
 const MaxSlice = 4 * time.Millisecond
 
-// idleAfter is how long without an answered query makes the server idle. A query read during a park
-// may be answered only after the next slice (the woken loop jumps the run queue), so one park without
-// answers says nothing.
-const idleAfter = 20 * time.Millisecond
+// idleAfter is how long without an answered query makes the server idle. On one core a park may pass
+// without answers although queries wait (the garbage collector's worker can take the park, and a stall
+// holds every answer back), so only a long quiet period counts.
+const idleAfter = 250 * time.Millisecond
 
 // every is how many ticks pass between clock reads (a clock read costs about 20 ns).
 const every = 256
@@ -99,6 +99,9 @@ func (p *Pacer) Tick() {
 	// loop back in after each single query.
 	parks.Add(1)
 	time.Sleep(Slice)
+	// The woken loop runs before the goroutines that the park let the scheduler ready (queries read from
+	// the network meanwhile): let them go first.
+	runtime.Gosched()
 	p.start = time.Now()
 }
 

@@ -11,7 +11,11 @@
 // building one is a single linear pass over sorted input.
 package rangemap
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/threatstop/threatstop/plugin/pkg/pace"
+)
 
 // indexFrom is the number of boundaries from which a map gets an index; below it, a plain binary search
 // over a few kilobytes is as fast and a policy's handful of own entries stays small.
@@ -86,8 +90,10 @@ func newIndex(n int, at func(int) U128, width uint) *index {
 	// first[k] is the first boundary (from 1) whose bucket is >= k; boundary 0 (address 0) belongs to
 	// no bucket, it answers for addresses below the first.
 	i := 1
+	var p pace.Pacer // a pass over every boundary: millions, for a full feed
 	for k := range 1 << 16 {
 		for i < n {
+			p.Tick()
 			if kk, _ := x.key(at(i)); kk >= k {
 				break
 			}
