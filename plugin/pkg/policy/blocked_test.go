@@ -66,45 +66,7 @@ func TestBlockedRandom(t *testing.T) {
 	}
 	kinds := []string{"nxdomain", "nodata", "drop", "passthru", "log-only", "redirect"}
 	for round := range 300 {
-		lists := make([]snapshot.List, 5)
-		for i := range lists {
-			var es []string
-			for range r.IntN(12) {
-				es = append(es, entry())
-			}
-			lists[i] = snapshot.List{Name: fmt.Sprint("l", i), Category: fmt.Sprint("c", i%3), Set: set(t, es...)}
-		}
-		s := snapshot.Build(lists, nil)
-		cfg := Config{Name: "p", Actions: map[string]Action{}}
-		for i := range lists {
-			switch r.IntN(3) {
-			case 0, 1:
-				cfg.Block = append(cfg.Block, i)
-			case 2:
-				cfg.Allow = append(cfg.Allow, i)
-			}
-		}
-		for range r.IntN(4) {
-			cfg.Blocked = append(cfg.Blocked, entry())
-		}
-		for range r.IntN(4) {
-			cfg.Allowed = append(cfg.Allowed, entry())
-		}
-		for _, c := range []string{"c0", "c1", "c2", CustomList} {
-			args := []string{kinds[r.IntN(len(kinds))]}
-			if args[0] == "redirect" {
-				args = append(args, "192.0.2.80")
-			}
-			a, err := ParseAction(args)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.Actions[c] = a
-		}
-		p, err := New(cfg, Catalog(s.Lists))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, s, cfg := randomPolicy(t, r, entry, kinds, func() int { return r.IntN(3) / 2 }) // two in three block
 		got := blockedOf(p, s)
 		for i := 1; i < len(got); i++ {
 			a, b := got[i-1], got[i]

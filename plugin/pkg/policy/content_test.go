@@ -280,6 +280,53 @@ func TestContentAgrees(t *testing.T) {
 // TestContentRandom: random lists over a small space (every address of 10.0.0.0/20 and a few IPv6 ones,
 // every name of a small tree), random policies: the content agrees with the firewall everywhere, is in
 // order without duplicates, and every allow entry it gives changes a decision.
+// randomPolicy builds five lists of random entries and a policy over them with random own entries and
+// actions: role says for each list 0 block, 1 allow, anything else neither; an action is drawn from
+// kinds for each category ("redirect" gets a block page).
+func randomPolicy(t *testing.T, r *rand.Rand, entry func() string, kinds []string, role func() int) (*Policy, *snapshot.Snapshot, Config) {
+	t.Helper()
+	lists := make([]snapshot.List, 5)
+	for i := range lists {
+		var es []string
+		for range r.IntN(12) {
+			es = append(es, entry())
+		}
+		lists[i] = snapshot.List{Name: fmt.Sprint("l", i), Category: fmt.Sprint("c", i%3), Set: set(t, es...)}
+	}
+	s := snapshot.Build(lists, nil)
+	cfg := Config{Name: "p", Actions: map[string]Action{}}
+	for i := range lists {
+		switch role() {
+		case 0:
+			cfg.Block = append(cfg.Block, i)
+		case 1:
+			cfg.Allow = append(cfg.Allow, i)
+		}
+	}
+	for range r.IntN(4) {
+		cfg.Blocked = append(cfg.Blocked, entry())
+	}
+	for range r.IntN(4) {
+		cfg.Allowed = append(cfg.Allowed, entry())
+	}
+	for _, c := range []string{"c0", "c1", "c2", CustomList} {
+		args := []string{kinds[r.IntN(len(kinds))]}
+		if args[0] == "redirect" {
+			args = append(args, "192.0.2.80")
+		}
+		a, err := ParseAction(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Actions[c] = a
+	}
+	p, err := New(cfg, Catalog(s.Lists))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, s, cfg
+}
+
 func TestContentRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	labels := []string{"a", "b", "c"}
@@ -320,38 +367,7 @@ func TestContentRandom(t *testing.T) {
 	}
 	kinds := []string{"nxdomain", "nodata", "drop", "passthru", "log-only"}
 	for round := range 300 {
-		lists := make([]snapshot.List, 5)
-		for i := range lists {
-			var es []string
-			for range r.IntN(12) {
-				es = append(es, entry())
-			}
-			lists[i] = snapshot.List{Name: fmt.Sprint("l", i), Category: fmt.Sprint("c", i%3), Set: set(t, es...)}
-		}
-		s := snapshot.Build(lists, nil)
-		cfg := Config{Name: "p", Actions: map[string]Action{}}
-		for i := range lists {
-			switch r.IntN(3) {
-			case 0:
-				cfg.Block = append(cfg.Block, i)
-			case 1:
-				cfg.Allow = append(cfg.Allow, i)
-			}
-		}
-		for range r.IntN(4) {
-			cfg.Blocked = append(cfg.Blocked, entry())
-		}
-		for range r.IntN(4) {
-			cfg.Allowed = append(cfg.Allowed, entry())
-		}
-		for _, c := range []string{"c0", "c1", "c2", CustomList} {
-			a, _ := ParseAction([]string{kinds[r.IntN(len(kinds))]})
-			cfg.Actions[c] = a
-		}
-		p, err := New(cfg, Catalog(s.Lists))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, s, cfg := randomPolicy(t, r, entry, kinds, func() int { return r.IntN(3) })
 		got := contentOf(p, s)
 		for i := 1; i < len(got); i++ {
 			if !entryLess(got[i-1], got[i]) {
