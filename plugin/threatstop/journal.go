@@ -38,6 +38,7 @@ type journal struct {
 	versions int
 	maxBytes int
 	states   []*state // oldest first; the last is the current one
+	old      []int    // per state, what it holds that the next one does not share; 0 for the current one
 	diffs    map[diffKey]*ixfrDiff
 	bytes    int // of the old versions' unshared parts and the computed diffs, as of the last trim
 }
@@ -57,33 +58,35 @@ type ixfrDiff struct {
 func (j *journal) add(st *state) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if n := len(j.states); n > 0 {
+		// Versions are immutable: what one holds beyond its successor is counted once, here.
+		j.old[n-1] = j.states[n-1].snap.Unshared(st.snap)
+	}
 	j.states = append(j.states, st)
+	j.old = append(j.old, 0)
 	j.trim()
 }
 
 // trim drops the oldest versions until both bounds hold; the current version always stays.
 func (j *journal) trim() {
 	n := max(len(j.states)-max(j.versions, 1), 0)
-	// old[k] is what version k holds that the newer ones do not: a part or entry set that a version
-	// shares with none of its successors is shared with no later one either.
-	old := make([]int, len(j.states))
+	// A part or entry set that a version shares with none of its successors is shared with no later
+	// one either, so the old values add up.
 	total := 0
-	for k := len(j.states) - 2; k >= 0; k-- {
-		old[k] = j.states[k].snap.Unshared(j.states[k+1].snap)
-		if k >= n {
-			total += old[k]
-		}
+	for _, b := range j.old[n:] {
+		total += b
 	}
 	diffs := 0
 	for _, d := range j.diffs {
 		diffs += int(d.bytes.Load())
 	}
 	for j.maxBytes > 0 && n < len(j.states)-1 && total+diffs > j.maxBytes {
-		total -= old[n]
+		total -= j.old[n]
 		n++
 	}
 	if n > 0 {
 		j.states = slices.Delete(j.states, 0, n)
+		j.old = slices.Delete(j.old, 0, n)
 		j.diffs, diffs = nil, 0 // keyed by serials that may have left; recomputed on demand
 	}
 	j.bytes = total + diffs

@@ -493,6 +493,7 @@ func (s *Snapshot) Unshared(o *Snapshot) int {
 		return 0
 	}
 	n := 0
+	var pc pace.Pacer // a names part is a map of millions: counted once per version, off the query path
 	for k, p := range s.parts {
 		if o != nil && o.parts[k] == p {
 			continue
@@ -503,6 +504,7 @@ func (s *Snapshot) Unshared(o *Snapshot) int {
 			n += p.v.Bytes()
 		default:
 			for name := range p.names {
+				pc.Tick()
 				n += len(name) + 16 + 8 + 16 // key, header, value, a share of the buckets
 			}
 		}
@@ -514,6 +516,7 @@ func (s *Snapshot) Unshared(o *Snapshot) int {
 		n += 8*len(in.V4) + 24*len(in.V6)
 		for _, names := range [][]string{in.Names, in.Wildcards} {
 			for _, name := range names {
+				pc.Tick()
 				n += 16 + len(name)
 			}
 		}
