@@ -53,7 +53,7 @@ type Snapshot struct {
 	words  int           // words per set
 	sets   []uint64      // interned sets of all parts, words each; set 0 is empty
 	v4, v6 *rangemap.Map // address → part-local set, covering prefixes resolved
-	names  map[string]nameSets
+	names  *nameTable
 	parts  [numParts]*part
 	bases  [numParts]SetID // added to a part's non-empty local set IDs
 	input  []*entryset.Set // per list, what it was built from: explains a match (Entry*)
@@ -73,7 +73,7 @@ type part struct {
 	inputs []input  // per list, the entries this part read
 	sets   []uint64 // local set table, set 0 empty
 	v      *rangemap.Map
-	names  map[string]nameSets
+	names  *nameTable
 	count  int // prefixes or names
 }
 
@@ -148,7 +148,7 @@ func Build(lists []List, prev *Snapshot) *Snapshot {
 				p.v, p.count = buildV6(lists, in)
 			default:
 				p.names = buildNames(lists, in, s.words)
-				p.count = len(p.names)
+				p.count = p.names.count
 			}
 			p.sets = slices.Clip(in.sets)
 			s.parts[k] = p
@@ -188,7 +188,7 @@ func (s *Snapshot) Sets() int { return len(s.sets) / s.words }
 func (s *Snapshot) Prefixes() int { return s.parts[partV4].count + s.parts[partV6].count }
 
 // Names is the number of distinct names.
-func (s *Snapshot) Names() int { return len(s.names) }
+func (s *Snapshot) Names() int { return s.names.count }
 
 // LookupAddr returns the lists that hold a prefix containing a. An IPv4-mapped IPv6 address is looked
 // up as IPv4.
@@ -205,7 +205,7 @@ func (s *Snapshot) LookupAddr(a netip.Addr) SetID {
 // LookupName returns the lists that hold name (normalised, no trailing dot) exactly or hold one of its
 // parents together with its subdomains.
 func (s *Snapshot) LookupName(name string) SetID {
-	if v, ok := s.names[name]; ok {
+	if v, ok := s.names.lookup(name); ok {
 		return s.nameSet(v.self)
 	}
 	for {
@@ -214,7 +214,7 @@ func (s *Snapshot) LookupName(name string) SetID {
 			return 0
 		}
 		name = name[i+1:]
-		if v, ok := s.names[name]; ok {
+		if v, ok := s.names.lookup(name); ok {
 			return s.nameSet(v.sub)
 		}
 	}
@@ -421,70 +421,6 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-// buildNames collects every name with the lists that hold it exactly (own) and with its subdomains
-// (ownSub), then resolves names parents first, so that each name inherits from its nearest listed parent
-// the lists that cover its subdomains.
-func buildNames(lists []List, in *interner, w int) map[string]nameSets {
-	n := 0
-	for _, l := range lists {
-		n += len(l.Set.Names) + len(l.Set.Wildcards)
-	}
-	names := make(map[string]nameSets, n)
-	// w words per name, indexed by the name's position in order; sized for the most names there can be.
-	own, ownSub := make([]uint64, 0, n*w), make([]uint64, 0, n*w)
-	order := make([]string, 0, n)
-	index := func(name string) int {
-		if v, ok := names[name]; ok {
-			return int(v.self)
-		}
-		i := len(order)
-		names[name] = nameSets{self: SetID(i)}
-		order = append(order, name)
-		own, ownSub = own[:len(own)+w], ownSub[:len(ownSub)+w]
-		return i
-	}
-	for li, l := range lists {
-		for _, name := range l.Set.Names {
-			Bits(own[index(name)*w:]).Add(li)
-		}
-		for _, name := range l.Set.Wildcards {
-			Bits(ownSub[index(name)*w:]).Add(li)
-		}
-	}
-	// Parents have fewer labels, so visiting names by label count (a counting sort) resolves every parent
-	// before its children.
-	var byDots [128][]int32
-	for i, name := range order {
-		d := min(strings.Count(name, "."), len(byDots)-1)
-		byDots[d] = append(byDots[d], int32(i))
-	}
-	pos := make([]int32, 0, len(order))
-	for _, b := range byDots {
-		pos = append(pos, b...)
-	}
-	self, sub := NewBits(len(lists)), NewBits(len(lists))
-	for _, p := range pos {
-		name := order[p]
-		i := int(p) * w
-		copy(sub, ownSub[i:i+w])
-		for parent := name; ; {
-			j := strings.IndexByte(parent, '.')
-			if j < 0 {
-				break
-			}
-			parent = parent[j+1:]
-			if v, ok := names[parent]; ok {
-				sub.Or(in.set(v.sub))
-				break
-			}
-		}
-		copy(self, own[i:i+w])
-		self.Or(sub)
-		names[name] = nameSets{self: in.id(self), sub: in.id(sub)}
-	}
-	return names
-}
-
 // Unshared is about how many bytes s holds that o does not share with it: the parts (range maps, name
 // maps, set tables) and list entry sets that are not the same in both. It is what keeping s costs while o
 // is kept anyway, as the IXFR journal does with old versions.
@@ -503,10 +439,7 @@ func (s *Snapshot) Unshared(o *Snapshot) int {
 		case p.v != nil:
 			n += p.v.Bytes()
 		default:
-			for name := range p.names {
-				pc.Tick()
-				n += len(name) + 16 + 8 + 16 // key, header, value, a share of the buckets
-			}
+			n += p.names.bytes() // the names themselves are the entry sets', counted below
 		}
 	}
 	for i, in := range s.input {

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
@@ -86,6 +87,62 @@ func TestNames(t *testing.T) {
 	} {
 		if got := ids(s, s.LookupName(tc.name)); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: lists %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestNamesAgainstModel compares name lookups on random, deeply nested names over 70 lists (two words
+// per set), some listed by several lists, with a brute-force union over every entry that covers the name.
+func TestNamesAgainstModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	const nLists = 70
+	labels := []string{"a", "b", "c", "xn--bcher-kva", "d-1", "_e"}
+	randName := func(n int) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = labels[r.IntN(len(labels))]
+		}
+		return strings.Join(parts, ".")
+	}
+	type entry struct {
+		name string
+		sub  bool
+		list int
+	}
+	var model []entry
+	builders := make([]entryset.Builder, nLists)
+	for range 4000 {
+		e := entry{randName(2 + r.IntN(5)), r.IntN(3) == 0, r.IntN(nLists)}
+		builders[e.list].AddName(e.name, e.sub)
+		model = append(model, e)
+	}
+	lists := make([]List, nLists)
+	for i := range lists {
+		lists[i] = List{Name: "l", Set: builders[i].Set()}
+	}
+	s := Build(lists, nil)
+	if s.Names() == 0 || s.Names() >= len(model) {
+		t.Fatalf("%d distinct names of %d entries: the model should repeat some", s.Names(), len(model))
+	}
+	for range 20000 {
+		q := randName(1 + r.IntN(8))
+		if r.IntN(2) == 0 {
+			q = model[r.IntN(len(model))].name
+		}
+		want := map[int]bool{}
+		for _, m := range model {
+			if m.name == q || m.sub && strings.HasSuffix(q, "."+m.name) {
+				want[m.list] = true
+			}
+		}
+		got := ids(s, s.LookupName(q))
+		if len(got) != len(want) {
+			t.Fatalf("%s: lists %v, want %v", q, got, want)
+		}
+		for _, l := range got {
+			if !want[l] {
+				t.Fatalf("%s: lists %v, want %v", q, got, want)
+			}
 		}
 	}
 }
