@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
@@ -62,9 +63,16 @@ func setup(c *caddy.Controller) error {
 		if n, ok := cfg.Handler("transfer").(notifier); ok {
 			t.notifier = n
 			if len(t.catalogKeys) > 0 { // a reload may have added or removed policies
-				for _, z := range t.zones {
-					t.notifyZone(catalogLabel + "." + z.name)
+				notifyCatalogs := func() {
+					for _, z := range t.zones {
+						t.notifyZone(catalogLabel + "." + z.name)
+					}
 				}
+				notifyCatalogs()
+				// On a reload the old configuration's servers stop only after this hook, and until then
+				// they may answer a secondary's SOA query with the old serial; the secondary would then
+				// wait for its refresh timer. Tell the secondaries again once the old servers are gone.
+				time.AfterFunc(catalogRenotify, notifyCatalogs)
 			}
 		}
 		feeds.Subscribe(t.update)
@@ -231,6 +239,9 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 // lastCatalogSerial is the catalog serial of the latest configuration of this process: a reload within
 // the same second must still move the catalog's serial on, or secondaries would miss the new members.
 var lastCatalogSerial atomic.Uint32
+
+// catalogRenotify is when a catalog's NOTIFY is sent again after a start or reload.
+const catalogRenotify = 2 * time.Second
 
 func nextCatalogSerial(now uint32) uint32 {
 	for {
