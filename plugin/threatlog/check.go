@@ -161,7 +161,7 @@ func listedParent(set *entryset.Set, name string) string {
 			return ""
 		}
 		n = n[i+1:]
-		if _, ok := slices.BinarySearch(set.Names, n); ok {
+		if _, ok := set.Names.Search(n); ok {
 			return n
 		}
 	}

@@ -67,8 +67,10 @@ func entryStrings(s *snapshot.Snapshot, id int) []string {
 	for _, v := range e.V6 {
 		out = append(out, v.Prefix().String())
 	}
-	out = append(out, e.Names...)
-	for _, n := range e.Wildcards {
+	for _, n := range e.Names.All() {
+		out = append(out, n)
+	}
+	for _, n := range e.Wildcards.All() {
 		out = append(out, "*."+n)
 	}
 	return out

@@ -3,18 +3,26 @@
 // every prefix before the prefixes it covers, so compiling covering sets and diffing two versions are
 // linear merges.
 //
-// Cost: 8 bytes per IPv4 prefix, 24 per IPv6 prefix, and per domain a 16-byte string header plus its bytes.
+// Cost: 8 bytes per IPv4 prefix, 24 per IPv6 prefix, and per domain its bytes and a 4-byte offset. A Set
+// holds no pointer per entry, so the garbage collector marks a million-entry set in a few steps.
 package entryset
 
 import (
+	"bytes"
 	stdcmp "cmp"
 	"encoding/binary"
+	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
+
+// nameRef is a name in a Builder's buffer: its offset<<8 | its length (at most 253).
+type nameRef uint64
 
 // V6 is an IPv6 prefix: the masked address as two big-endian halves and the prefix length.
 type V6 struct {
@@ -26,22 +34,100 @@ type V6 struct {
 type Set struct {
 	V4        []uint64 // masked address<<8 | prefix length, ascending
 	V6        []V6     // ascending by address, then length
-	Names     []string // exact names, normalised, ascending
-	Wildcards []string // names listed together with all their subdomains, ascending
+	Names     Names    // exact names, normalised, ascending
+	Wildcards Names    // names listed together with all their subdomains, ascending
 }
+
+// Names is a sorted, duplicate-free list of names packed into one string.
+type Names struct {
+	all  string
+	ends []uint32 // name i is all[ends[i-1]:ends[i]], from 0 for the first
+}
+
+// NamesOf packs names, which must be sorted and free of duplicates.
+func NamesOf(names ...string) Names {
+	var n Names
+	var all strings.Builder
+	for _, name := range names {
+		all.WriteString(name)
+		n.ends = append(n.ends, uint32(all.Len()))
+	}
+	n.all = all.String()
+	return n
+}
+
+// Equal reports whether both hold the same names.
+func (n Names) Equal(o Names) bool { return n.all == o.all && slices.Equal(n.ends, o.ends) }
+
+// Len is the number of names.
+func (n Names) Len() int { return len(n.ends) }
+
+// At returns name i.
+func (n Names) At(i int) string {
+	start := uint32(0)
+	if i > 0 {
+		start = n.ends[i-1]
+	}
+	return n.all[start:n.ends[i]]
+}
+
+// All yields every name with its index, in order.
+func (n Names) All() iter.Seq2[int, string] {
+	return func(yield func(int, string) bool) {
+		start := uint32(0)
+		for i, end := range n.ends {
+			if !yield(i, n.all[start:end]) {
+				return
+			}
+			start = end
+		}
+	}
+}
+
+// Strings returns the names as a slice (which shares their bytes).
+func (n Names) Strings() []string {
+	out := make([]string, 0, len(n.ends))
+	for _, name := range n.All() {
+		out = append(out, name)
+	}
+	return out
+}
+
+// Search returns the position of name, or where it would be inserted, and whether it is there.
+func (n Names) Search(name string) (int, bool) {
+	lo, hi := 0, len(n.ends)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if n.At(mid) < name {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, lo < len(n.ends) && n.At(lo) == name
+}
+
+// Bytes is the memory the names hold.
+func (n Names) Bytes() int { return len(n.all) + 4*len(n.ends) }
+
+// Data identifies the names' storage: two Names with the same Data and Len are the same names.
+func (n Names) Data() *byte { return unsafe.StringData(n.all) }
+
+// String formats the names as a quoted list, for messages.
+func (n Names) String() string { return fmt.Sprintf("%q", n.Strings()) }
 
 // Len is the number of entries.
 func (s *Set) Len() int {
 	if s == nil {
 		return 0
 	}
-	return len(s.V4) + len(s.V6) + len(s.Names) + len(s.Wildcards)
+	return len(s.V4) + len(s.V6) + s.Names.Len() + s.Wildcards.Len()
 }
 
 // Equal reports whether both sets hold the same entries.
 func (s *Set) Equal(o *Set) bool {
 	return slices.Equal(s.V4, o.V4) && slices.Equal(s.V6, o.V6) &&
-		slices.Equal(s.Names, o.Names) && slices.Equal(s.Wildcards, o.Wildcards)
+		s.Names.Equal(o.Names) && s.Wildcards.Equal(o.Wildcards)
 }
 
 // PackV4 packs an IPv4 prefix, which must be masked, into the V4 representation.
@@ -93,7 +179,8 @@ func cmp(a, b uint64) int {
 type Builder struct {
 	v4          []uint64
 	v6          []V6
-	names, wild []string
+	buf         []byte // the names' bytes, as added: a parser's line buffers are never pinned
+	names, wild []nameRef
 }
 
 // AddPrefix adds a prefix; host bits are cleared and an IPv4-mapped IPv6 prefix is stored as IPv4.
@@ -124,13 +211,43 @@ func (b *Builder) AddAddr(a netip.Addr) bool {
 	return b.AddPrefix(netip.PrefixFrom(a, a.BitLen()))
 }
 
-// AddName adds a normalised domain name; sub means the name and all its subdomains.
+// AddName adds a normalised domain name (at most 253 bytes, as every valid name is); sub means the name
+// and all its subdomains.
 func (b *Builder) AddName(name string, sub bool) {
-	if sub {
-		b.wild = append(b.wild, name)
-	} else {
-		b.names = append(b.names, name)
+	if len(name) > 255 {
+		panic("entryset: name longer than 255 bytes")
 	}
+	ref := nameRef(len(b.buf))<<8 | nameRef(len(name))
+	b.buf = append(b.buf, name...)
+	if sub {
+		b.wild = append(b.wild, ref)
+	} else {
+		b.names = append(b.names, ref)
+	}
+}
+
+func (b *Builder) name(r nameRef) []byte { return b.buf[r>>8 : r>>8+r&0xff] }
+
+func (b *Builder) compareNames(x, y nameRef) int { return bytes.Compare(b.name(x), b.name(y)) }
+
+// pack sorts refs and packs their distinct names.
+func (b *Builder) pack(p *pace.Pacer, refs []nameRef) Names {
+	pace.SortFunc(p, refs, b.compareNames)
+	refs = slices.CompactFunc(refs, func(x, y nameRef) bool { return bytes.Equal(b.name(x), b.name(y)) })
+	size := 0
+	for _, r := range refs {
+		size += int(r & 0xff)
+	}
+	var all strings.Builder
+	all.Grow(size)
+	n := Names{ends: make([]uint32, len(refs))}
+	for i, r := range refs {
+		p.Tick()
+		all.Write(b.name(r))
+		n.ends[i] = uint32(all.Len())
+	}
+	n.all = all.String()
+	return n
 }
 
 // Len is the number of entries added so far, duplicates included.
@@ -143,36 +260,23 @@ func (b *Builder) Set() *Set {
 	var p pace.Pacer
 	pace.SortFunc(&p, b.v4, stdcmp.Compare[uint64])
 	pace.SortFunc(&p, b.v6, V6.Compare)
-	pace.SortFunc(&p, b.names, strings.Compare)
-	pace.SortFunc(&p, b.wild, strings.Compare)
 	s := &Set{
-		V4:        slices.Clip(slices.Compact(b.v4)),
-		V6:        slices.Clip(slices.Compact(b.v6)),
-		Names:     clipStrings(slices.Compact(b.names)),
-		Wildcards: clipStrings(slices.Compact(b.wild)),
+		// Exact-size copies: append's doubling would otherwise stay with the Set for its lifetime.
+		V4:        exact(slices.Compact(b.v4)),
+		V6:        exact(slices.Compact(b.v6)),
+		Names:     b.pack(&p, b.names),
+		Wildcards: b.pack(&p, b.wild),
 	}
 	*b = Builder{}
 	return s
 }
 
-// clipStrings packs the names into one shared buffer: a kept Set never pins a parser's line buffers, and
-// a million names cost one allocation instead of a million size-class-rounded ones.
-func clipStrings(s []string) []string {
-	s = slices.Clip(s)
-	n := 0
-	for _, name := range s {
-		n += len(name)
+// exact returns s in an array of its length, reusing s's when little would be left unused.
+func exact[T any](s []T) []T {
+	if cap(s)-len(s) <= len(s)/16 {
+		return slices.Clip(s)
 	}
-	var arena strings.Builder
-	arena.Grow(n)
-	for _, name := range s {
-		arena.WriteString(name)
-	}
-	all := arena.String()
-	for i, name := range s {
-		s[i], all = all[:len(name)], all[len(name):]
-	}
-	return s
+	return slices.Clone(s)
 }
 
 // MatchAddr returns the most specific prefix of s that contains a: one binary search per prefix length,
@@ -201,11 +305,11 @@ func (s *Set) MatchName(name string) (string, bool) {
 	if s == nil {
 		return "", false
 	}
-	if _, ok := slices.BinarySearch(s.Names, name); ok {
+	if _, ok := s.Names.Search(name); ok {
 		return name, true
 	}
 	for n := name; ; {
-		if _, ok := slices.BinarySearch(s.Wildcards, n); ok {
+		if _, ok := s.Wildcards.Search(n); ok {
 			return "*." + n, true
 		}
 		i := strings.IndexByte(n, '.')

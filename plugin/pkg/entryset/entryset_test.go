@@ -1,6 +1,7 @@
 package entryset_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -35,7 +36,7 @@ func TestZeroBuilder(t *testing.T) {
 		t.Fatalf("zero Builder has Len %d", b.Len())
 	}
 	s := b.Set()
-	if s.Len() != 0 || len(s.V4) != 0 || len(s.V6) != 0 || len(s.Names) != 0 || len(s.Wildcards) != 0 {
+	if s.Len() != 0 || len(s.V4) != 0 || len(s.V6) != 0 || s.Names.Len() != 0 || s.Wildcards.Len() != 0 {
 		t.Fatalf("empty Builder built %+v", s)
 	}
 	var nilSet *entryset.Set
@@ -82,10 +83,10 @@ func TestBuilderSortsAndDedups(t *testing.T) {
 	if got := v6s(s); !slices.Equal(got, wantV6) {
 		t.Errorf("V6 = %q, want %q", got, wantV6)
 	}
-	if want := []string{"a.b.example", "a.example", "b.example"}; !slices.Equal(s.Names, want) {
+	if want := []string{"a.b.example", "a.example", "b.example"}; !slices.Equal(s.Names.Strings(), want) {
 		t.Errorf("Names = %q, want %q", s.Names, want)
 	}
-	if want := []string{"a.example", "y.example", "z.example"}; !slices.Equal(s.Wildcards, want) {
+	if want := []string{"a.example", "y.example", "z.example"}; !slices.Equal(s.Wildcards.Strings(), want) {
 		t.Errorf("Wildcards = %q, want %q", s.Wildcards, want)
 	}
 	if got, want := s.Len(), 7+6+3+3; got != want {
@@ -362,12 +363,12 @@ func TestSetNamesDoNotAliasInput(t *testing.T) {
 	slices.Sort(want)
 	want = slices.Compact(want)
 	s := b.Set()
-	if !slices.Equal(s.Names, want) || !slices.Equal(s.Wildcards, want) {
+	if !slices.Equal(s.Names.Strings(), want) || !slices.Equal(s.Wildcards.Strings(), want) {
 		t.Fatalf("Names %q Wildcards %q, want %q", s.Names, s.Wildcards, want)
 	}
 	lo := uintptr(unsafe.Pointer(unsafe.StringData(input)))
 	hi := lo + uintptr(len(input))
-	for _, list := range [][]string{s.Names, s.Wildcards} {
+	for _, list := range [][]string{s.Names.Strings(), s.Wildcards.Strings()} {
 		for _, n := range list {
 			p := uintptr(unsafe.Pointer(unsafe.StringData(n)))
 			if p >= lo && p < hi {
@@ -376,7 +377,7 @@ func TestSetNamesDoNotAliasInput(t *testing.T) {
 		}
 	}
 	// Slices are clipped: appending to them must not write into shared memory.
-	if cap(s.Names) != len(s.Names) || cap(s.Wildcards) != len(s.Wildcards) || cap(s.V4) != len(s.V4) || cap(s.V6) != len(s.V6) {
+	if cap(s.V4) != len(s.V4) || cap(s.V6) != len(s.V6) {
 		t.Errorf("Set slices are not clipped")
 	}
 }
@@ -393,10 +394,10 @@ func TestBuilderReset(t *testing.T) {
 	b.AddAddr(netip.MustParseAddr("5.6.7.8"))
 	b.AddName("b.example", false)
 	second := b.Set()
-	if got := v4s(first); !slices.Equal(got, []string{"1.2.3.4/32"}) || !slices.Equal(first.Names, []string{"a.example"}) {
+	if got := v4s(first); !slices.Equal(got, []string{"1.2.3.4/32"}) || !slices.Equal(first.Names.Strings(), []string{"a.example"}) {
 		t.Errorf("first Set changed: %q %q", got, first.Names)
 	}
-	if got := v4s(second); !slices.Equal(got, []string{"5.6.7.8/32"}) || !slices.Equal(second.Names, []string{"b.example"}) {
+	if got := v4s(second); !slices.Equal(got, []string{"5.6.7.8/32"}) || !slices.Equal(second.Names.Strings(), []string{"b.example"}) {
 		t.Errorf("second Set: %q %q", got, second.Names)
 	}
 }
@@ -442,5 +443,57 @@ func TestRandomSetsAreSortedAndUnique(t *testing.T) {
 		if !want6[v.Prefix()] {
 			t.Fatalf("unexpected V6 %s", v.Prefix())
 		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	want := []string{"a.example", "ab.example", "b.example", "xn--bcher-kva.example"}
+	n := entryset.NamesOf(want...)
+	if n.Len() != len(want) || !slices.Equal(n.Strings(), want) {
+		t.Fatalf("Strings = %q, want %q", n.Strings(), want)
+	}
+	for i, w := range want {
+		if n.At(i) != w {
+			t.Errorf("At(%d) = %q, want %q", i, n.At(i), w)
+		}
+		if j, ok := n.Search(w); !ok || j != i {
+			t.Errorf("Search(%q) = %d %v, want %d true", w, j, ok, i)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		at   int
+	}{{"", 0}, {"a", 0}, {"aa.example", 1}, {"c.example", 3}, {"zz", 4}} {
+		if j, ok := n.Search(tc.name); ok || j != tc.at {
+			t.Errorf("Search(%q) = %d %v, want %d false", tc.name, j, ok, tc.at)
+		}
+	}
+	if !n.Equal(entryset.NamesOf(want...)) || n.Equal(entryset.NamesOf(want[:3]...)) ||
+		n.Equal(entryset.NamesOf("a.exampleab.example", "b.example", "xn--bcher-kva.example")) {
+		t.Error("Equal compares the names, not only their bytes")
+	}
+	var empty entryset.Names
+	if empty.Len() != 0 || len(empty.Strings()) != 0 || empty.Bytes() != 0 {
+		t.Error("the zero Names is not empty")
+	}
+	if _, ok := empty.Search("a.example"); ok {
+		t.Error("found a name in the empty Names")
+	}
+}
+
+// TestBuilderNamesBytes checks that a Set keeps each distinct name's bytes once and four bytes per name.
+func TestBuilderNamesBytes(t *testing.T) {
+	var b entryset.Builder
+	for i := range 1000 {
+		name := fmt.Sprintf("h%03d.example", i%500) // every name twice
+		b.AddName(name, false)
+		b.AddName(name, true)
+	}
+	s := b.Set()
+	if s.Names.Len() != 500 || s.Wildcards.Len() != 500 {
+		t.Fatalf("%d names, %d wildcards, want 500 each", s.Names.Len(), s.Wildcards.Len())
+	}
+	if got, want := s.Names.Bytes(), 500*(len("h000.example")+4); got != want {
+		t.Errorf("Names hold %d bytes, want %d", got, want)
 	}
 }

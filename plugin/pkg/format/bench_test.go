@@ -85,7 +85,7 @@ func TestSyntheticPlain(t *testing.T) {
 	if st.Lines != 1_000_000 || st.Entries != 1_000_000 || st.Invalid != 0 {
 		t.Fatalf("%+v", st)
 	}
-	if n := len(s.Names); n < 95_000 || n > 105_000 {
+	if n := s.Names.Len(); n < 95_000 || n > 105_000 {
 		t.Errorf("%d names, want about 100000", n)
 	}
 }

@@ -116,7 +116,7 @@ func checkSet(t testing.TB, s *entryset.Set) {
 	for _, list := range []struct {
 		what  string
 		names []string
-	}{{"Names", s.Names}, {"Wildcards", s.Wildcards}} {
+	}{{"Names", s.Names.Strings()}, {"Wildcards", s.Wildcards.Strings()}} {
 		for i, n := range list.names {
 			if i > 0 && list.names[i-1] >= n {
 				t.Fatalf("%s not strictly ascending at %d: %q then %q", list.what, i, list.names[i-1], n)
@@ -264,10 +264,10 @@ func checkSplit(t testing.TB, p format.Parser, data string, m mode, s *entryset.
 		for _, v := range ls.V6 {
 			merged.AddPrefix(v.Prefix())
 		}
-		for _, nm := range ls.Names {
+		for _, nm := range ls.Names.All() {
 			merged.AddName(nm, false)
 		}
-		for _, nm := range ls.Wildcards {
+		for _, nm := range ls.Wildcards.All() {
 			merged.AddName(nm, true)
 		}
 	}
@@ -446,10 +446,10 @@ func checkRecords(t testing.TB, p format.Parser, name, data string, s *entryset.
 		for _, v := range ls.V6 {
 			merged.AddPrefix(v.Prefix())
 		}
-		for _, nm := range ls.Names {
+		for _, nm := range ls.Names.All() {
 			merged.AddName(nm, false)
 		}
-		for _, nm := range ls.Wildcards {
+		for _, nm := range ls.Wildcards.All() {
 			merged.AddName(nm, true)
 		}
 	}

@@ -132,8 +132,8 @@ func TestFeedAdblockHagezi(t *testing.T) {
 		lines: 167491, entries: 167478, skipped: 1, wild: 167478,
 		hasWild: []string{"allegrolokalnie.0-230-23.rest", "kleinanzeigen.0002010.com", "zzzzzzzkplpllllpppllpppl.com"},
 	})
-	if len(s.Names) != 0 {
-		t.Errorf("%d exact names", len(s.Names))
+	if s.Names.Len() != 0 {
+		t.Errorf("%d exact names", s.Names.Len())
 	}
 }
 

@@ -56,9 +56,9 @@ func checkFeed(t *testing.T, fc feedCase) (*entryset.Set, format.Stats) {
 		t.Errorf("%s: Stats lines %d entries %d invalid %d skipped %d, want %d %d %d %d", fc.file,
 			st.Lines, st.Entries, st.Invalid, st.Skipped, fc.lines, fc.entries, fc.invalid, fc.skipped)
 	}
-	if len(s.V4) != fc.v4 || len(s.V6) != fc.v6 || len(s.Names) != fc.names || len(s.Wildcards) != fc.wild {
+	if len(s.V4) != fc.v4 || len(s.V6) != fc.v6 || s.Names.Len() != fc.names || s.Wildcards.Len() != fc.wild {
 		t.Errorf("%s: Set has %d V4, %d V6, %d names, %d wildcards; want %d, %d, %d, %d", fc.file,
-			len(s.V4), len(s.V6), len(s.Names), len(s.Wildcards), fc.v4, fc.v6, fc.names, fc.wild)
+			len(s.V4), len(s.V6), s.Names.Len(), s.Wildcards.Len(), fc.v4, fc.v6, fc.names, fc.wild)
 	}
 	if len(fc.bad) > 0 || len(st.Samples) > 0 {
 		if len(st.Samples) != len(fc.bad) {
@@ -82,17 +82,17 @@ func checkFeed(t *testing.T, fc feedCase) (*entryset.Set, format.Stats) {
 		}
 	}
 	for _, n := range fc.hasNames {
-		if !hasString(s.Names, n) {
+		if !hasString(s.Names.Strings(), n) {
 			t.Errorf("%s: name %q is not in the Set", fc.file, n)
 		}
 	}
 	for _, n := range fc.hasWild {
-		if !hasString(s.Wildcards, n) {
+		if !hasString(s.Wildcards.Strings(), n) {
 			t.Errorf("%s: wildcard %q is not in the Set", fc.file, n)
 		}
 	}
 	for _, n := range fc.hasNot {
-		if hasString(s.Names, n) || hasString(s.Wildcards, n) {
+		if hasString(s.Names.Strings(), n) || hasString(s.Wildcards.Strings(), n) {
 			t.Errorf("%s: %q is in the Set", fc.file, n)
 		}
 	}
@@ -203,8 +203,8 @@ func TestFeedHagezi(t *testing.T) {
 		hasWild: []string{"eoutlet.2023shoponline.com", "eu.2bagsvalley.cn", "ai.55aiagents.com", "zyronpaneele.com"},
 		hasNot:  []string{"*.zyronpaneele.com"},
 	})
-	if len(s.Names) != 0 {
-		t.Errorf("%d exact names from a list of wildcards", len(s.Names))
+	if s.Names.Len() != 0 {
+		t.Errorf("%d exact names from a list of wildcards", s.Names.Len())
 	}
 }
 
@@ -222,7 +222,7 @@ func TestFeedBlocklistDeCRLF(t *testing.T) {
 		lines: 23118, entries: 23118, v4: 23118,
 		has: []string{"121.189.88.109/32", "41.242.142.196/32", "58.223.135.54/32"},
 	})
-	if len(s.Names) != 0 || len(s.V6) != 0 {
+	if s.Names.Len() != 0 || len(s.V6) != 0 {
 		t.Errorf("CRLF lines gave names or IPv6 entries")
 	}
 }
@@ -257,7 +257,7 @@ func TestFeedIdempotent(t *testing.T) {
 		if !a.Equal(b) {
 			t.Errorf("%s: two parses differ", fc.file)
 		}
-		if !slices.Equal(a.Names, b.Names) {
+		if !slices.Equal(a.Names.Strings(), b.Names.Strings()) {
 			t.Errorf("%s: names differ", fc.file)
 		}
 	}

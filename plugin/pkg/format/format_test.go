@@ -126,10 +126,10 @@ func runCases(t *testing.T, cases []parseCase) {
 			if got := prefixes(s); !slices.Equal(got, tc.prefixes) {
 				t.Errorf("prefixes = %q, want %q", got, tc.prefixes)
 			}
-			if !slices.Equal(s.Names, tc.names) {
+			if !slices.Equal(s.Names.Strings(), tc.names) {
 				t.Errorf("Names = %q, want %q", s.Names, tc.names)
 			}
-			if !slices.Equal(s.Wildcards, tc.wild) {
+			if !slices.Equal(s.Wildcards.Strings(), tc.wild) {
 				t.Errorf("Wildcards = %q, want %q", s.Wildcards, tc.wild)
 			}
 			if st.Lines != tc.lines || st.Entries != tc.entries || st.Invalid != tc.invalid || (tc.skipped >= 0 && st.Skipped != tc.skipped) {
@@ -264,7 +264,7 @@ func TestNamesDoNotAliasBody(t *testing.T) {
 	for _, f := range []string{"plain", "hosts", "wildcard"} {
 		s, _, _ := run(newParser(t, f, nil), data)
 		lo := uintptr(unsafe.Pointer(unsafe.StringData(data)))
-		for _, n := range append(slices.Clone(s.Names), s.Wildcards...) {
+		for _, n := range append(slices.Clone(s.Names.Strings()), s.Wildcards.Strings()...) {
 			if p := uintptr(unsafe.Pointer(unsafe.StringData(n))); p >= lo && p < lo+uintptr(len(data)) {
 				t.Errorf("%s: name %q points into the feed body", f, n)
 			}

@@ -35,13 +35,13 @@ func subset(t *testing.T, a, b *entryset.Set, what string) {
 			t.Fatalf("%s: %s is not in the larger set", what, v.Prefix())
 		}
 	}
-	for _, n := range a.Names {
-		if !hasString(b.Names, n) {
+	for _, n := range a.Names.All() {
+		if !hasString(b.Names.Strings(), n) {
 			t.Fatalf("%s: %q is not in the larger set", what, n)
 		}
 	}
-	for _, n := range a.Wildcards {
-		if !hasString(b.Wildcards, n) {
+	for _, n := range a.Wildcards.All() {
+		if !hasString(b.Wildcards.Strings(), n) {
 			t.Fatalf("%s: *.%q is not in the larger set", what, n)
 		}
 	}
@@ -49,14 +49,14 @@ func subset(t *testing.T, a, b *entryset.Set, what string) {
 
 func onlyWildcards(t *testing.T, s *entryset.Set, prefixesOK bool) {
 	t.Helper()
-	if len(s.Names) != 0 || !prefixesOK && (len(s.V4) != 0 || len(s.V6) != 0) {
+	if s.Names.Len() != 0 || !prefixesOK && (len(s.V4) != 0 || len(s.V6) != 0) {
 		t.Fatalf("exact names %q or prefixes %q where only wildcards belong", s.Names, prefixes(s))
 	}
 }
 
 func onlyPrefixes(t *testing.T, s *entryset.Set) {
 	t.Helper()
-	if len(s.Names) != 0 || len(s.Wildcards) != 0 {
+	if s.Names.Len() != 0 || s.Wildcards.Len() != 0 {
 		t.Fatalf("names %q %q where only prefixes belong", s.Names, s.Wildcards)
 	}
 }
@@ -141,7 +141,7 @@ func FuzzThreatFox(f *testing.F) {
 		`{"1": {"ioc_value": "1.2.3.4:80"}, "query_status": "ok", "2": [7, null]}`)
 	f.Fuzz(func(t *testing.T, data string) {
 		s, _ := fuzzFormat(t, "threatfox", nil, data)
-		if len(s.Wildcards) != 0 {
+		if s.Wildcards.Len() != 0 {
 			t.Fatalf("wildcards %q", s.Wildcards)
 		}
 	})
@@ -194,7 +194,7 @@ func FuzzMaltrail(f *testing.F) {
 		"http://evil.example/x\nevil.example/wp-admin/\n/zuniga.php\n//////////atom.xml\nC91.196.152.28 # probe\n[1.2.3.4]:80\n2001:db8::1:443\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		s, _ := fuzzFormat(t, "maltrail", nil, data)
-		if len(s.Names) != 0 {
+		if s.Names.Len() != 0 {
 			t.Fatalf("exact names %q", s.Names)
 		}
 	})
@@ -294,7 +294,7 @@ func FuzzBind(f *testing.F) {
 		want, ok := domain.Normalize(name)
 		ok = ok && domain.Listable(want)
 		switch {
-		case ok && (st.Entries != 1 || len(s.Wildcards) != 1 || s.Wildcards[0] != want || s.Len() != 1):
+		case ok && (st.Entries != 1 || s.Wildcards.Len() != 1 || s.Wildcards.At(0) != want || s.Len() != 1):
 			t.Fatalf("zone %q: %+v %q, want the wildcard %q", name, st, s.Wildcards, want)
 		case !ok && (st.Invalid != 1 || s.Len() != 0):
 			t.Fatalf("zone %q: %+v, want one invalid statement", name, st)
@@ -323,7 +323,7 @@ func FuzzMISP(f *testing.F) {
 			t.Fatalf("all_attributes %+v; default %+v", sta, st)
 		}
 		subset(t, s, sa, "default")
-		if len(s.Wildcards) != 0 {
+		if s.Wildcards.Len() != 0 {
 			t.Fatalf("wildcards %q", s.Wildcards)
 		}
 	})
@@ -341,7 +341,7 @@ func FuzzSTIX(f *testing.F) {
 		`{"type": "bundle", "objects": [`+ind("[ipv4-addr:value = 5]")+`, `+ind("[]")+`, {"type": "indicator", "revoked": "x"}]}`)
 	f.Fuzz(func(t *testing.T, data string) {
 		s, _ := fuzzFormat(t, "stix", nil, data)
-		if len(s.Wildcards) != 0 {
+		if s.Wildcards.Len() != 0 {
 			t.Fatalf("wildcards %q", s.Wildcards)
 		}
 	})

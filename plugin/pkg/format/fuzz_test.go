@@ -156,7 +156,7 @@ func FuzzIpsum(f *testing.F) {
 				t.Fatalf("min_score %d keeps %s, which no minimum does not", n, v.Prefix())
 			}
 		}
-		if len(s.Names) != 0 || len(s.Wildcards) != 0 {
+		if s.Names.Len() != 0 || s.Wildcards.Len() != 0 {
 			t.Fatalf("ipsum listed names: %q %q", s.Names, s.Wildcards)
 		}
 	})

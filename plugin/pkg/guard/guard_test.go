@@ -55,7 +55,7 @@ func TestApply(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("kept %v\nwant %v", got, want)
 	}
-	if !slices.Equal(out.Names, []string{"bad.example"}) {
+	if !slices.Equal(out.Names.Strings(), []string{"bad.example"}) {
 		t.Errorf("names %v", out.Names)
 	}
 	wantCount := map[string]int{

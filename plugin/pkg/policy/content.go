@@ -265,7 +265,8 @@ func (c *content) prefixes(v4 bool, fn func(Entry) bool) bool {
 
 // nhead is the unread part of one source's exact names or wildcards.
 type nhead struct {
-	names []string
+	names entryset.Names
+	next  int // the first unread name
 	sub   bool
 	rank  int32 // block source rank; -1 for an allow source
 }
@@ -277,12 +278,12 @@ func (c *content) names(fn func(Entry) bool) bool {
 	var heads []nhead
 	n := 0
 	add := func(set *entryset.Set, rank int32) {
-		if len(set.Names) > 0 {
+		if set.Names.Len() > 0 {
 			heads = append(heads, nhead{names: set.Names, rank: rank})
 		}
-		if len(set.Wildcards) > 0 {
+		if set.Wildcards.Len() > 0 {
 			heads = append(heads, nhead{names: set.Wildcards, sub: true, rank: rank})
-			n += len(set.Wildcards)
+			n += set.Wildcards.Len()
 		}
 	}
 	for r, set := range c.block {
@@ -294,7 +295,7 @@ func (c *content) names(fn func(Entry) bool) bool {
 	c.wild = make(map[string]cover, n)
 	for _, h := range heads {
 		if h.sub {
-			for _, w := range h.names {
+			for _, w := range h.names.All() {
 				c.pace.Tick()
 				x, ok := c.wild[w]
 				if !ok {
@@ -306,18 +307,18 @@ func (c *content) names(fn func(Entry) bool) bool {
 	}
 	for len(heads) > 0 {
 		c.pace.Tick()
-		name, sub := heads[0].names[0], heads[0].sub
+		name, sub := heads[0].names.At(heads[0].next), heads[0].sub
 		for _, h := range heads[1:] {
-			if d := strings.Compare(h.names[0], name); d < 0 || d == 0 && sub && !h.sub {
-				name, sub = h.names[0], h.sub
+			if d := strings.Compare(h.names.At(h.next), name); d < 0 || d == 0 && sub && !h.sub {
+				name, sub = h.names.At(h.next), h.sub
 			}
 		}
 		here := cover{rank: -1}
 		live := heads[:0]
 		for _, h := range heads {
-			if h.sub == sub && h.names[0] == name {
+			if h.sub == sub && h.names.At(h.next) == name {
 				here = c.join(here, cover{h.rank, h.rank < 0})
-				if h.names = h.names[1:]; len(h.names) == 0 {
+				if h.next++; h.next == h.names.Len() {
 					continue
 				}
 			}

@@ -238,7 +238,7 @@ func samples(sets ...*entryset.Set) (addrs []netip.Addr, names []string) {
 		for _, v := range set.V6 {
 			add(v.Prefix())
 		}
-		for _, n := range slices.Concat(set.Names, set.Wildcards) {
+		for _, n := range slices.Concat(set.Names.Strings(), set.Wildcards.Strings()) {
 			names = append(names, n, "x."+n, "a.b."+n)
 			for i := strings.IndexByte(n, '.'); i >= 0; i = strings.IndexByte(n, '.') {
 				n = n[i+1:]

@@ -51,10 +51,10 @@ func (p *Policy) ChangedRegion(a, b *snapshot.Snapshot) *Region {
 		if y == nil {
 			y = &entryset.Set{}
 		}
-		symdiff(x.V4, y.V4, cmp.Compare[uint64], func(v uint64) { r.v4 = append(r.v4, spanOf(entryset.UnpackV4(v))) })
-		symdiff(x.V6, y.V6, entryset.V6.Compare, func(v entryset.V6) { r.v6 = append(r.v6, spanOf(v.Prefix())) })
-		for _, names := range [2][2][]string{{x.Names, y.Names}, {x.Wildcards, y.Wildcards}} {
-			symdiff(names[0], names[1], strings.Compare, func(s string) { r.names[s] = true })
+		symdiff(len(x.V4), len(y.V4), sliceAt(x.V4), sliceAt(y.V4), cmp.Compare[uint64], func(v uint64) { r.v4 = append(r.v4, spanOf(entryset.UnpackV4(v))) })
+		symdiff(len(x.V6), len(y.V6), sliceAt(x.V6), sliceAt(y.V6), entryset.V6.Compare, func(v entryset.V6) { r.v6 = append(r.v6, spanOf(v.Prefix())) })
+		for _, names := range [2][2]entryset.Names{{x.Names, y.Names}, {x.Wildcards, y.Wildcards}} {
+			symdiff(names[0].Len(), names[1].Len(), names[0].At, names[1].At, strings.Compare, func(s string) { r.names[s] = true })
 		}
 	}
 	r.v4, r.v6 = merge(r.v4), merge(r.v6)
@@ -123,24 +123,26 @@ func merge(s []span128) []span128 {
 }
 
 // symdiff calls fn with every element of exactly one of the sorted, unique a and b.
-func symdiff[T any](a, b []T, cmp func(T, T) int, fn func(T)) {
+func symdiff[T any](na, nb int, a, b func(int) T, cmp func(T, T) int, fn func(T)) {
 	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		switch c := cmp(a[i], b[j]); {
+	for i < na && j < nb {
+		switch c := cmp(a(i), b(j)); {
 		case c < 0:
-			fn(a[i])
+			fn(a(i))
 			i++
 		case c > 0:
-			fn(b[j])
+			fn(b(j))
 			j++
 		default:
 			i, j = i+1, j+1
 		}
 	}
-	for ; i < len(a); i++ {
-		fn(a[i])
+	for ; i < na; i++ {
+		fn(a(i))
 	}
-	for ; j < len(b); j++ {
-		fn(b[j])
+	for ; j < nb; j++ {
+		fn(b(j))
 	}
 }
+
+func sliceAt[T any](s []T) func(int) T { return func(i int) T { return s[i] } }

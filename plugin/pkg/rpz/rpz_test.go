@@ -325,7 +325,7 @@ func TestZoneResolvers(t *testing.T) {
 	var names []string
 	for id := range s.Lists {
 		set := s.Entries(id)
-		for _, n := range slices.Concat(set.Names, set.Wildcards, []string{"evil.example", "botnet.example", "zz-own.example", "safe.zz-own.example"}) {
+		for _, n := range slices.Concat(set.Names.Strings(), set.Wildcards.Strings(), []string{"evil.example", "botnet.example", "zz-own.example", "safe.zz-own.example"}) {
 			names = append(names, n, "x."+n, "a.b."+n)
 			for i := strings.IndexByte(n, '.'); i >= 0; i = strings.IndexByte(n, '.') {
 				n = n[i+1:]

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
 
@@ -20,13 +21,13 @@ import (
 // listed by several lists leaves the refs of its other copies unused).
 type nameTable struct {
 	seed    maphash.Seed
-	slots   []uint32   // 0: empty; else fingerprint | ref+1
-	mask    uint32     // len(slots)-1
-	refMask uint32     // the slot bits that hold ref+1
-	srcs    [][]string // the lists' Names and Wildcards arrays, in ref order
-	bases   []uint32   // ref of srcs[i][0], ascending
-	sets    []nameSets // by ref
-	count   int        // distinct names
+	slots   []uint32         // 0: empty; else fingerprint | ref+1
+	mask    uint32           // len(slots)-1
+	refMask uint32           // the slot bits that hold ref+1
+	srcs    []entryset.Names // the lists' Names and Wildcards, in ref order
+	bases   []uint32         // ref of srcs[i][0], ascending
+	sets    []nameSets       // by ref
+	count   int              // distinct names
 }
 
 // name returns the name of ref.
@@ -36,7 +37,7 @@ func (t *nameTable) name(ref uint32) string {
 		// the last base at or below ref: srcs are few, and most of them empty
 		i = sortSearch(t.bases, ref)
 	}
-	return t.srcs[i][ref-t.bases[i]]
+	return t.srcs[i].At(int(ref - t.bases[i]))
 }
 
 // sortSearch returns the index of the last element of bases that is <= ref (bases[0] is 0).
@@ -103,7 +104,7 @@ func (t *nameTable) insert(ref uint32) uint32 {
 }
 
 // bytes is the memory the table holds beyond the names themselves.
-func (t *nameTable) bytes() int { return 4*len(t.slots) + 8*len(t.sets) + 28*len(t.srcs) }
+func (t *nameTable) bytes() int { return 4*len(t.slots) + 8*len(t.sets) + 44*len(t.srcs) }
 
 // buildNames collects every name with the lists that hold it exactly (own) and with its subdomains
 // (ownSub), then resolves names parents first, so that each name inherits from its nearest listed parent
@@ -112,10 +113,10 @@ func buildNames(lists []List, in *interner, w int) *nameTable {
 	t := &nameTable{seed: maphash.MakeSeed()}
 	total := 0
 	for _, l := range lists {
-		for _, names := range [2][]string{l.Set.Names, l.Set.Wildcards} {
+		for _, names := range [2]entryset.Names{l.Set.Names, l.Set.Wildcards} {
 			t.srcs = append(t.srcs, names)
 			t.bases = append(t.bases, uint32(total))
-			total += len(names)
+			total += names.Len()
 		}
 	}
 	if total == 0 {
@@ -131,7 +132,7 @@ func buildNames(lists []List, in *interner, w int) *nameTable {
 	var p pace.Pacer                   // millions of probes: off the query path
 	for k, names := range t.srcs {
 		li, sub := k/2, k%2 == 1
-		for j := range names {
+		for j := range names.Len() {
 			p.Tick()
 			ref := t.bases[k] + uint32(j)
 			first := t.insert(ref)

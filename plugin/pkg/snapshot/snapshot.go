@@ -93,7 +93,7 @@ func inputsOf(lists []List, k int) []input {
 		case partV6:
 			in[i] = input{a: unsafe.Pointer(unsafe.SliceData(l.Set.V6)), n: len(l.Set.V6)}
 		default:
-			in[i] = input{unsafe.Pointer(unsafe.SliceData(l.Set.Names)), unsafe.Pointer(unsafe.SliceData(l.Set.Wildcards)), len(l.Set.Names), len(l.Set.Wildcards)}
+			in[i] = input{unsafe.Pointer(l.Set.Names.Data()), unsafe.Pointer(l.Set.Wildcards.Data()), l.Set.Names.Len(), l.Set.Wildcards.Len()}
 		}
 		if in[i].n == 0 {
 			in[i].a = nil
@@ -429,7 +429,6 @@ func (s *Snapshot) Unshared(o *Snapshot) int {
 		return 0
 	}
 	n := 0
-	var pc pace.Pacer // a names part is a map of millions: counted once per version, off the query path
 	for k, p := range s.parts {
 		if o != nil && o.parts[k] == p {
 			continue
@@ -446,13 +445,7 @@ func (s *Snapshot) Unshared(o *Snapshot) int {
 		if o != nil && i < len(o.input) && o.input[i] == in {
 			continue
 		}
-		n += 8*len(in.V4) + 24*len(in.V6)
-		for _, names := range [][]string{in.Names, in.Wildcards} {
-			for _, name := range names {
-				pc.Tick()
-				n += 16 + len(name)
-			}
-		}
+		n += 8*len(in.V4) + 24*len(in.V6) + in.Names.Bytes() + in.Wildcards.Bytes()
 	}
 	return n
 }
