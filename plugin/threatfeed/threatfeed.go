@@ -21,6 +21,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
 	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
+	"github.com/threatstop/threatstop/plugin/pkg/heapgoal"
 	"github.com/threatstop/threatstop/plugin/pkg/pace"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
@@ -164,6 +165,7 @@ func local(fd *feed.Feed) bool {
 func (f *Feeds) Start() error {
 	var err error
 	f.start.Do(func() {
+		heapgoal.Start()
 		for _, fd := range f.feeds {
 			loadErrors.WithLabelValues(fd.Name) // export 0 from the start, so alerts on increase work
 			fd.Cache = f.cache
