@@ -261,9 +261,8 @@ func (b *Builder) Set() *Set {
 	pace.SortFunc(&p, b.v4, stdcmp.Compare[uint64])
 	pace.SortFunc(&p, b.v6, V6.Compare)
 	s := &Set{
-		// Exact-size copies: append's doubling would otherwise stay with the Set for its lifetime.
-		V4:        exact(slices.Compact(b.v4)),
-		V6:        exact(slices.Compact(b.v6)),
+		V4:        exact(&p, pace.Compact(&p, b.v4)),
+		V6:        exact(&p, pace.Compact(&p, b.v6)),
 		Names:     b.pack(&p, b.names),
 		Wildcards: b.pack(&p, b.wild),
 	}
@@ -271,12 +270,24 @@ func (b *Builder) Set() *Set {
 	return s
 }
 
-// exact returns s in an array of its length, reusing s's when little would be left unused.
-func exact[T any](s []T) []T {
-	if cap(s)-len(s) <= len(s)/16 {
+// exact returns s in an array of its length, reusing s's when little would be left unused: append's
+// doubling would otherwise stay with the Set for its lifetime.
+func exact[T any](p *pace.Pacer, s []T) []T {
+	if cap(s)-len(s) <= len(s)/8 {
 		return slices.Clip(s)
 	}
-	return slices.Clone(s)
+	out := make([]T, len(s))
+	pace.Copy(p, out, s)
+	return out
+}
+
+// Grow makes room for about v4, v6 and names more entries and nameBytes more bytes of names, so that a
+// parse of a feed about the size of its last version appends without copying megabytes as it goes.
+func (b *Builder) Grow(v4, v6, names, nameBytes int) {
+	b.v4 = slices.Grow(b.v4, v4)
+	b.v6 = slices.Grow(b.v6, v6)
+	b.buf = slices.Grow(b.buf, nameBytes)
+	b.names = slices.Grow(b.names, names)
 }
 
 // MatchAddr returns the most specific prefix of s that contains a: one binary search per prefix length,

@@ -219,6 +219,12 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 // parse turns a body into a candidate version, or rejects it as garbage.
 func (f *Feed) parse(data []byte, sum [sha256.Size]byte, now time.Time) (Content, error) {
 	var b entryset.Builder
+	if old := f.content.Load(); old != nil && old.Set != nil {
+		// A new version is usually about the size of the last: a little more room than it took.
+		o := old.Set
+		b.Grow(len(o.V4)+len(o.V4)/16, len(o.V6)+len(o.V6)/16, o.Names.Len()+o.Names.Len()/16,
+			o.Names.Bytes()+o.Wildcards.Bytes())
+	}
 	c := Content{Sum: sum, Loaded: now}
 	// The body is never written after a fetch returns it, so the parser may read it as a string without
 	// a copy; entries that outlive the parse are copied out by Builder.Set.

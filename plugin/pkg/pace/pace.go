@@ -14,10 +14,12 @@ package pace
 
 import (
 	"crypto/sha256"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Slice is how long background work runs between parks while queries wait, and how long a park lasts.
@@ -105,44 +107,132 @@ func (p *Pacer) Tick() {
 	p.start = time.Now()
 }
 
-// run is the length of the pieces Sort sorts with slices.SortFunc before merging them, short enough
-// (tens of microseconds) to sit between two ticks.
+// Step is Tick for a piece of work that takes tens of microseconds (a block read, a sorted run): it
+// checks the clock at once instead of after `every` items.
+func (p *Pacer) Step() {
+	p.n += every - 1
+	p.Tick()
+}
+
+// run is the length below which SortFunc hands a piece to slices.SortFunc: short enough (tens of
+// microseconds) to sit between two ticks.
 const run = 512
 
-// SortFunc sorts s by cmp like slices.SortFunc (not stably), ticking p as it goes: sorted runs, then
-// bottom-up merges through one scratch buffer of len(s).
+// SortFunc sorts s by cmp like slices.SortFunc (not stably), ticking p as it goes. It sorts in place,
+// by quicksort with a heapsort for inputs that defeat its pivots: a scratch buffer the size of s would
+// be megabytes that the runtime zeroes, and the page faults of touching them, without a tick between.
 func SortFunc[T any](p *Pacer, s []T, cmp func(a, b T) int) {
-	if len(s) <= run {
-		slices.SortFunc(s, cmp)
-		return
+	quicksort(p, s, cmp, 2*bits.Len(uint(len(s))))
+}
+
+func quicksort[T any](p *Pacer, s []T, cmp func(a, b T) int, depth int) {
+	for len(s) > run {
+		if depth == 0 {
+			heapsort(p, s, cmp)
+			return
+		}
+		depth--
+		// Median of three to s[0], then Hoare's partition: elements equal to the pivot go to both
+		// sides, so runs of duplicates split evenly.
+		m, l := len(s)/2, len(s)-1
+		if cmp(s[m], s[0]) < 0 {
+			s[m], s[0] = s[0], s[m]
+		}
+		if cmp(s[l], s[m]) < 0 {
+			s[l], s[m] = s[m], s[l]
+			if cmp(s[m], s[0]) < 0 {
+				s[m], s[0] = s[0], s[m]
+			}
+		}
+		s[0], s[m] = s[m], s[0]
+		pivot := s[0]
+		i, j := 0, len(s)
+		for {
+			for i++; i < len(s) && cmp(s[i], pivot) < 0; i++ {
+				p.Tick()
+			}
+			for j--; cmp(pivot, s[j]) < 0; j-- {
+				p.Tick()
+			}
+			if i >= j {
+				break
+			}
+			s[i], s[j] = s[j], s[i]
+		}
+		s[0], s[j] = s[j], s[0]
+		lo, hi := s[:j], s[j+1:]
+		if len(lo) < len(hi) {
+			quicksort(p, lo, cmp, depth)
+			s = hi
+		} else {
+			quicksort(p, hi, cmp, depth)
+			s = lo
+		}
 	}
-	for i := 0; i < len(s); i += run {
-		slices.SortFunc(s[i:min(i+run, len(s))], cmp)
-		p.n += every - 1 // a run costs about what `every` items of other work do: check the clock now
+	slices.SortFunc(s, cmp)
+	p.n += every - 1 // a run costs about what `every` items of other work do: check the clock now
+	p.Tick()
+}
+
+func heapsort[T any](p *Pacer, s []T, cmp func(a, b T) int) {
+	down := func(i, n int) {
+		for {
+			c := 2*i + 1
+			if c >= n {
+				return
+			}
+			if c+1 < n && cmp(s[c], s[c+1]) < 0 {
+				c++
+			}
+			if cmp(s[i], s[c]) >= 0 {
+				return
+			}
+			s[i], s[c] = s[c], s[i]
+			i = c
+		}
+	}
+	for i := len(s)/2 - 1; i >= 0; i-- {
+		p.Tick()
+		down(i, len(s))
+	}
+	for n := len(s) - 1; n > 0; n-- {
+		p.Tick()
+		s[0], s[n] = s[n], s[0]
+		down(0, n)
+	}
+}
+
+// chunk is how many bytes Copy and Compact handle between two ticks: tens of microseconds.
+const chunk = 256 << 10
+
+// Copy is copy(dst, src), ticking p every 256 KiB: a copy of megabytes in one go holds the core for
+// milliseconds.
+func Copy[T any](p *Pacer, dst, src []T) int {
+	n := min(len(dst), len(src))
+	step := max(1, chunk/max(1, int(unsafe.Sizeof(src[0]))))
+	for i := 0; i < n; i += step {
+		copy(dst[i:min(i+step, n)], src[i:min(i+step, n)])
+		p.n += every - 1
 		p.Tick()
 	}
-	src, dst := s, make([]T, len(s))
-	for width := run; width < len(s); width *= 2 {
-		for lo := 0; lo < len(s); lo += 2 * width {
-			mid, hi := min(lo+width, len(s)), min(lo+2*width, len(s))
-			i, j, k := lo, mid, lo
-			for i < mid && j < hi {
-				p.Tick()
-				if cmp(src[j], src[i]) < 0 {
-					dst[k], j = src[j], j+1
-				} else {
-					dst[k], i = src[i], i+1
-				}
-				k++
-			}
-			k += copy(dst[k:], src[i:mid])
-			copy(dst[k:], src[j:hi])
+	return n
+}
+
+// Compact is slices.Compact for comparable elements, ticking p as it goes.
+func Compact[S ~[]E, E comparable](p *Pacer, s S) S {
+	if len(s) < 2 {
+		return s
+	}
+	k := 1
+	for i := 1; i < len(s); i++ {
+		p.Tick()
+		if s[i] != s[k-1] {
+			s[k] = s[i]
+			k++
 		}
-		src, dst = dst, src
 	}
-	if &src[0] != &s[0] {
-		copy(s, src)
-	}
+	clear(s[k:])
+	return s[:k]
 }
 
 // Sum256 is sha256.Sum256, ticking p every 16 KiB.

@@ -26,6 +26,61 @@ func TestSortFunc(t *testing.T) {
 	}
 }
 
+// TestSortFuncShapes sorts inputs that defeat naive pivots (sorted, reversed, all equal, organ pipe,
+// few values) and the heapsort fallback on its own.
+func TestSortFuncShapes(t *testing.T) {
+	const n = 50_000
+	shapes := map[string]func(i int) uint64{
+		"sorted":   func(i int) uint64 { return uint64(i) },
+		"reversed": func(i int) uint64 { return uint64(n - i) },
+		"equal":    func(int) uint64 { return 7 },
+		"pipe":     func(i int) uint64 { return uint64(min(i, n-i)) },
+		"two":      func(i int) uint64 { return uint64(i % 2) },
+		"sawtooth": func(i int) uint64 { return uint64(i % 1000) },
+	}
+	for name, f := range shapes {
+		s := make([]uint64, n)
+		for i := range s {
+			s[i] = f(i)
+		}
+		want := slices.Clone(s)
+		slices.Sort(want)
+		var p Pacer
+		SortFunc(&p, s, cmp.Compare[uint64])
+		if !slices.Equal(s, want) {
+			t.Errorf("%s: not sorted", name)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	s := make([]uint64, 10_001)
+	for i := range s {
+		s[i] = r.Uint64N(5000)
+	}
+	want := slices.Clone(s)
+	slices.Sort(want)
+	var p Pacer
+	heapsort(&p, s, cmp.Compare[uint64])
+	if !slices.Equal(s, want) {
+		t.Error("heapsort: not sorted")
+	}
+}
+
+// TestSortFuncInPlace: sorting a million entries allocates nothing.
+func TestSortFuncInPlace(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	s := make([]uint64, 1_000_000)
+	for i := range s {
+		s[i] = r.Uint64()
+	}
+	var p Pacer
+	if a := testing.AllocsPerRun(1, func() { SortFunc(&p, s, cmp.Compare[uint64]) }); a != 0 {
+		t.Errorf("%v allocations", a)
+	}
+	if !slices.IsSorted(s) {
+		t.Error("not sorted")
+	}
+}
+
 // work runs a ticking loop for d and counts its parks.
 func work(d time.Duration) int {
 	var p Pacer

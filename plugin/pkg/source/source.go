@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/url"
 	"os"
+
+	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
 
 // ErrNotModified is returned by Fetch when the feed has not changed since the last successful Fetch.
@@ -84,11 +86,22 @@ func (f *File) Fetch(context.Context) ([]byte, error) {
 		return nil, err
 	}
 	defer fh.Close()
-	// Read exactly the size stat gave, plus one byte to notice growth: no doubling buffer, no copy.
+	// Read exactly the size stat gave, plus one byte to notice growth: no doubling buffer, no copy. Read
+	// it in pieces: one read of a large file holds the core in the kernel for milliseconds (copying,
+	// faulting in the buffer), and on a single core the queries wait for it.
 	data := make([]byte, before.Size()+1)
-	n, err := io.ReadFull(fh, data)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, err
+	var p pace.Pacer
+	n := 0
+	for n < len(data) {
+		m, err := fh.Read(data[n:min(n+readPiece, len(data))])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.Step()
 	}
 	data = data[:n]
 	opened, err := fh.Stat()
@@ -102,6 +115,9 @@ func (f *File) Fetch(context.Context) ([]byte, error) {
 	f.last = before
 	return data, nil
 }
+
+// readPiece is how much of a file one read takes.
+const readPiece = 256 << 10
 
 func sameVersion(a, b os.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
