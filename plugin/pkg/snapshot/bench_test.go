@@ -144,7 +144,7 @@ func BenchmarkLookupNameHit(b *testing.B) {
 	benchLookups(b, bench.names, &hit, (*Snapshot).LookupName)
 }
 
-// BenchmarkLookupNameSubdomain asks for names two labels below a wildcard entry: three map probes.
+// BenchmarkLookupNameSubdomain asks for names two labels below a wildcard entry: three table probes.
 func BenchmarkLookupNameSubdomain(b *testing.B) {
 	benchData()
 	benchLookups(b, bench.subs, &hit, (*Snapshot).LookupName)

@@ -1,13 +1,14 @@
 // Package snapshot compiles the feeds into one immutable structure that every answer is derived from: a
-// range map of the IPv4 and IPv6 address space (package rangemap) and a map of all domain names, each
+// range map of the IPv4 and IPv6 address space (package rangemap) and a hash table of all domain names
+// (nameTable, which refers to the names in the feeds' own entry sets instead of copying them), each
 // range and name carrying the ID of the set of lists that hold it or cover it. Sets are interned, so a
 // million entries held by the same few lists share a handful of sets, and a policy is only a mask over
 // lists: 1,000 policies add no per-entry memory.
 //
-// A lookup is an index probe and a short binary search (for a name, up to one map probe per label) and
-// needs no lock: a Snapshot is never modified after Build, and holders swap whole snapshots with
-// atomic.Pointer. The address part is flat and pointer-free, so it costs about 16 bytes per prefix and
-// nothing to the garbage collector; see BenchmarkBuild (bytes per entry) and BenchmarkLookup*.
+// A lookup is an index probe and a short binary search (for a name, up to one table probe per label)
+// and needs no lock: a Snapshot is never modified after Build, and holders swap whole snapshots with
+// atomic.Pointer. Both parts are flat and pointer-free, about 16 bytes per prefix and 16 per name, and
+// cost the garbage collector next to nothing; see BenchmarkBuild (bytes per entry) and BenchmarkLookup*.
 package snapshot
 
 import (
