@@ -15,6 +15,7 @@ import (
 	"iter"
 	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 	"unsafe"
 
@@ -95,16 +96,8 @@ func (n Names) Strings() []string {
 
 // Search returns the position of name, or where it would be inserted, and whether it is there.
 func (n Names) Search(name string) (int, bool) {
-	lo, hi := 0, len(n.ends)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if n.At(mid) < name {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo, lo < len(n.ends) && n.At(lo) == name
+	i := sort.Search(len(n.ends), func(i int) bool { return n.At(i) >= name })
+	return i, i < len(n.ends) && n.At(i) == name
 }
 
 // Bytes is the memory the names hold.

@@ -32,43 +32,25 @@ type nameTable struct {
 
 // name returns the name of ref.
 func (t *nameTable) name(ref uint32) string {
-	i := len(t.bases) - 1
-	if i > 0 {
-		// the last base at or below ref: srcs are few, and most of them empty
-		i = sortSearch(t.bases, ref)
-	}
+	// The last base at or below ref: empty sources share their base with the next one.
+	i, _ := slices.BinarySearch(t.bases, ref+1)
+	i--
 	return t.srcs[i].At(int(ref - t.bases[i]))
 }
 
-// sortSearch returns the index of the last element of bases that is <= ref (bases[0] is 0).
-func sortSearch(bases []uint32, ref uint32) int {
-	lo, hi := 1, len(bases)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if bases[mid] <= ref {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo - 1
-}
-
-// find returns the ref of name.
-func (t *nameTable) find(name string) (uint32, bool) {
-	if t.count == 0 {
-		return 0, false
-	}
+// probe returns the slot of name: the one holding it, with its ref and true, or the empty slot where it
+// belongs, with the bits that slot would hold.
+func (t *nameTable) probe(name string) (slot, ref uint32, ok bool) {
 	h := maphash.String(t.seed, name)
 	fp := uint32(h>>32) &^ t.refMask
 	for i := uint32(h) & t.mask; ; i = (i + 1) & t.mask {
 		s := t.slots[i]
 		if s == 0 {
-			return 0, false
+			return i, fp, false
 		}
 		if s&^t.refMask == fp {
 			if ref := s&t.refMask - 1; t.name(ref) == name {
-				return ref, true
+				return i, ref, true
 			}
 		}
 	}
@@ -76,7 +58,10 @@ func (t *nameTable) find(name string) (uint32, bool) {
 
 // lookup returns the sets of name.
 func (t *nameTable) lookup(name string) (nameSets, bool) {
-	ref, ok := t.find(name)
+	if t.count == 0 {
+		return nameSets{}, false
+	}
+	_, ref, ok := t.probe(name)
 	if !ok {
 		return nameSets{}, false
 	}
@@ -85,22 +70,13 @@ func (t *nameTable) lookup(name string) (nameSets, bool) {
 
 // insert adds ref for its name unless the name is there already, and returns the ref the name has.
 func (t *nameTable) insert(ref uint32) uint32 {
-	name := t.name(ref)
-	h := maphash.String(t.seed, name)
-	fp := uint32(h>>32) &^ t.refMask
-	for i := uint32(h) & t.mask; ; i = (i + 1) & t.mask {
-		s := t.slots[i]
-		if s == 0 {
-			t.slots[i] = fp | (ref + 1)
-			t.count++
-			return ref
-		}
-		if s&^t.refMask == fp {
-			if old := s&t.refMask - 1; t.name(old) == name {
-				return old
-			}
-		}
+	slot, got, ok := t.probe(t.name(ref))
+	if ok {
+		return got
 	}
+	t.slots[slot] = got | (ref + 1) // got is the fingerprint
+	t.count++
+	return ref
 }
 
 // bytes is the memory the table holds beyond the names themselves.
