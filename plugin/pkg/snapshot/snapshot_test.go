@@ -27,6 +27,18 @@ func set(entries ...string) *entryset.Set {
 	return b.Set()
 }
 
+// checkLists fails the test unless got holds exactly the lists of want.
+func checkLists(t *testing.T, q any, got []int, want map[int]bool) {
+	t.Helper()
+	ok := len(got) == len(want)
+	for _, l := range got {
+		ok = ok && want[l]
+	}
+	if !ok {
+		t.Fatalf("%v: lists %v, want %v", q, got, want)
+	}
+}
+
 func ids(s *Snapshot, id SetID) []int {
 	var out []int
 	s.Set(id).Each(func(i int) { out = append(out, i) })
@@ -135,15 +147,7 @@ func TestNamesAgainstModel(t *testing.T) {
 				want[m.list] = true
 			}
 		}
-		got := ids(s, s.LookupName(q))
-		if len(got) != len(want) {
-			t.Fatalf("%s: lists %v, want %v", q, got, want)
-		}
-		for _, l := range got {
-			if !want[l] {
-				t.Fatalf("%s: lists %v, want %v", q, got, want)
-			}
-		}
+		checkLists(t, q, ids(s, s.LookupName(q)), want)
 	}
 }
 
@@ -224,15 +228,7 @@ func TestAgainstModel(t *testing.T) {
 				want[m.list] = true
 			}
 		}
-		got := ids(s, s.LookupAddr(q))
-		if len(got) != len(want) {
-			t.Fatalf("%s: lists %v, want %v", q, got, want)
-		}
-		for _, l := range got {
-			if !want[l] {
-				t.Fatalf("%s: lists %v, want %v", q, got, want)
-			}
-		}
+		checkLists(t, q, ids(s, s.LookupAddr(q)), want)
 	}
 }
 
