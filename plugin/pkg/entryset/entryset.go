@@ -226,7 +226,7 @@ func (b *Builder) compareNames(x, y nameRef) int { return bytes.Compare(b.name(x
 // pack sorts refs and packs their distinct names.
 func (b *Builder) pack(p *pace.Pacer, refs []nameRef) Names {
 	pace.SortFunc(p, refs, b.compareNames)
-	refs = slices.CompactFunc(refs, func(x, y nameRef) bool { return bytes.Equal(b.name(x), b.name(y)) })
+	refs = pace.CompactFunc(p, refs, func(x, y nameRef) bool { return bytes.Equal(b.name(x), b.name(y)) })
 	size := 0
 	for _, r := range refs {
 		size += int(r & 0xff)

@@ -170,8 +170,7 @@ func quicksort[T any](p *Pacer, s []T, cmp func(a, b T) int, depth int) {
 		}
 	}
 	slices.SortFunc(s, cmp)
-	p.n += every - 1 // a run costs about what `every` items of other work do: check the clock now
-	p.Tick()
+	p.Step()
 }
 
 func heapsort[T any](p *Pacer, s []T, cmp func(a, b T) int) {
@@ -202,7 +201,7 @@ func heapsort[T any](p *Pacer, s []T, cmp func(a, b T) int) {
 	}
 }
 
-// chunk is how many bytes Copy and Compact handle between two ticks: tens of microseconds.
+// chunk is how many bytes Copy handles between two ticks: tens of microseconds.
 const chunk = 256 << 10
 
 // Copy is copy(dst, src), ticking p every 256 KiB: a copy of megabytes in one go holds the core for
@@ -212,21 +211,25 @@ func Copy[T any](p *Pacer, dst, src []T) int {
 	step := max(1, chunk/max(1, int(unsafe.Sizeof(src[0]))))
 	for i := 0; i < n; i += step {
 		copy(dst[i:min(i+step, n)], src[i:min(i+step, n)])
-		p.n += every - 1
-		p.Tick()
+		p.Step()
 	}
 	return n
 }
 
-// Compact is slices.Compact for comparable elements, ticking p as it goes.
+// Compact is slices.Compact, ticking p as it goes.
 func Compact[S ~[]E, E comparable](p *Pacer, s S) S {
+	return CompactFunc(p, s, func(a, b E) bool { return a == b })
+}
+
+// CompactFunc is slices.CompactFunc, ticking p as it goes.
+func CompactFunc[S ~[]E, E any](p *Pacer, s S, eq func(a, b E) bool) S {
 	if len(s) < 2 {
 		return s
 	}
 	k := 1
 	for i := 1; i < len(s); i++ {
 		p.Tick()
-		if s[i] != s[k-1] {
+		if !eq(s[k-1], s[i]) {
 			s[k] = s[i]
 			k++
 		}
@@ -242,8 +245,7 @@ func Sum256(p *Pacer, data []byte) [sha256.Size]byte {
 		n := min(len(data), 16<<10)
 		h.Write(data[:n])
 		data = data[n:]
-		p.n += every - 1 // 16 KiB of hashing costs about what `every` items of other work do
-		p.Tick()
+		p.Step() // 16 KiB of hashing costs about what `every` items of other work do
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])

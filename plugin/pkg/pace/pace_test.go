@@ -139,3 +139,24 @@ func TestTickYieldsNotWhenServedElsewhere(t *testing.T) {
 		t.Errorf("%d parks while queries were answered meanwhile, want none", n)
 	}
 }
+
+// TestCompact compares Compact and Copy with their slices and builtin twins on sorted data with runs.
+func TestCompact(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 2, 1000, 100_000} {
+		s := make([]uint64, n)
+		for i := range s {
+			s[i] = r.Uint64N(uint64(n/3 + 1))
+		}
+		slices.Sort(s)
+		want := slices.Compact(slices.Clone(s))
+		var p Pacer
+		if got := Compact(&p, slices.Clone(s)); !slices.Equal(got, want) {
+			t.Errorf("n=%d: Compact gives %d elements, want %d", n, len(got), len(want))
+		}
+		dst := make([]uint64, n)
+		if k := Copy(&p, dst, s); k != n || !slices.Equal(dst, s) {
+			t.Errorf("n=%d: Copy copied %d", n, k)
+		}
+	}
+}
