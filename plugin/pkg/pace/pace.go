@@ -15,15 +15,18 @@ package pace
 import (
 	"crypto/sha256"
 	"math/bits"
+	"reflect"
 	"runtime"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 )
 
 // Slice is how long background work runs between parks while queries wait, and how long a park lasts.
-const Slice = 200 * time.Microsecond
+const Slice = 100 * time.Microsecond
 
 // MaxSlice is the longest slice, reached while no query comes: the most a query that arrives on an idle
 // single-core server during a refresh waits (the scheduler's own preemption is at 10 ms).
@@ -34,9 +37,6 @@ const MaxSlice = 4 * time.Millisecond
 // holds every answer back), so only a long quiet period counts.
 const idleAfter = 250 * time.Millisecond
 
-// every is how many ticks pass between clock reads (a clock read costs about 20 ns).
-const every = 256
-
 // on is set once the server answers queries: before that (loading feeds at start-up) there is nothing to
 // yield to, and pacing would only slow the start.
 var on atomic.Bool
@@ -44,12 +44,18 @@ var on atomic.Bool
 // served counts the queries answered, process-wide; parks the parks.
 var served, parks atomic.Uint64
 
+// busyAt is when served was last seen to move (Unix nanoseconds).
+var busyAt atomic.Int64
+
+var watching sync.Once
+
 // multi is set when the server has more than one core (GOMAXPROCS at Start).
 var multi atomic.Bool
 
 // Start turns pacing on, for every Pacer, from now on.
 func Start() {
 	multi.Store(runtime.GOMAXPROCS(0) > 1)
+	watching.Do(func() { go watch() })
 	on.Store(true)
 }
 
@@ -58,11 +64,11 @@ func Served() { served.Add(1) }
 
 // Pacer paces one background loop. The zero value is ready to use; it is not safe for concurrent use.
 type Pacer struct {
-	n        uint
-	start    time.Time
-	slice    time.Duration
-	seen     uint64    // served, when last looked at
-	lastBusy time.Time // when served was last seen to move
+	n, every uint          // items since the clock was last read; items between two reads
+	start    time.Time     // when the slice began
+	last     time.Time     // when the clock was last read
+	slice    time.Duration // the current slice
+	seen     uint64        // served, when last looked at
 }
 
 // Tick counts one item of work and parks the goroutine when its slice is used up and queries wait.
@@ -70,13 +76,49 @@ func (p *Pacer) Tick() {
 	if !on.Load() {
 		return
 	}
-	if p.start.IsZero() {
-		p.start, p.slice, p.seen = time.Now(), Slice, served.Load()
-	}
-	if p.n++; p.n%every != 0 {
+	if p.n++; p.n < p.every {
 		return
 	}
+	now := p.clock()
+	// Read the clock about every readEvery: an item costs from a nanosecond (a word compared) to
+	// microseconds (a line parsed), and a fixed count of slow items would run well past the slice.
+	if d := now.Sub(p.last); d > readEvery && p.every > 1 {
+		p.every /= 2
+	} else if d < readEvery/4 && p.every < maxEvery {
+		p.every *= 2
+	}
+	p.last = now
+	p.check(now)
+}
+
+// Step is Tick for a piece of work that takes tens of microseconds (a block read, a sorted run): it
+// reads the clock at once.
+func (p *Pacer) Step() {
+	if !on.Load() {
+		return
+	}
+	p.check(p.clock())
+}
+
+// readEvery is how often Tick aims to read the clock (a read costs about 20 ns); maxEvery bounds the
+// items between two reads.
+const (
+	readEvery = Slice / 16
+	maxEvery  = 256
+)
+
+// clock starts the Pacer on its first use and returns the time.
+func (p *Pacer) clock() time.Time {
 	now := time.Now()
+	p.n = 0
+	if p.start.IsZero() {
+		p.start, p.last, p.slice, p.seen, p.every = now, now, Slice, served.Load(), 16
+	}
+	return now
+}
+
+// check parks the goroutine if its slice is used up and queries may be waiting.
+func (p *Pacer) check(now time.Time) {
 	if now.Sub(p.start) < p.slice {
 		return
 	}
@@ -84,7 +126,7 @@ func (p *Pacer) Tick() {
 	answered := q != p.seen
 	p.seen = q
 	if answered {
-		p.lastBusy = now
+		busyAt.Store(now.UnixNano())
 		if multi.Load() {
 			// Queries were answered while this loop held its core: another core serves them. (On one
 			// core they ran only in a park or when the scheduler preempted this loop: park all the same.)
@@ -92,7 +134,7 @@ func (p *Pacer) Tick() {
 			return
 		}
 	}
-	if now.Sub(p.lastBusy) > idleAfter {
+	if now.UnixNano()-busyAt.Load() > int64(idleAfter) {
 		p.slice = min(2*p.slice, MaxSlice) // no query for a while: the server is idle
 	} else {
 		p.slice = Slice
@@ -105,13 +147,68 @@ func (p *Pacer) Tick() {
 	// the network meanwhile): let them go first.
 	runtime.Gosched()
 	p.start = time.Now()
+	p.last = p.start
 }
 
-// Step is Tick for a piece of work that takes tens of microseconds (a block read, a sorted run): it
-// checks the clock at once instead of after `every` items.
-func (p *Pacer) Step() {
-	p.n += every - 1
-	p.Tick()
+// watch notes, a few times per idleAfter, whether queries were answered since it last looked: a loop
+// that starts on a busy single core sees no answer during its first slice (it holds the core), and
+// must not take the server for idle.
+func watch() {
+	var last uint64
+	for now := range time.Tick(idleAfter / 8) {
+		if q := served.Load(); q != last {
+			last = q
+			busyAt.Store(now.UnixNano())
+		}
+	}
+}
+
+// Uninit returns a slice of n elements of T whose memory is not zeroed, for a large array that the
+// caller fills before reading it. The runtime zeroes a large allocation in one go, with no scheduling
+// point: milliseconds for tens of megabytes when its pages must be faulted in again, and on a single
+// core the queries wait. Filled by a paced loop instead, the array takes its page faults a piece at a
+// time. T must hold no pointers (Uninit panics otherwise): the garbage collector does not scan the
+// memory, and an old pointer in it would be read as live.
+func Uninit[T any](n int) []T {
+	t := reflect.TypeFor[T]()
+	if !pointerFree(t) {
+		panic("pace.Uninit: " + t.String() + " holds pointers")
+	}
+	size := uintptr(n) * t.Size()
+	if n < 0 || t.Size() != 0 && size/t.Size() != uintptr(n) {
+		panic("pace.Uninit: bad length")
+	}
+	if size < uninitFrom {
+		return make([]T, n)
+	}
+	// strings.Builder grows into memory the runtime does not zero; its first byte is the array's.
+	var b strings.Builder
+	b.Grow(int(size))
+	b.WriteByte(0)
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.StringData(b.String()))), n)
+}
+
+// uninitFrom is the size from which Uninit skips the zeroing: below it, make's zeroing takes
+// microseconds, and the allocation's alignment is that of a small size class.
+const uninitFrom = 64 << 10
+
+func pointerFree(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	case reflect.Array:
+		return t.Len() == 0 || pointerFree(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !pointerFree(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // run is the length below which SortFunc hands a piece to slices.SortFunc: short enough (tens of
@@ -245,7 +342,7 @@ func Sum256(p *Pacer, data []byte) [sha256.Size]byte {
 		n := min(len(data), 16<<10)
 		h.Write(data[:n])
 		data = data[n:]
-		p.Step() // 16 KiB of hashing costs about what `every` items of other work do
+		p.Step() // 16 KiB of hashing takes a few microseconds
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])

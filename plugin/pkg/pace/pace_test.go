@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestSortFunc(t *testing.T) {
@@ -114,6 +115,7 @@ func TestTickParksForQueries(t *testing.T) {
 	busy := work(40 * time.Millisecond)
 	close(stop)
 	<-done
+	time.Sleep(idleAfter + idleAfter/4) // no query for idleAfter: the server is idle
 	idle := work(40 * time.Millisecond)
 	t.Logf("parks in 40 ms: %d with queries waiting, %d idle", busy, idle)
 	if busy < 15 {
@@ -121,6 +123,93 @@ func TestTickParksForQueries(t *testing.T) {
 	}
 	if idle >= busy/2 || idle < 3 {
 		t.Errorf("%d parks in 40 ms of idle work (%d with queries), want a few: slices grow to %s", idle, busy, MaxSlice)
+	}
+}
+
+// TestTickBusyFromTheStart: a loop that starts while queries are being answered takes the server for
+// busy from its first park, though on one core it sees no answer during its first slice: its second
+// slice is Slice, not twice that.
+func TestTickBusyFromTheStart(t *testing.T) {
+	Start()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for range 20 { // queries answered a moment ago, seen by the watcher
+		Served()
+		time.Sleep(idleAfter / 40)
+	}
+	var p Pacer
+	before := parks.Load()
+	for parks.Load() == before {
+		p.Tick()
+	}
+	if p.slice != Slice {
+		t.Errorf("slice after the first park %s, want %s: the server was taken for idle", p.slice, Slice)
+	}
+}
+
+// TestTickReadsClockOften: with slow items, Tick reads the clock after fewer of them, so that a slice
+// does not run past Slice by `maxEvery` slow items.
+func TestTickReadsClockOften(t *testing.T) {
+	Start()
+	var p Pacer
+	for range 2000 {
+		for start := time.Now(); time.Since(start) < 2*time.Microsecond; {
+		}
+		p.Tick()
+	}
+	// An item takes at least 2 µs: more than readEvery/2µs items between two reads always halve every.
+	limit := uint(readEvery / (2 * time.Microsecond))
+	if p.every > limit {
+		t.Errorf("clock read every %d items of 2 µs, want at most %d (about every %s)", p.every, limit, readEvery)
+	}
+	for range 100000 {
+		p.Tick()
+	}
+	if p.every <= 4*limit {
+		t.Errorf("clock read every %d items of nothing, want more than %d", p.every, 4*limit)
+	}
+}
+
+// TestUninit: the slice has the length asked, its memory can be written and read back, small ones come
+// from make (zeroed), and a type with pointers is refused.
+func TestUninit(t *testing.T) {
+	for _, n := range []int{0, 1, 100, uninitFrom, 3 << 20} {
+		s := Uninit[uint64](n)
+		if len(s) != n {
+			t.Fatalf("len %d, want %d", len(s), n)
+		}
+		for i := range s {
+			s[i] = uint64(i) * 7
+		}
+		for i, v := range s {
+			if v != uint64(i)*7 {
+				t.Fatalf("n=%d: s[%d]=%d", n, i, v)
+			}
+		}
+	}
+	if s := Uninit[uint32](10); !slices.Equal(s, make([]uint32, 10)) {
+		t.Errorf("small Uninit not zeroed: %v", s)
+	}
+	type v6 struct {
+		Hi, Lo uint64
+		Bits   uint8
+	}
+	if s := Uninit[v6](1 << 20); len(s) != 1<<20 || uintptr(unsafe.Pointer(&s[0]))%8 != 0 {
+		t.Errorf("struct slice: len %d, address %p", len(s), &s[0])
+	}
+	for _, f := range []func(){
+		func() { Uninit[*int](1 << 20) },
+		func() { Uninit[struct{ s string }](1 << 20) },
+		func() { Uninit[[2][]byte](1) },
+		func() { Uninit[uint64](-1) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			f()
+		}()
 	}
 }
 
