@@ -229,11 +229,12 @@ func (b *Builder) pack(p *pace.Pacer, refs []nameRef) Names {
 	refs = pace.CompactFunc(p, refs, func(x, y nameRef) bool { return bytes.Equal(b.name(x), b.name(y)) })
 	size := 0
 	for _, r := range refs {
+		p.Tick()
 		size += int(r & 0xff)
 	}
 	var all strings.Builder
 	all.Grow(size)
-	n := Names{ends: make([]uint32, len(refs))}
+	n := Names{ends: pace.Uninit[uint32](len(refs))}
 	for i, r := range refs {
 		p.Tick()
 		all.Write(b.name(r))
@@ -269,7 +270,7 @@ func exact[T any](p *pace.Pacer, s []T) []T {
 	if cap(s)-len(s) <= len(s)/8 {
 		return slices.Clip(s)
 	}
-	out := make([]T, len(s))
+	out := pace.Uninit[T](len(s))
 	pace.Copy(p, out, s)
 	return out
 }
@@ -277,10 +278,21 @@ func exact[T any](p *pace.Pacer, s []T) []T {
 // Grow makes room for about v4, v6 and names more entries and nameBytes more bytes of names, so that a
 // parse of a feed about the size of its last version appends without copying megabytes as it goes.
 func (b *Builder) Grow(v4, v6, names, nameBytes int) {
-	b.v4 = slices.Grow(b.v4, v4)
-	b.v6 = slices.Grow(b.v6, v6)
-	b.buf = slices.Grow(b.buf, nameBytes)
-	b.names = slices.Grow(b.names, names)
+	b.v4 = grow(b.v4, v4)
+	b.v6 = grow(b.v6, v6)
+	b.buf = grow(b.buf, nameBytes)
+	b.names = grow(b.names, names)
+}
+
+// grow is slices.Grow in memory that is not zeroed (pace.Uninit): append writes each element before
+// anything reads it.
+func grow[T any](s []T, n int) []T {
+	if n <= cap(s)-len(s) {
+		return s
+	}
+	out := pace.Uninit[T](len(s) + n)[:len(s)]
+	copy(out, s)
+	return out
 }
 
 // MatchAddr returns the most specific prefix of s that contains a: one binary search per prefix length,

@@ -184,13 +184,17 @@ type Builder struct {
 }
 
 // NewBuilder returns a builder for addresses of width bits (32 or 128) and about n boundaries; the value
-// is 0 from address 0 until the first Set.
+// is 0 from address 0 until the first Set. The arrays are not zeroed (pace.Uninit): a snapshot's are
+// megabytes, and only what Set appends is ever read.
 func NewBuilder(width uint, n int) *Builder {
-	b := &Builder{width: width, vals: make([]uint32, 1, n+1)}
+	b := &Builder{width: width, vals: pace.Uninit[uint32](n + 1)[:1]}
+	b.vals[0] = 0
 	if width == 32 {
-		b.starts4 = make([]uint32, 1, n+1)
+		b.starts4 = pace.Uninit[uint32](n + 1)[:1]
+		b.starts4[0] = 0
 	} else {
-		b.starts = make([]U128, 1, n+1)
+		b.starts = pace.Uninit[U128](n + 1)[:1]
+		b.starts[0] = U128{}
 	}
 	return b
 }

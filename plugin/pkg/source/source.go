@@ -87,9 +87,10 @@ func (f *File) Fetch(context.Context) ([]byte, error) {
 	}
 	defer fh.Close()
 	// Read exactly the size stat gave, plus one byte to notice growth: no doubling buffer, no copy. Read
-	// it in pieces: one read of a large file holds the core in the kernel for milliseconds (copying,
-	// faulting in the buffer), and on a single core the queries wait for it.
-	data := make([]byte, before.Size()+1)
+	// it in pieces into memory not zeroed beforehand: one read of a large file, or the zeroing of its
+	// buffer, holds the core for milliseconds (copying, faulting in pages), and on a single core the
+	// queries wait for it.
+	data := pace.Uninit[byte](int(before.Size()) + 1)
 	var p pace.Pacer
 	n := 0
 	for n < len(data) {
