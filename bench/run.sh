@@ -464,48 +464,72 @@ scenario_rebuild() {
 	stop_server
 }
 
-# scenario_refresh: fixed-rate load (LAT_QPS for REFRESH_S seconds) twice: without feed changes, then while
-# the IPv4 feed is replaced every second (temp file + rename, 1% more lines changed each time).
+# scenario_refresh: fixed-rate load (LAT_QPS for REFRESH_S seconds) twice on a fresh server: without feed
+# changes, then while the IPv4 feed is replaced every second (temp file + rename, 1% more lines changed
+# each time). LAT_RUNS such pairs: one pair's ratio swings with the noise of this kind of machine (the
+# p99.9 of the unchanged runs moves by 3x between runs), the median of the pairs' ratios much less.
 scenario_refresh() {
-	local dir=$RUN/refresh key=refresh p
-	mkdir -p "$dir/feeds"
-	ln -f "$DATA/feeds/"{v4,v6,dom}.txt "$dir/feeds/"
+	local dir=$RUN/refresh key=refresh p r ratios=() rebuilds=0 build_sum=0 hwm=0 c0 s0 c1 s1
+	mkdir -p "$dir"
 	threatstop_corefile "$dir/Corefile" "$dir/feeds" 1 1s
-	log "refresh: threatstop, refresh 1s, $LAT_QPS QPS for $REFRESH_S s without and with rewrites"
-	start_server "$key" "$SERVER_CPU" "$TS" -conf "$dir/Corefile"
-	wait_answer "$DATA/probes.txt" 127.0.0.2 >/dev/null || die "refresh: no answer"
-	verify "$key" -kaf "$DATA/kaf.txt" -suffix "$SUFFIX"
-	# shellcheck disable=SC2086
-	perf "$dir/still.txt" "$CLIENT_CPU" $DNSPERF_ARGS -Q "$LAT_QPS" -l "$REFRESH_S" -n 1000 -v
-	p=$("$BIN/dnsbench" parse -queries "$DATA/queries.txt" -expect "$DATA/queries.expect" "$dir/still.txt")
-	set_r refresh.still "$p"
-	local c0 s0 c1 s1
-	c0=$(metric coredns_threatfeed_snapshot_build_duration_seconds_count)
-	s0=$(metric coredns_threatfeed_snapshot_build_duration_seconds_sum)
 	note_cmd "every second, $REFRESH_S times: ln -f ${DATA#"$ROOT"/}/variants/v4.NNN.txt v4.tmp && mv -f v4.tmp feeds/v4.txt"
-	(
-		for ((k = 1; k <= REFRESH_S; k++)); do
-			sleep 1
-			ln -f "$(printf '%s/variants/v4.%03d.txt' "$DATA" "$k")" "$dir/v4.tmp"
-			mv -f "$dir/v4.tmp" "$dir/feeds/v4.txt"
-		done
-	) &
-	RWPID=$!
-	# shellcheck disable=SC2086
-	perf "$dir/rewrite.txt" "$CLIENT_CPU" $DNSPERF_ARGS -Q "$LAT_QPS" -l "$REFRESH_S" -n 1000 -v
-	wait "$RWPID" || true
-	RWPID=
-	sleep 1.5 # the last rewrite's rebuild
-	p=$("$BIN/dnsbench" parse -queries "$DATA/queries.txt" -expect "$DATA/queries.expect" "$dir/rewrite.txt")
-	set_r refresh.rewrite "$p"
-	c1=$(metric coredns_threatfeed_snapshot_build_duration_seconds_count)
-	s1=$(metric coredns_threatfeed_snapshot_build_duration_seconds_sum)
-	set_r refresh.rebuilds "$(calc %d "$c1 - $c0")"
-	set_r refresh.build_s "$(if [[ $(calc %d "$c1 > $c0") == 1 ]]; then calc %.3f "($s1 - $s0) / ($c1 - $c0)"; else echo n/a; fi)"
-	set_r refresh.hwm_kb "$(rss_kb "$SPID" VmHWM)"
-	set_r refresh.rss_kb "$(rss_kb "$SPID")"
-	log "refresh: p99 $(kv p99_ms "$(get_r refresh.still)") ms still, $(kv p99_ms "$p") ms with $(get_r refresh.rebuilds) rebuilds"
-	stop_server
+	for ((r = 1; r <= LAT_RUNS; r++)); do
+		rm -rf "$dir/feeds" && mkdir -p "$dir/feeds"
+		ln -f "$DATA/feeds/"{v4,v6,dom}.txt "$dir/feeds/"
+		log "refresh $r/$LAT_RUNS: threatstop, refresh 1s, $LAT_QPS QPS for $REFRESH_S s without and with rewrites"
+		start_server "$key" "$SERVER_CPU" "$TS" -conf "$dir/Corefile"
+		wait_answer "$DATA/probes.txt" 127.0.0.2 >/dev/null || die "refresh: no answer"
+		verify "$key" -kaf "$DATA/kaf.txt" -suffix "$SUFFIX"
+		# shellcheck disable=SC2086
+		perf "$dir/still$r.txt" "$CLIENT_CPU" $DNSPERF_ARGS -Q "$LAT_QPS" -l "$REFRESH_S" -n 1000 -v
+		set_r "refresh.still$r" "$("$BIN/dnsbench" parse -queries "$DATA/queries.txt" -expect "$DATA/queries.expect" "$dir/still$r.txt")"
+		c0=$(metric coredns_threatfeed_snapshot_build_duration_seconds_count)
+		s0=$(metric coredns_threatfeed_snapshot_build_duration_seconds_sum)
+		(
+			for ((k = 1; k <= REFRESH_S; k++)); do
+				sleep 1
+				ln -f "$(printf '%s/variants/v4.%03d.txt' "$DATA" "$k")" "$dir/v4.tmp"
+				mv -f "$dir/v4.tmp" "$dir/feeds/v4.txt"
+			done
+		) &
+		RWPID=$!
+		# shellcheck disable=SC2086
+		perf "$dir/rewrite$r.txt" "$CLIENT_CPU" $DNSPERF_ARGS -Q "$LAT_QPS" -l "$REFRESH_S" -n 1000 -v
+		wait "$RWPID" || true
+		RWPID=
+		sleep 1.5 # the last rewrite's rebuild
+		p=$("$BIN/dnsbench" parse -queries "$DATA/queries.txt" -expect "$DATA/queries.expect" "$dir/rewrite$r.txt")
+		set_r "refresh.rewrite$r" "$p"
+		c1=$(metric coredns_threatfeed_snapshot_build_duration_seconds_count)
+		s1=$(metric coredns_threatfeed_snapshot_build_duration_seconds_sum)
+		rebuilds=$(calc %d "$rebuilds + $c1 - $c0") build_sum=$(calc %.6f "$build_sum + $s1 - $s0")
+		hwm=$(calc %d "$(rss_kb "$SPID" VmHWM) > $hwm ? $(rss_kb "$SPID" VmHWM) : $hwm")
+		ratios+=("$(ratio "$(kv p99_ms "$p")" "$(kv p99_ms "$(get_r "refresh.still$r")")")")
+		log "refresh $r: p99 $(kv p99_ms "$(get_r "refresh.still$r")") ms still, $(kv p99_ms "$p") ms with $(calc %d "$c1 - $c0") rebuilds (ratio ${ratios[-1]})"
+		stop_server
+	done
+	set_r refresh.ratio "$(calc %.2f "$(median3 "${ratios[@]}")")"
+	set_r refresh.ratios "${ratios[*]}"
+	set_r refresh.rebuilds "$rebuilds"
+	set_r refresh.build_s "$(if ((rebuilds > 0)); then calc %.3f "$build_sum / $rebuilds"; else echo n/a; fi)"
+	set_r refresh.hwm_kb "$hwm"
+}
+
+# refresh_field NAME FIELD: the median over the refresh runs of FIELD in their NAME (still, rewrite) results.
+refresh_field() {
+	local r v=()
+	for ((r = 1; r <= LAT_RUNS; r++)); do v+=("$(kv "$2" "$(get_r "refresh.$1$r")")"); done
+	if [[ $2 == qps ]]; then median_min_max "${v[@]}" | cut -d' ' -f1; else median3 "${v[@]}"; fi
+}
+
+# refresh_sum NAME FIELD...: the sum over the refresh runs of the FIELDs in their NAME results.
+refresh_sum() {
+	local name=$1 r f n=0
+	shift
+	for ((r = 1; r <= LAT_RUNS; r++)); do
+		for f in "$@"; do n=$((n + $(kv "$f" "$(get_r "refresh.$name$r")"))); done
+	done
+	echo "$n"
 }
 
 # scenario_firewall: the resolver chain (cache + forward to a local upstream) with and without the in-line
@@ -772,13 +796,16 @@ extra_table() {
 		echo "| threatstop peak RSS (VmHWM) across the rebuilds | $(fmt_mb "$(get_r rebuild.hwm_kb)") MB | | |"
 	fi
 	if [[ " $SCENARIOS " == *" refresh "* ]]; then
-		local st rw
-		st=$(get_r refresh.still) rw=$(get_r refresh.rewrite)
-		echo "| offered $LAT_QPS QPS for $REFRESH_S s, feeds unchanged: achieved QPS; p50 / p99 / p99.9 / max ms | $(kv qps "$st"); $(kv p50_ms "$st") / $(kv p99_ms "$st") / $(kv p999_ms "$st") / $(kv max_ms "$st") | | |"
-		echo "| same, IPv4 feed rewritten every second ($(get_r refresh.rebuilds) rebuilds, $(get_r refresh.build_s) s each): achieved QPS; p50 / p99 / p99.9 / max ms | $(kv qps "$rw"); $(kv p50_ms "$rw") / $(kv p99_ms "$rw") / $(kv p999_ms "$rw") / $(kv max_ms "$rw") | | |"
-		echo "| failed queries (lost + SERVFAIL/other rcodes), unchanged → rewritten | $(($(kv lost "$st") + $(kv other_rcode "$st"))) of $(kv sent "$st") → $(($(kv lost "$rw") + $(kv other_rcode "$rw"))) of $(kv sent "$rw") | 0 | $(if (($(kv lost "$rw") + $(kv other_rcode "$rw") == 0)); then echo yes; else echo NO; fi) |"
-		echo "| answers that changed rcode with the rewritten entries (expected: ~1% of the IPv4 entries per rewrite) | $(kv wrong "$rw") of $(kv checked "$rw") | | |"
-		echo "| threatstop peak RSS (VmHWM) with rebuilds every second | $(fmt_mb "$(get_r refresh.hwm_kb)") MB | | |"
+		local n w fail
+		n="median of $LAT_RUNS run(s) on a fresh server each"
+		for w in still rewrite; do
+			echo "| offered $LAT_QPS QPS for $REFRESH_S s, $(if [[ $w == still ]]; then echo "feeds unchanged"; else echo "IPv4 feed rewritten every second ($(get_r refresh.rebuilds) rebuilds in all, $(get_r refresh.build_s) s each)"; fi): achieved QPS; p50 / p99 / p99.9 / max ms, $n | $(refresh_field $w qps); $(refresh_field $w p50_ms) / $(refresh_field $w p99_ms) / $(refresh_field $w p999_ms) / $(refresh_field $w max_ms) | | |"
+		done
+		echo "| ratio: p99 rewritten / unchanged, median of the runs' ratios (each run: $(get_r refresh.ratios)) | $(get_r refresh.ratio) | ≤ 2 | $(verdict "$(get_r refresh.ratio)" "<= 2") |"
+		fail=$(refresh_sum rewrite lost other_rcode)
+		echo "| failed queries (lost + SERVFAIL/other rcodes), unchanged → rewritten, all runs | $(refresh_sum still lost other_rcode) of $(refresh_sum still sent) → $fail of $(refresh_sum rewrite sent) | 0 | $(if ((fail == 0)); then echo yes; else echo NO; fi) |"
+		echo "| answers that changed rcode with the rewritten entries (expected: ~1% of the IPv4 entries per rewrite), all runs | $(refresh_sum rewrite wrong) of $(refresh_sum rewrite checked) | | |"
+		echo "| threatstop peak RSS (VmHWM) with rebuilds every second, highest of the runs | $(fmt_mb "$(get_r refresh.hwm_kb)") MB | | |"
 	fi
 	if [[ " $SCENARIOS " == *" firewall "* ]]; then
 		local fr
@@ -883,7 +910,9 @@ report() {
 			  (100 ms ± 10%), reading and parsing the changed feed, and the swap.
 			* **Refresh under load.** The IPv4 feed is replaced every second (a pre-generated version hard-linked
 			  to a temporary name, then renamed over the feed), each version with 1% more of its lines replaced,
-			  while dnsperf offers a fixed load; compared with the same run without changes.
+			  while dnsperf offers a fixed load; compared with the run just before it on the same server, without
+			  changes. Each pair runs on a fresh server, as many times as the latency runs, and the ratio is the
+			  median of the pairs'.
 			* **Firewall.** The resolver chain `cache` + `forward` to a local upstream (the same binary with the
 			  `file` plugin and a `template` for other names, on the client's CPU), with and without the in-line
 			  firewall of one policy over the whole data set, on 5,000 names that fit in the cache (one warm-up
