@@ -28,6 +28,9 @@ import (
 // Slice is how long background work runs between parks while queries wait, and how long a park lasts.
 const Slice = 100 * time.Microsecond
 
+// sparseSlice is the longest slice while queries come too seldom to fill the parks.
+const sparseSlice = 4 * Slice
+
 // MaxSlice is the longest slice, reached while no query comes: the most a query that arrives on an idle
 // single-core server during a refresh waits (the scheduler's own preemption is at 10 ms).
 const MaxSlice = 4 * time.Millisecond
@@ -134,20 +137,29 @@ func (p *Pacer) check(now time.Time) {
 			return
 		}
 	}
-	if now.UnixNano()-busyAt.Load() > int64(idleAfter) {
-		p.slice = min(2*p.slice, MaxSlice) // no query for a while: the server is idle
-	} else {
-		p.slice = Slice
-	}
 	// Park for Slice: a woken goroutine jumps the run queue, so a shorter park would let the background
 	// loop back in after each single query.
 	parks.Add(1)
+	before := served.Load()
 	time.Sleep(Slice)
 	// The woken loop runs before the goroutines that the park let the scheduler ready (queries read from
 	// the network meanwhile): let them go first.
 	runtime.Gosched()
 	p.start = time.Now()
 	p.last = p.start
+	// A park that outlasted several slices while hardly a query ran found the core idle: the runtime
+	// rounds a timer up to a millisecond when nothing runs. Queries are sparse, and longer slices keep the
+	// loop from spending nine tenths of its time asleep; a query that comes in during one waits at most
+	// sparseSlice.
+	sparse := p.start.Sub(now) > 5*Slice && served.Load()-before <= 2
+	switch {
+	case p.start.UnixNano()-busyAt.Load() > int64(idleAfter):
+		p.slice = min(2*p.slice, MaxSlice) // no query for a while: the server is idle
+	case sparse:
+		p.slice = min(2*p.slice, sparseSlice)
+	default:
+		p.slice = Slice
+	}
 }
 
 // watch notes, a few times per idleAfter, whether queries were answered since it last looked: a loop

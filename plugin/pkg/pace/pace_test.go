@@ -84,12 +84,20 @@ func TestSortFuncInPlace(t *testing.T) {
 
 // work runs a ticking loop for d and counts its parks.
 func work(d time.Duration) int {
+	n, _ := workSlices(d)
+	return n
+}
+
+// workSlices is work that also returns the longest slice the loop was given.
+func workSlices(d time.Duration) (int, time.Duration) {
 	var p Pacer
+	var longest time.Duration
 	before := parks.Load()
 	for start := time.Now(); time.Since(start) < d; {
 		p.Tick()
+		longest = max(longest, p.slice)
 	}
-	return int(parks.Load() - before)
+	return int(parks.Load() - before), longest
 }
 
 // TestTickParksForQueries: on one core, with queries that can run only while the loop is parked, the
@@ -126,23 +134,49 @@ func TestTickParksForQueries(t *testing.T) {
 	}
 }
 
-// TestTickBusyFromTheStart: a loop that starts while queries are being answered takes the server for
-// busy from its first park, though on one core it sees no answer during its first slice: its second
-// slice is Slice, not twice that.
-func TestTickBusyFromTheStart(t *testing.T) {
-	Start()
+// queries runs workSlices for d on one P while a goroutine answers a query every gap (or back to back
+// when gap is 0), from a while before the loop starts.
+func queries(d, gap time.Duration) (int, time.Duration) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	for range 20 { // queries answered a moment ago, seen by the watcher
-		Served()
-		time.Sleep(idleAfter / 40)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				Served()
+				if gap > 0 {
+					time.Sleep(gap)
+				} else {
+					runtime.Gosched()
+				}
+			}
+		}
+	}()
+	time.Sleep(idleAfter / 4)
+	n, longest := workSlices(d)
+	close(stop)
+	<-done
+	return n, longest
+}
+
+// TestTickSparseQueries: with queries back to back, slices stay at Slice from the start (though on one
+// core the loop sees no answer during its first slice, the server is busy); with a query every 2 ms,
+// most parks find the core idle (and last the runtime's millisecond): slices grow to sparseSlice, not
+// further.
+func TestTickSparseQueries(t *testing.T) {
+	Start()
+	dense, denseSlice := queries(40*time.Millisecond, 0)
+	sparse, sparseLongest := queries(40*time.Millisecond, 2*time.Millisecond)
+	t.Logf("parks in 40 ms: %d with queries back to back (longest slice %s), %d with one every 2 ms (%s)",
+		dense, denseSlice, sparse, sparseLongest)
+	if denseSlice != Slice {
+		t.Errorf("longest slice %s with queries back to back, want %s", denseSlice, Slice)
 	}
-	var p Pacer
-	before := parks.Load()
-	for parks.Load() == before {
-		p.Tick()
-	}
-	if p.slice != Slice {
-		t.Errorf("slice after the first park %s, want %s: the server was taken for idle", p.slice, Slice)
+	if sparseLongest != sparseSlice {
+		t.Errorf("longest slice %s with a query every 2 ms, want %s", sparseLongest, sparseSlice)
 	}
 }
 
