@@ -226,3 +226,27 @@ func BenchmarkIXFRDiff(b *testing.B) {
 		})
 	}
 }
+
+// TestJournalDefault: the IXFR journal keeps old versions only where a zone can be transferred (a policy
+// with keys or transfer_clients, or catalog keys), unless `journal` says otherwise.
+func TestJournalDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       int
+	}{
+		{"no transfer", "policy a {\n block evil.example\n }", 1},
+		{"keys", "policy a {\n block evil.example\n keys a.key.\n }", DefaultJournal},
+		{"transfer_clients", "policy a {\n block evil.example\n transfer_clients 192.0.2.0/24\n }", DefaultJournal},
+		{"catalog keys", "catalog_keys cat.key.\n policy a {\n block evil.example\n }", DefaultJournal},
+		{"journal set", "journal 4\n policy a {\n block evil.example\n }", 4},
+		{"journal set with keys", "journal 3\n policy a {\n block evil.example\n keys a.key.\n }", 3},
+	} {
+		ts, err := parseInput(t, "threatstop {\n "+tc.body+"\n}")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if ts.journal.versions != tc.want {
+			t.Errorf("%s: journal keeps %d versions, want %d", tc.name, ts.journal.versions, tc.want)
+		}
+	}
+}

@@ -90,6 +90,7 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 	t.journal.versions, t.journal.maxBytes = DefaultJournal, DefaultJournalBytes
 	t.listPage = DefaultListPage
 	catalog := feeds.Catalog()
+	journalSet := false
 	i := 0
 	for c.Next() {
 		if i > 0 {
@@ -144,7 +145,7 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 				if err != nil || v < 1 || v > 1000 {
 					return nil, c.Errf("journal needs a number of versions from 1 to 1000, not %q", args[0])
 				}
-				t.journal.versions = v
+				t.journal.versions, journalSet = v, true
 				if len(args) == 2 {
 					b, err := parseBytes(args[1])
 					if err != nil {
@@ -229,6 +230,11 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 	for _, p := range t.order {
 		p.counters = newCounters(p.Name)
 	}
+	// With no TSIG key and no transfer client, no zone can be transferred, so no IXFR asks for an old
+	// version: keep none (a feed refreshed every minute would otherwise hold up to DefaultJournalBytes).
+	if !journalSet && !t.transferable() {
+		t.journal.versions = 1
+	}
 	t.zones = zonesOf(t.Zones, t.ns, t.mbox)
 	// Until the first snapshot arrives (in OnStartup), answer from an empty one rather than a nil.
 	t.update(snapshot.Build(nil, nil))
@@ -254,6 +260,20 @@ func nextCatalogSerial(now uint32) uint32 {
 			return next
 		}
 	}
+}
+
+// transferable reports whether any zone of t can be transferred: a policy with keys or transfer_clients,
+// or catalog keys (which may transfer every member zone).
+func (t *Threatstop) transferable() bool {
+	if len(t.catalogKeys) > 0 {
+		return true
+	}
+	for _, p := range t.order {
+		if len(p.keys) > 0 || p.transferClients != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Catalog) (*policyEntry, error) {
