@@ -105,25 +105,9 @@ func workSlices(d time.Duration) (int, time.Duration) {
 // queries answered on another core meanwhile, it never parks.
 func TestTickParksForQueries(t *testing.T) {
 	Start()
+	busy, _ := queries(40*time.Millisecond, 0) // on one P the queries run only while the loop parks
+	time.Sleep(idleAfter + idleAfter/4)        // no query for idleAfter: the server is idle
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { // a query stream: on one P it runs only while the loop sleeps
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				Served()
-				runtime.Gosched()
-			}
-		}
-	}()
-	busy := work(40 * time.Millisecond)
-	close(stop)
-	<-done
-	time.Sleep(idleAfter + idleAfter/4) // no query for idleAfter: the server is idle
 	idle := work(40 * time.Millisecond)
 	t.Logf("parks in 40 ms: %d with queries waiting, %d idle", busy, idle)
 	if busy < 15 {
