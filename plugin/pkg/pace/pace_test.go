@@ -17,11 +17,7 @@ func TestSortFunc(t *testing.T) {
 		for i := range s {
 			s[i] = r.Uint64N(uint64(n/2 + 1)) // duplicates
 		}
-		want := slices.Clone(s)
-		slices.Sort(want)
-		var p Pacer
-		SortFunc(&p, s, cmp.Compare[uint64])
-		if !slices.Equal(s, want) {
+		if !sorts(s, SortFunc[uint64]) {
 			t.Fatalf("n=%d: not sorted", n)
 		}
 	}
@@ -44,11 +40,7 @@ func TestSortFuncShapes(t *testing.T) {
 		for i := range s {
 			s[i] = f(i)
 		}
-		want := slices.Clone(s)
-		slices.Sort(want)
-		var p Pacer
-		SortFunc(&p, s, cmp.Compare[uint64])
-		if !slices.Equal(s, want) {
+		if !sorts(s, SortFunc[uint64]) {
 			t.Errorf("%s: not sorted", name)
 		}
 	}
@@ -57,13 +49,18 @@ func TestSortFuncShapes(t *testing.T) {
 	for i := range s {
 		s[i] = r.Uint64N(5000)
 	}
+	if !sorts(s, heapsort[uint64]) {
+		t.Error("heapsort: not sorted")
+	}
+}
+
+// sorts reports whether sort, given a fresh Pacer, leaves s as slices.Sort would.
+func sorts(s []uint64, sort func(*Pacer, []uint64, func(a, b uint64) int)) bool {
 	want := slices.Clone(s)
 	slices.Sort(want)
 	var p Pacer
-	heapsort(&p, s, cmp.Compare[uint64])
-	if !slices.Equal(s, want) {
-		t.Error("heapsort: not sorted")
-	}
+	sort(&p, s, cmp.Compare[uint64])
+	return slices.Equal(s, want)
 }
 
 // TestSortFuncInPlace: sorting a million entries allocates nothing.
