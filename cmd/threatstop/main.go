@@ -6,7 +6,7 @@ package main
 import (
 	"github.com/coredns/coredns/coremain"
 
-	_ "github.com/threatstop/threatstop/plugin/pkg/chain"
+	_ "github.com/threatstop/threatstop/cmd/threatstop/chain"
 )
 
 func main() {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/threatstop/threatstop/plugin/pkg/coretest"
+	"github.com/threatstop/threatstop/internal/coretest"
 )
 
 // logBuffer collects the standard logger's output (CoreDNS's plugin log writes through it).

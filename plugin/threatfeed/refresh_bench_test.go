@@ -18,6 +18,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/format"
 	"github.com/threatstop/threatstop/plugin/pkg/guard"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // writeSynthetic writes n public IPv4 addresses (one in ten a prefix) and n domains (one in ten a
@@ -93,7 +94,7 @@ func BenchmarkRefresh1M(b *testing.B) {
 	}
 	for b.Loop() {
 		runtime.GC()
-		f := newFeeds()
+		f := newFeeds(state.NewStore())
 		f.add(mk("v4", v4))
 		f.add(mk("names", names))
 		start := time.Now()
@@ -160,7 +161,7 @@ func BenchmarkLoadRealFeed(b *testing.B) {
 			path := filepath.Join("..", "..", "testdata", "feeds", tc.file)
 			b.ReportAllocs()
 			for b.Loop() {
-				f := newFeeds()
+				f := newFeeds(state.NewStore())
 				f.add(&feed.Feed{Name: "f", Category: "c", Format: tc.format, Source: &source.File{Path: path}, Parser: p,
 					Guard: guard.Default(), MaxShrink: feed.DefaultMaxShrink})
 				f.update(context.Background(), 0)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/threatstop/threatstop/plugin/pkg/coretest"
+	"github.com/threatstop/threatstop/internal/coretest"
 )
 
 // feedServer serves one feed whose behaviour a test switches between modes.

@@ -23,6 +23,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/guard"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 const pluginName = "threatfeed"
@@ -71,7 +72,7 @@ func FromController(c *caddy.Controller) *Feeds {
 	if f, ok := c.Get(storageKey{}).(*Feeds); ok {
 		return f
 	}
-	f := newFeeds()
+	f := newFeeds(state.FromController(c))
 	c.Set(storageKey{}, f)
 	return f
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/threatstop/threatstop/plugin/pkg/coretest"
+	"github.com/threatstop/threatstop/internal/coretest"
 	"github.com/threatstop/threatstop/plugin/threatfeed"
 )
 

@@ -26,6 +26,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // Threatfeed is the plugin handler. It answers nothing itself; it is in the chain so that the ready
@@ -63,10 +64,9 @@ type Feeds struct {
 	maxConcurrent int            // remote fetches at once
 	limiter       chan struct{}
 
-	snap atomic.Pointer[snapshot.Snapshot]
-
-	mu   sync.Mutex // orders snapshot swaps and subscriber calls
-	subs []func(*snapshot.Snapshot)
+	snap  atomic.Pointer[snapshot.Snapshot] // the last one built, which the next build shares parts of
+	store *state.Store                       // where each snapshot is published
+	mu    sync.Mutex                         // one rebuild at a time
 
 	dirty   chan struct{}
 	kick    []chan struct{} // per feed: fetch now (a NOTIFY came)
@@ -81,13 +81,16 @@ type Feeds struct {
 	stale   []bool   // per feed, whether it was stale at its last check
 }
 
-func newFeeds() *Feeds {
-	f := &Feeds{byName: map[string]int{}, dirty: make(chan struct{}, 1), maxConcurrent: DefaultMaxConcurrent}
+func newFeeds(store *state.Store) *Feeds {
+	f := &Feeds{byName: map[string]int{}, dirty: make(chan struct{}, 1), maxConcurrent: DefaultMaxConcurrent, store: store}
 	f.snap.Store(snapshot.Build(nil, nil))
 	return f
 }
 
 func (f *Feeds) add(fd *feed.Feed) {
+	if id := f.store.AddList(snapshot.ListInfo{Name: fd.Name, Category: fd.Category}); id != len(f.feeds) {
+		panic("threatfeed: list IDs out of step with the state's catalog")
+	}
 	f.byName[fd.Name] = len(f.feeds)
 	f.feeds = append(f.feeds, fd)
 	f.lastErr = append(f.lastErr, "")
@@ -125,15 +128,6 @@ func (f *Feeds) Catalog() policy.Catalog {
 
 // Snapshot returns the current snapshot; it is never nil.
 func (f *Feeds) Snapshot() *snapshot.Snapshot { return f.snap.Load() }
-
-// Subscribe calls fn with the current snapshot now and with every new one after it is swapped in, in
-// order, from one goroutine at a time.
-func (f *Feeds) Subscribe(fn func(*snapshot.Snapshot)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.subs = append(f.subs, fn)
-	fn(f.snap.Load())
-}
 
 // Ready reports whether the snapshot being served holds a loaded version of every feed (from its source
 // or from the on-disk cache). It asks the snapshot, not the feeds, because a feed's first version is only
@@ -386,16 +380,22 @@ func (f *Feeds) record(fd *feed.Feed, c *feed.Content) {
 	}
 }
 
-// rebuild compiles what each feed serves now into a new snapshot and swaps it in.
+// rebuild compiles what each feed serves now into a new snapshot and publishes it: the state store
+// builds the State of it (serials) and swaps that in.
 func (f *Feeds) rebuild() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	start := time.Now()
 	lists := make([]snapshot.List, len(f.feeds))
+	loaded := make([]time.Time, len(f.feeds))
 	for i, fd := range f.feeds {
 		lists[i] = snapshot.List{Name: fd.Name, Category: fd.Category}
 		if c := fd.Serving(start); c != nil {
 			lists[i].Version, lists[i].Set = c.Version, c.Set
+			loaded[i] = c.Loaded
 		} else if c := fd.Content(); c != nil {
 			lists[i].Version, lists[i].Withheld = c.Version, true // stale and dropped: loaded, not served
+			loaded[i] = c.Loaded
 		}
 	}
 	s := snapshot.Build(lists, f.snap.Load())
@@ -405,12 +405,8 @@ func (f *Feeds) rebuild() {
 	snapshotNames.Set(float64(s.Names()))
 	log.Debugf("snapshot: %d prefixes, %d names, %d list sets, built in %s", s.Prefixes(), s.Names(), s.Sets(), took)
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.snap.Store(s)
-	for _, fn := range f.subs {
-		fn(s)
-	}
+	f.store.Publish(s, loaded)
 }
 
 // notify answers a NOTIFY (RFC 1996) for the zone of an axfr feed and has the feed check its primary at

@@ -82,7 +82,7 @@ func (t *Threatlog) check(ioc string, pol *policy.Policy) (*CheckResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := t.ts.Snapshot()
+	s := t.state.Load().Snap
 	res := &CheckResult{IOC: ioc, Kind: kind, Matches: []Match{}}
 	switch kind {
 	case "name":
@@ -217,9 +217,10 @@ func within(set *entryset.Set, p netip.Prefix) (netip.Prefix, int) {
 // loadedTimes is when each feed's current version was loaded.
 func (t *Threatlog) loadedTimes() map[string]time.Time {
 	out := map[string]time.Time{}
-	for _, st := range t.feeds.Status() {
-		if st.LoadedAt != nil {
-			out[st.Name] = st.LoadedAt.UTC()
+	st := t.state.Load()
+	for id, at := range st.Loaded {
+		if !at.IsZero() && id < len(st.Snap.Lists) {
+			out[st.Snap.Lists[id].Name] = at.UTC()
 		}
 	}
 	return out

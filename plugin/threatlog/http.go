@@ -222,7 +222,7 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.New()
 	counted := &countingReader{r: io.TeeReader(io.LimitReader(text, t.maxSize+1), sum)}
 	now := clock()
-	m := &matcher{p: t.policies[wh.policy], snap: t.ts.Snapshot(), t: t}
+	m := &matcher{p: t.policies[wh.policy], snap: t.state.Load().Snap, t: t}
 	// Each record is kept only in its stored form (logstore.Batch), a fraction of the parsed one.
 	var b logstore.Batch
 	hitsOf := map[string]int{}

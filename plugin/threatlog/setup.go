@@ -14,8 +14,7 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
 	"github.com/threatstop/threatstop/plugin/pkg/logparse"
-	"github.com/threatstop/threatstop/plugin/threatfeed"
-	"github.com/threatstop/threatstop/plugin/threatstop"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 const pluginName = "threatlog"
@@ -47,19 +46,27 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	cfg := dnsserver.GetConfig(c)
-	feeds := threatfeed.FromController(c)
-	file, line := c.File(), t.line
+	store := state.FromController(c)
+	file, line, serverBlock := c.File(), t.line, c.ServerBlockIndex
 	c.OnStartup(func() error {
-		ts, ok := cfg.Handler("threatstop").(*threatstop.Threatstop)
-		if !ok {
+		// The policies of the threatstop block of the same server block: threatstop's directive comes after
+		// threatlog's, so they are known only once every block is parsed.
+		var block *state.Block
+		for _, b := range store.Blocks() {
+			if b.ServerBlock == serverBlock {
+				block = b
+				break
+			}
+		}
+		if block == nil {
 			return plugin.Error(pluginName, fmt.Errorf("%s:%d - threatlog needs the threatstop plugin (its policies) in the same server block", file, line))
 		}
 		for _, tk := range t.tokens {
-			if !hasPolicy(ts, tk.policy) {
+			if block.Policy(tk.policy) == nil {
 				return plugin.Error(pluginName, fmt.Errorf("%s:%d - token for unknown policy %q", file, line, tk.policy))
 			}
 		}
-		if err := t.start(ts, feeds, cfg.TsigSecret); err != nil {
+		if err := t.start(store, block, cfg.TsigSecret); err != nil {
 			return plugin.Error(pluginName, fmt.Errorf("%s:%d - %w", file, line, err))
 		}
 		return nil
@@ -70,15 +77,6 @@ func setup(c *caddy.Controller) error {
 		return t
 	})
 	return nil
-}
-
-func hasPolicy(ts *threatstop.Threatstop, name string) bool {
-	for _, p := range ts.Policies() {
-		if p.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func parse(c *caddy.Controller) (*Threatlog, error) {

@@ -22,8 +22,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
-	"github.com/threatstop/threatstop/plugin/threatfeed"
-	"github.com/threatstop/threatstop/plugin/threatstop"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // clockFn is the time source of ingestion, reports, authentication and retention; tests replace it.
@@ -55,9 +54,8 @@ type Threatlog struct {
 	listedOnly  bool             // store only events whose remote side the policy lists
 	tokens      map[string]token // token → policy and device
 
-	ts       *threatstop.Threatstop
-	feeds    *threatfeed.Feeds
-	policies map[string]*policy.Policy
+	state    *state.Store              // the State: snapshot and policies
+	policies map[string]*policy.Policy // of the server block's threatstop block
 	keys     map[string]keyOf // TSIG key name → policy and secret
 	store    *sharedStore
 	srv      *httpServer
@@ -74,15 +72,15 @@ type keyOf struct {
 	secret []byte
 }
 
-func (t *Threatlog) start(ts *threatstop.Threatstop, feeds *threatfeed.Feeds, secrets map[string]string) error {
-	keys, err := policyKeys(ts, secrets)
+func (t *Threatlog) start(store *state.Store, block *state.Block, secrets map[string]string) error {
+	keys, err := policyKeys(block, secrets)
 	if err != nil {
 		return err
 	}
-	t.ts, t.feeds, t.keys = ts, feeds, keys
+	t.state, t.keys = store, keys
 	t.policies = map[string]*policy.Policy{}
-	for _, p := range ts.Policies() {
-		t.policies[p.Name] = p
+	for _, p := range block.Policies {
+		t.policies[p.Name] = p.Policy
 	}
 	st, err := openStore(t.db)
 	if err != nil {
@@ -101,12 +99,12 @@ func (t *Threatlog) start(ts *threatstop.Threatstop, feeds *threatfeed.Feeds, se
 	t.done.Add(2)
 	go t.retentionLoop(ctx)
 	go t.seenLoop(ctx)
-	feeds.Subscribe(func(s *snapshot.Snapshot) {
+	store.Subscribe(func(_, next *state.State) {
 		select { // keep only the newest: the tracker reads whole lists
 		case <-t.seenReq:
 		default:
 		}
-		t.seenReq <- s
+		t.seenReq <- next.Snap
 	})
 	t.started.Store(true)
 	return nil
@@ -114,11 +112,11 @@ func (t *Threatlog) start(ts *threatstop.Threatstop, feeds *threatfeed.Feeds, se
 
 // policyKeys maps each policy's TSIG keys to the policy and the secret. A key may name one customer
 // only: a key in two policies would sign for whichever came last, so it is refused.
-func policyKeys(ts *threatstop.Threatstop, secrets map[string]string) (map[string]keyOf, error) {
+func policyKeys(block *state.Block, secrets map[string]string) (map[string]keyOf, error) {
 	keys := map[string]keyOf{}
 	owner := map[string]string{} // key → policy, also for keys without a secret
-	for _, p := range ts.Policies() {
-		for _, k := range ts.PolicyKeys(p.Name) {
+	for _, p := range block.Policies {
+		for _, k := range p.KeyNames() {
 			if prev, dup := owner[k]; dup {
 				return nil, fmt.Errorf("TSIG key %q is in policy %q and in policy %q: a key authenticates one customer, give each policy its own", k, prev, p.Name)
 			}

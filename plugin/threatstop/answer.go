@@ -7,14 +7,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/rpz"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
-)
-
-// SOA timers of every zone: refresh, retry and expire for secondaries that transfer the policy zones.
-const (
-	soaRefresh = 3600
-	soaRetry   = 600
-	soaExpire  = 604800
 )
 
 // listed answers a listed entry: A records per category, TXT records naming the lists, NODATA for any
@@ -110,6 +104,6 @@ func (t *Threatstop) soa(apex string, z *zone, serial uint32, negative bool) dns
 	}
 	return &dns.SOA{
 		Hdr: t.hdr(apex, dns.TypeSOA, ttl), Ns: z.ns[0], Mbox: z.mbox, Serial: serial,
-		Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: t.negTTL,
+		Refresh: rpz.SOARefresh, Retry: rpz.SOARetry, Expire: rpz.SOAExpire, Minttl: t.negTTL,
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/rpz"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // DefaultJournal is how many versions of the policies the journal keeps for IXFR, and DefaultJournalBytes
@@ -37,7 +38,7 @@ type journal struct {
 	mu       sync.Mutex
 	versions int
 	maxBytes int
-	states   []*state // oldest first; the last is the current one
+	states   []*state.State // oldest first; the last is the current one
 	old      []int    // per state, what it holds that the next one does not share; 0 for the current one
 	diffs    map[diffKey]*ixfrDiff
 	bytes    int // of the old versions' unshared parts and the computed diffs, as of the last trim
@@ -55,12 +56,12 @@ type ixfrDiff struct {
 	bytes    atomic.Int64
 }
 
-func (j *journal) add(st *state) {
+func (j *journal) add(st *state.State) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if n := len(j.states); n > 0 {
 		// Versions are immutable: what one holds beyond its successor is counted once, here.
-		j.old[n-1] = j.states[n-1].snap.Unshared(st.snap)
+		j.old[n-1] = j.states[n-1].Snap.Unshared(st.Snap)
 	}
 	j.states = append(j.states, st)
 	j.old = append(j.old, 0)
@@ -106,11 +107,11 @@ func (j *journal) computed() {
 
 // find returns the newest version in which policy i had serial, and the diff slot from it to the
 // current serial; nil when the journal no longer holds that serial.
-func (j *journal) find(i int, serial, current uint32) (*state, *ixfrDiff) {
+func (j *journal) find(i int, serial, current uint32) (*state.State, *ixfrDiff) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for k := len(j.states) - 1; k >= 0; k-- {
-		if st := j.states[k]; i < len(st.serials) && st.serials[i] == serial {
+		if st := j.states[k]; i < len(st.Serials) && st.Serials[i] == serial {
 			key := diffKey{i, serial, current}
 			if j.diffs == nil {
 				j.diffs = map[diffKey]*ixfrDiff{}

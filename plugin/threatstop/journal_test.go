@@ -10,6 +10,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // The journal holds the last `versions` states: a serial older than those is not found (the IXFR then
@@ -17,19 +18,19 @@ import (
 func TestJournalBounds(t *testing.T) {
 	j := journal{versions: 3}
 	for serial := uint32(1); serial <= 5; serial++ {
-		j.add(&state{serials: []uint32{serial, 100}})
+		j.add(&state.State{Serials: []uint32{serial, 100}})
 	}
 	for serial, want := range map[uint32]bool{1: false, 2: false, 3: true, 4: true, 5: true} {
 		st, d := j.find(0, serial, 5)
 		if (st != nil) != want || (st != nil) != (d != nil) {
 			t.Errorf("serial %d: found %v, want %v", serial, st != nil, want)
 		}
-		if st != nil && st.serials[0] != serial {
-			t.Errorf("serial %d: found the state of serial %d", serial, st.serials[0])
+		if st != nil && st.Serials[0] != serial {
+			t.Errorf("serial %d: found the state of serial %d", serial, st.Serials[0])
 		}
 	}
 	// Policy 1 kept serial 100 in every version: the newest of them.
-	if st, _ := j.find(1, 100, 100); st == nil || st.serials[0] != 5 {
+	if st, _ := j.find(1, 100, 100); st == nil || st.Serials[0] != 5 {
 		t.Errorf("serial 100 of policy 1: %v, want the newest state", st)
 	}
 	// The same difference slot for the same question, computed once.
@@ -56,7 +57,7 @@ func TestJournalByteBound(t *testing.T) {
 	}
 	j := journal{versions: 16, maxBytes: 3 * one}
 	for k := range 10 {
-		j.add(&state{snap: version(k), serials: []uint32{uint32(k + 1)}})
+		j.add(&state.State{Snap: version(k), Serials: []uint32{uint32(k + 1)}})
 	}
 	if n := len(j.states); n != 4 {
 		t.Errorf("%d versions under a bound of three versions' bytes, want 4 (the current one is free)", n)
@@ -71,7 +72,7 @@ func TestJournalByteBound(t *testing.T) {
 	j = journal{versions: 8, maxBytes: one / 2}
 	s := version(1)
 	for k := range 10 {
-		j.add(&state{snap: s, serials: []uint32{uint32(k + 1)}})
+		j.add(&state.State{Snap: s, Serials: []uint32{uint32(k + 1)}})
 	}
 	if len(j.states) != 8 || j.bytes != 0 {
 		t.Errorf("shared versions: %d kept, %d bytes; want 8 and 0", len(j.states), j.bytes)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // The list pages of a policy serve its blocked addresses as plain RRsets, for firewalls that can only
@@ -108,8 +109,8 @@ func boundary(q netip.Prefix) uint32 {
 
 // pagesOf returns p's pages at the state's serial, computing them once per serial: the first query after
 // a change pays for one pass over the policy's content, later ones read the same pages.
-func (t *Threatstop) pagesOf(p *policyEntry, st *state) *listPages {
-	serial := st.serials[p.index]
+func (t *Threatstop) pagesOf(p *policyEntry, st *state.State) *listPages {
+	serial := st.Serial(p.Policy)
 	if l := p.pages.Load(); l != nil && l.serial == serial {
 		return l
 	}
@@ -118,7 +119,7 @@ func (t *Threatstop) pagesOf(p *policyEntry, st *state) *listPages {
 	if l := p.pages.Load(); l != nil && l.serial == serial {
 		return l
 	}
-	l := buildPages(p.Policy, st.snap, serial, t.listPage)
+	l := buildPages(p.Policy.Policy, st.Snap, serial, t.listPage)
 	p.pages.Store(l)
 	return l
 }
@@ -129,8 +130,8 @@ func isList(inner string) bool {
 }
 
 // serveList answers _list.POLICY.ZONE and its pages.
-func (t *Threatstop) serveList(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, p *policyEntry, st *state, z *zone, inner, apex string, qtype uint16) (int, error) {
-	serial := st.serials[p.index]
+func (t *Threatstop) serveList(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, p *policyEntry, st *state.State, z *zone, inner, apex string, qtype uint16) (int, error) {
+	serial := st.Serial(p.Policy)
 	l := t.pagesOf(p, st)
 	name := r.Question[0].Name
 	m := reply(r)

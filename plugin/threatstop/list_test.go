@@ -13,7 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/threatstop/threatstop/plugin/pkg/coretest"
+	"github.com/threatstop/threatstop/internal/coretest"
 )
 
 func exchange(t *testing.T, s *coretest.Server, network, name string, qtype uint16, edns uint16) *dns.Msg {

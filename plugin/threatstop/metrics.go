@@ -2,6 +2,7 @@ package threatstop
 
 import (
 	"github.com/coredns/coredns/plugin"
+	"github.com/threatstop/threatstop/plugin/pkg/series"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -39,20 +40,6 @@ func newCounters(policy string) counters {
 	}
 }
 
-var decisions = promauto.NewCounterVec(prometheus.CounterOpts{
-	Namespace: plugin.Namespace,
-	Subsystem: pluginName,
-	Name:      "firewall_decisions_total",
-	Help:      "In-line firewall decisions by policy, list (custom for own entries) and action.",
-}, []string{"policy", "list", "action"})
-
-var decisionLogDropped = promauto.NewCounter(prometheus.CounterOpts{
-	Namespace: plugin.Namespace,
-	Subsystem: pluginName,
-	Name:      "firewall_log_dropped_total",
-	Help:      "Decision log lines dropped because standard output could not keep up.",
-})
-
 var transfersRefused = promauto.NewCounterVec(prometheus.CounterOpts{
 	Namespace: plugin.Namespace,
 	Subsystem: pluginName,
@@ -66,6 +53,9 @@ var catalogRefused = promauto.NewCounter(prometheus.CounterOpts{
 	Name:      "catalog_transfers_refused_total",
 	Help:      "Transfers of the catalog zone refused: not signed with one of the catalog_keys.",
 })
+
+// policySeries deletes the per-policy series of policies that a reload removed.
+var policySeries = series.New("policy", lookups, policySerial, transfersRefused)
 
 var (
 	journalVersions = promauto.NewGauge(prometheus.GaugeOpts{

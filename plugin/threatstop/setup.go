@@ -18,9 +18,10 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
-	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
-	"github.com/threatstop/threatstop/plugin/threatfeed"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
+	"github.com/threatstop/threatstop/plugin/threatfirewall"
 )
 
 const pluginName = "threatstop"
@@ -41,55 +42,92 @@ var policyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 var reserved = map[string]bool{"rpz": true, "catalog": true}
 
 func setup(c *caddy.Controller) error {
-	// The Feeds that the threatfeed blocks defined (empty when there are none): threatfeed's directive
-	// runs before threatstop's in every server block, so every feed is known here.
-	feeds := threatfeed.FromController(c)
-	t, err := parse(c, feeds)
+	store := state.FromController(c)
+	t, err := parse(c, store)
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
-	cfg := dnsserver.GetConfig(c)
-	if t.fw != nil && len(t.fw.byKey) > 0 {
-		file, line := c.File(), t.fw.line
-		c.OnStartup(func() error {
-			if cfg.Handler("tsig") == nil {
-				return plugin.Error(pluginName, fmt.Errorf("%s:%d - firewall: key rules need the tsig plugin in "+
-					"the same server block, which verifies the signatures", file, line))
-			}
-			return nil
-		})
+	if err := t.bind(c, store); err != nil {
+		return plugin.Error(pluginName, err)
 	}
+	cfg := dnsserver.GetConfig(c)
 	c.OnStartup(func() error {
+		t.start(store)
 		if n, ok := cfg.Handler("transfer").(notifier); ok {
 			t.notifier = n
 			if len(t.catalogKeys) > 0 { // a reload may have added or removed policies
-				notifyCatalogs := func() {
-					for _, z := range t.zones {
-						t.notifyZone(catalogLabel + "." + z.name)
-					}
-				}
-				notifyCatalogs()
+				t.notifyCatalogs()
 				// On a reload the old configuration's servers stop only after this hook, and until then
 				// they may answer a secondary's SOA query with the old serial; the secondary would then
 				// wait for its refresh timer. Tell the secondaries again once the old servers are gone.
-				time.AfterFunc(catalogRenotify, notifyCatalogs)
+				t.renotify = time.AfterFunc(catalogRenotify, t.notifyCatalogs)
 			}
 		}
-		feeds.Subscribe(t.update)
+		store.Subscribe(t.update)
 		return nil
 	})
-	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
-		t.Next = next
-		return t
+	c.OnShutdown(func() error {
+		if t.renotify != nil {
+			t.renotify.Stop()
+		}
+		return nil
 	})
+	if len(t.order) > 0 || len(t.Zones) > 0 {
+		cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
+			t.Next = next
+			return t
+		})
+	}
+	if t.fw != nil {
+		t.fw.Register(c) // after threatstop: the DNSBL zones are answered before the firewall sees a query
+	}
 	return nil
 }
 
-func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
-	t := &Threatstop{feeds: feeds, policies: map[string]*policyEntry{}, ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
+// bind adds the block's policies to the store and resolves a firewall block's rules against them and
+// those of the blocks before.
+func (t *Threatstop) bind(c *caddy.Controller, store *state.Store) error {
+	earlier := store.Blocks()
+	policies := make([]*state.Policy, len(t.order))
+	for i, p := range t.order {
+		policies[i] = p.Policy
+	}
+	t.store = store
+	t.block = store.AddBlock(c.ServerBlockIndex, policies)
+	if t.fw != nil {
+		return t.fw.Resolve(c.File(), store, t.block, earlier)
+	}
+	return nil
+}
+
+// start makes the block ready to answer: metrics series and the catalog's serial. It runs in OnStartup.
+func (t *Threatstop) start(store *state.Store) {
+	var names []string
+	for _, b := range store.Blocks() {
+		for _, p := range b.Policies {
+			names = append(names, p.Name)
+		}
+	}
+	policySeries.Replace(names) // the series of policies a reload removed go
+	for _, p := range t.order {
+		p.counters = newCounters(p.Name)
+	}
+	t.catalogSerial = nextCatalogSerial(uint32(time.Now().Unix()))
+}
+
+func (t *Threatstop) notifyCatalogs() {
+	for _, z := range t.zones {
+		t.notifyZone(catalogLabel + "." + z.name)
+	}
+}
+
+// parse reads a threatstop block into a configuration; the lists its policies name are those of the
+// store's catalog (every threatfeed block is parsed by now: threatfeed comes first in the directive order).
+func parse(c *caddy.Controller, store *state.Store) (*Threatstop, error) {
+	t := &Threatstop{policies: map[string]*policyEntry{}, ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
 	t.journal.versions, t.journal.maxBytes = DefaultJournal, DefaultJournalBytes
 	t.listPage = DefaultListPage
-	catalog := feeds.Catalog()
+	catalog := store.Catalog()
 	journalSet := false
 	i := 0
 	for c.Next() {
@@ -105,7 +143,10 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 				if t.fw != nil {
 					return nil, c.Err("firewall is defined twice")
 				}
-				fw, err := parseFirewall(c)
+				// Deprecated: the firewall is the threatfirewall plugin now; the block is read as one.
+				log.Warningf("%s:%d: the firewall block inside threatstop is deprecated and goes in the next release: "+
+					"move its lines into a threatfirewall { } block of the same server block", c.File(), c.Line())
+				fw, err := threatfirewall.Parse(c)
 				if err != nil {
 					return nil, err
 				}
@@ -187,15 +228,13 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 				}
 				t.mbox = dns.CanonicalName(args[0])
 			case "policy":
-				p, err := parsePolicy(c, feeds, catalog)
+				p, err := parsePolicy(c, store, catalog)
 				if err != nil {
 					return nil, err
 				}
 				if _, dup := t.policies[p.Name]; dup {
-					return nil, c.Errf("policy %q is defined twice", p.Name)
+					return nil, fmt.Errorf("%s:%d - Error during parsing: policy %q is defined twice", c.File(), p.Line, p.Name)
 				}
-				p.index = len(t.order)
-				p.owner = t
 				t.policies[p.Name] = p
 				t.order = append(t.order, p)
 			default:
@@ -208,27 +247,11 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 		}
 		if t.fw != nil && slices.Contains(t.Zones, ".") {
 			return nil, fmt.Errorf("%s:%d - Error during parsing: firewall: the DNSBL zone \".\" would take every name, "+
-				"leaving none to filter; name the DNSBL zones (threatstop threatstop.local { ... })", c.File(), t.fw.line)
+				"leaving none to filter; name the DNSBL zones (threatstop threatstop.local { ... })", c.File(), t.fw.Line())
 		}
 	}
 	if len(t.order) == 0 && t.fw == nil {
 		return nil, c.Err("threatstop needs at least one policy { ... }")
-	}
-	registry := policyRegistry(c)
-	for _, p := range t.order {
-		if _, dup := registry[p.Name]; dup {
-			registry[p.Name] = nil // defined in two server blocks: a firewall elsewhere must define its own
-		} else {
-			registry[p.Name] = p
-		}
-	}
-	if t.fw != nil {
-		if err := t.fw.resolve(c.File(), t.policies, registry); err != nil {
-			return nil, err
-		}
-	}
-	for _, p := range t.order {
-		p.counters = newCounters(p.Name)
 	}
 	// With no TSIG key and no transfer client, no zone can be transferred, so no IXFR asks for an old
 	// version: keep none (a feed refreshed every minute would otherwise hold up to DefaultJournalBytes).
@@ -236,9 +259,6 @@ func parse(c *caddy.Controller, feeds *threatfeed.Feeds) (*Threatstop, error) {
 		t.journal.versions = 1
 	}
 	t.zones = zonesOf(t.Zones, t.ns, t.mbox)
-	// Until the first snapshot arrives (in OnStartup), answer from an empty one rather than a nil.
-	t.update(snapshot.Build(nil, nil))
-	t.catalogSerial = nextCatalogSerial(t.state.Load().zoneSerial)
 	return t, nil
 }
 
@@ -254,7 +274,7 @@ func nextCatalogSerial(now uint32) uint32 {
 		old := lastCatalogSerial.Load()
 		next := now
 		if old != 0 {
-			next = nextSerial(old, now)
+			next = state.NextSerial(old, now)
 		}
 		if lastCatalogSerial.CompareAndSwap(old, next) {
 			return next
@@ -269,14 +289,15 @@ func (t *Threatstop) transferable() bool {
 		return true
 	}
 	for _, p := range t.order {
-		if len(p.keys) > 0 || p.transferClients != nil {
+		if len(p.Keys) > 0 || p.TransferClients != nil {
 			return true
 		}
 	}
 	return false
 }
 
-func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Catalog) (*policyEntry, error) {
+func parsePolicy(c *caddy.Controller, store *state.Store, catalog policy.Catalog) (*policyEntry, error) {
+	line := c.Line()
 	args := c.RemainingArgs()
 	if len(args) != 1 {
 		return nil, c.Errf("policy needs exactly one name")
@@ -300,7 +321,7 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 		switch key {
 		case "lists", "allow_lists":
 			for _, l := range args {
-				id, ok := feeds.ListID(l)
+				id, ok := store.ListID(l)
 				if !ok {
 					return nil, c.Errf("policy %s: unknown feed %q in %s (define it in a threatfeed block)", name, l, key)
 				}
@@ -312,7 +333,7 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 			}
 		case "categories":
 			for _, cat := range args {
-				ids := feeds.Category(cat)
+				ids := store.Category(cat)
 				if len(ids) == 0 {
 					return nil, c.Errf("policy %s: no feed has category %q", name, cat)
 				}
@@ -357,7 +378,7 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 			cfg.Actions[key] = a
 		case "clients", "transfer_clients":
 			for _, a := range args {
-				p, err := parseNet(a)
+				p, err := peer.Prefix(a)
 				if err != nil {
 					return nil, c.Errf("policy %s: %s: %v", name, key, err)
 				}
@@ -382,8 +403,8 @@ func parsePolicy(c *caddy.Controller, feeds *threatfeed.Feeds, catalog policy.Ca
 	if err != nil {
 		return nil, c.Errf("policy %s: %v", name, err)
 	}
-	e := &policyEntry{Policy: p, keys: keys, clients: liteOf(clients), transferClients: liteOf(xfrClients)}
-	return e, nil
+	sp := &state.Policy{Policy: p, Line: line, Keys: keys, Clients: liteOf(clients), TransferClients: liteOf(xfrClients)}
+	return &policyEntry{Policy: sp}, nil
 }
 
 // liteOf is a trie of prefixes, nil for none.
@@ -422,18 +443,6 @@ func knownCategory(cat policy.Catalog, category string) bool {
 		}
 	}
 	return false
-}
-
-func parseNet(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // parseBytes reads a size such as 65536, 64KiB, 256MiB or 1GiB.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/threatstop/threatstop/plugin/pkg/coretest"
+	"github.com/threatstop/threatstop/internal/coretest"
 )
 
 // corefile serves two policies from three small feeds written into dir.

@@ -9,7 +9,9 @@ import (
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/rpz"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // The RPZ zone of a policy is <policy>.rpz.<zone>: the whole policy, for resolvers (BIND, Unbound, Knot
@@ -22,7 +24,7 @@ const rpzLabel = "rpz"
 // the apex is answered; names inside the zone are not looked up one by one (the DNSBL names are the
 // lookup interface), so they are REFUSED.
 func (t *Threatstop) serveRPZ(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, z *zone, rest, name string, qtype uint16) (int, error) {
-	st := t.state.Load()
+	st := t.store.Load()
 	p := t.policies[rest]
 	if p == nil {
 		if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
@@ -30,13 +32,13 @@ func (t *Threatstop) serveRPZ(ctx context.Context, w dns.ResponseWriter, r *dns.
 		}
 		label := rest[strings.LastIndexByte(rest, '.')+1:]
 		if t.policies[label] == nil {
-			return t.nxdomain(w, r, z.name, z, st.zoneSerial)
+			return t.nxdomain(w, r, z.name, z, st.ZoneSerials[t.block.Index])
 		}
 		return t.refuse(w, r)
 	}
 	switch qtype {
 	case dns.TypeAXFR, dns.TypeIXFR:
-		if !p.mayTransfer(ctx, w) && !t.catalogKey(ctx) {
+		if !mayTransfer(ctx, w, p.Policy) && !t.catalogKey(ctx) {
 			p.counters.xfrRefused.Inc()
 			return t.refuse(w, r)
 		}
@@ -45,13 +47,13 @@ func (t *Threatstop) serveRPZ(ctx context.Context, w dns.ResponseWriter, r *dns.
 			// back over TCP. From the current serial that is the SOA; from an older one the changes
 			// are the whole zone (no journal yet), which does not fit: the SOA.
 			m := reply(r)
-			m.Answer = []dns.RR{t.soa(name, z, st.serials[p.index], false)}
+			m.Answer = []dns.RR{t.soa(name, z, st.Serial(p.Policy), false)}
 			w.WriteMsg(m)
 			return dns.RcodeSuccess, nil
 		}
 		return t.next(ctx, compressed{w}, r)
 	}
-	return t.apex(w, r, name, z, st.serials[p.index], qtype)
+	return t.apex(w, r, name, z, st.Serial(p.Policy), qtype)
 }
 
 // catalogKey reports whether the request is signed with a catalog key: the operator's secondaries, which
@@ -63,11 +65,11 @@ func (t *Threatstop) catalogKey(ctx context.Context) bool {
 
 // mayTransfer reports whether the client may transfer the policy's zone: a request signed with one of the
 // policy's TSIG keys (verified by the tsig plugin), or from one of its transfer_clients networks.
-func (p *policyEntry) mayTransfer(ctx context.Context, w dns.ResponseWriter) bool {
-	if key, ok := tsig.ValidatedKeyName(ctx); ok && p.keys[strings.ToLower(dns.Fqdn(key))] {
+func mayTransfer(ctx context.Context, w dns.ResponseWriter, p *state.Policy) bool {
+	if key, ok := tsig.ValidatedKeyName(ctx); ok && p.Keys[strings.ToLower(dns.Fqdn(key))] {
 		return true
 	}
-	return p.transferClients != nil && p.transferClients.Contains(clientAddr(w))
+	return p.TransferClients != nil && p.TransferClients.Contains(peer.Addr(w))
 }
 
 func (t *Threatstop) refuse(w dns.ResponseWriter, r *dns.Msg) (int, error) {
@@ -118,8 +120,8 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 	if p == nil {
 		return t.transferCatalog(zone, serial)
 	}
-	st := t.state.Load()
-	current := st.serials[p.index]
+	st := t.store.Load()
+	current := st.Serial(p.Policy)
 	apex := p.Name + "." + rpzLabel + "." + z.name
 	soa := t.soa(apex, z, current, false)
 	ch := make(chan []dns.RR, 2)
@@ -129,12 +131,12 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 		return ch, nil
 	}
 	if serial != 0 {
-		if old, d := t.journal.find(p.index, serial, current); old != nil {
+		if old, d := t.journal.find(p.Index, serial, current); old != nil {
 			// RFC 1995 §4: the new SOA, then the old SOA, the records gone, the new SOA, the records
 			// added, and the new SOA again.
 			go func() {
 				defer close(ch)
-				d.compute(p.Policy, old.snap, st.snap, apex, t.ttl)
+				d.compute(p.Policy.Policy, old.Snap, st.Snap, apex, t.ttl)
 				t.journal.computed()
 				ch <- []dns.RR{soa, t.soa(apex, z, serial, false)}
 				sendBatches(ch, d.del)
@@ -152,7 +154,7 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 			head = append(head, &dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: ns})
 		}
 		ch <- head
-		rpz.Zone(p.Policy, st.snap, apex, t.ttl, func(rrs []dns.RR) bool {
+		rpz.Zone(p.Policy.Policy, st.Snap, apex, t.ttl, func(rrs []dns.RR) bool {
 			ch <- rrs
 			return true
 		})
@@ -165,13 +167,13 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 type notifier interface{ Notify(zone string) error }
 
 // notify tells the secondaries of each policy whose serial moved on.
-func (t *Threatstop) notify(old, next *state) {
+func (t *Threatstop) notify(old, next *state.State) {
 	if t.notifier == nil || old == nil {
 		return
 	}
 
-	for i, p := range t.order {
-		if next.serials[i] == old.serials[i] {
+	for _, p := range t.order {
+		if next.Serial(p.Policy) == old.Serial(p.Policy) {
 			continue
 		}
 		for _, z := range t.zones {

@@ -13,7 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
-	_ "github.com/threatstop/threatstop/plugin/pkg/chain" // the plugins and directive order of the binary
+	_ "github.com/threatstop/threatstop/cmd/threatstop/chain" // the plugins and directive order of the binary
 )
 
 var mu sync.Mutex // caddy's start-up is not safe for concurrent use

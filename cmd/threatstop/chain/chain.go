@@ -1,6 +1,7 @@
 // Package chain is the plugin chain of the threatstop binary: importing it compiles in exactly the
-// plugins we ship and sets CoreDNS's directive order. cmd/threatstop and the in-process server tests share
-// it, so both run the same chain.
+// plugins we ship and sets CoreDNS's directive order. cmd/threatstop and the in-process server tests
+// (internal/coretest) share it, so both run the same chain. It lives with the command: no plugin or
+// shared package imports it.
 package chain
 
 import (
@@ -41,13 +42,15 @@ import (
 	_ "github.com/coredns/coredns/plugin/whoami"
 
 	_ "github.com/threatstop/threatstop/plugin/threatfeed"
+	_ "github.com/threatstop/threatstop/plugin/threatfirewall"
 	_ "github.com/threatstop/threatstop/plugin/threatlog"
 	_ "github.com/threatstop/threatstop/plugin/threatstop"
 )
 
 // directives is CoreDNS's own order (core/dnsserver/zdirectives.go) restricted to the plugins above, with
-// threatfeed and threatstop after tsig and acl (which decide who may ask), before transfer (so the policy
-// zones can be handed to it), and before cache and every resolving plugin: the in-line firewall sees each
+// threatfeed, threatlog, threatstop and threatfirewall after tsig and acl (which decide who may ask),
+// before transfer (so the policy zones can be handed to it), and the firewall before cache and every
+// resolving plugin: it sees each
 // query and each answer, cached or not, like RPZ in a resolver. A cache in front of it would give one
 // client's answer to clients of other policies, drop the Extended DNS Error (it strips OPT), and keep
 // serving an answer after the policy changed; DNSBL answers are cheaper to compute than a cache lookup.
@@ -76,6 +79,7 @@ var directives = []string{
 	"threatfeed",
 	"threatlog",
 	"threatstop",
+	"threatfirewall",
 	"cache",
 	"header",
 	"minimal",

@@ -1,23 +1,28 @@
-package threatstop
+package threatfirewall
 
 import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin/pkg/proxyproto"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // fwWriter records what reaches the client; ra overrides the client's address, tls is its TLS state.
@@ -39,27 +44,60 @@ func (w *fwWriter) WriteMsg(m *dns.Msg) error { w.msgs = append(w.msgs, m); retu
 
 func (w *fwWriter) ConnectionState() *tls.ConnectionState { return w.tls }
 
+// testStore is a store with one threatstop block of policies given by name and own block entries.
+func testStore(t testing.TB, policies map[string][]string) (*state.Store, *state.Block) {
+	t.Helper()
+	store := state.NewStore()
+	names := make([]string, 0, len(policies))
+	for n := range policies {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var ps []*state.Policy
+	for _, n := range names {
+		p, err := policy.New(policy.Config{Name: n, Blocked: policies[n]}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, &state.Policy{Policy: p})
+	}
+	return store, store.AddBlock(0, ps)
+}
+
+// parseFirewall reads a threatfirewall block and binds it to the policies (name → own block entries) of
+// one threatstop block; its decision log is discarded.
+func parseFirewall(t testing.TB, input string, policies map[string][]string) (*Firewall, error) {
+	t.Helper()
+	store, own := testStore(t, policies)
+	c := caddy.NewTestController("dns", input)
+	c.Next()
+	f, err := Parse(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Resolve("Testfile", store, own, nil); err != nil {
+		return nil, err
+	}
+	f.log = newDecisionLog(io.Discard)
+	f.log.start()
+	t.Cleanup(f.log.stop)
+	return f, nil
+}
+
 // fwHandler is a firewall over policy a (own entries only), every client, in front of an upstream that
 // answers every A query with 192.0.2.9, an address that policy a lists too.
-func fwHandler(t *testing.T) *Threatstop {
+func fwHandler(t *testing.T) *Firewall {
 	t.Helper()
-	ts, err := parseInput(t, `threatstop {
-		policy a {
-			block evil.example 192.0.2.0/24
-		}
-		firewall {
-			client 0.0.0.0/0 ::/0 a
-		}
-	}`)
+	f, err := parseFirewall(t, "threatfirewall {\n client 0.0.0.0/0 ::/0 a\n}", map[string][]string{"a": {"evil.example", "192.0.2.0/24"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Next = test.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	f.Next = test.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 		m := new(dns.Msg).SetReply(r)
 		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 5}, A: net.IPv4(192, 0, 2, 9)}}
 		return dns.RcodeSuccess, w.WriteMsg(m)
 	})
-	return ts
+	return f
 }
 
 // With the PROXY protocol, RemoteAddr is a *proxyproto.Addr around the real client's address; the
@@ -72,8 +110,8 @@ func TestFirewallProxyProtocolClient(t *testing.T) {
 		&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 5353}: "2001:db8::1",
 	} {
 		w := &fwWriter{ra: proxyproto.NewAddr(lb, real, nil)}
-		if got := clientAddr(w); got.String() != want {
-			t.Errorf("clientAddr(%s behind the PROXY protocol) = %s, want %s", real, got, want)
+		if got := peer.Addr(w); got.String() != want {
+			t.Errorf("peer.Addr(%s behind the PROXY protocol) = %s, want %s", real, got, want)
 		}
 		r := new(dns.Msg).SetQuestion("www.example.", dns.TypeA)
 		if _, err := ts.ServeDNS(context.Background(), w, r); err != nil {
@@ -161,7 +199,9 @@ func (w *writes) lines() int { w.mu.Lock(); defer w.mu.Unlock(); return w.n }
 // standard output (CoreDNS's log) can then never land inside a decision line.
 func TestDecisionLogWholeLines(t *testing.T) {
 	out := &writes{}
-	d := &decisionLog{out: out}
+	d := newDecisionLog(out)
+	d.start()
+	defer d.stop()
 	line := "[INFO] plugin/threatstop: decision " + strings.Repeat("x", 190)
 	const n = 2000 // 400 kB: several full batches
 	for range n {
@@ -185,19 +225,11 @@ func TestDecisionLogWholeLines(t *testing.T) {
 // An EDNS Client Subnet option of source prefix length 0 (dig +subnet=0, a stub opting out of ECS) names
 // no client: the policy is chosen by the transport address, not by 0.0.0.0.
 func TestFirewallECSZeroPrefix(t *testing.T) {
-	ts, err := parseInput(t, `threatstop {
-		policy office {
-			block evil.example
-		}
-		policy guest {
-			block 192.0.2.0/24
-		}
-		firewall {
-			client 10.240.0.0/16 office
-			client 0.0.0.0/0 guest
-			ecs
-		}
-	}`)
+	ts, err := parseFirewall(t, `threatfirewall {
+		client 10.240.0.0/16 office
+		client 0.0.0.0/0 guest
+		ecs
+	}`, map[string][]string{"office": {"evil.example"}, "guest": {"192.0.2.0/24"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +257,7 @@ func TestFirewallECSZeroPrefix(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := "none"
-		if p, _ := ts.fw.pick(context.Background(), &fwWriter{}, r); p != nil {
+		if p, _ := ts.pick(context.Background(), &fwWriter{}, r); p != nil {
 			got = p.Name
 		}
 		if got != tc.want {
@@ -284,7 +316,7 @@ func TestFirewallLogOnlyDoesNotHideBlock(t *testing.T) {
 	}
 	answer := func(addr string) *fwWriter {
 		w := &fwWriter{}
-		q := &fwQuery{ResponseWriter: w, t: ts, p: &policyEntry{Policy: pol, owner: ts}, s: snap,
+		q := &fwQuery{ResponseWriter: w, f: ts, p: &state.Policy{Policy: pol}, s: snap,
 			r: new(dns.Msg).SetQuestion("tracker.example.", dns.TypeA), client: netip.MustParseAddr("10.0.0.1")}
 		if got := q.before("tracker.example."); got != undecided {
 			t.Fatalf("a log-only query name decided the query (%d) before its answer was seen", got)

@@ -1,4 +1,9 @@
-package threatstop
+// Package threatfirewall is a CoreDNS plugin, the in-line DNS firewall: in front of a resolving plugin
+// (cache, forward), it applies a threatstop policy, chosen per client, to each query name, to every CNAME
+// target and address of the answer, and to the client's own address, like a Response Policy Zone in a
+// resolver. It reads the policies and the snapshot from the instance's State (package state), the same
+// version the DNSBL answers and RPZ zones of the threatstop plugin are built from.
+package threatfirewall
 
 import (
 	"context"
@@ -8,27 +13,55 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/tsig"
 	"github.com/gaissmai/bart"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/rpz"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
-// firewall is the in-line DNS firewall: in front of a resolving plugin (cache, forward), it applies a
-// policy, chosen per client, to each query name, to every CNAME target and address of the answer, and to
-// the client's own address, like a Response Policy Zone in a resolver, from the same snapshot as the
-// DNSBL answers.
-type firewall struct {
-	byClient *bart.Table[*policyEntry] // most specific client prefix wins
-	byKey    map[string]*policyEntry   // TSIG key name (verified by the server) → policy
-	ecs      bool                      // select by the EDNS Client Subnet address when one is sent
-	triggers trigger                   // the triggers that apply
-	ttl      uint32                    // TTL of the records and SOA of a rewritten answer
-	origin   string                    // the SOA of a rewritten answer is <policy>.rpz.<origin>
-	line     int                       // Corefile line of the firewall block, for start-up errors
-	rules    []fwRule                  // as written; resolved into byClient and byKey
+// Firewall is the plugin handler.
+type Firewall struct {
+	Next plugin.Handler
+
+	store    *state.Store
+	byClient *bart.Table[*state.Policy] // most specific client prefix wins
+	byKey    map[string]*state.Policy   // TSIG key name (verified by the server) → policy
+	ecs      bool                       // select by the EDNS Client Subnet address when one is sent
+	triggers trigger                    // the triggers that apply
+	ttl      uint32                     // TTL of the records and SOA of a rewritten answer
+	origin   string                     // the SOA of a rewritten answer is <policy>.rpz.<origin>
+	line     int                        // Corefile line of the firewall block, for start-up errors
+	rules    []rule                     // as written; resolved into byClient and byKey
+	log      *decisionLog
+}
+
+// Name implements plugin.Handler.
+func (f *Firewall) Name() string { return pluginName }
+
+// ServeDNS implements plugin.Handler. A query the firewall decides before resolving is answered here;
+// otherwise the next plugins answer through a writer that holds their answer, which is checked and
+// written once they return, where the stack is shallow again.
+func (f *Firewall) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	w, done, rcode, err := f.filter(ctx, w, r)
+	if done {
+		return rcode, err
+	}
+	if f.Next == nil {
+		return plugin.NextOrFailure(pluginName, nil, ctx, w, r)
+	}
+	rcode, err = f.Next.ServeDNS(ctx, w, r) // directly: NextOrFailure's frame would sit on every query's stack
+	if q, ok := w.(*fwQuery); ok {
+		if werr := q.flush(); err == nil {
+			err = werr
+		}
+	}
+	return rcode, err
 }
 
 // trigger is a set of the places where a listed entry is looked for.
@@ -68,8 +101,8 @@ const (
 // the resolving plugins answer it (one allocation per query).
 type fwQuery struct {
 	dns.ResponseWriter
-	t       *Threatstop
-	p       *policyEntry
+	f       *Firewall
+	p       *state.Policy
 	s       *snapshot.Snapshot
 	serial  uint32 // the policy's serial that goes with s
 	r       *dns.Msg
@@ -78,24 +111,25 @@ type fwQuery struct {
 	pending *dns.Msg   // the resolving plugins' answer, until ServeDNS flushes it
 }
 
-// filter applies the firewall to a query outside the DNSBL zones, before the resolving plugins run: it
-// either answers (done) or returns the writer through which they must answer, which checks their answer.
-// ServeDNS then calls them itself, so that no frame of the firewall sits on their stack.
-//
-//go:noinline
-func (t *Threatstop) filter(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, name string, qtype uint16) (dns.ResponseWriter, bool, int, error) {
-	f := t.fw
-	if r.Opcode != dns.OpcodeQuery || qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+// filter applies the firewall before the resolving plugins run: it either answers (done) or returns the
+// writer through which they must answer, which checks their answer.
+func (f *Firewall) filter(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (dns.ResponseWriter, bool, int, error) {
+	if len(r.Question) == 0 || r.Opcode != dns.OpcodeQuery { // the server answers those itself
+		return w, false, 0, nil
+	}
+	qtype := r.Question[0].Qtype
+	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
 		return w, false, 0, nil
 	}
 	p, client := f.pick(ctx, w, r)
 	if p == nil {
 		return w, false, 0, nil
 	}
-	// The snapshot of the policy's own state: the one its serial (in the SOA of rewritten answers) and its
-	// DNSBL answers go with.
-	st := p.owner.state.Load()
-	q := &fwQuery{ResponseWriter: w, t: t, p: p, s: st.snap, serial: st.serials[p.index], r: r, client: client}
+	// One State: the snapshot and the policy's serial (in the SOA of rewritten answers) that its DNSBL
+	// answers and RPZ zone go with.
+	st := f.store.Load()
+	q := &fwQuery{ResponseWriter: w, f: f, p: p, s: st.Snap, serial: st.Serial(p), r: r, client: client}
+	name := strings.ToLower(r.Question[0].Name) // no allocation unless the name has upper case
 	switch q.before(name) {
 	case pass:
 		return w, false, 0, nil
@@ -126,10 +160,9 @@ const (
 )
 
 // before checks the client and the query name.
-//
-//go:noinline
+
 func (q *fwQuery) before(name string) outcome {
-	f, p := q.t.fw, q.p
+	f, p := q.f, q.p
 	if f.triggers&trigClient != 0 && q.client.IsValid() {
 		switch v := p.MatchAddr(q.s, q.client); {
 		case v.Allowed: // an allowed client is never filtered
@@ -162,8 +195,8 @@ func (q *fwQuery) before(name string) outcome {
 // pick chooses the query's policy: by TSIG key (verified by the tsig plugin, which strips the TSIG record
 // and passes the key's name in the context), else by the client's address (or the EDNS Client Subnet
 // address when enabled and present). The address returned is the one the client trigger checks.
-func (f *firewall) pick(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (*policyEntry, netip.Addr) {
-	client := clientAddr(w)
+func (f *Firewall) pick(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (*state.Policy, netip.Addr) {
+	client := peer.Addr(w)
 	if f.ecs {
 		if a, ok := ecsAddr(r); ok {
 			client = a
@@ -236,8 +269,7 @@ func (q *fwQuery) Write(b []byte) (int, error) {
 
 // flush writes the pending answer: rewritten when a CNAME target or an address in it is listed, else
 // exactly as it came.
-//
-//go:noinline
+
 func (q *fwQuery) flush() error {
 	m := q.pending
 	if m == nil {
@@ -254,10 +286,9 @@ func (q *fwQuery) flush() error {
 
 // listed checks one answer record: a match is recorded (logged); one whose action blocks is kept in q.hit
 // and ends the check. A log-only or passthru match does not: another list may still block the answer.
-//
-//go:noinline
+
 func (q *fwQuery) listed(rr dns.RR) bool {
-	f, p := q.t.fw, q.p
+	f, p := q.f, q.p
 	var ip netip.Addr
 	switch rr := rr.(type) {
 	case *dns.CNAME:
@@ -296,8 +327,7 @@ func (q *fwQuery) listed(rr dns.RR) bool {
 
 // applyAnswer applies a decision found in an answer: the answer as it came (log-only, passthru), none
 // (drop), or the rewritten answer.
-//
-//go:noinline
+
 func (q *fwQuery) applyAnswer(m *dns.Msg) error {
 	switch k := q.hit.Action.Kind; {
 	case !k.Blocks():
@@ -312,7 +342,7 @@ func (q *fwQuery) applyAnswer(m *dns.Msg) error {
 // caches keep it for the firewall's TTL, RFC 2308), or the walled-garden addresses of a redirect; with an
 // Extended DNS Error naming the list when the client speaks EDNS.
 func (q *fwQuery) rewrite(h policy.Hit) *dns.Msg {
-	f := q.t.fw
+	f := q.f
 	r := q.r
 	m := new(dns.Msg)
 	m.SetReply(r)
@@ -339,7 +369,7 @@ func (q *fwQuery) rewrite(h policy.Hit) *dns.Msg {
 		m.Ns = []dns.RR{&dns.SOA{
 			Hdr: dns.RR_Header{Name: apex, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: f.ttl},
 			Ns:  "ns1." + f.origin, Mbox: "hostmaster." + f.origin, Serial: q.serial,
-			Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: f.ttl,
+			Refresh: rpz.SOARefresh, Retry: rpz.SOARetry, Expire: rpz.SOAExpire, Minttl: f.ttl,
 		}}
 	}
 	if opt := r.IsEdns0(); opt != nil {
@@ -354,15 +384,13 @@ func (q *fwQuery) rewrite(h policy.Hit) *dns.Msg {
 	return m
 }
 
-// serial is the policy's current serial, for the SOA of its rewritten answers.
-
 // record counts a decision and writes its log line; a passthru is counted only.
 func (q *fwQuery) record(trig trigger, h policy.Hit, value, entry string) {
 	decisions.WithLabelValues(q.p.Name, h.List, h.Action.Kind.String()).Inc()
 	if h.Action.Kind == policy.Passthru {
 		return
 	}
-	decisionOut.print(decisionLine(time.Now(), q.client, q.r.Question[0], q.p.Name, trig, value, entry, h))
+	q.f.log.print(decisionLine(time.Now(), q.client, q.r.Question[0], q.p.Name, trig, value, entry, h))
 }
 
 // decisionLine is the stable, documented format of a decision: "decision" and key=value pairs in a fixed

@@ -1,0 +1,17 @@
+package state
+
+import "github.com/coredns/caddy"
+
+// storageKey keys the Store of one CoreDNS instance in caddy's instance storage: every plugin block of a
+// Corefile shares it, and a reload starts a fresh one.
+type storageKey struct{}
+
+// FromController returns the Store of the controller's instance, creating it on first use.
+func FromController(c *caddy.Controller) *Store {
+	if st, ok := c.Get(storageKey{}).(*Store); ok {
+		return st
+	}
+	st := NewStore()
+	c.Set(storageKey{}, st)
+	return st
+}

@@ -1,0 +1,23 @@
+package threatfirewall
+
+import (
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// The firewall's series keep the names they had under the threatstop plugin (subsystem threatstop), so
+// dashboards and alerts carry over.
+var decisions = promauto.NewCounterVec(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: "threatstop",
+	Name:      "firewall_decisions_total",
+	Help:      "In-line firewall decisions by policy, list (custom for own entries) and action.",
+}, []string{"policy", "list", "action"})
+
+var decisionLogDropped = promauto.NewCounter(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: "threatstop",
+	Name:      "firewall_log_dropped_total",
+	Help:      "Decision log lines dropped because standard output could not keep up.",
+})
