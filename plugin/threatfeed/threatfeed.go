@@ -65,8 +65,8 @@ type Feeds struct {
 	limiter       chan struct{}
 
 	snap  atomic.Pointer[snapshot.Snapshot] // the last one built, which the next build shares parts of
-	store *state.Store                       // where each snapshot is published
-	mu    sync.Mutex                         // one rebuild at a time
+	store *state.Store                      // where each snapshot is published
+	mu    sync.Mutex                        // one rebuild at a time
 
 	dirty   chan struct{}
 	kick    []chan struct{} // per feed: fetch now (a NOTIFY came)

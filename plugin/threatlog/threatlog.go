@@ -56,7 +56,7 @@ type Threatlog struct {
 
 	state    *state.Store              // the State: snapshot and policies
 	policies map[string]*policy.Policy // of the server block's threatstop block
-	keys     map[string]keyOf // TSIG key name → policy and secret
+	keys     map[string]keyOf          // TSIG key name → policy and secret
 	store    *sharedStore
 	srv      *httpServer
 	cancel   context.CancelFunc

@@ -107,4 +107,3 @@ func BenchmarkServeDNSCleanV4(b *testing.B) {
 func BenchmarkServeDNSCleanV6(b *testing.B) {
 	benchQueries(b, []string{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.demo.threatstop.local."}, dns.TypeA)
 }
-

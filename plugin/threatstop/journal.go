@@ -39,7 +39,7 @@ type journal struct {
 	versions int
 	maxBytes int
 	states   []*state.State // oldest first; the last is the current one
-	old      []int    // per state, what it holds that the next one does not share; 0 for the current one
+	old      []int          // per state, what it holds that the next one does not share; 0 for the current one
 	diffs    map[diffKey]*ixfrDiff
 	bytes    int // of the old versions' unshared parts and the computed diffs, as of the last trim
 }

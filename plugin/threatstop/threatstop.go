@@ -29,7 +29,7 @@ type Threatstop struct {
 	Zones []string
 
 	store    *state.Store
-	block    *state.Block              // this block's policies in the store's States
+	block    *state.Block            // this block's policies in the store's States
 	policies map[string]*policyEntry // by name
 	order    []*policyEntry          // as in the Corefile
 
