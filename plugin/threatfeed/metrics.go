@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/threatstop/threatstop/plugin/pkg/heapgoal"
+	"github.com/threatstop/threatstop/plugin/pkg/series"
 )
 
 var (
@@ -96,3 +97,7 @@ var (
 		Help:      "Cache files that could not be loaded (damaged, or of another source) or written, by operation (load, save).",
 	}, []string{"feed", "op"})
 )
+
+// feedSeries deletes the per-feed series of feeds that a reload removed.
+var feedSeries = series.New("feed", entries, invalidLines, skippedLines, lastSuccess, lastChange, loadErrors,
+	guardDropped, heldGauge, staleGauge, cacheErrors)

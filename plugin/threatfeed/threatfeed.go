@@ -160,6 +160,11 @@ func (f *Feeds) Start() error {
 	var err error
 	f.start.Do(func() {
 		heapgoal.Start()
+		names := make([]string, len(f.feeds))
+		for i, fd := range f.feeds {
+			names[i] = fd.Name
+		}
+		feedSeries.Replace(names) // the series of feeds a reload removed go
 		for _, fd := range f.feeds {
 			loadErrors.WithLabelValues(fd.Name) // export 0 from the start, so alerts on increase work
 			fd.Cache = f.cache
