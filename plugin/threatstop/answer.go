@@ -13,13 +13,13 @@ import (
 
 // listed answers a listed entry: A records per category, TXT records naming the lists, NODATA for any
 // other type.
-func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s *snapshot.Snapshot, v policy.Verdict, apex string, z *zone, serial uint32, qtype uint16) (int, error) {
+func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s *snapshot.Snapshot, v policy.Verdict, testPoint bool, apex string, z *zone, serial uint32, qtype uint16) (int, error) {
 	m := reply(r)
 	name := r.Question[0].Name
 	if qtype == dns.TypeA || qtype == dns.TypeANY {
 		var addrs []netip.Addr
 		switch {
-		case v.TestPoint:
+		case testPoint:
 			addrs = append(addrs, p.DefaultAnswer())
 		default:
 			if v.Custom {
@@ -34,7 +34,7 @@ func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s 
 	}
 	if qtype == dns.TypeTXT || qtype == dns.TypeANY {
 		switch {
-		case v.TestPoint:
+		case testPoint:
 			m.Answer = append(m.Answer, t.txt(name, "RFC 5782 test point"))
 		default:
 			if v.Custom {

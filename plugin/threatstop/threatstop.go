@@ -17,7 +17,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/peer"
-	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/qname"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/threatfirewall"
@@ -128,22 +127,18 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		return t.serveList(ctx, w, r, p, st, z, inner, apex, qtype)
 	}
 
-	var v policy.Verdict
-	switch q := qname.Decode(inner); q.Kind {
-	case qname.Addr:
-		v = p.CheckAddr(st.Snap, q.Addr)
-	case qname.Name:
-		v = p.CheckName(st.Snap, q.Name)
-	default:
+	q := qname.Decode(inner)
+	if q.Kind == qname.Invalid {
 		p.counters.invalid.Inc()
 		return t.nxdomain(w, r, apex, z, serial)
 	}
+	v, testPoint := check(p.Policy.Policy, st.Snap, q)
 	if !v.Listed {
 		p.counters.clean.Inc()
 		return t.nxdomain(w, r, apex, z, serial)
 	}
 	p.counters.listed.Inc()
-	return t.listed(w, r, p, st.Snap, v, apex, z, serial, qtype)
+	return t.listed(w, r, p, st.Snap, v, testPoint, apex, z, serial, qtype)
 }
 
 // match returns the longest served zone that holds name (lowercase, fully qualified), without the

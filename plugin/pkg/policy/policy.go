@@ -22,17 +22,6 @@ const CustomList = "custom"
 // DefaultAnswer is the A record of a listed entry whose category has no answer of its own (RFC 5782 §2.1).
 var DefaultAnswer = netip.AddrFrom4([4]byte{127, 0, 0, 2})
 
-// RFC 5782 §5 test points: listed and not listed in every list.
-var (
-	testListed = netip.AddrFrom4([4]byte{127, 0, 0, 2})
-	testClean  = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-)
-
-const (
-	TestName    = "test"
-	InvalidName = "invalid"
-)
-
 // own-entry lists of a policy's private snapshot.
 const (
 	ownBlock = 0
@@ -179,44 +168,20 @@ func ValidEntry(e string) error {
 
 // Verdict is the outcome of one lookup.
 type Verdict struct {
-	Listed    bool
-	Allowed   bool           // an allow entry or allow list covered it (and it is not listed)
-	TestPoint bool           // an RFC 5782 test point
-	Custom    bool           // one of the policy's own block entries covers it
-	Shared    snapshot.SetID // the shared lists at the entry, before the policy's mask
+	Listed  bool
+	Allowed bool           // an allow entry or allow list covered it (and it is not listed)
+	Custom  bool           // one of the policy's own block entries covers it
+	Shared  snapshot.SetID // the shared lists at the entry, before the policy's mask
 }
 
-// CheckAddr decides an address.
-func (p *Policy) CheckAddr(s *snapshot.Snapshot, a netip.Addr) Verdict {
-	a = a.Unmap()
-	switch a {
-	case testListed:
-		return Verdict{Listed: true, TestPoint: true}
-	case testClean:
-		return Verdict{}
-	}
-	return p.decide(s, p.own.Set(p.own.LookupAddr(a)), s.LookupAddr(a))
-}
-
-// CheckName decides a normalised domain name.
-func (p *Policy) CheckName(s *snapshot.Snapshot, name string) Verdict {
-	switch name {
-	case TestName:
-		return Verdict{Listed: true, TestPoint: true}
-	case InvalidName:
-		return Verdict{}
-	}
-	return p.decide(s, p.own.Set(p.own.LookupName(name)), s.LookupName(name))
-}
-
-// MatchAddr decides an address seen by the in-line firewall: like CheckAddr, without the RFC 5782 test
-// points, which are DNSBL query forms and not addresses to block.
+// MatchAddr decides an address: listed (by a blocking list or an own block entry) unless an allow entry
+// or allow list covers it. The DNSBL's RFC 5782 test points are the DNSBL answer code's, not a policy's.
 func (p *Policy) MatchAddr(s *snapshot.Snapshot, a netip.Addr) Verdict {
 	a = a.Unmap()
 	return p.decide(s, p.own.Set(p.own.LookupAddr(a)), s.LookupAddr(a))
 }
 
-// MatchName decides a normalised name seen by the in-line firewall, without the test points.
+// MatchName decides a normalised domain name, as MatchAddr an address.
 func (p *Policy) MatchName(s *snapshot.Snapshot, name string) Verdict {
 	return p.decide(s, p.own.Set(p.own.LookupName(name)), s.LookupName(name))
 }

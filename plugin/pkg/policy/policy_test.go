@@ -81,11 +81,11 @@ func TestCheck(t *testing.T) {
 	} {
 		var v Verdict
 		if a, err := netip.ParseAddr(tc.q); err == nil {
-			v = p.CheckAddr(s, a)
+			v = p.MatchAddr(s, a)
 		} else {
-			v = p.CheckName(s, tc.q)
+			v = p.MatchName(s, tc.q)
 		}
-		if v.Listed != tc.listed || v.Allowed != tc.allowed || v.Custom != tc.custom || v.TestPoint {
+		if v.Listed != tc.listed || v.Allowed != tc.allowed || v.Custom != tc.custom {
 			t.Errorf("%s: %+v, want listed=%v allowed=%v custom=%v", tc.q, v, tc.listed, tc.allowed, tc.custom)
 		}
 		if got := lists(p, s, v); !slices.Equal(got, tc.lists) {
@@ -106,36 +106,13 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestTestPoints: RFC 5782 §5 test points hold in every policy, whatever the feeds and own entries say.
-func TestTestPoints(t *testing.T) {
-	s := snapshot.Build([]snapshot.List{{Name: "bogons", Category: "x", Set: set(t, "127.0.0.0/8", "invalid", "*.test")}}, nil)
-	p, err := New(Config{Name: "p", Block: []int{0}, Allowed: []string{"127.0.0.0/8", "test"}}, Catalog(s.Lists))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for q, listed := range map[string]bool{
-		"127.0.0.2": true, "::ffff:127.0.0.2": true, "test": true,
-		"127.0.0.1": false, "::ffff:127.0.0.1": false, "invalid": false,
-	} {
-		var v Verdict
-		if a, err := netip.ParseAddr(q); err == nil {
-			v = p.CheckAddr(s, a)
-		} else {
-			v = p.CheckName(s, q)
-		}
-		if v.Listed != listed || v.TestPoint != listed {
-			t.Errorf("%s: %+v, want listed=%v", q, v, listed)
-		}
-	}
-}
-
 // TestPoliciesShareSnapshot: two policies over one snapshot see only their own lists.
 func TestPoliciesShareSnapshot(t *testing.T) {
 	s, cat := fixture(t)
 	spam, _ := New(Config{Name: "spam", Block: []int{0}}, cat)
 	tor, _ := New(Config{Name: "tor", Block: []int{2}}, cat)
 	a := netip.MustParseAddr("203.0.113.9")
-	if spam.CheckAddr(s, a).Listed || !tor.CheckAddr(s, a).Listed {
+	if spam.MatchAddr(s, a).Listed || !tor.MatchAddr(s, a).Listed {
 		t.Error("a list outside a policy's mask decided its answer")
 	}
 }
