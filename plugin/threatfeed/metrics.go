@@ -6,17 +6,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/threatstop/threatstop/plugin/pkg/heapgoal"
 	"github.com/threatstop/threatstop/plugin/pkg/series"
 )
 
 var (
-	_ = promauto.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: pluginName,
-		Name:      "gc_percent",
-		Help:      "The GOGC set for the live heap; 0 when GOGC or GOMEMLIMIT in the environment decides.",
-	}, func() float64 { return float64(heapgoal.Current()) })
 	entries = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

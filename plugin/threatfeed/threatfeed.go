@@ -21,8 +21,6 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
 	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
-	"github.com/threatstop/threatstop/plugin/pkg/heapgoal"
-	"github.com/threatstop/threatstop/plugin/pkg/pace"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
@@ -159,7 +157,6 @@ func local(fd *feed.Feed) bool {
 func (f *Feeds) Start() error {
 	var err error
 	f.start.Do(func() {
-		heapgoal.Start()
 		names := make([]string, len(f.feeds))
 		for i, fd := range f.feeds {
 			names[i] = fd.Name
@@ -198,8 +195,6 @@ func (f *Feeds) Start() error {
 		wg.Wait()
 		f.rebuild()
 
-		// From here on queries are answered: background work yields to them (package pace).
-		pace.Start()
 		f.running.Add(1 + len(f.feeds))
 		go f.rebuilder(ctx)
 		for i := range f.feeds {

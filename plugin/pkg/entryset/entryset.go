@@ -9,7 +9,6 @@ package entryset
 
 import (
 	"bytes"
-	stdcmp "cmp"
 	"encoding/binary"
 	"fmt"
 	"iter"
@@ -18,8 +17,6 @@ import (
 	"sort"
 	"strings"
 	"unsafe"
-
-	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
 
 // nameRef is a name in a Builder's buffer: its offset<<8 | its length (at most 253).
@@ -224,19 +221,17 @@ func (b *Builder) name(r nameRef) []byte { return b.buf[r>>8 : r>>8+r&0xff] }
 func (b *Builder) compareNames(x, y nameRef) int { return bytes.Compare(b.name(x), b.name(y)) }
 
 // pack sorts refs and packs their distinct names.
-func (b *Builder) pack(p *pace.Pacer, refs []nameRef) Names {
-	pace.SortFunc(p, refs, b.compareNames)
-	refs = pace.CompactFunc(p, refs, func(x, y nameRef) bool { return bytes.Equal(b.name(x), b.name(y)) })
+func (b *Builder) pack(refs []nameRef) Names {
+	slices.SortFunc(refs, b.compareNames)
+	refs = slices.CompactFunc(refs, func(x, y nameRef) bool { return bytes.Equal(b.name(x), b.name(y)) })
 	size := 0
 	for _, r := range refs {
-		p.Tick()
 		size += int(r & 0xff)
 	}
 	var all strings.Builder
 	all.Grow(size)
-	n := Names{ends: pace.Uninit[uint32](len(refs))}
+	n := Names{ends: make([]uint32, len(refs))}
 	for i, r := range refs {
-		p.Tick()
 		all.Write(b.name(r))
 		n.ends[i] = uint32(all.Len())
 	}
@@ -250,15 +245,15 @@ func (b *Builder) Len() int { return len(b.v4) + len(b.v6) + len(b.names) + len(
 // Set sorts and deduplicates what was added and returns it as an immutable Set. The Builder must not be
 // used afterwards.
 func (b *Builder) Set() *Set {
-	// Sorting a million entries takes tens of milliseconds: pace it, so queries are not held back.
-	var p pace.Pacer
-	pace.SortFunc(&p, b.v4, stdcmp.Compare[uint64])
-	pace.SortFunc(&p, b.v6, V6.Compare)
+	// Sorting a million entries takes tens of milliseconds, off the query path: the runtime schedules
+	// queries on the other cores meanwhile.
+	slices.Sort(b.v4)
+	slices.SortFunc(b.v6, V6.Compare)
 	s := &Set{
-		V4:        exact(&p, pace.Compact(&p, b.v4)),
-		V6:        exact(&p, pace.Compact(&p, b.v6)),
-		Names:     b.pack(&p, b.names),
-		Wildcards: b.pack(&p, b.wild),
+		V4:        exact(slices.Compact(b.v4)),
+		V6:        exact(slices.Compact(b.v6)),
+		Names:     b.pack(b.names),
+		Wildcards: b.pack(b.wild),
 	}
 	*b = Builder{}
 	return s
@@ -266,13 +261,11 @@ func (b *Builder) Set() *Set {
 
 // exact returns s in an array of its length, reusing s's when little would be left unused: append's
 // doubling would otherwise stay with the Set for its lifetime.
-func exact[T any](p *pace.Pacer, s []T) []T {
+func exact[T any](s []T) []T {
 	if cap(s)-len(s) <= len(s)/8 {
 		return slices.Clip(s)
 	}
-	out := pace.Uninit[T](len(s))
-	pace.Copy(p, out, s)
-	return out
+	return slices.Clone(s)
 }
 
 // Grow makes room for about v4, v6 and names more entries and nameBytes more bytes of names, so that a
@@ -284,16 +277,8 @@ func (b *Builder) Grow(v4, v6, names, nameBytes int) {
 	b.names = grow(b.names, names)
 }
 
-// grow is slices.Grow in memory that is not zeroed (pace.Uninit): append writes each element before
-// anything reads it.
-func grow[T any](s []T, n int) []T {
-	if n <= cap(s)-len(s) {
-		return s
-	}
-	out := pace.Uninit[T](len(s) + n)[:len(s)]
-	copy(out, s)
-	return out
-}
+// grow is slices.Grow.
+func grow[T any](s []T, n int) []T { return slices.Grow(s, n) }
 
 // MatchAddr returns the most specific prefix of s that contains a: one binary search per prefix length,
 // for explaining a decision, not for the query path.

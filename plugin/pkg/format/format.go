@@ -14,7 +14,6 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/domain"
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
-	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
 
 // Parser parses one whole feed body into b, counting what it saw in st.
@@ -103,9 +102,7 @@ func (st *Stats) invalid(line int, text, reason string) {
 // without surrounding blanks. A last line with no newline is still a line; a byte order mark is dropped.
 func eachLine(data string, st *Stats, fn func(n int, line string)) {
 	data = trimBOM(data)
-	var p pace.Pacer
 	for n := 1; len(data) > 0; n++ {
-		p.Tick()
 		var line string
 		if i := strings.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]

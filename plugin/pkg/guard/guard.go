@@ -14,7 +14,6 @@ import (
 	"slices"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
-	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
 
 // Why an entry was dropped.
@@ -155,9 +154,7 @@ func (g Guard) Apply(s *entryset.Set) (*entryset.Set, Dropped) {
 // counted in d, and the unprotected parts of entries that contain protected space go to keep.
 func filter[T any](in []T, prefix func(T) netip.Prefix, g Guard, d *Dropped, keep *[]netip.Prefix) []T {
 	var out []T
-	var pc pace.Pacer
 	for i, v := range in {
-		pc.Tick()
 		p := prefix(v)
 		why, parts := g.check(p)
 		if why == "" {

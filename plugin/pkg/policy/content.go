@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
-	"github.com/threatstop/threatstop/plugin/pkg/pace"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 )
 
@@ -71,7 +70,6 @@ type content struct {
 	allow []*entryset.Set
 	hits  []Hit        // per rank
 	kinds []ActionKind // per rank
-	pace  pace.Pacer   // a zone transfer must not hold queries back
 
 	// wild indexes the wildcards of the policy's sources (what covers a name), far fewer than its names:
 	// probing it costs less than probing the snapshot's map of all names, and cache misses dominate.
@@ -212,7 +210,6 @@ func (c *content) prefixes(v4 bool, fn func(Entry) bool) bool {
 	var stack [129]open // nested prefixes have distinct lengths
 	depth := 0
 	for len(heads) > 0 {
-		c.pace.Tick()
 		k := heads[0].key
 		for _, h := range heads[1:] {
 			if h.key.less(k) {
@@ -296,7 +293,6 @@ func (c *content) names(fn func(Entry) bool) bool {
 	for _, h := range heads {
 		if h.sub {
 			for _, w := range h.names.All() {
-				c.pace.Tick()
 				x, ok := c.wild[w]
 				if !ok {
 					x.rank = -1
@@ -306,7 +302,6 @@ func (c *content) names(fn func(Entry) bool) bool {
 		}
 	}
 	for len(heads) > 0 {
-		c.pace.Tick()
 		name, sub := heads[0].names.At(heads[0].next), heads[0].sub
 		for _, h := range heads[1:] {
 			if d := strings.Compare(h.names.At(h.next), name); d < 0 || d == 0 && sub && !h.sub {

@@ -13,8 +13,6 @@ package rangemap
 
 import (
 	"math/bits"
-
-	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
 
 // indexFrom is the number of boundaries from which a map gets an index; below it, a plain binary search
@@ -90,10 +88,8 @@ func newIndex(n int, at func(int) U128, width uint) *index {
 	// first[k] is the first boundary (from 1) whose bucket is >= k; boundary 0 (address 0) belongs to
 	// no bucket, it answers for addresses below the first.
 	i := 1
-	var p pace.Pacer // a pass over every boundary: millions, for a full feed
 	for k := range 1 << 16 {
 		for i < n {
-			p.Tick()
 			if kk, _ := x.key(at(i)); kk >= k {
 				break
 			}
@@ -184,17 +180,13 @@ type Builder struct {
 }
 
 // NewBuilder returns a builder for addresses of width bits (32 or 128) and about n boundaries; the value
-// is 0 from address 0 until the first Set. The arrays are not zeroed (pace.Uninit): a snapshot's are
-// megabytes, and only what Set appends is ever read.
+// is 0 from address 0 until the first Set.
 func NewBuilder(width uint, n int) *Builder {
-	b := &Builder{width: width, vals: pace.Uninit[uint32](n + 1)[:1]}
-	b.vals[0] = 0
+	b := &Builder{width: width, vals: make([]uint32, 1, n+1)}
 	if width == 32 {
-		b.starts4 = pace.Uninit[uint32](n + 1)[:1]
-		b.starts4[0] = 0
+		b.starts4 = make([]uint32, 1, n+1)
 	} else {
-		b.starts = pace.Uninit[U128](n + 1)[:1]
-		b.starts[0] = U128{}
+		b.starts = make([]U128, 1, n+1)
 	}
 	return b
 }

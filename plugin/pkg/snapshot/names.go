@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
-	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
 
 // nameTable maps every distinct name of the lists to its sets. It holds no copy of any name: a name is a
@@ -105,11 +104,9 @@ func buildNames(lists []List, in *interner, w int) *nameTable {
 	// w words per ref, for the name's first ref only.
 	own, ownSub := make([]uint64, total*w), make([]uint64, total*w)
 	firsts := make([]uint32, 0, total) // the ref of each distinct name, in no particular order
-	var p pace.Pacer                   // millions of probes: off the query path
 	for k, names := range t.srcs {
 		li, sub := k/2, k%2 == 1
 		for j := range names.Len() {
-			p.Tick()
 			ref := t.bases[k] + uint32(j)
 			first := t.insert(ref)
 			if first == ref {
@@ -126,7 +123,6 @@ func buildNames(lists []List, in *interner, w int) *nameTable {
 	// before its children.
 	var byDots [128][]uint32
 	for _, ref := range firsts {
-		p.Tick()
 		d := min(strings.Count(t.name(ref), "."), len(byDots)-1)
 		byDots[d] = append(byDots[d], ref)
 	}
@@ -134,7 +130,6 @@ func buildNames(lists []List, in *interner, w int) *nameTable {
 	self, sub := NewBits(len(lists)), NewBits(len(lists))
 	for _, refs := range byDots {
 		for _, ref := range refs {
-			p.Tick()
 			name := t.name(ref)
 			i := int(ref) * w
 			copy(sub, ownSub[i:i+w])

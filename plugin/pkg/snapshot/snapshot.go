@@ -21,7 +21,6 @@ import (
 	"unsafe"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
-	"github.com/threatstop/threatstop/plugin/pkg/pace"
 	"github.com/threatstop/threatstop/plugin/pkg/rangemap"
 )
 
@@ -288,9 +287,7 @@ func merge[K any](lists []List, keys func(*entryset.Set) []K, cmp func(K, K) int
 			heads = append(heads, head{k, i})
 		}
 	}
-	var p pace.Pacer
 	for len(heads) > 0 {
-		p.Tick()
 		least := heads[0].keys[0]
 		for _, h := range heads[1:] {
 			if cmp(h.keys[0], least) < 0 {

@@ -9,12 +9,12 @@ import (
 	"testing"
 )
 
-// TestFileFetch reads a file of several read pieces whole, then reports it unchanged, then reads the
+// TestFileFetch reads a file of about 1 MiB whole, then reports it unchanged, then reads the
 // new version that a rename puts in its place.
 func TestFileFetch(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "feed.txt")
-	want := bytes.Repeat([]byte("192.0.2.1\n198.51.100.7/32\n"), 3*readPiece/26+11) // not a whole number of pieces
+	want := bytes.Repeat([]byte("192.0.2.1\n198.51.100.7/32\n"), (1<<20)/26+11) // not a power of two
 	if err := os.WriteFile(path, want, 0o644); err != nil {
 		t.Fatal(err)
 	}

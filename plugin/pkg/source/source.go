@@ -11,8 +11,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-
-	"github.com/threatstop/threatstop/plugin/pkg/pace"
 )
 
 // ErrNotModified is returned by Fetch when the feed has not changed since the last successful Fetch.
@@ -86,23 +84,13 @@ func (f *File) Fetch(context.Context) ([]byte, error) {
 		return nil, err
 	}
 	defer fh.Close()
-	// Read exactly the size stat gave, plus one byte to notice growth: no doubling buffer, no copy. Read
-	// it in pieces into memory not zeroed beforehand: one read of a large file, or the zeroing of its
-	// buffer, holds the core for milliseconds (copying, faulting in pages), and on a single core the
-	// queries wait for it.
-	data := pace.Uninit[byte](int(before.Size()) + 1)
-	var p pace.Pacer
-	n := 0
-	for n < len(data) {
-		m, err := fh.Read(data[n:min(n+readPiece, len(data))])
-		n += m
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		p.Step()
+	// Read exactly the size stat gave, plus one byte to notice growth: no doubling buffer, no copy.
+	data := make([]byte, before.Size()+1)
+	n, err := io.ReadFull(fh, data)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+	case err != nil:
+		return nil, err
 	}
 	data = data[:n]
 	opened, err := fh.Stat()
@@ -116,9 +104,6 @@ func (f *File) Fetch(context.Context) ([]byte, error) {
 	f.last = before
 	return data, nil
 }
-
-// readPiece is how much of a file one read takes.
-const readPiece = 256 << 10
 
 func sameVersion(a, b os.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
