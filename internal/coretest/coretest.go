@@ -31,8 +31,15 @@ func Start(tb testing.TB, corefile string) *Server {
 	if err != nil {
 		tb.Fatalf("start CoreDNS: %v", err)
 	}
-	tb.Cleanup(func() { s.Inst.Stop() })
+	tb.Cleanup(func() { s.Stop() })
 	return s
+}
+
+// Stop shuts the server down as the process does on SIGTERM: the plugins' shutdown hooks (which stop
+// their goroutines and listeners), then the servers.
+func (s *Server) Stop() {
+	s.Inst.ShutdownCallbacks()
+	s.Inst.Stop()
 }
 
 // StartErr starts a server from corefile, for tests that expect start-up to fail.

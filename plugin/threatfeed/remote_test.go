@@ -337,7 +337,7 @@ func TestRestartOffline(t *testing.T) {
 	waitFor(t, 5*time.Second, "the first version", func() bool {
 		return first.Query(t, rev(addrs[7])+".p.threatstop.local.", dns.TypeA).Rcode == dns.RcodeSuccess
 	})
-	first.Inst.Stop()
+	first.Stop()
 	fs.Close() // every source unreachable from now on
 	if _, err := os.Stat(filepath.Join(cache, "remote.feed")); err != nil {
 		t.Fatalf("no cache file: %v", err)

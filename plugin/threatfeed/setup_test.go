@@ -90,7 +90,7 @@ func TestCorefileErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := coretest.StartErr(tc.corefile)
 			if err == nil {
-				s.Inst.Stop()
+				s.Stop()
 				t.Fatalf("started with:\n%s", tc.corefile)
 			}
 			if !strings.Contains(err.Error(), tc.want) {

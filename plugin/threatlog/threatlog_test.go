@@ -139,7 +139,7 @@ func (e *env) start(extra string) {
 	e.srv = s
 	e.t.Cleanup(func() {
 		if e.srv == s {
-			s.Inst.Stop()
+			s.Stop()
 			e.srv = nil
 		}
 	})
@@ -147,6 +147,9 @@ func (e *env) start(extra string) {
 
 func (e *env) stop() {
 	e.t.Helper()
+	if errs := e.srv.Inst.ShutdownCallbacks(); len(errs) > 0 {
+		e.t.Fatal(errs)
+	}
 	if err := e.srv.Inst.Stop(); err != nil {
 		e.t.Fatal(err)
 	}
@@ -730,7 +733,7 @@ func TestSetupKeyOfTwoPolicies(t *testing.T) {
 	cf = strings.Replace(cf, "keys other.key.", "keys other.key. demo.key.", 1)
 	s, err := coretest.StartErr(cf)
 	if err == nil {
-		s.Inst.Stop()
+		s.Stop()
 		t.Fatal("started with demo.key. in policies demo and other")
 	}
 	for _, want := range []string{`"demo.key."`, `"demo"`, `"other"`} {
