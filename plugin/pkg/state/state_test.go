@@ -1,0 +1,162 @@
+package state
+
+import (
+	"testing"
+	"time"
+
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+)
+
+func set(t *testing.T, entries ...string) *entryset.Set {
+	t.Helper()
+	var b entryset.Builder
+	for _, e := range entries {
+		if err := policy.AddEntry(&b, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Set()
+}
+
+// fixture is a store over lists a and b with two blocks: block 0 holds policy pa (list a) and pb (list
+// b), block 1 holds policy pab (both lists).
+func fixture(t *testing.T) (*Store, *time.Time) {
+	t.Helper()
+	st := NewStore()
+	now := time.Unix(1_800_000_000, 0)
+	st.now = func() time.Time { return now }
+	for _, n := range []string{"a", "b"} {
+		st.AddList(snapshot.ListInfo{Name: n, Category: n})
+	}
+	mk := func(name string, lists ...int) *Policy {
+		p, err := policy.New(policy.Config{Name: name, Block: lists}, st.Catalog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Policy{Policy: p}
+	}
+	st.AddBlock(0, []*Policy{mk("pa", 0), mk("pb", 1)})
+	st.AddBlock(1, []*Policy{mk("pab", 0, 1)})
+	return st, &now
+}
+
+func lists(t *testing.T, va, vb uint64) []snapshot.List {
+	return []snapshot.List{
+		{Name: "a", Category: "a", Version: va, Set: set(t, "1.2.3.0/24")},
+		{Name: "b", Category: "b", Version: vb, Set: set(t, "evil.example")},
+	}
+}
+
+// TestSerials: a policy's serial moves on only when a list it uses changes, its block's zone serial when
+// one of the block's policies' did; every serial is computed once per State.
+func TestSerials(t *testing.T) {
+	st, now := fixture(t)
+	s1 := st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
+	start := uint32(now.Unix())
+	for i, want := range []uint32{start, start, start} {
+		if s1.Serials[i] != want {
+			t.Fatalf("first serials %v, want all %d", s1.Serials, start)
+		}
+	}
+	*now = now.Add(10 * time.Second)
+	s2 := st.Publish(snapshot.Build(lists(t, 2, 1), s1.Snap), nil) // list a changed
+	if s2.Serials[0] != start+10 || s2.Serials[1] != start || s2.Serials[2] != start+10 {
+		t.Errorf("after list a changed: serials %v, want pa and pab moved to %d, pb kept", s2.Serials, start+10)
+	}
+	if s2.ZoneSerials[0] != start+10 || s2.ZoneSerials[1] != start+10 {
+		t.Errorf("zone serials %v, want both moved", s2.ZoneSerials)
+	}
+	// pb moves to the current time; pab, already at it, to one more: a serial always increases.
+	s3 := st.Publish(snapshot.Build(lists(t, 2, 2), s2.Snap), nil) // list b changed
+	if s3.Serials[0] != start+10 || s3.Serials[1] != start+10 || s3.Serials[2] != start+11 {
+		t.Errorf("after list b changed in the same second: serials %v", s3.Serials)
+	}
+	if s3.Version != s2.Version+1 || st.Load() != s3 {
+		t.Errorf("version %d after %d; Load is the last published: %v", s3.Version, s2.Version, st.Load() == s3)
+	}
+	// A withheld list (stale and dropped) changes what its policies serve.
+	l := lists(t, 2, 2)
+	l[0].Withheld, l[0].Set = true, nil
+	s4 := st.Publish(snapshot.Build(l, s3.Snap), nil)
+	if s4.Serials[0] == s3.Serials[0] || s4.Serials[1] != s3.Serials[1] {
+		t.Errorf("withheld list a: serials %v after %v", s4.Serials, s3.Serials)
+	}
+}
+
+func TestNextSerial(t *testing.T) {
+	for _, tc := range []struct{ old, now, want uint32 }{
+		{100, 200, 200},
+		{200, 200, 201},
+		{300, 200, 301},
+		{0xffffffff, 5, 5}, // wraps: 5 is after 0xffffffff in serial arithmetic
+	} {
+		if got := NextSerial(tc.old, tc.now); got != tc.want {
+			t.Errorf("NextSerial(%d, %d) = %d, want %d", tc.old, tc.now, got, tc.want)
+		}
+	}
+}
+
+func TestReadyAndLookup(t *testing.T) {
+	st, _ := fixture(t)
+	if s := st.Load(); s.Ready() || s.Version != 1 || len(s.Policies) != 3 {
+		t.Errorf("before any snapshot: ready %v, version %d, %d policies", s.Ready(), s.Version, len(s.Policies))
+	}
+	l := lists(t, 1, 0) // b never loaded
+	if st.Publish(snapshot.Build(l, nil), nil).Ready() {
+		t.Error("ready with list b not loaded")
+	}
+	if !st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil).Ready() {
+		t.Error("not ready with every list loaded")
+	}
+	s := st.Load()
+	if p, amb := s.Policy("pab"); p == nil || amb || p.Block != 1 || p.Index != 2 {
+		t.Errorf("Policy(pab) = %+v, %v", p, amb)
+	}
+	if p := s.Blocks[0].Policy("pb"); p == nil || p.Index != 1 || s.Serial(p) != s.Serials[1] {
+		t.Errorf("block 0 policy pb: %+v", p)
+	}
+	st.AddBlock(2, []*Policy{{Policy: s.Policies[0].Policy}}) // a second block defining pa
+	if p, amb := st.Load().Policy("pa"); p != nil || !amb {
+		t.Errorf("pa in two blocks: %+v, ambiguous %v", p, amb)
+	}
+}
+
+// TestSubscribe: a subscriber sees the current State at once, then every swap in order, old and new.
+func TestSubscribe(t *testing.T) {
+	st, _ := fixture(t)
+	first := st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
+	var got [][2]*State
+	st.Subscribe(func(old, next *State) { got = append(got, [2]*State{old, next}) })
+	second := st.Publish(snapshot.Build(lists(t, 2, 1), first.Snap), nil)
+	if len(got) != 2 || got[0] != [2]*State{nil, first} || got[1] != [2]*State{first, second} {
+		t.Errorf("subscriber saw %v, want (nil, first) then (first, second)", got)
+	}
+}
+
+func BenchmarkPublish(b *testing.B) {
+	st := NewStore()
+	for _, n := range []string{"a", "b"} {
+		st.AddList(snapshot.ListInfo{Name: n, Category: n})
+	}
+	ps := make([]*Policy, 1000)
+	for i := range ps {
+		p, err := policy.New(policy.Config{Name: "p", Block: []int{i % 2}}, st.Catalog())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ps[i] = &Policy{Policy: p}
+	}
+	st.AddBlock(0, ps)
+	snaps := []*snapshot.Snapshot{
+		snapshot.Build([]snapshot.List{{Name: "a", Version: 1}, {Name: "b", Version: 1}}, nil),
+		snapshot.Build([]snapshot.List{{Name: "a", Version: 2}, {Name: "b", Version: 1}}, nil),
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		st.Publish(snaps[i%2], nil)
+		i++
+	}
+}
