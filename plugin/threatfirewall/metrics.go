@@ -4,6 +4,8 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/threatstop/threatstop/plugin/pkg/series"
 )
 
 // The firewall's series keep the names they had under the threatstop plugin (subsystem threatstop), so
@@ -21,3 +23,6 @@ var decisionLogDropped = promauto.NewCounter(prometheus.CounterOpts{
 	Name:      "firewall_log_dropped_total",
 	Help:      "Decision log lines dropped because standard output could not keep up.",
 })
+
+// policySeries deletes the decision series of policies that a reload removed.
+var policySeries = series.New("policy", decisions)

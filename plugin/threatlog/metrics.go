@@ -4,6 +4,8 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/threatstop/threatstop/plugin/pkg/series"
 )
 
 var (
@@ -28,3 +30,6 @@ var (
 		Help: "Events deleted by the retention period.",
 	})
 )
+
+// policySeries deletes the per-policy series of policies that a reload removed.
+var policySeries = series.New("policy", uploads, lines, hits)
