@@ -114,6 +114,11 @@ func TestEncode(t *testing.T) {
 		{"1:0:0:2:3:4:0:0/128", "128.0.0.4.3.2.zz.1"},            // equal runs, the first
 		{"1:2:3:4:5:6:7:0/128", "128.0.7.6.5.4.3.2.1"},           // a trailing single zero
 		{"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "128.ffff.ffff.ffff.ffff.ffff.ffff.ffff.ffff"},
+		// threatstop-sync's former FormatIPTrigger cases
+		{"2001:db8:0:1:0:0:0:1/128", "128.1.zz.1.0.db8.2001"},
+		{"1:0:0:2:0:0:0:3/128", "128.3.zz.2.0.0.1"},    // the longer run
+		{"1:0:0:2:0:0:3:4/128", "128.4.3.0.0.2.zz.1"},  // equal runs: the first
+		{"1:2:3:4:5:6:0:8/128", "128.8.0.6.5.4.3.2.1"}, // one zero group: no zz
 	} {
 		if got := Encode(netip.MustParsePrefix(tc.prefix)); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.prefix, got, tc.want)
