@@ -1,15 +1,13 @@
 package threatfeed
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 )
 
 // The status endpoint: GET /feeds lists every feed's state as JSON, GET /feeds/NAME one feed, and
@@ -17,51 +15,29 @@ import (
 // address only operators reach: accepting a version is an operator's decision.
 //
 // A listener outlives a Corefile reload (the new instance starts before the old one stops, on the same
-// address), so listeners are kept per address with the Feeds they answer for swapped on reload.
+// address): httplisten shares it between the instances on one address, the newest one's Feeds answering.
 
+// statusKind names threatfeed's status listeners in httplisten.
+const statusKind = "threatfeed status"
+
+// statusServer is one instance's lease on its status listener.
 type statusServer struct {
-	addr  string
-	feeds atomic.Pointer[Feeds]
-	srv   *http.Server
-	users int // instances using it, guarded by statusMu
+	lease *httplisten.Lease
 }
-
-var (
-	statusMu      sync.Mutex
-	statusServers = map[string]*statusServer{}
-)
 
 func startStatus(addr string, f *Feeds) (*statusServer, error) {
-	statusMu.Lock()
-	defer statusMu.Unlock()
-	s := statusServers[addr]
-	if s == nil {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		s = &statusServer{addr: addr}
-		s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-		go s.srv.Serve(ln)
-		statusServers[addr] = s
+	l, err := httplisten.Acquire(statusKind, addr, statusHandler{f}, httplisten.Options{
+		ReadHeaderTimeout: 5 * time.Second,
+		ShutdownTimeout:   time.Second,
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.feeds.Store(f)
-	s.users++
-	return s, nil
+	return &statusServer{lease: l}, nil
 }
 
-// release ends f's use of the listener; the last user closes it.
-func (s *statusServer) release(f *Feeds) {
-	statusMu.Lock()
-	defer statusMu.Unlock()
-	s.feeds.CompareAndSwap(f, nil)
-	if s.users--; s.users == 0 {
-		delete(statusServers, s.addr)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		s.srv.Shutdown(ctx)
-	}
-}
+// release ends f's use of the listener; the last user closes it and waits for its server to stop.
+func (s *statusServer) release(*Feeds) { s.lease.Release() }
 
 // FeedStatus is one feed in the status document.
 type FeedStatus struct {
@@ -158,12 +134,11 @@ func (f *Feeds) Accept(name string) (bool, error) {
 	return true, nil
 }
 
-func (s *statusServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f := s.feeds.Load()
-	if f == nil {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
+// statusHandler answers for one instance's feeds.
+type statusHandler struct{ f *Feeds }
+
+func (h statusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f := h.f
 	path := strings.Trim(r.URL.Path, "/")
 	parts := strings.Split(path, "/")
 	w.Header().Set("Content-Type", "application/json")

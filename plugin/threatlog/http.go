@@ -3,7 +3,6 @@ package threatlog
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -11,26 +10,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
 )
 
 // The HTTP endpoint: POST /upload, GET /report (JSON), /report.csv, /report.html and /check. A listener
-// outlives a Corefile reload (the new instance starts before the old one stops, on the same address), so
-// listeners are kept per address with the instance they serve swapped on reload.
+// outlives a Corefile reload (the new instance starts before the old one stops, on the same address):
+// httplisten shares it between the instances on one address, the newest one answering.
+
+// httpKind names threatlog's listeners in httplisten.
+const httpKind = "threatlog http"
+
+// httpServer is one instance's lease on its listener.
 type httpServer struct {
-	addr  string
-	t     atomic.Pointer[Threatlog]
-	srv   *http.Server
-	users int // guarded by httpMu
+	lease *httplisten.Lease
 }
 
 // Server timeouts. An upload sets its own body deadline (read_timeout) and a CSV export pushes its write
@@ -41,49 +41,31 @@ const (
 	csvStall     = time.Minute // the longest a CSV client may stop reading
 )
 
-var (
-	httpMu      sync.Mutex
-	httpServers = map[string]*httpServer{}
-)
-
 func startHTTP(addr string, t *Threatlog) (*httpServer, error) {
-	httpMu.Lock()
-	defer httpMu.Unlock()
-	s := httpServers[addr]
-	if s == nil {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		s = &httpServer{addr: addr}
-		s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
-			WriteTimeout: writeTimeout, IdleTimeout: time.Minute}
-		go s.srv.Serve(ln)
-		httpServers[addr] = s
+	l, err := httplisten.Acquire(httpKind, addr, httpHandler{t}, httplisten.Options{
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       time.Minute,
+		ShutdownTimeout:   2 * time.Second,
+		Unavailable: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			httpError(w, http.StatusServiceUnavailable, "shutting down")
+		}),
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.t.Store(t)
-	s.users++
-	return s, nil
+	return &httpServer{lease: l}, nil
 }
 
-func (s *httpServer) release(t *Threatlog) {
-	httpMu.Lock()
-	defer httpMu.Unlock()
-	s.t.CompareAndSwap(t, nil)
-	if s.users--; s.users == 0 {
-		delete(httpServers, s.addr)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s.srv.Shutdown(ctx)
-	}
-}
+// release ends t's use of the listener; the last user closes it and waits for its server to stop.
+func (s *httpServer) release(*Threatlog) { s.lease.Release() }
 
-func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t := s.t.Load()
-	if t == nil {
-		httpError(w, http.StatusServiceUnavailable, "shutting down")
-		return
-	}
+// httpHandler answers for one instance.
+type httpHandler struct{ t *Threatlog }
+
+func (h httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := h.t
 	switch r.URL.Path {
 	case "/upload":
 		t.serveUpload(w, r)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
+	"github.com/threatstop/threatstop/plugin/pkg/rpzname"
 )
 
 // rpz: a DNS Response Policy Zone in zone-file text. Records have an owner (relative to $ORIGIN, absolute
@@ -16,7 +17,9 @@ import (
 // name is in named.conf), relative owners are the trigger names themselves.
 //
 // Triggers: "name" (exactly that name) and "*.name" (listed as the name and its subdomains);
-// "<len>.<reversed IPv4 octets>.rpz-ip" and "<len>.<reversed IPv6 groups, zz for ::>.rpz-ip" are prefixes.
+// "<len>.<reversed IPv4 octets>.rpz-ip" and "<len>.<reversed IPv6 groups, zz for ::>.rpz-ip" are prefixes,
+// read by plugin/pkg/rpzname with BIND's rules: a trigger with host bits set past its length
+// (24.1.2.0.192.rpz-ip) or of length 0 is invalid, as BIND loads no trigger for it.
 // Any action lists the trigger (CNAME ., CNAME *., CNAME rpz-drop., CNAME rpz-tcp-only., local data such
 // as A, AAAA or a CNAME redirect) except "CNAME rpz-passthru." (or, the old way, a CNAME to the trigger name itself),
 // which allows and is skipped. rpz-nsdname, rpz-nsip and rpz-client-ip triggers are skipped. SOA and NS
@@ -251,8 +254,8 @@ func (p *rpzParser) record(n int, text string, inherit bool, toks []string) {
 	case "rpz-nsdname", "rpz-nsip", "rpz-client-ip":
 		p.st.Skipped++
 	case "rpz-ip":
-		pfx, ok := rpzIP(strings.TrimSuffix(rel, ".rpz-ip"))
-		if !ok || !p.b.AddPrefix(pfx) {
+		pfx, err := rpzname.Decode(strings.TrimSuffix(rel, ".rpz-ip"))
+		if err != nil || !p.b.AddPrefix(pfx) {
 			p.st.invalid(n, text, "bad rpz-ip trigger")
 			return
 		}
@@ -308,105 +311,4 @@ func (p *rpzParser) directive(n int, text string, toks []string) {
 	default:
 		p.st.invalid(n, text, "unsupported directive")
 	}
-}
-
-// rpzIP decodes the labels in front of ".rpz-ip": the prefix length, then the address reversed, as
-// decimal IPv4 octets or IPv6 hex groups with "zz" for the longest run of zero groups. The prefix must
-// have no bits set past its length, as BIND requires.
-func rpzIP(s string) (netip.Prefix, bool) {
-	lenLabel, rest, ok := strings.Cut(s, ".")
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	bits, ok := atoi(lenLabel)
-	if !ok || bits < 1 || len(lenLabel) > 1 && lenLabel[0] == '0' {
-		return netip.Prefix{}, false
-	}
-	labels := strings.Split(rest, ".")
-	var a netip.Addr
-	if len(labels) == 4 && !slicesContainsZZ(labels) {
-		var b [4]byte
-		for i, l := range labels {
-			v, ok := atoi(l)
-			if !ok || v > 255 || len(l) > 3 || len(l) > 1 && l[0] == '0' {
-				return netip.Prefix{}, false
-			}
-			b[3-i] = byte(v)
-		}
-		a = netip.AddrFrom4(b)
-	} else {
-		var groups [8]uint16
-		zz := -1
-		if len(labels) > 8 {
-			return netip.Prefix{}, false
-		}
-		// labels are reversed: labels[0] is the last group.
-		var parsed []uint16
-		for i := len(labels) - 1; i >= 0; i-- {
-			l := labels[i]
-			if l == "zz" {
-				if zz >= 0 {
-					return netip.Prefix{}, false
-				}
-				zz = len(parsed)
-				continue
-			}
-			v, ok := hex16(l)
-			if !ok {
-				return netip.Prefix{}, false
-			}
-			parsed = append(parsed, v)
-		}
-		switch {
-		case zz < 0 && len(parsed) != 8, zz >= 0 && len(parsed) > 7:
-			return netip.Prefix{}, false
-		case zz < 0:
-			copy(groups[:], parsed)
-		default:
-			copy(groups[:], parsed[:zz])
-			copy(groups[8-(len(parsed)-zz):], parsed[zz:])
-		}
-		var b [16]byte
-		for i, g := range groups {
-			b[2*i], b[2*i+1] = byte(g>>8), byte(g)
-		}
-		a = netip.AddrFrom16(b)
-	}
-	if bits > a.BitLen() {
-		return netip.Prefix{}, false
-	}
-	p := netip.PrefixFrom(a, bits)
-	return p, p.Masked() == p
-}
-
-func slicesContainsZZ(labels []string) bool {
-	for _, l := range labels {
-		if l == "zz" {
-			return true
-		}
-	}
-	return false
-}
-
-// hex16 parses 1 to 4 hex digits.
-func hex16(s string) (uint16, bool) {
-	if s == "" || len(s) > 4 {
-		return 0, false
-	}
-	var v uint16
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		v = v<<4 | uint16(c)
-	}
-	return v, true
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/threatstop/threatstop/plugin/pkg/domain"
+	"github.com/threatstop/threatstop/plugin/pkg/rpzname"
 )
 
 // bind parses BIND's rpz category lines (with or without a syslog header, a view, or BIND's own time):
@@ -12,9 +13,10 @@ import (
 //	... client @0x... 192.168.1.20#40001 (c2.demo.example): rpz IP NXDOMAIN rewrite c2.demo.example/A/IN via 32.5.16.10.1.rpz-ip.demo.rpz.threatstop.local
 //
 // A QNAME trigger's remote is the query name; an IP trigger's the address decoded from the rpz-ip owner
-// name (its network address for a shorter prefix). Other triggers (CLIENT-IP, NSDNAME, NSIP) keep the
-// query name. The action is BIND's policy word, lowercased (nxdomain, nodata, local-data, passthru,
-// drop, tcp-only, cname).
+// name by plugin/pkg/rpzname (its network address for a shorter prefix; an owner with host bits set past
+// its length is refused, as BIND loads no such trigger and so never logs one). Other triggers
+// (CLIENT-IP, NSDNAME, NSIP) keep the query name. The action is BIND's policy word, lowercased
+// (nxdomain, nodata, local-data, passthru, drop, tcp-only, cname).
 func (p *Parser) bind(line string) (Event, bool) {
 	c := strings.Index(line, "client ")
 	if c < 0 {
@@ -58,8 +60,8 @@ func (p *Parser) bind(line string) (Event, bool) {
 		if i < 0 {
 			return Event{}, false
 		}
-		pfx, ok := rpzIP(owner[:i])
-		if !ok {
+		pfx, err := rpzname.Decode(owner[:i])
+		if err != nil {
 			return Event{}, false
 		}
 		ev.Dst = pfx.Addr()

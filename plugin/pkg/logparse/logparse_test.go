@@ -2,6 +2,7 @@ package logparse
 
 import (
 	"bufio"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -208,5 +209,19 @@ func TestLeadingTimeYear(t *testing.T) {
 	got, _ := p.leadingTime("Dec 31 23:59:59 gw kernel: x")
 	if want := time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// An IP trigger's owner is read by rpzname, with its rules: one with host bits set past its length
+// (192.0.2.1/24), which BIND never loads and so never logs, is not an event.
+func TestBindIPTriggerHostBits(t *testing.T) {
+	const line = "23-Nov-2026 15:24:01.000 rpz: info: client @0x7f3a2c01b168 192.168.1.20#40001 (c2.demo.example): " +
+		"rpz IP NXDOMAIN rewrite c2.demo.example/A/IN via %s.rpz-ip.demo.rpz.threatstop.local"
+	p := &Parser{Now: now}
+	if ev, ok := p.Line(fmt.Sprintf(line, "24.0.2.0.192")); !ok || ev.Dst.String() != "192.0.2.0" {
+		t.Errorf("24.0.2.0.192: %+v, %v", ev, ok)
+	}
+	if ev, ok := p.Line(fmt.Sprintf(line, "24.1.2.0.192")); ok {
+		t.Errorf("24.1.2.0.192 (host bits): read as %+v", ev)
 	}
 }

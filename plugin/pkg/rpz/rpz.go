@@ -16,12 +16,12 @@ package rpz
 import (
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/rpzname"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 )
 
@@ -49,12 +49,11 @@ func suffix(origin string) string {
 	return "." + dns.Fqdn(origin)
 }
 
-// PrefixOwner is the owner name of the rpz-ip trigger of p under origin: the prefix length, then the
-// address reversed, IPv4 as decimal octets (192.0.2.0/24 → 24.0.2.0.192.rpz-ip) and IPv6 as 16-bit
-// groups in lowercase hex without leading zeros, the longest run of two or more zero groups (the first of
-// equal runs, in address order) written "zz" (2001:db8::1/128 → 128.1.zz.db8.2001.rpz-ip), the canonical
-// form BIND writes and checks. A /0 has no trigger of its own (a length must be 1 or more); Records and
-// Zone write its two halves.
+// PrefixOwner is the owner name of the rpz-ip trigger of p under origin, in the canonical form of
+// rpzname.Encode: the prefix length, then the address reversed, IPv4 as decimal octets (192.0.2.0/24 →
+// 24.0.2.0.192.rpz-ip) and IPv6 as 16-bit groups in lowercase hex, "zz" for the longest zero run
+// (2001:db8::1/128 → 128.1.zz.db8.2001.rpz-ip), the form BIND writes and checks. A /0 has no trigger
+// of its own (a length must be 1 or more); Records and Zone write its two halves.
 func PrefixOwner(p netip.Prefix, origin string) string {
 	return string(appendPrefix(nil, p)) + suffix(origin)
 }
@@ -74,45 +73,7 @@ func Owner(e policy.Entry, origin string) string {
 
 // appendPrefix appends the trigger of p in front of the origin, "rpz-ip" included.
 func appendPrefix(dst []byte, p netip.Prefix) []byte {
-	p = p.Masked()
-	dst = strconv.AppendUint(dst, uint64(p.Bits()), 10)
-	a := p.Addr()
-	if a.Is4() {
-		b := a.As4()
-		for i := 3; i >= 0; i-- {
-			dst = append(dst, '.')
-			dst = strconv.AppendUint(dst, uint64(b[i]), 10)
-		}
-		return append(dst, ".rpz-ip"...)
-	}
-	b := a.As16()
-	var g [8]uint16
-	for i := range g {
-		g[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-	}
-	// The longest run of zero groups, at least two; strictly longer to replace an earlier run, so that of
-	// equal runs the first in address order is the one (RFC 5952 §4.2.3, and BIND's ip2name).
-	zStart, zLen := -1, 1
-	for i := 0; i < 8; {
-		j := i
-		for j < 8 && g[j] == 0 {
-			j++
-		}
-		if j-i > zLen {
-			zStart, zLen = i, j-i
-		}
-		i = j + 1
-	}
-	for i := 7; i >= 0; i-- {
-		dst = append(dst, '.')
-		if i == zStart+zLen-1 {
-			dst = append(dst, "zz"...)
-			i = zStart
-			continue
-		}
-		dst = strconv.AppendUint(dst, uint64(g[i]), 16)
-	}
-	return append(dst, ".rpz-ip"...)
+	return append(append(rpzname.Append(dst, p), '.'), rpzname.Label...)
 }
 
 // halves are the two /1 prefixes that make up the /0 of p's family.

@@ -1,7 +1,8 @@
 // Package zone holds a policy's RPZ zone as the device last received it: its serial and the set of its
 // records (owner relative to the origin, type, data), and reads the firewall material out of it: the
-// rpz-ip triggers decoded into prefixes with the action of each, the QNAME triggers (names, which a packet
-// filter cannot use: counted and listed), and whatever else the zone holds (counted as ignored).
+// rpz-ip triggers decoded into prefixes (by plugin/pkg/rpzname, with BIND's rules: one with host bits
+// set is bad) with the action of each, the QNAME triggers (names, which a packet filter cannot use:
+// counted and listed), and whatever else the zone holds (counted as ignored).
 //
 // Cost: a record is a map key of three strings (two headers and the owner's and data's bytes, plus the
 // map's share). Content decodes every record once, about 1 µs per record, 330 bytes of garbage each
@@ -15,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/plugin/pkg/rpzname"
 )
 
 // Record is one record of the zone below or at the apex, SOA excluded: the owner relative to the origin
@@ -201,7 +204,7 @@ func (z *Zone) Content() Content {
 		kind, labels := triggerKind(r.Owner)
 		switch kind {
 		case "rpz-ip":
-			p, err := ParseIPTrigger(labels)
+			p, err := rpzname.Decode(labels)
 			if err != nil {
 				bad(r, err)
 				continue
