@@ -48,22 +48,21 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	for _, name := range []string{"www.bad.example", "cdn.bad.example", "login.phish.example", "a.casino.example", "good.example", "test"} {
-		v := p.CheckName(s, name)
-		fmt.Printf("%s listed=%v allowed=%v custom=%v testpoint=%v\n", name, v.Listed, v.Allowed, v.Custom, v.TestPoint)
+	for _, name := range []string{"www.bad.example", "cdn.bad.example", "login.phish.example", "a.casino.example", "good.example"} {
+		v := p.MatchName(s, name)
+		fmt.Printf("%s listed=%v allowed=%v custom=%v\n", name, v.Listed, v.Allowed, v.Custom)
 	}
 	for _, a := range []string{"198.51.100.1", "198.51.100.10", "203.0.113.7"} {
-		v := p.CheckAddr(s, netip.MustParseAddr(a))
+		v := p.MatchAddr(s, netip.MustParseAddr(a))
 		fmt.Printf("%s listed=%v allowed=%v\n", a, v.Listed, v.Allowed)
 	}
 	fmt.Println(p.Answer(0), p.Answer(1), p.CustomAnswer())
 	// Output:
-	// www.bad.example listed=true allowed=false custom=false testpoint=false
-	// cdn.bad.example listed=false allowed=true custom=false testpoint=false
-	// login.phish.example listed=true allowed=false custom=false testpoint=false
-	// a.casino.example listed=true allowed=false custom=true testpoint=false
-	// good.example listed=false allowed=false custom=false testpoint=false
-	// test listed=true allowed=false custom=false testpoint=true
+	// www.bad.example listed=true allowed=false custom=false
+	// cdn.bad.example listed=false allowed=true custom=false
+	// login.phish.example listed=true allowed=false custom=false
+	// a.casino.example listed=true allowed=false custom=true
+	// good.example listed=false allowed=false custom=false
 	// 198.51.100.1 listed=true allowed=false
 	// 198.51.100.10 listed=false allowed=true
 	// 203.0.113.7 listed=true allowed=false
