@@ -80,7 +80,7 @@ func ExamplePolicy_Decide() {
 		},
 	}, catalog(s))
 	for _, name := range []string{"x.bad.example", "login.phish.example"} {
-		h := p.Decide(s, p.CheckName(s, name))
+		h := p.Decide(s, p.MatchName(s, name))
 		fmt.Println(name, h.Action.Kind, h.List, h.Category, p.EntryName(s, h, name))
 	}
 	// Output:
