@@ -33,6 +33,7 @@ import (
 	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/blocklist"
 	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/notify"
 	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/transfer"
+	"github.com/threatstop/threatstop/plugin/pkg/timeouts"
 )
 
 // listFlag is a flag that may repeat and takes comma-separated values.
@@ -119,7 +120,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Minute, "time between syncs (daemon mode)")
 	fs.DurationVar(&cfg.jitter, "jitter", time.Minute, "random extra wait added to each interval, so that devices do not all come at once")
 	fs.DurationVar(&cfg.retry, "retry", time.Minute, "wait after a failed sync (plus jitter, at most --interval)")
-	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "dial and read timeout of a transfer")
+	fs.DurationVar(&cfg.timeout, "timeout", timeouts.DeviceTransfer, "dial and read timeout of a transfer")
 	fs.StringVar(&cfg.notify, "notify-listen", "", "UDP address to take NOTIFY of the zone on, from the servers' addresses only (daemon mode)")
 	fs.IntVar(&cfg.list.MaxEntries, "max-entries", 0, "most CIDR prefixes (IPv4 and IPv6 together) the device takes; 0: no limit")
 	fs.StringVar(&priority, "priority", "drop,nxdomain,nodata,redirect", "order in which blocking actions are kept under --max-entries")

@@ -42,12 +42,10 @@ const (
 )
 
 func startHTTP(addr string, t *Threatlog) (*httpServer, error) {
+	// Headers, idle connections and the close wait take httplisten's defaults (plugin/pkg/timeouts).
 	l, err := httplisten.Acquire(httpKind, addr, httpHandler{t}, httplisten.Options{
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       time.Minute,
-		ShutdownTimeout:   2 * time.Second,
+		ReadTimeout:  2 * time.Minute,
+		WriteTimeout: writeTimeout,
 		Unavailable: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			httpError(w, http.StatusServiceUnavailable, "shutting down")
 		}),

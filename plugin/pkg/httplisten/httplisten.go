@@ -20,21 +20,23 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threatstop/threatstop/plugin/pkg/timeouts"
 )
 
-// Defaults for the zero fields of Options.
+// Defaults for the zero fields of Options (plugin/pkg/timeouts).
 const (
 	// DefaultReadHeaderTimeout bounds the wait for a request's headers (slowloris).
-	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadHeaderTimeout = timeouts.HTTPReadHeader
 	// DefaultReadTimeout bounds the reading of a whole request, body included.
-	DefaultReadTimeout = time.Minute
+	DefaultReadTimeout = timeouts.HTTPRead
 	// DefaultWriteTimeout bounds a request's handling and answer, from the end of its headers.
-	DefaultWriteTimeout = time.Minute
+	DefaultWriteTimeout = timeouts.HTTPWrite
 	// DefaultIdleTimeout is how long a keep-alive connection waits for its next request.
-	DefaultIdleTimeout = time.Minute
+	DefaultIdleTimeout = timeouts.HTTPIdle
 	// DefaultShutdownTimeout is how long the last release waits for requests in flight before it closes
 	// their connections.
-	DefaultShutdownTimeout = 2 * time.Second
+	DefaultShutdownTimeout = timeouts.HTTPShutdown
 )
 
 // Options are the server's. The first lease on an address sets them; later leases share its server.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/plugin/pkg/timeouts"
 )
 
 // AXFR subscribes to a zone of a primary (an upstream threatstop's RPZ zone, or any RPZ primary): the
@@ -46,7 +48,7 @@ type AXFR struct {
 }
 
 // DefaultAXFRTimeout bounds one transfer's dial and each read.
-const DefaultAXFRTimeout = 30 * time.Second
+const DefaultAXFRTimeout = timeouts.FeedTransfer
 
 func (a *AXFR) String() string {
 	s := "axfr " + strings.TrimSuffix(a.Zone, ".") + " from " + a.Server

@@ -22,12 +22,14 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/threatstop/threatstop/plugin/pkg/timeouts"
 )
 
 // Defaults of the HTTP source, used where a field is zero.
 const (
-	DefaultConnectTimeout = 10 * time.Second
-	DefaultTimeout        = 60 * time.Second
+	DefaultConnectTimeout = timeouts.FeedConnect
+	DefaultTimeout        = timeouts.FeedFetch
 	DefaultRetries        = 3
 	DefaultBackoff        = 1 * time.Second
 	DefaultMaxBackoff     = 30 * time.Second

@@ -23,6 +23,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/cmd/threatstop-sync/internal/zone"
+	"github.com/threatstop/threatstop/plugin/pkg/timeouts"
 )
 
 // Key is a TSIG key.
@@ -103,7 +104,7 @@ func (c *Client) timeout() time.Duration {
 	if c.Timeout > 0 {
 		return c.Timeout
 	}
-	return 10 * time.Second
+	return timeouts.DeviceTransfer
 }
 
 // stream sends q to srv and returns every answer record of the transfer, in order. It fails unless the
