@@ -24,6 +24,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
+	"github.com/threatstop/threatstop/plugin/pkg/timeouts"
 )
 
 const pluginName = "threatfeed"
@@ -36,8 +37,8 @@ func init() { plugin.Register(pluginName, setup) }
 const (
 	DefaultRefresh        = 10 * time.Second // local files: a stat each time
 	DefaultRemoteRefresh  = 5 * time.Minute  // HTTP feeds: a conditional GET each time
-	DefaultTimeout        = 60 * time.Second
-	DefaultConnectTimeout = 10 * time.Second
+	DefaultTimeout        = timeouts.FeedFetch
+	DefaultConnectTimeout = timeouts.FeedConnect
 	DefaultMaxConcurrent  = 4
 )
 
