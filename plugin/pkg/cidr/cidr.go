@@ -1,5 +1,7 @@
-// Package cidr is address arithmetic on prefixes and ranges: an address as a 128-bit number, the minimal
-// prefixes that cover a range, and the last address of a prefix. Feed formats use it for ranges
+// Package cidr is address arithmetic on prefixes and ranges: an address as a 128-bit number (U128, the one
+// such type of the project: the range map, the list pages, the feed formats' ranges and threatstop-sync's
+// merged sets all use it, converting from and to net/netip at their edges), the minimal prefixes that
+// cover a range, and the last address of a prefix. Feed formats use it for ranges
 // ("a-b", start/end pairs) and the policy list pages for flattening a policy into disjoint prefixes.
 //
 // Cost: value types only, no allocation; a range yields at most 2*bits prefixes.
@@ -40,8 +42,52 @@ func (u U128) Addr(is4 bool) netip.Addr {
 // Less reports u < v.
 func (u U128) Less(v U128) bool { return u.Hi < v.Hi || u.Hi == v.Hi && u.Lo < v.Lo }
 
+// Compare returns -1, 0 or +1 as u is less than, equal to or greater than v.
+func (u U128) Compare(v U128) int {
+	switch {
+	case u == v:
+		return 0
+	case u.Less(v):
+		return -1
+	}
+	return 1
+}
+
 // Or is u | v.
 func (u U128) Or(v U128) U128 { return U128{u.Hi | v.Hi, u.Lo | v.Lo} }
+
+// And is u & v.
+func (u U128) And(v U128) U128 { return U128{u.Hi & v.Hi, u.Lo & v.Lo} }
+
+// Xor is u ^ v.
+func (u U128) Xor(v U128) U128 { return U128{u.Hi ^ v.Hi, u.Lo ^ v.Lo} }
+
+// Shl is u shifted left by n bits (n < 128).
+func (u U128) Shl(n uint) U128 {
+	switch {
+	case n == 0:
+		return u
+	case n >= 64:
+		return U128{u.Lo << (n - 64), 0}
+	}
+	return U128{u.Hi<<n | u.Lo>>(64-n), u.Lo << n}
+}
+
+// LeadingZeros is the number of leading zero bits, 128 for zero.
+func (u U128) LeadingZeros() int {
+	if u.Hi != 0 {
+		return bits.LeadingZeros64(u.Hi)
+	}
+	return 64 + bits.LeadingZeros64(u.Lo)
+}
+
+// Next returns u+1, and false when u is the last address (all ones).
+func (u U128) Next() (U128, bool) {
+	if u == (U128{^uint64(0), ^uint64(0)}) {
+		return u, false
+	}
+	return u.Inc(), true
+}
 
 // TrailingZeros is the number of trailing zero bits, 128 for zero.
 func (u U128) TrailingZeros() int {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/threatstop/threatstop/plugin/pkg/cidr"
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 )
@@ -121,38 +122,27 @@ func (c *content) better(a, b int32) int32 {
 // pkey is a prefix in one 128-bit space, an IPv4 prefix in the top 32 bits, so that one sweep serves both
 // families: the order (address, then length) and the containment are the same.
 type pkey struct {
-	hi, lo uint64
-	bits   uint8
+	addr cidr.U128
+	bits uint8
 }
 
 func (k pkey) less(o pkey) bool {
-	switch {
-	case k.hi != o.hi:
-		return k.hi < o.hi
-	case k.lo != o.lo:
-		return k.lo < o.lo
+	if c := k.addr.Compare(o.addr); c != 0 {
+		return c < 0
 	}
 	return k.bits < o.bits
 }
 
 // last is the last address of k.
-func (k pkey) last() (hi, lo uint64) {
-	switch {
-	case k.bits == 0:
-		return ^uint64(0), ^uint64(0)
-	case k.bits <= 64:
-		return k.hi | ^uint64(0)>>k.bits, ^uint64(0)
-	}
-	return k.hi, k.lo | ^uint64(0)>>(k.bits-64)
-}
+func (k pkey) last() cidr.U128 { return k.addr.Or(cidr.LowMask(128 - int(k.bits))) }
 
 func (k pkey) prefix(v4 bool) netip.Prefix {
 	if v4 {
 		var a [4]byte
-		binary.BigEndian.PutUint32(a[:], uint32(k.hi>>32))
+		binary.BigEndian.PutUint32(a[:], uint32(k.addr.Hi>>32))
 		return netip.PrefixFrom(netip.AddrFrom4(a), int(k.bits))
 	}
-	return entryset.V6{Hi: k.hi, Lo: k.lo, Bits: k.bits}.Prefix()
+	return entryset.V6{Hi: k.addr.Hi, Lo: k.addr.Lo, Bits: k.bits}.Prefix()
 }
 
 // phead is the unread part of one source's prefixes, key being the first of them.
@@ -167,10 +157,10 @@ func (h *phead) next() bool {
 	switch {
 	case len(h.v4) > 0:
 		v := h.v4[0]
-		h.key, h.v4 = pkey{hi: v >> 8 << 32, bits: uint8(v)}, h.v4[1:]
+		h.key, h.v4 = pkey{addr: cidr.U128{Hi: v >> 8 << 32}, bits: uint8(v)}, h.v4[1:]
 	case len(h.v6) > 0:
 		v := h.v6[0]
-		h.key, h.v6 = pkey{hi: v.Hi, lo: v.Lo, bits: v.Bits}, h.v6[1:]
+		h.key, h.v6 = pkey{addr: cidr.U128{Hi: v.Hi, Lo: v.Lo}, bits: v.Bits}, h.v6[1:]
 	default:
 		return false
 	}
@@ -179,10 +169,10 @@ func (h *phead) next() bool {
 
 // open is a prefix that contains the current one, with what it and the prefixes around it decide.
 type open struct {
-	endHi, endLo uint64
-	hit          int32 // best blocking rank among them; -1 for none
-	allowed      bool  // an allow entry covers it
-	emitted      uint8 // the innermost entry given for it: 0 none, 1 block, 2 allow
+	end     cidr.U128 // its last address
+	hit     int32     // best blocking rank among them; -1 for none
+	allowed bool      // an allow entry covers it
+	emitted uint8     // the innermost entry given for it: 0 none, 1 block, 2 allow
 }
 
 // prefixes merges the sources' prefixes of one family in order, where every prefix comes before those it
@@ -233,7 +223,7 @@ func (c *content) prefixes(v4 bool, fn func(Entry) bool) bool {
 		}
 		heads = live
 
-		for depth > 0 && (stack[depth-1].endHi < k.hi || stack[depth-1].endHi == k.hi && stack[depth-1].endLo < k.lo) {
+		for depth > 0 && stack[depth-1].end.Less(k.addr) {
 			depth--
 		}
 		outer := open{hit: -1}
@@ -241,7 +231,7 @@ func (c *content) prefixes(v4 bool, fn func(Entry) bool) bool {
 			outer = stack[depth-1]
 		}
 		cur := open{hit: c.better(outer.hit, rank), allowed: outer.allowed || allow, emitted: outer.emitted}
-		cur.endHi, cur.endLo = k.last()
+		cur.end = k.last()
 		switch {
 		case rank >= 0 && !cur.allowed:
 			cur.emitted = 1

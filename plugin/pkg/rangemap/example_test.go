@@ -3,6 +3,7 @@ package rangemap_test
 import (
 	"fmt"
 
+	"github.com/threatstop/threatstop/plugin/pkg/cidr"
 	"github.com/threatstop/threatstop/plugin/pkg/rangemap"
 )
 
@@ -10,7 +11,7 @@ import (
 // from that address up to the next boundary. Here 10.0.0.0/8 maps to 1,
 // with 10.1.0.0/16 inside it mapping to 2.
 func ExampleBuilder() {
-	ip := func(a, b, c, d uint32) rangemap.U128 { return rangemap.U128{Lo: uint64(a<<24 | b<<16 | c<<8 | d)} }
+	ip := func(a, b, c, d uint32) cidr.U128 { return cidr.U128{Lo: uint64(a<<24 | b<<16 | c<<8 | d)} }
 	b := rangemap.NewBuilder(32, 4)
 	b.Set(ip(10, 0, 0, 0), 1)
 	b.Set(ip(10, 1, 0, 0), 2)
@@ -34,19 +35,19 @@ func ExampleBuilder() {
 // IPv6 maps take the address as two big-endian halves.
 func ExampleMap_Lookup6() {
 	b := rangemap.NewBuilder(128, 2)
-	b.Set(rangemap.U128{Hi: 0x20010db8_00000000}, 7) // 2001:db8::/32 ...
-	b.Set(rangemap.U128{Hi: 0x20010db9_00000000}, 0) // ... ends here
+	b.Set(cidr.U128{Hi: 0x20010db8_00000000}, 7) // 2001:db8::/32 ...
+	b.Set(cidr.U128{Hi: 0x20010db9_00000000}, 0) // ... ends here
 	m := b.Map()
-	fmt.Println(m.Lookup6(rangemap.U128{Hi: 0x20010db8_12345678, Lo: 1}))
-	fmt.Println(m.Lookup6(rangemap.U128{Hi: 0x20010db9_00000000}))
+	fmt.Println(m.Lookup6(cidr.U128{Hi: 0x20010db8_12345678, Lo: 1}))
+	fmt.Println(m.Lookup6(cidr.U128{Hi: 0x20010db9_00000000}))
 	// Output:
 	// 7
 	// 0
 }
 
 func ExampleU128_Next() {
-	last := rangemap.U128{Hi: ^uint64(0), Lo: ^uint64(0)}
-	fmt.Println(rangemap.U128{Lo: 41}.Next())
+	last := cidr.U128{Hi: ^uint64(0), Lo: ^uint64(0)}
+	fmt.Println(cidr.U128{Lo: 41}.Next())
 	_, ok := last.Next()
 	fmt.Println(ok)
 	// Output:

@@ -11,79 +11,41 @@
 // building one is a single linear pass over sorted input.
 package rangemap
 
-import (
-	"math/bits"
-)
+import "github.com/threatstop/threatstop/plugin/pkg/cidr"
 
 // indexFrom is the number of boundaries from which a map gets an index; below it, a plain binary search
 // over a few kilobytes is as fast and a policy's handful of own entries stays small.
 const indexFrom = 4096
 
-// U128 is an address as two big-endian halves; IPv4 addresses are in the low 32 bits of Lo.
-type U128 struct{ Hi, Lo uint64 }
-
-// Less orders addresses.
-func (a U128) Less(b U128) bool { return a.Hi < b.Hi || a.Hi == b.Hi && a.Lo < b.Lo }
-
-// Next returns a+1 and false when a is the last address.
-func (a U128) Next() (U128, bool) {
-	if a.Lo != ^uint64(0) {
-		return U128{a.Hi, a.Lo + 1}, true
-	}
-	if a.Hi != ^uint64(0) {
-		return U128{a.Hi + 1, 0}, true
-	}
-	return a, false
-}
-
-// shl shifts a left by n bits (n < 128).
-func (a U128) shl(n uint) U128 {
-	switch {
-	case n == 0:
-		return a
-	case n >= 64:
-		return U128{a.Lo << (n - 64), 0}
-	}
-	return U128{a.Hi<<n | a.Lo>>(64-n), a.Lo << n}
-}
-
-// clz is the number of leading zero bits of a.
-func (a U128) clz() uint {
-	if a.Hi != 0 {
-		return uint(bits.LeadingZeros64(a.Hi))
-	}
-	return 64 + uint(bits.LeadingZeros64(a.Lo))
-}
-
 // index narrows lookups to one bucket of boundaries.
 type index struct {
-	width  uint // address bits: 32 or 128
-	shared uint // leading bits every boundary but the first shares
-	mask   U128 // those bits set, left-aligned
-	prefix U128 // their value
+	width  uint      // address bits: 32 or 128
+	shared uint      // leading bits every boundary but the first shares
+	mask   cidr.U128 // those bits set, left-aligned
+	prefix cidr.U128 // their value
 	first  []uint32
 }
 
 // key maps an address to its bucket, or reports that it lies below (-1) or above (+1) every bucket.
-func (x *index) key(a U128) (int, int) {
-	a = a.shl(128 - x.width) // left-align IPv4
-	if top := (U128{a.Hi & x.mask.Hi, a.Lo & x.mask.Lo}); top != x.prefix {
+func (x *index) key(a cidr.U128) (int, int) {
+	a = a.Shl(128 - x.width) // left-align IPv4
+	if top := a.And(x.mask); top != x.prefix {
 		if top.Less(x.prefix) {
 			return 0, -1
 		}
 		return 0, 1
 	}
-	return int(a.shl(x.shared).Hi >> 48), 0
+	return int(a.Shl(x.shared).Hi >> 48), 0
 }
 
 // newIndex indexes n boundaries; at(i) is boundary i.
-func newIndex(n int, at func(int) U128, width uint) *index {
+func newIndex(n int, at func(int) cidr.U128, width uint) *index {
 	x := &index{width: width, first: make([]uint32, 1<<16+1)}
-	lo, hi := at(1).shl(128-width), at(n-1).shl(128-width)
-	x.shared = min(U128{lo.Hi ^ hi.Hi, lo.Lo ^ hi.Lo}.clz(), width-16)
+	lo, hi := at(1).Shl(128-width), at(n-1).Shl(128-width)
+	x.shared = min(uint(lo.Xor(hi).LeadingZeros()), width-16)
 	if x.shared > 0 {
-		x.mask = U128{^uint64(0), ^uint64(0)}.shl(128 - x.shared)
-		x.prefix = U128{lo.Hi & x.mask.Hi, lo.Lo & x.mask.Lo}
+		x.mask = cidr.U128{Hi: ^uint64(0), Lo: ^uint64(0)}.Shl(128 - x.shared)
+		x.prefix = lo.And(x.mask)
 	}
 	// first[k] is the first boundary (from 1) whose bucket is >= k; boundary 0 (address 0) belongs to
 	// no bucket, it answers for addresses below the first.
@@ -104,7 +66,7 @@ func newIndex(n int, at func(int) U128, width uint) *index {
 // Map maps addresses of one family to values.
 type Map struct {
 	width   uint
-	starts  []U128 // IPv6 starts, ascending; starts[0] is address 0
+	starts  []cidr.U128 // IPv6 starts, ascending; starts[0] is address 0
 	vals    []uint32
 	idx     *index
 	starts4 []uint32 // IPv4 starts, packed; starts is then nil
@@ -114,7 +76,7 @@ type Map struct {
 func (m *Map) Lookup4(a uint32) uint32 {
 	lo, hi := 1, len(m.starts4)
 	if m.idx != nil {
-		k, side := m.idx.key(U128{0, uint64(a)})
+		k, side := m.idx.key(cidr.U128{Lo: uint64(a)})
 		switch side {
 		case -1:
 			return m.vals[0]
@@ -135,7 +97,7 @@ func (m *Map) Lookup4(a uint32) uint32 {
 }
 
 // Lookup6 returns the value of the range holding IPv6 address a (in a Map built for IPv6).
-func (m *Map) Lookup6(a U128) uint32 {
+func (m *Map) Lookup6(a cidr.U128) uint32 {
 	lo, hi := 1, len(m.starts)
 	if m.idx != nil {
 		k, side := m.idx.key(a)
@@ -174,8 +136,8 @@ func (m *Map) Bytes() int {
 // address as the previous one replaces it; one with the same value as the range before it is dropped.
 type Builder struct {
 	width   uint
-	starts  []U128   // IPv6
-	starts4 []uint32 // IPv4
+	starts  []cidr.U128 // IPv6
+	starts4 []uint32    // IPv4
 	vals    []uint32
 }
 
@@ -186,14 +148,14 @@ func NewBuilder(width uint, n int) *Builder {
 	if width == 32 {
 		b.starts4 = make([]uint32, 1, n+1)
 	} else {
-		b.starts = make([]U128, 1, n+1)
+		b.starts = make([]cidr.U128, 1, n+1)
 	}
 	return b
 }
 
-func (b *Builder) at(i int) U128 {
+func (b *Builder) at(i int) cidr.U128 {
 	if b.width == 32 {
-		return U128{0, uint64(b.starts4[i])}
+		return cidr.U128{Lo: uint64(b.starts4[i])}
 	}
 	return b.starts[i]
 }
@@ -208,7 +170,7 @@ func (b *Builder) truncate(n int) {
 }
 
 // Set makes the value v from address a on (for IPv4, a.Lo holds the address).
-func (b *Builder) Set(a U128, v uint32) {
+func (b *Builder) Set(a cidr.U128, v uint32) {
 	last := len(b.vals) - 1
 	if b.at(last) == a {
 		b.vals[last] = v

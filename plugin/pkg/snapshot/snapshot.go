@@ -20,6 +20,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/threatstop/threatstop/plugin/pkg/cidr"
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/rangemap"
 )
@@ -199,7 +200,7 @@ func (s *Snapshot) LookupAddr(a netip.Addr) SetID {
 		return s.global(partV4, s.v4.Lookup4(binary.BigEndian.Uint32(b[:])))
 	}
 	b := a.As16()
-	return s.global(partV6, s.v6.Lookup6(rangemap.U128{Hi: binary.BigEndian.Uint64(b[:8]), Lo: binary.BigEndian.Uint64(b[8:])}))
+	return s.global(partV6, s.v6.Lookup6(cidr.U128{Hi: binary.BigEndian.Uint64(b[:8]), Lo: binary.BigEndian.Uint64(b[8:])}))
 }
 
 // LookupName returns the lists that hold name (normalised, no trailing dot) exactly or hold one of its
@@ -335,7 +336,7 @@ func buildV4(lists []List, in *interner) (*rangemap.Map, int) {
 				outer = stack[len(stack)-1].id
 			}
 			if end < 1<<32-1 {
-				b.Set(rangemap.U128{Lo: end + 1}, uint32(outer))
+				b.Set(cidr.U128{Lo: end + 1}, uint32(outer))
 			}
 		}
 	}
@@ -346,7 +347,7 @@ func buildV4(lists []List, in *interner) (*rangemap.Map, int) {
 			own.Or(in.set(stack[len(stack)-1].id))
 		}
 		id := in.id(own)
-		b.Set(rangemap.U128{Lo: uint64(addr)}, uint32(id))
+		b.Set(cidr.U128{Lo: uint64(addr)}, uint32(id))
 		stack = append(stack, open{uint64(addr) | (1<<(32-bits) - 1), id})
 		count++
 	})
@@ -361,13 +362,13 @@ func buildV6(lists []List, in *interner) (*rangemap.Map, int) {
 		n += len(l.Set.V6)
 	}
 	type open struct {
-		end rangemap.U128
+		end cidr.U128
 		id  SetID
 	}
 	var stack []open
 	count := 0
 	b := rangemap.NewBuilder(128, 2*n)
-	close := func(upTo rangemap.U128, all bool) { // leave every open prefix that ends before upTo
+	close := func(upTo cidr.U128, all bool) { // leave every open prefix that ends before upTo
 		for len(stack) > 0 && (all || stack[len(stack)-1].end.Less(upTo)) {
 			end := stack[len(stack)-1].end
 			stack = stack[:len(stack)-1]
@@ -381,7 +382,7 @@ func buildV6(lists []List, in *interner) (*rangemap.Map, int) {
 		}
 	}
 	merge(lists, func(e *entryset.Set) []entryset.V6 { return e.V6 }, entryset.V6.Compare, NewBits(len(lists)), func(key entryset.V6, own Bits) {
-		start := rangemap.U128{Hi: key.Hi, Lo: key.Lo}
+		start := cidr.U128{Hi: key.Hi, Lo: key.Lo}
 		close(start, false)
 		if len(stack) > 0 {
 			own.Or(in.set(stack[len(stack)-1].id))
@@ -391,21 +392,21 @@ func buildV6(lists []List, in *interner) (*rangemap.Map, int) {
 		stack = append(stack, open{last6(key), id})
 		count++
 	})
-	close(rangemap.U128{}, true)
+	close(cidr.U128{}, true)
 	return b.Map(), count
 }
 
 // last6 is the last address of an IPv6 prefix.
-func last6(p entryset.V6) rangemap.U128 {
+func last6(p entryset.V6) cidr.U128 {
 	switch {
 	case p.Bits == 0:
-		return rangemap.U128{Hi: ^uint64(0), Lo: ^uint64(0)}
+		return cidr.U128{Hi: ^uint64(0), Lo: ^uint64(0)}
 	case p.Bits <= 64:
-		return rangemap.U128{Hi: p.Hi | ^uint64(0)>>p.Bits, Lo: ^uint64(0)}
+		return cidr.U128{Hi: p.Hi | ^uint64(0)>>p.Bits, Lo: ^uint64(0)}
 	case p.Bits == 128:
-		return rangemap.U128{Hi: p.Hi, Lo: p.Lo}
+		return cidr.U128{Hi: p.Hi, Lo: p.Lo}
 	default:
-		return rangemap.U128{Hi: p.Hi, Lo: p.Lo | ^uint64(0)>>(p.Bits-64)}
+		return cidr.U128{Hi: p.Hi, Lo: p.Lo | ^uint64(0)>>(p.Bits-64)}
 	}
 }
 

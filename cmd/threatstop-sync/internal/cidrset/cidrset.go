@@ -10,90 +10,21 @@
 package cidrset
 
 import (
-	"math/bits"
 	"net/netip"
 	"slices"
+
+	"github.com/threatstop/threatstop/plugin/pkg/cidr"
 )
 
-// u128 is an address as a number: IPv4 addresses use the low 32 bits.
-type u128 struct{ hi, lo uint64 }
+// u128 is an address as a number, IPv4 in the low 32 bits: package cidr's.
+type u128 = cidr.U128
 
-func (a u128) less(b u128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+// lowMask is the number with the low n bits set (none for n <= 0).
+func lowMask(n int) u128 { return cidr.LowMask(max(n, 0)) }
 
-func (a u128) cmp(b u128) int {
-	switch {
-	case a == b:
-		return 0
-	case a.less(b):
-		return -1
-	}
-	return 1
-}
+func fromAddr(a netip.Addr) u128 { return cidr.FromAddr(a) }
 
-func (a u128) addOne() u128 {
-	lo, c := bits.Add64(a.lo, 1, 0)
-	return u128{a.hi + c, lo}
-}
-
-func (a u128) subOne() u128 {
-	lo, b := bits.Sub64(a.lo, 1, 0)
-	return u128{a.hi - b, lo}
-}
-
-// trailingZeros is the number of trailing zero bits, 128 for zero.
-func (a u128) trailingZeros() int {
-	if a.lo != 0 {
-		return bits.TrailingZeros64(a.lo)
-	}
-	if a.hi != 0 {
-		return 64 + bits.TrailingZeros64(a.hi)
-	}
-	return 128
-}
-
-// hostMask is the number with the low n bits set.
-func hostMask(n int) u128 {
-	switch {
-	case n <= 0:
-		return u128{}
-	case n < 64:
-		return u128{0, 1<<uint(n) - 1}
-	case n == 64:
-		return u128{0, ^uint64(0)}
-	case n < 128:
-		return u128{1<<uint(n-64) - 1, ^uint64(0)}
-	}
-	return u128{^uint64(0), ^uint64(0)}
-}
-
-func (a u128) or(b u128) u128 { return u128{a.hi | b.hi, a.lo | b.lo} }
-
-func fromAddr(a netip.Addr) u128 {
-	if a.Is4() {
-		b := a.As4()
-		return u128{0, uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}
-	}
-	b := a.As16()
-	var r u128
-	for i := range 8 {
-		r.hi = r.hi<<8 | uint64(b[i])
-		r.lo = r.lo<<8 | uint64(b[8+i])
-	}
-	return r
-}
-
-func toAddr(v u128, is4 bool) netip.Addr {
-	if is4 {
-		x := uint32(v.lo)
-		return netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)})
-	}
-	var b [16]byte
-	for i := range 8 {
-		b[7-i] = byte(v.hi >> (8 * i))
-		b[15-i] = byte(v.lo >> (8 * i))
-	}
-	return netip.AddrFrom16(b)
-}
+func toAddr(v u128, is4 bool) netip.Addr { return v.Addr(is4) }
 
 // Range is the addresses First to Last, both included, of one family.
 type Range struct{ First, Last netip.Addr }
@@ -129,19 +60,19 @@ func prefixSpan(p netip.Prefix) span {
 		width = 128
 	}
 	first := fromAddr(p.Addr())
-	return span{first, first.or(hostMask(width - p.Bits()))}
+	return span{first, first.Or(lowMask(width - p.Bits()))}
 }
 
 // merge sorts spans and joins overlapping and adjacent ones.
 func merge(spans []span) []span {
-	slices.SortFunc(spans, func(a, b span) int { return a.first.cmp(b.first) })
+	slices.SortFunc(spans, func(a, b span) int { return a.first.Compare(b.first) })
 	out := spans[:0]
 	for _, sp := range spans {
 		if n := len(out); n > 0 {
 			last := &out[n-1]
 			// Adjacent: the previous range ends right before this one (and does not end at the top).
-			if !last.last.less(sp.first) || (last.last != hostMask(128) && last.last.addOne() == sp.first) {
-				if last.last.less(sp.last) {
+			if !last.last.Less(sp.first) || (last.last != lowMask(128) && last.last.Inc() == sp.first) {
+				if last.last.Less(sp.last) {
 					last.last = sp.last
 				}
 				continue
@@ -191,11 +122,11 @@ func (s Set) Contains(a netip.Addr) bool {
 		return false
 	}
 	v := fromAddr(a)
-	i, found := slices.BinarySearchFunc(s.r, v, func(sp span, v u128) int { return sp.first.cmp(v) })
+	i, found := slices.BinarySearchFunc(s.r, v, func(sp span, v u128) int { return sp.first.Compare(v) })
 	if found {
 		return true
 	}
-	return i > 0 && !s.r[i-1].last.less(v)
+	return i > 0 && !s.r[i-1].last.Less(v)
 }
 
 // Union returns the addresses in s or o (of s's family).
@@ -211,16 +142,16 @@ func (s Set) Subtract(o Set) Set {
 	for _, sp := range s.r {
 		cur := sp
 		alive := true
-		for j < len(o.r) && o.r[j].last.less(cur.first) {
+		for j < len(o.r) && o.r[j].last.Less(cur.first) {
 			j++
 		}
-		for k := j; alive && k < len(o.r) && !cur.last.less(o.r[k].first); k++ {
+		for k := j; alive && k < len(o.r) && !cur.last.Less(o.r[k].first); k++ {
 			cut := o.r[k]
-			if cur.first.less(cut.first) {
-				out.r = append(out.r, span{cur.first, cut.first.subOne()})
+			if cur.first.Less(cut.first) {
+				out.r = append(out.r, span{cur.first, cut.first.Dec()})
 			}
-			if cut.last.less(cur.last) {
-				cur.first = cut.last.addOne()
+			if cut.last.Less(cur.last) {
+				cur.first = cut.last.Inc()
 			} else {
 				alive = false
 			}
@@ -256,16 +187,16 @@ func (s Set) eachPrefix(f func(netip.Prefix)) {
 		cur := sp.first
 		for {
 			// The largest block that starts at cur (alignment) and ends at or before sp.last.
-			n := min(cur.trailingZeros(), width)
-			for n > 0 && sp.last.less(cur.or(hostMask(n))) {
+			n := min(cur.TrailingZeros(), width)
+			for n > 0 && sp.last.Less(cur.Or(lowMask(n))) {
 				n--
 			}
 			f(netip.PrefixFrom(toAddr(cur, !s.is6), width-n))
-			end := cur.or(hostMask(n))
+			end := cur.Or(lowMask(n))
 			if end == sp.last {
 				break
 			}
-			cur = end.addOne()
+			cur = end.Inc()
 		}
 	}
 }
@@ -277,10 +208,10 @@ func Diff(s, o Set) (gone, added []Range) {
 	i, j := 0, 0
 	for i < len(s.r) || j < len(o.r) {
 		switch {
-		case j == len(o.r) || (i < len(s.r) && s.r[i].first.less(o.r[j].first)):
+		case j == len(o.r) || (i < len(s.r) && s.r[i].first.Less(o.r[j].first)):
 			gone = append(gone, Range{toAddr(s.r[i].first, !s.is6), toAddr(s.r[i].last, !s.is6)})
 			i++
-		case i == len(s.r) || o.r[j].first.less(s.r[i].first):
+		case i == len(s.r) || o.r[j].first.Less(s.r[i].first):
 			added = append(added, Range{toAddr(o.r[j].first, !o.is6), toAddr(o.r[j].last, !o.is6)})
 			j++
 		default: // same start
