@@ -1,6 +1,9 @@
 package threatstop
 
 import (
+	"bytes"
+	golog "log"
+	"os"
 	"strings"
 	"testing"
 
@@ -152,5 +155,20 @@ func TestSetup(t *testing.T) {
 	}
 	if len(ts.Zones) != 0 || ts.fw == nil {
 		t.Errorf("a firewall block without zone arguments: zones %v, firewall %v", ts.Zones, ts.fw)
+	}
+}
+
+// TestFirewallBlockDeprecated: the firewall block inside threatstop still works and warns, naming its line
+// and where its lines go now.
+func TestFirewallBlockDeprecated(t *testing.T) {
+	var buf bytes.Buffer
+	golog.SetOutput(&buf)
+	t.Cleanup(func() { golog.SetOutput(os.Stderr) })
+	ts, err := parseInput(t, "threatstop {\npolicy a {\nblock x.example\n}\nfirewall {\nclient 0.0.0.0/0 a\n}\n}\n")
+	if err != nil || ts.fw == nil {
+		t.Fatalf("legacy firewall block: %v", err)
+	}
+	if out := buf.String(); !strings.Contains(out, "Testfile:5: the firewall block inside threatstop is deprecated") || !strings.Contains(out, "threatfirewall { }") {
+		t.Errorf("warning %q does not name line 5 and threatfirewall", out)
 	}
 }
