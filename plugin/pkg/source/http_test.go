@@ -1028,7 +1028,49 @@ func TestHTTPBackoffBounds(t *testing.T) {
 	}
 }
 
+// TestHTTPInterfaces uses an HTTP source the way package feed does: held as a Source, found to be a
+// Revalidator by a type assertion (a method renamed or with another signature would only silently stop
+// the cache from restoring validators), its validators saved after a fetch and restored into a new
+// source, whose first fetch is then answered "not modified".
 func TestHTTPInterfaces(t *testing.T) {
-	var _ Source = (*HTTP)(nil)
-	var _ Revalidator = (*HTTP)(nil)
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.Header.Get("If-None-Match") == `"v7"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v7"`)
+		io.WriteString(w, feedBody)
+	}))
+	defer srv.Close()
+
+	var s Source = newHTTP(t, srv.URL)
+	r, ok := s.(Revalidator)
+	if !ok {
+		t.Fatalf("%T held as a Source is not a Revalidator", s)
+	}
+	if b, err := s.Fetch(testCtx(t)); err != nil || string(b) != feedBody {
+		t.Fatalf("Fetch = %q, %v", b, err)
+	}
+	saved := r.Validators()
+	if len(saved) != 1 || saved[ValidatorETag] != `"v7"` {
+		t.Fatalf("Validators through the interface = %v", saved)
+	}
+	if got := s.String(); !strings.Contains(got, srv.Listener.Addr().String()) {
+		t.Errorf("String() = %q, does not name the server", got)
+	}
+
+	var s2 Source = newHTTP(t, srv.URL) // as after a restart
+	r2, ok := s2.(Revalidator)
+	if !ok {
+		t.Fatalf("%T held as a Source is not a Revalidator", s2)
+	}
+	r2.SetValidators(saved)
+	if b, err := s2.Fetch(testCtx(t)); !errors.Is(err, ErrNotModified) || b != nil {
+		t.Fatalf("first Fetch after restoring the validators = %q, %v; want ErrNotModified", b, err)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("%d requests, want 2", n)
+	}
 }
