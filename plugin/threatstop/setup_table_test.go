@@ -18,8 +18,8 @@ import (
 )
 
 // setupHandler runs the registered setup over a threatstop block and returns the handler it adds to the
-// server block. The checks use only what Threatstop exports (Zones, Policies, PolicyKeys, ServeDNS), so
-// that they hold whatever the parser's own signature becomes.
+// server block, started as OnStartup starts it. The checks read the zones, the policies in Corefile order
+// and their keys, and real answers of ServeDNS.
 func setupHandler(t *testing.T, input string) (*Threatstop, error) {
 	t.Helper()
 	c := caddy.NewTestController("dns", input)
@@ -34,6 +34,7 @@ func setupHandler(t *testing.T, input string) (*Threatstop, error) {
 	if !ok {
 		t.Fatalf("setup added a %T", cfg.Plugin[0](nil))
 	}
+	ts.start(ts.store) // what OnStartup does before the first query
 	return ts, nil
 }
 
@@ -54,7 +55,7 @@ func ask(t *testing.T, ts *Threatstop, name string, qtype uint16) *dns.Msg {
 
 func policyNames(ts *Threatstop) []string {
 	var names []string
-	for _, p := range ts.Policies() {
+	for _, p := range ts.order {
 		names = append(names, p.Name)
 	}
 	return names
@@ -123,8 +124,8 @@ func TestSetupTable(t *testing.T) {
 			if soa.Ns != "a.ns.example." || soa.Mbox != "dns-admin.example.org." || soa.Minttl != 30 || soa.Hdr.Ttl != 30 {
 				t.Errorf("SOA %v", soa)
 			}
-			if keys := ts.PolicyKeys("p"); !slices.Equal(keys, []string{"xfr.key."}) {
-				t.Errorf("PolicyKeys(p) = %q", keys)
+			if keys := ts.policies["p"].KeyNames(); !slices.Equal(keys, []string{"xfr.key."}) {
+				t.Errorf("keys of p = %q", keys)
 			}
 		}},
 		{"policies keep their order; an allow entry wins", `threatstop dnsbl.example {
@@ -197,7 +198,7 @@ func TestSetupTableErrors(t *testing.T) {
 		{"policy with two names", "threatstop {\n    policy a b {\n        block evil.example\n    }\n}", 2, "policy needs exactly one name"},
 		{"policy name in upper case", "threatstop {\n    policy Office {\n        block evil.example\n    }\n}", 2, `policy name "Office" must be one DNS label`},
 		{"policy catalog is reserved", "threatstop {\n    policy catalog {\n        block evil.example\n    }\n}", 2, `policy name "catalog" is reserved`},
-		{"policy defined twice", top("policy p {", "    block other.example", "}"), 7, `policy "p" is defined twice`},
+		{"policy defined twice", top("policy p {", "    block other.example", "}"), 5, `policy "p" is defined twice`}, // the second definition's line
 		{"policy property without arguments", pol("block"), 3, "block needs at least one argument"},
 		{"answer with one argument", pol("block evil.example", "answer 127.0.0.3"), 4, "answer needs a category (or default, or custom) and an address"},
 		{"answer for custom outside 127/8", pol("block evil.example", "answer custom 10.0.0.1"), 4, `policy p: answer "10.0.0.1" is not an IPv4 address in 127.0.0.0/8`},
