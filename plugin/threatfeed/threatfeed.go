@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,6 +195,10 @@ func (f *Feeds) Start() error {
 		close(work)
 		wg.Wait()
 		f.rebuild()
+		// Loading every feed at once leaves its file buffers and parse arrays behind as garbage, the
+		// largest heap the process will have; hand it back to the kernel now rather than as the scavenger
+		// gets to it, so the resident memory from the start is the data's.
+		debug.FreeOSMemory()
 
 		f.running.Add(1 + len(f.feeds))
 		go f.rebuilder(ctx)
