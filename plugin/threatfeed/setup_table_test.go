@@ -59,7 +59,7 @@ func TestSetupTable(t *testing.T) {
 			if fd.Guard != guard.Default() {
 				t.Errorf("guard %+v, want %+v", fd.Guard, guard.Default())
 			}
-			if id, ok := f.ListID("drop"); !ok || id != 0 {
+			if id, ok := f.store.ListID("drop"); !ok || id != 0 {
 				t.Errorf("ListID(drop) = %d, %v", id, ok)
 			}
 			if f.cache != nil || f.statusAddr != "" || f.maxConcurrent != DefaultMaxConcurrent {
@@ -162,7 +162,7 @@ func TestSetupTable(t *testing.T) {
 			if f.cache == nil || f.cache.Path != "/var/cache/threatfeed" || f.statusAddr != "127.0.0.1:9154" || f.maxConcurrent != 8 {
 				t.Errorf("cache %v status %q max_concurrent %d", f.cache, f.statusAddr, f.maxConcurrent)
 			}
-			if ids := f.Category("scanner"); len(ids) != 1 || ids[0] != 1 {
+			if ids := f.store.Category("scanner"); len(ids) != 1 || ids[0] != 1 {
 				t.Errorf("Category(scanner) = %v, want [1]", ids)
 			}
 		}},
@@ -182,13 +182,13 @@ threatfeed {
     }
     status 127.0.0.1:9154
 }`, func(t *testing.T, f *Feeds, fs []*feed.Feed) {
-			cat := f.Catalog()
+			cat := f.store.Catalog()
 			if len(cat) != 2 || cat[0].Name != "a" || cat[1].Name != "b" || cat[1].Category != "ads" {
 				t.Errorf("catalog %+v, want a (spam) and b (ads)", cat)
 			}
 		}},
 		{"empty block", "threatfeed", func(t *testing.T, f *Feeds, fs []*feed.Feed) {
-			if len(fs) != 0 || len(f.Catalog()) != 0 {
+			if len(fs) != 0 || len(f.store.Catalog()) != 0 {
 				t.Errorf("%d feeds from an empty block", len(fs))
 			}
 		}},

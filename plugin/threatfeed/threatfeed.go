@@ -22,7 +22,6 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
 	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
-	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
@@ -98,32 +97,6 @@ func (f *Feeds) add(fd *feed.Feed) {
 }
 
 func (f *Feeds) has(name string) bool { _, ok := f.byName[name]; return ok }
-
-// ListID returns the list ID of the feed called name.
-func (f *Feeds) ListID(name string) (int, bool) {
-	id, ok := f.byName[name]
-	return id, ok
-}
-
-// Category returns the list IDs of every feed of a category.
-func (f *Feeds) Category(category string) []int {
-	var ids []int
-	for i, fd := range f.feeds {
-		if fd.Category == category {
-			ids = append(ids, i)
-		}
-	}
-	return ids
-}
-
-// Catalog describes every list by ID, for building policies.
-func (f *Feeds) Catalog() policy.Catalog {
-	cat := make(policy.Catalog, len(f.feeds))
-	for i, fd := range f.feeds {
-		cat[i] = snapshot.ListInfo{Name: fd.Name, Category: fd.Category}
-	}
-	return cat
-}
 
 // Snapshot returns the current snapshot; it is never nil.
 func (f *Feeds) Snapshot() *snapshot.Snapshot { return f.snap.Load() }

@@ -41,7 +41,6 @@ type Threatstop struct {
 	catalogKeys   map[string]bool // TSIG keys that may transfer the catalog zone
 	catalogSerial uint32          // the catalog's serial: when this configuration started
 	journal       journal         // recent versions, for IXFR
-	journalSet    bool            // journal was set in the Corefile
 	listPage      int             // the most entries a list page holds
 	renotify      *time.Timer     // the catalog's second NOTIFY after a start
 
