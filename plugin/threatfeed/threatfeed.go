@@ -101,21 +101,10 @@ func (f *Feeds) has(name string) bool { _, ok := f.byName[name]; return ok }
 // Snapshot returns the current snapshot; it is never nil.
 func (f *Feeds) Snapshot() *snapshot.Snapshot { return f.snap.Load() }
 
-// Ready reports whether the snapshot being served holds a loaded version of every feed (from its source
-// or from the on-disk cache). It asks the snapshot, not the feeds, because a feed's first version is only
+// Ready reports whether the State being served holds a loaded version of every feed (from its source or
+// from the on-disk cache). It asks the State, not the feeds, because a feed's first version is only
 // answered from once the rebuild that follows it has been swapped in.
-func (f *Feeds) Ready() bool {
-	s := f.snap.Load()
-	if len(s.Lists) != len(f.feeds) {
-		return false
-	}
-	for _, l := range s.Lists {
-		if l.Version == 0 {
-			return false
-		}
-	}
-	return true
-}
+func (f *Feeds) Ready() bool { return f.store.Load().Ready() }
 
 // local reports whether a feed's source answers at once (a file), so start-up may wait for it.
 func local(fd *feed.Feed) bool {
