@@ -1,15 +1,13 @@
 package threatfeed
 
 import (
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 
+	"github.com/threatstop/threatstop/internal/setuptest"
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
 	"github.com/threatstop/threatstop/plugin/pkg/guard"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
@@ -258,27 +256,8 @@ func TestSetupTableErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("setup accepted:\n%s", tc.input)
 			}
-			assertLineError(t, err, tc.line, tc.want)
+			setuptest.AssertLineError(t, err, tc.line, tc.want)
 		})
-	}
-}
-
-var lineRE = regexp.MustCompile(`Testfile:(\d+) - Error during parsing: `)
-
-// assertLineError checks that err names line and says want, after CoreDNS's "Testfile:N - Error during
-// parsing: " prefix.
-func assertLineError(t *testing.T, err error, line int, want string) {
-	t.Helper()
-	msg := err.Error()
-	m := lineRE.FindStringSubmatch(msg)
-	if m == nil {
-		t.Fatalf("error %q names no line", msg)
-	}
-	if m[1] != strconv.Itoa(line) {
-		t.Errorf("error %q names line %s, want line %d", msg, m[1], line)
-	}
-	if !strings.Contains(msg[strings.Index(msg, m[0])+len(m[0]):], want) {
-		t.Errorf("error %q, want it to say %q", msg, want)
 	}
 }
 

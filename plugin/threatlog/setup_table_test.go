@@ -3,9 +3,7 @@ package threatlog
 import (
 	"errors"
 	"reflect"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 
+	"github.com/threatstop/threatstop/internal/setuptest"
 	"github.com/threatstop/threatstop/plugin/pkg/logparse"
 )
 
@@ -158,7 +157,7 @@ func TestSetupTableErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("setup accepted:\n%s", tc.input)
 			}
-			assertLineError(t, err, tc.line, tc.want)
+			setuptest.AssertLineError(t, err, tc.line, tc.want)
 		})
 	}
 }
@@ -168,24 +167,5 @@ func TestSetupOnce(t *testing.T) {
 	_, err := setupConf(t, "threatlog {\n    listen 127.0.0.1:1\n}\nthreatlog {\n    listen 127.0.0.1:2\n}")
 	if !errors.Is(err, plugin.ErrOnce) {
 		t.Fatalf("error %v, want %v", err, plugin.ErrOnce)
-	}
-}
-
-var lineRE = regexp.MustCompile(`Testfile:(\d+) - Error during parsing: `)
-
-// assertLineError checks that err names line and says want, after CoreDNS's "Testfile:N - Error during
-// parsing: " prefix.
-func assertLineError(t *testing.T, err error, line int, want string) {
-	t.Helper()
-	msg := err.Error()
-	m := lineRE.FindStringSubmatchIndex(msg)
-	if m == nil {
-		t.Fatalf("error %q names no line", msg)
-	}
-	if got := msg[m[2]:m[3]]; got != strconv.Itoa(line) {
-		t.Errorf("error %q names line %s, want line %d", msg, got, line)
-	}
-	if !strings.Contains(msg[m[1]:], want) {
-		t.Errorf("error %q, want it to say %q", msg, want)
 	}
 }

@@ -3,9 +3,7 @@ package threatstop
 import (
 	"context"
 	"errors"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +13,8 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/internal/setuptest"
 )
 
 // setupHandler runs the registered setup over a threatstop block and returns the handler it adds to the
@@ -212,7 +212,7 @@ func TestSetupTableErrors(t *testing.T) {
 			if _, err := setupHandler(t, tc.input); err == nil {
 				t.Fatalf("setup accepted:\n%s", tc.input)
 			} else {
-				assertLineError(t, err, tc.line, tc.want)
+				setuptest.AssertLineError(t, err, tc.line, tc.want)
 			}
 		})
 	}
@@ -223,24 +223,5 @@ func TestSetupOnce(t *testing.T) {
 	_, err := setupHandler(t, "threatstop {\n    policy a {\n        block x.example\n    }\n}\nthreatstop {\n    policy b {\n        block y.example\n    }\n}")
 	if !errors.Is(err, plugin.ErrOnce) {
 		t.Fatalf("error %v, want %v", err, plugin.ErrOnce)
-	}
-}
-
-var lineRE = regexp.MustCompile(`Testfile:(\d+) - Error during parsing: `)
-
-// assertLineError checks that err names line and says want, after CoreDNS's "Testfile:N - Error during
-// parsing: " prefix.
-func assertLineError(t *testing.T, err error, line int, want string) {
-	t.Helper()
-	msg := err.Error()
-	m := lineRE.FindStringSubmatchIndex(msg)
-	if m == nil {
-		t.Fatalf("error %q names no line", msg)
-	}
-	if got := msg[m[2]:m[3]]; got != strconv.Itoa(line) {
-		t.Errorf("error %q names line %s, want line %d", msg, got, line)
-	}
-	if !strings.Contains(msg[m[1]:], want) {
-		t.Errorf("error %q, want it to say %q", msg, want)
 	}
 }
