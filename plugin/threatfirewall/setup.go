@@ -176,21 +176,13 @@ func (f *Firewall) Resolve(file string, store *state.Store, own *state.Block, ot
 	f.store = store
 	f.byClient = new(bart.Table[*state.Policy])
 	f.byKey = map[string]*state.Policy{}
-	find := func(name string) (p *state.Policy, ambiguous bool) {
+	find := func(name string) (*state.Policy, bool) {
 		if own != nil {
 			if p := own.Policy(name); p != nil {
 				return p, false
 			}
 		}
-		for _, b := range others {
-			if q := b.Policy(name); q != nil {
-				if p != nil {
-					return nil, true
-				}
-				p = q
-			}
-		}
-		return p, false
+		return state.Unique(name, others)
 	}
 	for _, r := range f.rules {
 		p, ambiguous := find(r.policy)

@@ -84,10 +84,10 @@ func (s *State) Ready() bool {
 	return true
 }
 
-// Policy returns the one policy called name among every block, or nil when none or more than one
-// block defines it (ambiguous reports the latter).
-func (s *State) Policy(name string) (p *Policy, ambiguous bool) {
-	for _, b := range s.Blocks {
+// Unique returns the one policy called name among blocks, or nil when none or more than one block defines
+// it (ambiguous reports the latter).
+func Unique(name string, blocks []*Block) (p *Policy, ambiguous bool) {
+	for _, b := range blocks {
 		if q := b.Policy(name); q != nil {
 			if p != nil {
 				return nil, true

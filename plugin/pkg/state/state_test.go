@@ -111,14 +111,14 @@ func TestReadyAndLookup(t *testing.T) {
 		t.Error("not ready with every list loaded")
 	}
 	s := st.Load()
-	if p, amb := s.Policy("pab"); p == nil || amb || p.Block != 1 || p.Index != 2 {
-		t.Errorf("Policy(pab) = %+v, %v", p, amb)
+	if p, amb := Unique("pab", s.Blocks); p == nil || amb || p.Block != 1 || p.Index != 2 {
+		t.Errorf("Unique(pab) = %+v, %v", p, amb)
 	}
 	if p := s.Blocks[0].Policy("pb"); p == nil || p.Index != 1 || s.Serial(p) != s.Serials[1] {
 		t.Errorf("block 0 policy pb: %+v", p)
 	}
 	st.AddBlock(2, []*Policy{{Policy: s.Policies[0].Policy}}) // a second block defining pa
-	if p, amb := st.Load().Policy("pa"); p != nil || !amb {
+	if p, amb := Unique("pa", st.Load().Blocks); p != nil || !amb {
 		t.Errorf("pa in two blocks: %+v, ambiguous %v", p, amb)
 	}
 }
