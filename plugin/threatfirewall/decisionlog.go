@@ -54,31 +54,21 @@ func (d *decisionLog) run() {
 	const batch = 64 << 10
 	buf := make([]byte, 0, batch)
 	for {
+		var line string
 		select {
-		case line := <-d.lines:
-			buf = append(buf, line...)
-			buf = append(buf, '\n')
-			if len(d.lines) == 0 || len(buf) >= batch-512 { // nothing more waiting, or full: out with the batch
-				d.out.Write(buf)
-				buf = buf[:0]
-			}
+		case line = <-d.lines:
 		case <-d.done:
-			for {
-				select {
-				case line := <-d.lines:
-					buf = append(buf, line...)
-					buf = append(buf, '\n')
-					if len(buf) >= batch-512 {
-						d.out.Write(buf)
-						buf = buf[:0]
-					}
-				default:
-					if len(buf) > 0 {
-						d.out.Write(buf)
-					}
-					return
-				}
+			select { // stopping: what is queued still goes out
+			case line = <-d.lines:
+			default:
+				return // buf is empty: it is written out whenever the queue is
 			}
+		}
+		buf = append(buf, line...)
+		buf = append(buf, '\n')
+		if len(d.lines) == 0 || len(buf) >= batch-512 { // nothing more waiting, or full: out with the batch
+			d.out.Write(buf)
+			buf = buf[:0]
 		}
 	}
 }

@@ -336,3 +336,17 @@ func TestFirewallLogOnlyDoesNotHideBlock(t *testing.T) {
 		t.Errorf("monitored name resolving to a clean address: %v, want the answer as it came", w.msgs)
 	}
 }
+
+// Lines queued before the log starts, or just before it stops, are written before stop returns.
+func TestDecisionLogStopWritesQueued(t *testing.T) {
+	out := &writes{}
+	d := newDecisionLog(out)
+	for range 100 {
+		d.print("[INFO] plugin/threatstop: decision x")
+	}
+	d.start()
+	d.stop()
+	if n := out.lines(); n != 100 {
+		t.Errorf("%d lines written by stop, want 100", n)
+	}
+}
