@@ -75,11 +75,7 @@ func (f *Firewall) Register(c *caddy.Controller) {
 			return plugin.Error(pluginName, fmt.Errorf("%s:%d - firewall: key rules need the tsig plugin in "+
 				"the same server block, which verifies the signatures", file, f.line))
 		}
-		var names []string
-		for _, p := range f.store.Load().Policies {
-			names = append(names, p.Name)
-		}
-		policySeries.Replace(names) // the series of policies a reload removed go
+		policySeries.Replace(f.store.Load().PolicyNames()) // the series of policies a reload removed go
 		f.log.start()
 		return nil
 	})

@@ -82,11 +82,7 @@ func (t *Threatlog) start(store *state.Store, block *state.Block, secrets map[st
 	for _, p := range block.Policies {
 		t.policies[p.Name] = p.Policy
 	}
-	var names []string
-	for _, p := range store.Load().Policies {
-		names = append(names, p.Name)
-	}
-	policySeries.Replace(names) // the series of policies a reload removed go
+	policySeries.Replace(store.Load().PolicyNames()) // the series of policies a reload removed go
 	st, err := openStore(t.db)
 	if err != nil {
 		return err

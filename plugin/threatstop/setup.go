@@ -102,13 +102,7 @@ func (t *Threatstop) bind(c *caddy.Controller, store *state.Store) error {
 
 // start makes the block ready to answer: metrics series and the catalog's serial. It runs in OnStartup.
 func (t *Threatstop) start(store *state.Store) {
-	var names []string
-	for _, b := range store.Blocks() {
-		for _, p := range b.Policies {
-			names = append(names, p.Name)
-		}
-	}
-	policySeries.Replace(names) // the series of policies a reload removed go
+	policySeries.Replace(store.Load().PolicyNames()) // the series of policies a reload removed go
 	for _, p := range t.order {
 		p.counters = newCounters(p.Name)
 	}

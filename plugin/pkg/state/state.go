@@ -68,6 +68,16 @@ type State struct {
 	ZoneSerials []uint32  // by block: moves on when a serial of the block's policies moved
 }
 
+// PolicyNames returns the names of every block's policies, in Corefile order: the label values of the
+// per-policy metric series this configuration exports.
+func (s *State) PolicyNames() []string {
+	names := make([]string, len(s.Policies))
+	for i, p := range s.Policies {
+		names[i] = p.Name
+	}
+	return names
+}
+
 // Serial is the serial of policy p in s.
 func (s *State) Serial(p *Policy) uint32 { return s.Serials[p.Index] }
 
