@@ -77,6 +77,28 @@ type Stats struct {
 	Invalid int     // lines that are neither data nor comment
 	Skipped int     // valid lines deliberately left out (below a score, hosts preamble, URLs, hashes, exceptions)
 	Samples []Issue // the first MaxSamples invalid lines
+
+	Skips map[string]int // Skipped by reason ("url", "hash", "exception", ...), where the parser names one
+}
+
+// skip counts one deliberately skipped line and why.
+func (st *Stats) skip(reason string) {
+	st.Skipped++
+	if st.Skips == nil {
+		st.Skips = map[string]int{}
+	}
+	st.Skips[reason]++
+}
+
+// TopSkip returns the most common reason of the skipped lines (ties: the first in byte order) and its
+// count; "" when no skip named a reason.
+func (st *Stats) TopSkip() (reason string, n int) {
+	for r, c := range st.Skips {
+		if c > n || c == n && r < reason {
+			reason, n = r, c
+		}
+	}
+	return reason, n
 }
 
 // Issue is one invalid line (or record).
