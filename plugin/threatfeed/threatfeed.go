@@ -10,6 +10,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -128,6 +129,10 @@ func (f *Feeds) Start() error {
 		for _, fd := range f.feeds {
 			loadErrors.WithLabelValues(fd.Name) // export 0 from the start, so alerts on increase work
 			fd.Cache = f.cache
+		}
+		if f.cache != nil {
+			// Serials beside the feed cache: a restart that serves the cached data keeps them.
+			f.store.Persist(filepath.Join(f.cache.Path, "serials.json"))
 		}
 		f.limiter = make(chan struct{}, f.maxConcurrent)
 		for _, fd := range f.feeds {
