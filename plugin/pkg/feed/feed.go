@@ -4,14 +4,18 @@
 //
 //   - a version that cannot be read, or that has more invalid lines than entries, is rejected;
 //   - a version with no entries after a version with entries is held until an operator accepts it;
-//   - a version that loses more than MaxShrink of the entries is held until the next fetch sees the same
-//     version again (a passing glitch rarely repeats itself) or an operator accepts it.
+//   - a version that loses more than MaxShrink of the entries is held until it has been seen for
+//     MaxShrinkHold and on ShrinkFetches fetches (a source that lost most of its list for a day says so
+//     on purpose; a glitch, even one repeated for a few fetches, does not last that long) or an operator
+//     accepts it; a version with other entries starts the hold again.
 //
 // Rejections and holds are returned as errors for the log and the metrics; the last good version keeps
-// being served. Accepted versions are written to the on-disk cache, which a restart loads first.
+// being served. Accepted versions are written to the on-disk cache, which a restart loads first; a hold
+// is not, so a restart starts it again.
 package feed
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -33,10 +37,22 @@ var (
 	ErrGarbage = errors.New("more invalid lines than entries")
 	ErrEmpty   = errors.New("no entries, after having had entries before")
 	ErrShrink  = errors.New("lost too many entries")
+	// ErrNotHeld and ErrOtherHeld refuse an operator's accept.
+	ErrNotHeld   = errors.New("no version is held back")
+	ErrOtherHeld = errors.New("another version is held back now")
 )
 
 // DefaultMaxShrink is the share of entries a new version may lose before it is held back.
 const DefaultMaxShrink = 0.5
+
+// DefaultMaxShrinkHold is how long a version that lost more than MaxShrink is held back while the
+// source keeps serving it.
+const DefaultMaxShrinkHold = 24 * time.Hour
+
+// ShrinkFetches is how many fetches, the first included, must have seen a shrunk version before it is
+// served, however long it was held: with a refresh as long as the hold, two sightings are not yet a
+// pattern.
+const ShrinkFetches = 3
 
 // Feed is one named list. Its configuration fields are set before the first Update and never change.
 type Feed struct {
@@ -47,13 +63,18 @@ type Feed struct {
 	Parser    format.Parser
 	Refresh   time.Duration
 	Guard     guard.Guard
-	MaxShrink float64        // share of entries a version may lose without being held; 1 turns the check off
-	MaxAge    time.Duration  // older than this since the last successful check is stale; 0: never
-	DropStale bool           // a stale feed stops being served (else it keeps being served, and is reported)
-	Cache     *feedcache.Dir // nil: no on-disk cache
+	MaxShrink float64 // share of entries a version may lose without being held; 1 turns the check off
+	// MaxShrinkHold is how long a shrunk version must keep being seen (and on ShrinkFetches fetches)
+	// before it is served; 0 leaves the fetches alone to decide.
+	MaxShrinkHold time.Duration
+	MaxAge        time.Duration    // older than this since the last successful check is stale; 0: never
+	DropStale     bool             // a stale feed stops being served (else it keeps being served, and is reported)
+	Cache         *feedcache.Dir   // nil: no on-disk cache
+	Now           func() time.Time // the clock of holds and checks; nil: time.Now
 
-	mu      sync.Mutex // serialises Update, LoadCache and Accept
-	judged  error      // the verdict on the last body fetched: nil when it is served, else why not
+	mu      sync.Mutex        // serialises Update, LoadCache and Accept
+	judged  error             // the verdict on the last body fetched: nil when it is served, else why not
+	lastSum [sha256.Size]byte // of the last body fetched: what "not modified" vouches for
 	content atomic.Pointer[Content]
 	held    atomic.Pointer[Held]
 	status  atomic.Pointer[Status]
@@ -70,16 +91,25 @@ type Content struct {
 	FromCache bool          // loaded from the on-disk cache, not yet confirmed by the source
 }
 
-// Held is a version held back by the shrink or emptiness check.
+// Held is a version held back by the shrink or emptiness check. A Held is never changed once stored: a
+// fetch that sees it again stores a copy.
 type Held struct {
 	Content
 	Reason        string
-	Since         time.Time
-	NeedsOperator bool // an empty version is never confirmed by fetching it again
+	Since         time.Time // the fetch that first saw it
+	Seen          time.Time // the latest fetch that saw it
+	Fetches       int       // fetches that saw it, the first included
+	ReleaseAfter  time.Time // a shrunk version is served by the first fetch that sees it from then on, once ShrinkFetches have; zero when NeedsOperator
+	NeedsOperator bool      // an empty version is never confirmed by fetching it again
 
+	err        error // the hold, as first reported
 	body       []byte
 	validators map[string]string
-	seen       time.Time // the fetch that produced or last confirmed it
+}
+
+// due reports whether a shrunk version seen again at now has been held long enough.
+func (h *Held) due(now time.Time) bool {
+	return !h.NeedsOperator && h.Fetches >= ShrinkFetches && !now.Before(h.ReleaseAfter)
 }
 
 // Status is the outcome of the latest attempts.
@@ -96,6 +126,13 @@ func (f *Feed) Content() *Content { return f.content.Load() }
 
 // Held returns the version held back, nil when there is none.
 func (f *Feed) Held() *Held { return f.held.Load() }
+
+func (f *Feed) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
 
 // Status returns the outcome of the latest attempts; the zero Status before the first.
 func (f *Feed) Status() Status {
@@ -137,19 +174,21 @@ func (f *Feed) Serving(now time.Time) *Content {
 func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := time.Now()
+	now := f.now()
 	st := f.Status()
 	st.LastAttempt = now
 	data, err := f.Source.Fetch(ctx)
 	if errors.Is(err, source.ErrNotModified) {
-		// The same bytes as last time, which were judged then. A held version seen a second time is
-		// confirmed; a rejected one stays rejected without being reported again.
-		if h := f.held.Load(); h != nil && !h.NeedsOperator && h.seen.Before(now) {
-			f.accept(&st, h.Content, h.body, h.validators, now)
-			f.judged = nil
-			st.LastError, st.LastSuccess = nil, now
-			f.status.Store(&st)
-			return true, h.Stats, nil
+		// The same bytes as last time, which were judged then. A held version seen again counts a fetch
+		// towards its release; a rejected one stays rejected without being reported again.
+		if h := f.held.Load(); h != nil && !h.NeedsOperator && f.lastSum == h.Sum {
+			if h = f.seenAgain(h, h.Content, h.body, h.validators, now); h.due(now) {
+				f.accept(&st, h.Content, h.body, h.validators, now)
+				f.judged = nil
+				st.LastError, st.LastSuccess = nil, now
+				f.status.Store(&st)
+				return true, h.Stats, nil
+			}
 		}
 		st.LastError = f.judged
 		if f.judged == nil {
@@ -172,6 +211,7 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 	validators := validatorsOf(f.Source)
 	old := f.content.Load()
 	sum := sha256.Sum256(data)
+	f.lastSum = sum
 	if old != nil && sum == old.Sum {
 		// Back to (or still at) the served version: a held version was a glitch.
 		f.held.Store(nil)
@@ -186,6 +226,9 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 		if h.NeedsOperator {
 			return false, h.Stats, fmt.Errorf("%s; held until an operator accepts it", h.Reason)
 		}
+		if h = f.seenAgain(h, h.Content, data, validators, now); !h.due(now) {
+			return false, h.Stats, h.err
+		}
 		f.accept(&st, h.Content, data, validators, now)
 		return true, h.Stats, nil
 	}
@@ -196,10 +239,22 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 	}
 	st.Stats = c.Stats
 	if old != nil {
+		if h := f.held.Load(); h != nil && !h.NeedsOperator && c.Set.Equal(h.Set) {
+			// The held entries in other bytes (a new date in a header): the same version seen again.
+			if h = f.seenAgain(h, c, data, validators, now); !h.due(now) {
+				return false, c.Stats, h.err
+			}
+			f.accept(&st, h.Content, data, validators, now)
+			return true, c.Stats, nil
+		}
 		if held, why := f.check(old, c); held != nil {
-			held.Since, held.seen, held.body, held.validators = now, now, data, validators
+			held.Since, held.Seen, held.Fetches, held.body, held.validators = now, now, 1, data, validators
+			if !held.NeedsOperator {
+				held.ReleaseAfter = now.Add(f.MaxShrinkHold)
+			}
+			held.err = fmt.Errorf("%w: %s; %s", why, held.Reason, f.heldUntil(held))
 			f.held.Store(held)
-			return false, c.Stats, fmt.Errorf("%w: %s; %s", why, held.Reason, heldUntil(held))
+			return false, c.Stats, held.err
 		}
 		if c.Set.Equal(old.Set) {
 			// Same entries in other bytes (comments, order): remember the bytes, keep the version.
@@ -212,6 +267,17 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 	}
 	f.accept(&st, c, data, validators, now)
 	return true, c.Stats, nil
+}
+
+// seenAgain stores and returns a copy of h that counts one more fetch, at now, of the version c (h's
+// entries, in these bytes).
+func (f *Feed) seenAgain(h *Held, c Content, body []byte, validators map[string]string, now time.Time) *Held {
+	n := *h
+	n.Content, n.body, n.validators = c, body, validators
+	n.Seen = now
+	n.Fetches++
+	f.held.Store(&n)
+	return &n
 }
 
 // parse turns a body into a candidate version, or rejects it as garbage.
@@ -247,26 +313,40 @@ func (f *Feed) check(old *Content, c Content) (*Held, error) {
 	return nil, nil
 }
 
-func heldUntil(h *Held) string {
+func (f *Feed) heldUntil(h *Held) string {
 	if h.NeedsOperator {
 		return "keeping the last good version until an operator accepts this one"
 	}
-	return "keeping the last good version until the next fetch sees this one again or an operator accepts it"
+	if f.MaxShrinkHold <= 0 {
+		return fmt.Sprintf("keeping the last good version until the source has served this one on %d fetches, or an operator accepts it", ShrinkFetches)
+	}
+	return fmt.Sprintf("keeping the last good version until the source has served this one for %s and on %d fetches, or an operator accepts it", f.MaxShrinkHold, ShrinkFetches)
 }
 
 // Accept makes the held version the served one, on an operator's word. It reports whether there was one.
 func (f *Feed) Accept() bool {
+	_, err := f.AcceptHeld(nil)
+	return err == nil
+}
+
+// AcceptHeld makes the held version the served one, on an operator's word, and returns it. With sum, it
+// accepts only the version of that SHA-256 (ErrOtherHeld when another is held now), so that an operator
+// who looked at one held version does not accept the next one by mistake.
+func (f *Feed) AcceptHeld(sum []byte) (*Held, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.held.Load()
-	if h == nil {
-		return false
+	switch {
+	case h == nil:
+		return nil, ErrNotHeld
+	case sum != nil && !bytes.Equal(sum, h.Sum[:]):
+		return nil, ErrOtherHeld
 	}
 	st := f.Status()
-	f.accept(&st, h.Content, h.body, h.validators, time.Now())
+	f.accept(&st, h.Content, h.body, h.validators, f.now())
 	f.judged, st.LastError = nil, nil
 	f.status.Store(&st)
-	return true
+	return h, nil
 }
 
 // accept serves c and writes it to the cache.
@@ -313,6 +393,7 @@ func (f *Feed) LoadCache() error {
 	}
 	c.Version, c.FromCache = 1, true
 	f.content.Store(&c)
+	f.lastSum = c.Sum
 	if r, ok := f.Source.(source.Revalidator); ok && m.Validators != nil {
 		r.SetValidators(m.Validators)
 	}
