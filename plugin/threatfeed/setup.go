@@ -82,6 +82,7 @@ func FromController(c *caddy.Controller) *Feeds {
 // itself; nil means not set at that level.
 type settings struct {
 	refresh, timeout, connectTimeout, maxAge *time.Duration
+	maxShrinkHold                            *time.Duration
 	maxSize                                  *int64
 	retries                                  *int
 	maxShrink                                *float64
@@ -122,6 +123,7 @@ func (s settings) over(o settings) settings {
 	pick(&s.maxSize, o.maxSize)
 	pick(&s.retries, o.retries)
 	pick(&s.maxShrink, o.maxShrink)
+	pick(&s.maxShrinkHold, o.maxShrinkHold)
 	pick(&s.dropStale, o.dropStale)
 	pick(&s.keepPrivate, o.keepPrivate)
 	pick(&s.minBits4, o.minBits4)
@@ -134,7 +136,7 @@ func ptr[T any](v T) *T { return &v }
 // settingKeys are the keywords parseSetting handles.
 var settingKeys = map[string]bool{
 	"refresh": true, "timeout": true, "connect_timeout": true, "max_age": true, "retries": true,
-	"max_size": true, "max_shrink": true, "stale": true, "keep_private": true,
+	"max_size": true, "max_shrink": true, "max_shrink_hold": true, "stale": true, "keep_private": true,
 	"min_prefix_v4": true, "min_prefix_v6": true,
 }
 
@@ -202,6 +204,8 @@ func (s *settings) parseSetting(c *caddy.Controller) (handled bool, err error) {
 			}
 			s.maxShrink = ptr(f / 100)
 		}
+	case "max_shrink_hold":
+		s.maxShrinkHold, err = duration(0)
 	case "stale":
 		var v string
 		if v, err = one(); err == nil {
@@ -332,6 +336,10 @@ func (fc feedConfig) apply(block settings) *feed.Feed {
 	f.MaxShrink = feed.DefaultMaxShrink
 	if s.maxShrink != nil {
 		f.MaxShrink = *s.maxShrink
+	}
+	f.MaxShrinkHold = feed.DefaultMaxShrinkHold
+	if s.maxShrinkHold != nil {
+		f.MaxShrinkHold = *s.maxShrinkHold
 	}
 	if s.maxAge != nil {
 		f.MaxAge = *s.maxAge
