@@ -58,6 +58,8 @@ type FeedStatus struct {
 	Lines       int            `json:"lines"`
 	Invalid     int            `json:"invalid"`
 	Skipped     int            `json:"skipped"`
+	SkippedBy   map[string]int `json:"skipped_by_reason,omitempty"` // where the format names its reasons
+	TopSkip     string         `json:"top_skip_reason,omitempty"`
 	Dropped     map[string]int `json:"dropped_by_guard,omitempty"`
 	LastAttempt *time.Time     `json:"last_attempt,omitempty"`
 	LastSuccess *time.Time     `json:"last_success,omitempty"`
@@ -101,8 +103,9 @@ func (f *Feeds) Status() []FeedStatus {
 			Name: fd.Name, Category: fd.Category, Source: fd.Source.String(), Format: fd.Format,
 			Refresh: fd.Refresh.String(), Lines: st.Stats.Lines, Invalid: st.Stats.Invalid, Skipped: st.Stats.Skipped,
 			LastAttempt: timePtr(st.LastAttempt), LastSuccess: timePtr(st.LastSuccess),
-			Stale: fd.Stale(now), Served: fd.Serving(now) != nil,
+			Stale: fd.Stale(now), Served: fd.Serving(now) != nil, SkippedBy: st.Stats.Skips,
 		}
+		s.TopSkip, _ = st.Stats.TopSkip()
 		if st.LastError != nil {
 			s.LastError = st.LastError.Error()
 		}

@@ -364,6 +364,11 @@ func (f *Feeds) record(fd *feed.Feed, c *feed.Content) {
 	if n := c.Dropped.Total(); n > 0 {
 		log.Infof("feed %s: %d entries dropped or trimmed because they must never be blocked, e.g. %v", fd.Name, n, c.Dropped.Samples)
 	}
+	if feed.AllSkipped(c.Stats) {
+		// An empty version taken because the feed may be empty, or one after an empty version: served,
+		// but a format that does not fit the source looks the same.
+		log.Warningf("feed %s (%s): version %d has no entries: every line skipped (%s); serving it empty", fd.Name, fd.Source, c.Version, feed.SkipSummary(c.Stats, fd.Format))
+	}
 }
 
 // rebuild compiles what each feed serves now into a new snapshot and publishes it: the state store

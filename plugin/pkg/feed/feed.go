@@ -7,7 +7,9 @@
 //   - a version that loses more than MaxShrink of the entries is held until it has been seen for
 //     MaxShrinkHold and on ShrinkFetches fetches (a source that lost most of its list for a day says so
 //     on purpose; a glitch, even one repeated for a few fetches, does not last that long) or an operator
-//     accepts it; a version with other entries starts the hold again.
+//     accepts it; a version with other entries starts the hold again;
+//   - a first version with no entries whose every line was skipped (a format that does not fit the
+//     source) is rejected, unless AllowEmpty says the feed may be empty.
 //
 // Rejections and holds are returned as errors for the log and the metrics; the last good version keeps
 // being served. Accepted versions are written to the on-disk cache, which a restart loads first; a hold
@@ -37,6 +39,8 @@ var (
 	ErrGarbage = errors.New("more invalid lines than entries")
 	ErrEmpty   = errors.New("no entries, after having had entries before")
 	ErrShrink  = errors.New("lost too many entries")
+	// ErrAllSkipped rejects a first version that has no entries because every data line was skipped.
+	ErrAllSkipped = errors.New("no entries: every line skipped")
 	// ErrNotHeld and ErrOtherHeld refuse an operator's accept.
 	ErrNotHeld   = errors.New("no version is held back")
 	ErrOtherHeld = errors.New("another version is held back now")
@@ -67,6 +71,7 @@ type Feed struct {
 	// MaxShrinkHold is how long a shrunk version must keep being seen (and on ShrinkFetches fetches)
 	// before it is served; 0 leaves the fetches alone to decide.
 	MaxShrinkHold time.Duration
+	AllowEmpty    bool             // a first version whose every line was skipped is a valid empty feed
 	MaxAge        time.Duration    // older than this since the last successful check is stale; 0: never
 	DropStale     bool             // a stale feed stops being served (else it keeps being served, and is reported)
 	Cache         *feedcache.Dir   // nil: no on-disk cache
@@ -238,6 +243,9 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 		return false, c.Stats, err
 	}
 	st.Stats = c.Stats
+	if old == nil && !f.AllowEmpty && AllSkipped(c.Stats) {
+		return false, c.Stats, f.allSkipped(c.Stats)
+	}
 	if old != nil {
 		if h := f.held.Load(); h != nil && !h.NeedsOperator && c.Set.Equal(h.Set) {
 			// The held entries in other bytes (a new date in a header): the same version seen again.
@@ -280,6 +288,26 @@ func (f *Feed) seenAgain(h *Held, c Content, body []byte, validators map[string]
 	return &n
 }
 
+// AllSkipped reports whether a parse found no entries because it skipped every data line it read.
+func AllSkipped(st format.Stats) bool { return st.Entries == 0 && st.Skipped > 0 }
+
+// SkipSummary says how many lines a parse skipped, with the format's name and the most common reason
+// when the parser named one: "120 lines skipped by format adblock, 118 as \"modifier\"".
+func SkipSummary(st format.Stats, formatName string) string {
+	s := fmt.Sprintf("%d lines skipped", st.Skipped)
+	if formatName != "" {
+		s += " by format " + formatName
+	}
+	if reason, n := st.TopSkip(); reason != "" {
+		s += fmt.Sprintf(", %d as %q", n, reason)
+	}
+	return s
+}
+
+func (f *Feed) allSkipped(st format.Stats) error {
+	return fmt.Errorf("%w (%s); not loaded: the format may not fit the source (set allow_empty if the feed may be empty)", ErrAllSkipped, SkipSummary(st, f.Format))
+}
+
 // parse turns a body into a candidate version, or rejects it as garbage.
 func (f *Feed) parse(data []byte, sum [sha256.Size]byte, now time.Time) (Content, error) {
 	var b entryset.Builder
@@ -306,7 +334,11 @@ func (f *Feed) check(old *Content, c Content) (*Held, error) {
 	n, was := c.Set.Len(), old.Set.Len()
 	switch {
 	case n == 0 && was > 0:
-		return &Held{Content: c, Reason: fmt.Sprintf("no entries, after %d", was), NeedsOperator: true}, ErrEmpty
+		reason := fmt.Sprintf("no entries, after %d", was)
+		if AllSkipped(c.Stats) {
+			reason = fmt.Sprintf("no entries (every line skipped: %s), after %d", SkipSummary(c.Stats, f.Format), was)
+		}
+		return &Held{Content: c, Reason: reason, NeedsOperator: true}, ErrEmpty
 	case f.MaxShrink < 1 && float64(n) < float64(was)*(1-f.MaxShrink):
 		return &Held{Content: c, Reason: fmt.Sprintf("%d entries, down from %d (more than %.0f%% lost)", n, was, 100*f.MaxShrink)}, ErrShrink
 	}
@@ -388,8 +420,11 @@ func (f *Feed) LoadCache() error {
 		return fmt.Errorf("cached version is of %s (format %s), not of the configured source; ignored", m.Source, m.Format)
 	}
 	c, err := f.parse(body, sha256.Sum256(body), m.Fetched)
+	if err == nil && !f.AllowEmpty && AllSkipped(c.Stats) {
+		err = f.allSkipped(c.Stats)
+	}
 	if err != nil {
-		return fmt.Errorf("cached version: %v", err)
+		return fmt.Errorf("cached version: %w", err)
 	}
 	c.Version, c.FromCache = 1, true
 	f.content.Store(&c)

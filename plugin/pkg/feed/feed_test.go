@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
 	"github.com/threatstop/threatstop/plugin/pkg/format"
 	"github.com/threatstop/threatstop/plugin/pkg/guard"
@@ -439,6 +440,123 @@ func TestFirstLoadEmpty(t *testing.T) {
 	f, _ := newFeed(t, "; this list is retired\n; EOF\n")
 	if changed, err := update(t, f); !changed || err != nil || entries(f) != 0 {
 		t.Fatalf("changed=%v err=%v", changed, err)
+	}
+}
+
+// adguardAll is an AdGuard list of rules with options, none of which the adblock format can list.
+const adguardAll = "! Title: rules with options\n||ads.example^$all\n||track.example^$third-party\n||bad.example$all\n"
+
+// TestFirstLoadAllSkipped: a first version with no entries whose every line was skipped (a format that
+// does not fit the source) is not loaded, so the server stays not ready, unless AllowEmpty says the feed
+// may be empty; its stats are in the status either way.
+func TestFirstLoadAllSkipped(t *testing.T) {
+	f, path := newFeed(t, adguardAll)
+	f.Parser, _ = format.New("adblock", nil)
+	f.Format = "adblock"
+	changed, err := update(t, f)
+	if changed || !errors.Is(err, ErrAllSkipped) || f.Content() != nil {
+		t.Fatalf("all skipped: changed=%v err=%v content=%v", changed, err, f.Content())
+	}
+	if msg := err.Error(); !strings.Contains(msg, "3 lines skipped by format adblock") || !strings.Contains(msg, "allow_empty") {
+		t.Errorf("error %q does not name the skipped lines, the format and the option", msg)
+	}
+	if st := f.Status(); st.Stats.Skipped != 3 || st.Stats.Entries != 0 || st.LastError == nil {
+		t.Errorf("status: %+v", st)
+	}
+	// Seen again unchanged: still rejected, not reported anew.
+	if changed, err := update(t, f); changed || err != nil || f.Content() != nil || f.Status().LastError == nil {
+		t.Fatalf("second look: changed=%v err=%v", changed, err)
+	}
+	// A version with entries is taken.
+	write(t, path, adguardAll+"||listed.example^\n")
+	if changed, err := update(t, f); !changed || err != nil || entries(f) != 1 {
+		t.Fatalf("with an entry: changed=%v err=%v", changed, err)
+	}
+
+	g, _ := newFeed(t, adguardAll)
+	g.Parser, _ = format.New("adblock", nil)
+	g.AllowEmpty = true
+	if changed, err := update(t, g); !changed || err != nil || g.Content() == nil || entries(g) != 0 {
+		t.Fatalf("allow_empty: changed=%v err=%v", changed, err)
+	}
+	if !AllSkipped(g.Content().Stats) {
+		t.Error("AllSkipped is false for the served version")
+	}
+
+	// A feed with no data lines at all (a retired list) is still a valid empty feed.
+	h, _ := newFeed(t, "; retired\n; EOF\n")
+	if changed, err := update(t, h); !changed || err != nil {
+		t.Fatalf("comments only: changed=%v err=%v", changed, err)
+	}
+}
+
+// TestLaterAllSkipped: after a version with entries, a version whose every line was skipped is held like
+// any empty one, until an operator accepts it, and its reason says why it is empty.
+func TestLaterAllSkipped(t *testing.T) {
+	f, path := newFeed(t, "||listed.example^\n||other.example^\n")
+	f.Parser, _ = format.New("adblock", nil)
+	f.Format = "adblock"
+	update(t, f)
+	write(t, path, adguardAll)
+	for range 3 {
+		if _, err := update(t, f); entries(f) != 2 || f.Held() == nil || !f.Held().NeedsOperator {
+			t.Fatalf("err=%v entries=%d held=%v", err, entries(f), f.Held())
+		}
+	}
+	if r := f.Held().Reason; !strings.Contains(r, "every line skipped: 3 lines skipped by format adblock") {
+		t.Errorf("reason %q", r)
+	}
+}
+
+// TestAllSkippedCache: a cached version whose every line was skipped is not loaded either, unless
+// AllowEmpty.
+func TestAllSkippedCache(t *testing.T) {
+	dir := &feedcache.Dir{Path: t.TempDir()}
+	f, _ := newFeed(t, adguardAll)
+	f.Parser, _ = format.New("adblock", nil)
+	f.AllowEmpty, f.Cache = true, dir
+	update(t, f)
+	g, _ := newFeed(t, adguardAll)
+	g.Source, g.Parser, g.Cache = f.Source, f.Parser, dir
+	if err := g.LoadCache(); !errors.Is(err, ErrAllSkipped) {
+		t.Fatalf("cache without allow_empty: %v", err)
+	}
+	if g.Content() != nil {
+		t.Fatal("loaded")
+	}
+	g.AllowEmpty = true
+	if err := g.LoadCache(); err != nil || g.Content() == nil {
+		t.Fatalf("cache with allow_empty: %v", err)
+	}
+}
+
+// reasons is a parser that skips every line, naming the reason after a '!'; one without a name counts
+// no reason.
+type reasons struct{}
+
+func (reasons) Parse(data string, _ *entryset.Builder, st *format.Stats) {
+	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
+		st.Lines++
+		st.Skipped++
+		if _, why, ok := strings.Cut(line, "!"); ok {
+			if st.Skips == nil {
+				st.Skips = map[string]int{}
+			}
+			st.Skips[why]++
+		}
+	}
+}
+
+func TestSkipSummary(t *testing.T) {
+	var st format.Stats
+	reasons{}.Parse("a!url\nb!url\nc!hash\nd\n", nil, &st)
+	if got := SkipSummary(st, "csv"); got != `4 lines skipped by format csv, 2 as "url"` {
+		t.Errorf("with reasons: %s", got)
+	}
+	st = format.Stats{}
+	reasons{}.Parse("a\nb\n", nil, &st)
+	if got := SkipSummary(st, ""); got != "2 lines skipped" {
+		t.Errorf("without a reason or a format: %s", got)
 	}
 }
 
