@@ -83,6 +83,15 @@ func (n Names) All() iter.Seq2[int, string] {
 	}
 }
 
+// Longest is the length of the longest name, 0 when there is none: one pass over the ends, no name read.
+func (n Names) Longest() int {
+	longest, start := uint32(0), uint32(0)
+	for _, end := range n.ends {
+		longest, start = max(longest, end-start), end
+	}
+	return int(longest)
+}
+
 // Strings returns the names as a slice (which shares their bytes).
 func (n Names) Strings() []string {
 	out := make([]string, 0, len(n.ends))

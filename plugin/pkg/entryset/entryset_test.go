@@ -472,8 +472,14 @@ func TestNames(t *testing.T) {
 		n.Equal(entryset.NamesOf("a.exampleab.example", "b.example", "xn--bcher-kva.example")) {
 		t.Error("Equal compares the names, not only their bytes")
 	}
+	if got := n.Longest(); got != len("xn--bcher-kva.example") {
+		t.Errorf("Longest = %d, want %d", got, len("xn--bcher-kva.example"))
+	}
+	if got := entryset.NamesOf("a.longer.example", "b.example").Longest(); got != len("a.longer.example") {
+		t.Errorf("Longest of a first name longer than the last = %d", got)
+	}
 	var empty entryset.Names
-	if empty.Len() != 0 || len(empty.Strings()) != 0 || empty.Bytes() != 0 {
+	if empty.Len() != 0 || len(empty.Strings()) != 0 || empty.Bytes() != 0 || empty.Longest() != 0 {
 		t.Error("the zero Names is not empty")
 	}
 	if _, ok := empty.Search("a.example"); ok {

@@ -106,6 +106,14 @@ func (c *content) sources() {
 	}
 }
 
+// Sets returns the sets the policy's content comes from: its own block and allow entries and the served
+// lists it blocks or allows.
+func (p *Policy) Sets(s *snapshot.Snapshot) []*entryset.Set {
+	c := content{p: p, s: s}
+	c.sources()
+	return append(c.block, c.allow...)
+}
+
 // better picks the rank that decides between two (-1: none): the more severe action, then the lower rank.
 func (c *content) better(a, b int32) int32 {
 	switch {

@@ -131,6 +131,30 @@ func ZoneOf(p *policy.Policy, s *snapshot.Snapshot, f policy.Families, origin st
 // only the region that changed.
 func ZoneWhere(p *policy.Policy, s *snapshot.Snapshot, f policy.Families, keep func(policy.Entry) bool, origin string, ttl uint32, fn func([]dns.RR) bool) {
 	z := zone{writer: newWriter(origin, ttl), fn: fn}
+	z.run(p, s, f, keep)
+}
+
+// MaxName is the length of the longest name whose triggers (name and *.name) fit under origin: a domain
+// name has at most 255 octets, and the owner NAME.ORIGIN is one. Shorter names, and every prefix, always fit.
+func MaxName(origin string) int { return maxOwner - len(suffix(origin)) - 2 }
+
+// Omitted returns the triggers that Zone leaves out of the policy's zone under origin because their owner
+// would be longer than a domain name can be: a name entry (Sub false: the name's own trigger; Sub true:
+// *.name), the repeated wildcard of an exact name under a blocking wildcard included. Only names longer
+// than MaxName can be among them, and the policy has none unless one of its sets (Policy.Sets) holds one;
+// a caller that knows the longest name can skip the walk over the policy's names.
+func Omitted(p *policy.Policy, s *snapshot.Snapshot, origin string) []policy.Entry {
+	var out []policy.Entry
+	z := zone{writer: newWriter(origin, 0), fn: func([]dns.RR) bool { return true }}
+	z.omit = func(e policy.Entry) { out = append(out, e) }
+	limit := MaxName(origin)
+	// Names under a name are longer, so this keeps an entry together with every entry inside it.
+	z.run(p, s, policy.Families{Names: true}, func(e policy.Entry) bool { return len(e.Name) > limit })
+	return out
+}
+
+// run writes the records of the entries that keep accepts (all when keep is nil).
+func (z *zone) run(p *policy.Policy, s *snapshot.Snapshot, f policy.Families, keep func(policy.Entry) bool) {
 	if keep == nil {
 		p.ContentOf(s, f, z.entry)
 	} else {
@@ -140,7 +164,7 @@ func ZoneWhere(p *policy.Policy, s *snapshot.Snapshot, f policy.Families, keep f
 		z.flushHalves(policy.Entry{})
 		z.settle(policy.Entry{})
 		if len(z.rrs) > 0 {
-			fn(z.take())
+			z.fn(z.take())
 		}
 	}
 }
@@ -222,6 +246,7 @@ type writer struct {
 	as     arena[dns.A]
 	aaaas  arena[dns.AAAA]
 	ips    map[netip.Addr]net.IP // redirect addresses, converted once and shared: records are never modified
+	omit   func(policy.Entry)    // if set, told of each trigger too long for the zone (Omitted)
 }
 
 type span struct{ start, end int32 }
@@ -257,11 +282,23 @@ func (w *writer) write(e policy.Entry, apex, wild bool) {
 		}
 		return
 	}
-	if apex && end-start-2 <= maxOwner {
-		w.records(span{int32(start + 2), int32(end)}, e)
+	if apex {
+		if end-start-2 <= maxOwner {
+			w.records(span{int32(start + 2), int32(end)}, e)
+		} else if w.omit != nil {
+			x := e
+			x.Sub = false
+			w.omit(x)
+		}
 	}
-	if wild && end-start <= maxOwner {
-		w.records(span{int32(start), int32(end)}, e)
+	if wild {
+		if end-start <= maxOwner {
+			w.records(span{int32(start), int32(end)}, e)
+		} else if w.omit != nil {
+			x := e
+			x.Sub = true
+			w.omit(x)
+		}
 	}
 }
 

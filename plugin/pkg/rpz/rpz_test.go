@@ -439,3 +439,75 @@ func TestZoneOfKinds(t *testing.T) {
 		t.Errorf("ZoneOf by kind:\n%s\nwant Zone:\n%s", got, want)
 	}
 }
+
+// TestOmitted: the names whose owner would pass 255 octets are exactly the triggers Zone leaves out, and
+// Omitted names each of them: an exact name, the wildcard of a name that fits only without "*.", and the
+// wildcard repeated under a blocking wildcard. Names that fit are in the zone.
+func TestOmitted(t *testing.T) {
+	limit := MaxName(origin)
+	if got := len("a.very.long.name.fw.rpz.example.") - len("a.very.long.name"); limit != maxOwner-got-2 {
+		t.Fatalf("MaxName(%q) = %d", origin, limit)
+	}
+	label := func(n int) string { // a name of exactly n octets ending in .example
+		var b strings.Builder
+		for b.Len() < n-len(".example") {
+			l := min(63, n-len(".example")-b.Len())
+			if b.Len() > 0 {
+				l = min(l, n-len(".example")-b.Len()-1)
+				if l <= 0 {
+					break
+				}
+				b.WriteByte('.')
+			}
+			b.WriteString(strings.Repeat("x", l))
+		}
+		return b.String() + ".example"
+	}
+	fits := label(limit)       // both owners fit
+	noWild := label(limit + 2) // the name fits, *.name does not
+	tooLong := label(limit + 3)
+	// an exact name of limit+1 octets under the blocking *.bad.example: its repeated *.name does not fit
+	under := strings.TrimSuffix(label(limit+1-len("bad.")), ".example") + ".bad.example"
+	lists := []snapshot.List{
+		{Name: "long", Category: "c", Set: set(t, fits, "*."+fits, tooLong, "*."+noWild, "*.bad.example", under)},
+	}
+	s := snapshot.Build(lists, nil)
+	p, err := policy.New(policy.Config{Name: "fw", Block: []int{0}}, policy.Catalog(s.Lists))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]bool{}
+	for _, rr := range zoneRRs(p, s) {
+		owners[rr.Header().Name] = true
+	}
+	for _, o := range []string{fits + "." + origin, "*." + fits + "." + origin, noWild + "." + origin, under + "." + origin} {
+		if !owners[o] {
+			t.Errorf("%d-octet owner %s not in the zone", len(o), o)
+		}
+	}
+	var got []string
+	for _, e := range Omitted(p, s, origin) {
+		o := e.Name
+		if e.Sub {
+			o = "*." + o
+		}
+		if owners[o+"."+origin] {
+			t.Errorf("Omitted names %s, which the zone holds", o)
+		}
+		got = append(got, o)
+	}
+	slices.Sort(got)
+	want := []string{"*." + noWild, "*." + under, tooLong}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Omitted = %q,\nwant %q", got, want)
+	}
+	for o := range owners {
+		if len(o) > maxOwner {
+			t.Errorf("owner of %d octets in the zone", len(o))
+		}
+	}
+	if len(fits) != limit || len(noWild) != limit+2 || len(tooLong) != limit+3 || len(under) != limit+1 {
+		t.Fatalf("fixture lengths %d %d %d %d, limit %d", len(fits), len(noWild), len(tooLong), len(under), limit)
+	}
+}
