@@ -11,6 +11,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
 	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // The status endpoint: GET /feeds lists every feed's state as JSON, GET /feeds/NAME one feed, and
@@ -69,6 +70,10 @@ type FeedStatus struct {
 	Stale       bool           `json:"stale"`
 	Served      bool           `json:"served"`
 	Held        *HeldStatus    `json:"held,omitempty"`
+
+	// RPZOmitted names, by policy, the feed's names that the policy's RPZ zone leaves out: too long to be
+	// an owner name under the zone's origin. Lookups list them; transfers (and edges) cannot carry them.
+	RPZOmitted map[string][]string `json:"rpz_omitted,omitempty"`
 }
 
 // HeldStatus is a version held back.
@@ -96,6 +101,7 @@ func timePtr(t time.Time) *time.Time {
 // Status describes every feed.
 func (f *Feeds) Status() []FeedStatus {
 	now := time.Now()
+	cur := f.store.Load()
 	out := make([]FeedStatus, len(f.feeds))
 	for i, fd := range f.feeds {
 		st := fd.Status()
@@ -127,7 +133,37 @@ func (f *Feeds) Status() []FeedStatus {
 				s.Held.FetchesNeeded, s.Held.ReleasesAt = feed.ShrinkFetches, timePtr(h.ReleaseAfter)
 			}
 		}
+		s.RPZOmitted = rpzOmitted(cur, i)
 		out[i] = s
+	}
+	return out
+}
+
+// rpzOmitted is what the RPZ zones of st's policies leave out of list id's names.
+func rpzOmitted(st *state.State, id int) map[string][]string {
+	if id >= len(st.Snap.Lists) {
+		return nil
+	}
+	set := st.Snap.Entries(id)
+	var out map[string][]string
+	for i, omitted := range st.Omitted {
+		for _, e := range omitted {
+			_, exact := set.Names.Search(e.Name)
+			_, wild := set.Wildcards.Search(e.Name)
+			// *.name is the wildcard's trigger, or the one an exact name under a blocking wildcard repeats.
+			if !(exact && !e.Sub) && !(e.Sub && (wild || exact)) {
+				continue
+			}
+			if out == nil {
+				out = map[string][]string{}
+			}
+			p := st.Policies[i].Name
+			if e.Sub {
+				out[p] = append(out[p], "*."+e.Name)
+			} else {
+				out[p] = append(out[p], e.Name)
+			}
+		}
 	}
 	return out
 }

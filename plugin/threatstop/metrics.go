@@ -54,8 +54,15 @@ var catalogRefused = promauto.NewCounter(prometheus.CounterOpts{
 	Help:      "Transfers of the catalog zone refused: not signed with one of the catalog_keys.",
 })
 
+var rpzOmitted = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "rpz_omitted_entries",
+	Help:      "Triggers of the policy's current version left out of its RPZ zone: names too long to be an owner name under the zone's origin (over 255 octets). DNSBL lookups still list them.",
+}, []string{"policy"})
+
 // policySeries deletes the per-policy series of policies that a reload removed.
-var policySeries = series.New("policy", lookups, policySerial, transfersRefused)
+var policySeries = series.New("policy", lookups, policySerial, transfersRefused, rpzOmitted)
 
 var (
 	journalVersions = promauto.NewGauge(prometheus.GaugeOpts{

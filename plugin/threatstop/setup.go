@@ -95,6 +95,10 @@ func (t *Threatstop) bind(c *caddy.Controller, store *state.Store) error {
 	render := t.renderSum()
 	for i, p := range t.order {
 		p.Render = render
+		p.RPZOrigins = nil
+		for _, z := range t.zones {
+			p.RPZOrigins = append(p.RPZOrigins, p.Name+"."+rpzLabel+"."+z.name)
+		}
 		policies[i] = p.Policy
 	}
 	t.store = store

@@ -8,6 +8,7 @@ package threatstop
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/peer"
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/qname"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/threatfirewall"
@@ -163,9 +165,33 @@ func (t *Threatstop) Name() string { return pluginName }
 func (t *Threatstop) update(old, next *state.State) {
 	for _, p := range t.order {
 		policySerial.WithLabelValues(p.Name).Set(float64(next.Serial(p.Policy)))
+		omitted := next.Omitted[p.Index]
+		rpzOmitted.WithLabelValues(p.Name).Set(float64(len(omitted)))
+		if len(omitted) > 0 && (old == nil || p.Index >= len(old.Serials) || old.Serial(p.Policy) != next.Serial(p.Policy) || len(old.Omitted[p.Index]) != len(omitted)) {
+			log.Warningf("policy %s serial %d: %d names too long for its RPZ zone (owner over 255 octets), answered by DNSBL lookups but not in zone transfers, so not on edges or secondaries either: %s",
+				p.Name, next.Serial(p.Policy), len(omitted), omittedNames(omitted, 3))
+		}
 	}
 	t.journal.add(next)
 	t.notify(old, next)
+}
+
+// omittedNames lists the first n omitted triggers, and how many more there are.
+func omittedNames(omitted []policy.Entry, n int) string {
+	var b strings.Builder
+	for i, e := range omitted[:min(n, len(omitted))] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if e.Sub {
+			b.WriteString("*.")
+		}
+		b.WriteString(e.Name)
+	}
+	if len(omitted) > n {
+		fmt.Fprintf(&b, " and %d more", len(omitted)-n)
+	}
+	return b.String()
 }
 
 // next passes a query on. It calls the next handler directly: plugin.NextOrFailure's 200-byte frame

@@ -22,6 +22,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/rpz"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 )
 
@@ -35,6 +36,10 @@ type Policy struct {
 	Keys            map[string]bool // TSIG key names (lowercase, fully qualified) that may transfer its RPZ zone
 	Clients         *bart.Lite      // nil: every client may ask
 	TransferClients *bart.Lite      // networks that may transfer its zone without a key; nil: none
+
+	// RPZOrigins are the origins of the policy's RPZ zones, fully qualified: a trigger whose owner would be
+	// too long under the longest of them is reported in State.Omitted.
+	RPZOrigins []string
 
 	// Render is a digest of what the serving plugin adds to the policy's answers (TTLs, SOA and NS
 	// names); with the definition and the lists' entries it makes the policy's content sum.
@@ -76,6 +81,11 @@ type State struct {
 	ZoneSerials []uint32  // by block: moves on when a serial of the block's policies moved
 
 	Sums [][sha256.Size]byte // by policy index: digest of its content (definition, rendering, lists' entries)
+
+	// Omitted holds, by policy index, the triggers its RPZ zone under its longest origin leaves out: names
+	// too long to be an owner there (rpz.Omitted). DNSBL lookups and the firewall still list them; zone
+	// transfers, and edges that copy the zone, cannot. Nearly always nil.
+	Omitted [][]policy.Entry
 
 	placeholder bool // the empty State that Load gives before the first Publish: its serials mean nothing
 }
@@ -269,6 +279,7 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 	next := &State{
 		Version: 1, Snap: s, Loaded: loaded, Catalog: slices.Clip(st.catalog), Blocks: slices.Clip(st.blocks), Policies: slices.Clip(st.policies),
 		Serials: make([]uint32, len(st.policies)), ZoneSerials: make([]uint32, len(st.blocks)), Sums: make([][sha256.Size]byte, len(st.policies)),
+		Omitted: make([][]policy.Entry, len(st.policies)),
 	}
 	if old != nil {
 		next.Version = old.Version + 1
@@ -285,16 +296,25 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 		}
 		return d
 	}
+	lengths := map[*entryset.Set]int{}
+	longest := func(set *entryset.Set) int {
+		n, ok := lengths[set]
+		if !ok {
+			n = max(set.Names.Longest(), set.Wildcards.Longest())
+			lengths[set] = n
+		}
+		return n
+	}
 	changed := make([]bool, len(st.blocks))
 	for i, p := range st.policies {
 		if old != nil && i < len(old.Serials) {
 			if !usesChanged(p.Policy, old.Snap, s) {
-				next.Sums[i], next.Serials[i] = old.Sums[i], old.Serials[i]
+				next.Sums[i], next.Serials[i], next.Omitted[i] = old.Sums[i], old.Serials[i], old.Omitted[i]
 				continue
 			}
 			next.Sums[i] = contentSum(p, s, setSum)
 			if next.Sums[i] == old.Sums[i] {
-				next.Serials[i] = old.Serials[i]
+				next.Serials[i], next.Omitted[i] = old.Serials[i], old.Omitted[i]
 				continue
 			}
 			next.Serials[i] = NextSerial(old.Serials[i], now)
@@ -302,6 +322,7 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 			next.Sums[i] = contentSum(p, s, setSum)
 			next.Serials[i] = st.reg.serial(policyKey(st.blocks[p.Block], p.Name), next.Sums[i], now)
 		}
+		next.Omitted[i] = omitted(p, s, longest)
 		changed[p.Block] = true
 	}
 	for id := range s.Lists { // keep the digests of the current lists, and only those
@@ -321,6 +342,28 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 		}
 	}
 	return next
+}
+
+// omitted is rpz.Omitted under the policy's longest RPZ origin, without walking its names when none of
+// its sets holds a name longer than fits there (the common case: a few hundred nanoseconds per set).
+func omitted(p *Policy, s *snapshot.Snapshot, longest func(*entryset.Set) int) []policy.Entry {
+	origin := ""
+	for _, o := range p.RPZOrigins {
+		if len(o) > len(origin) {
+			origin = o
+		}
+	}
+	if origin == "" {
+		return nil
+	}
+	n := 0
+	for _, set := range p.Sets(s) {
+		n = max(n, longest(set))
+	}
+	if n <= rpz.MaxName(origin) {
+		return nil
+	}
+	return rpz.Omitted(p.Policy, s, origin)
 }
 
 // contentSum is the digest of what policy p answers from s: its definition, how it is rendered, and the
