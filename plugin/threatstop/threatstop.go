@@ -16,7 +16,6 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
 
-	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/qname"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/threatfirewall"
@@ -111,9 +110,9 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		return t.nxdomain(w, r, z.name, z, zoneSerial)
 	}
 	list := isList(inner)
-	// The list pages are the policy's whole content: its clients may read them, and so may whoever may
-	// transfer its RPZ zone.
-	if p.Clients != nil && !p.Clients.Contains(peer.Addr(w)) && !(list && mayTransfer(ctx, w, p.Policy)) {
+	// The list pages are the policy's whole content, allow carve-outs included: only for those that may
+	// read it, whether or not the policy has clients.
+	if list && !t.mayRead(ctx, w, p.Policy) || !list && !mayLookUp(w, p.Policy) {
 		p.counters.refused.Inc()
 		return dns.RcodeRefused, nil
 	}
