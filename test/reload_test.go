@@ -504,3 +504,41 @@ func TestReadyWaitsForMissingFeed(t *testing.T) {
 		t.Errorf("ready again: %d %q", code, body)
 	}
 }
+
+// TestReadyWaitsForAllSkippedFeed: a feed whose every line is skipped (HaGeZi's AdGuard regex rules read
+// as adblock) is not loaded, like a feed that does not parse: the ready endpoint answers 503 and the log
+// names the feed, the format and the skipped lines, while the other feeds are served. Once the file lists
+// an entry, the feed loads and the server is ready.
+func TestReadyWaitsForAllSkippedFeed(t *testing.T) {
+	t.Parallel()
+	const file = "hagezi_regex-wildcard-rules.adguard.txt"
+	s := newServer(t, "spamhaus_drop.txt", file)
+	s.Start("allskipped.corefile", false)
+
+	// A few polls after start-up: the file was read and rejected each time, and nothing claims readiness.
+	time.Sleep(3 * 200 * time.Millisecond)
+	if code, body := s.Ready(); code != 503 || !strings.Contains(body, "threatfeed") {
+		t.Errorf("ready with a feed whose every line is skipped: %d %q, want 503 naming threatfeed", code, body)
+	}
+	s.WaitLog(t, regexp.MustCompile(`\[ERROR\] plugin/threatfeed: feed hagezi-regex \(file [^)]*`+regexp.QuoteMeta(file)+`\): no entries: every line skipped \(33 lines skipped by format adblock`), reloadTimeout)
+	if msg := listedA(t, s, "udp", v4(t, "1.10.16.1", "spam"), "127.0.0.2"); msg != "" {
+		t.Errorf("the feed that loaded is not served: %s", msg)
+	}
+	if v, ok := s.Metric(`coredns_threatfeed_skipped_lines{feed="hagezi-regex"}`); !ok || v != 33 {
+		t.Errorf("skipped_lines{feed=hagezi-regex} = %v (present %v), want 33", v, ok)
+	}
+	if _, ok := s.Metric(`coredns_threatfeed_entries{feed="hagezi-regex"}`); ok {
+		t.Error("entries{feed=hagezi-regex} is exported: a version of it is served")
+	}
+
+	replaceFile(t, s.Path(file), withLine(readFeed(t, file), "||listed.example^"))
+	eventually(t, reloadTimeout, func() string {
+		if code, body := s.Ready(); code != 200 {
+			return fmt.Sprintf("ready after the feed listed an entry: %d %q, want 200", code, body)
+		}
+		return ""
+	})
+	if msg := listedA(t, s, "udp", dn("listed.example", "ads"), "127.0.0.2"); msg != "" {
+		t.Errorf("the entry of the loaded version: %s", msg)
+	}
+}

@@ -2,14 +2,18 @@ package threatfeed_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	golog "log"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/internal/coretest"
 )
@@ -126,4 +130,135 @@ func TestGuardsReport(t *testing.T) {
 	waitFor("the old feed does not become fresh again", func() bool {
 		return metric("stale", map[string]string{"feed": "old"}) == 0
 	})
+}
+
+// TestAllSkippedNotReady: a feed whose every line is skipped (HaGeZi's regex rules, which the adblock
+// format cannot list) is not loaded at first, like a feed that does not parse: the server stays not
+// ready, nothing of it is served, the log and the status say why, naming the format. With allow_empty
+// the same file is a valid empty feed, served with a warning. Once the file lists an entry, it loads.
+func TestAllSkippedNotReady(t *testing.T) {
+	logs := &logBuffer{}
+	golog.SetOutput(logs)
+	t.Cleanup(func() { golog.SetOutput(os.Stderr) })
+	dir := t.TempDir()
+	regex, err := os.ReadFile(filepath.Join("..", "..", "testdata", "feeds", "hagezi_regex-wildcard-rules.adguard.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, body []byte) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p+".tmp", body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(p+".tmp", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good.txt", []byte("45.7.7.7\n"))
+	write("regex.txt", regex)
+	write("regex-ok.txt", regex)
+	statusAddr, readyAddr := freeTCP(t), freeTCP(t)
+	s := coretest.Start(t, fmt.Sprintf(`threatstop.local:0 {
+    bind 127.0.0.1
+    ready %s
+    threatfeed {
+        status %s
+        refresh 50ms
+        feed good {
+            file %[3]s/good.txt
+            format plain
+            category spam
+        }
+        feed regex {
+            file %[3]s/regex.txt
+            format adblock
+            category ads
+        }
+        feed regex-ok {
+            file %[3]s/regex-ok.txt
+            format adblock
+            category ads
+            allow_empty
+        }
+    }
+    threatstop {
+        policy p {
+            lists good regex regex-ok
+        }
+    }
+}
+`, readyAddr, statusAddr, dir))
+	ready := func() int {
+		t.Helper()
+		resp, err := http.Get("http://" + readyAddr + "/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	status := func() (bool, map[string]map[string]any) {
+		t.Helper()
+		resp, err := http.Get("http://" + statusAddr + "/feeds")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc struct {
+			Ready bool             `json:"ready"`
+			Feeds []map[string]any `json:"feeds"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]map[string]any{}
+		for _, f := range doc.Feeds {
+			byName[f["name"].(string)] = f
+		}
+		return doc.Ready, byName
+	}
+
+	// A few polls after start-up: still not ready, the good feed served meanwhile.
+	time.Sleep(5 * 50 * time.Millisecond)
+	if code := ready(); code != http.StatusServiceUnavailable {
+		t.Errorf("ready with a feed whose every line is skipped: %d, want 503", code)
+	}
+	if r := s.Query(t, "7.7.7.45.p.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("the good feed is not served: %s", dns.RcodeToString[r.Rcode])
+	}
+	isReady, feeds := status()
+	rx, ok := feeds["regex"], feeds["regex-ok"]
+	if isReady || rx["loaded"] != false || rx["skipped"] != float64(33) || rx["entries"] != float64(0) {
+		t.Errorf("status: ready %v, regex %v", isReady, rx)
+	}
+	if e, _ := rx["last_error"].(string); !strings.Contains(e, "every line skipped (33 lines skipped by format adblock") || !strings.Contains(e, "allow_empty") {
+		t.Errorf("regex: last_error %q does not say that every line was skipped by the format", e)
+	}
+	if ok["loaded"] != true || ok["entries"] != float64(0) || ok["skipped"] != float64(33) || ok["last_error"] != nil {
+		t.Errorf("regex-ok (allow_empty): %v", ok)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "[ERROR] plugin/threatfeed: feed regex (file ") || !strings.Contains(out, "no entries: every line skipped (33 lines skipped by format adblock") {
+		t.Errorf("no error logged for feed regex:\n%s", out)
+	}
+	if !strings.Contains(out, "[WARNING] plugin/threatfeed: feed regex-ok (file ") || !strings.Contains(out, "version 1 has no entries: every line skipped (33 lines skipped by format adblock") {
+		t.Errorf("no warning logged for feed regex-ok:\n%s", out)
+	}
+	if got := coretest.Counter(t, "coredns_threatfeed_skipped_lines", map[string]string{"feed": "regex"}); got != 33 {
+		t.Errorf("skipped_lines{feed=regex} = %v, want 33", got)
+	}
+
+	// A version that lists something loads, and the server is ready.
+	write("regex.txt", append(regex, "||listed.example^\n"...))
+	deadline := time.Now().Add(5 * time.Second)
+	for ready() != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after the feed listed an entry\n--- log ---\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := s.Query(t, "listed.example.p.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("the entry of the loaded version is not listed: %s", dns.RcodeToString[r.Rcode])
+	}
 }

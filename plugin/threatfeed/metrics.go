@@ -77,6 +77,18 @@ var (
 		Name:      "held",
 		Help:      "1 while a new version of the feed is held back by the shrink or emptiness check.",
 	}, []string{"feed"})
+	heldSince = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "held_since_timestamp_seconds",
+		Help:      "When the source first served the version of the feed held back now; 0 when none is.",
+	}, []string{"feed"})
+	heldRelease = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "held_release_timestamp_seconds",
+		Help:      "From when a version held back by the shrink check is served if the source still serves it (and has on 3 fetches); 0 when none is held or it waits for an operator.",
+	}, []string{"feed"})
 	staleGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
@@ -93,4 +105,4 @@ var (
 
 // feedSeries deletes the per-feed series of feeds that a reload removed.
 var feedSeries = series.New("feed", entries, invalidLines, skippedLines, lastSuccess, lastChange, loadErrors,
-	guardDropped, heldGauge, staleGauge, cacheErrors)
+	guardDropped, heldGauge, heldSince, heldRelease, staleGauge, cacheErrors)

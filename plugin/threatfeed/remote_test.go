@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	golog "log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -274,21 +275,82 @@ func TestRemoteFeedMisbehaving(t *testing.T) {
 	if st := feedStatus(t, statusAddr); st["entries"].(float64) != 1001 {
 		t.Errorf("flapping feed: %v entries served", st["entries"])
 	}
-	p.done(t)
 
-	// A 90% shrink is held, then served once the next fetch sees it again.
+	// A source that keeps serving a tenth of its list is not believed on the next fetch: the shrunk
+	// version stays held (max_shrink_hold, 24h by default), and 90% of the list stays blocked meanwhile.
 	fs.mode.Store("shrunk")
-	waitFor(t, 5*time.Second, "the shrunk version to be confirmed", func() bool {
-		return s.Query(t, name(addrs[999]), dns.TypeA).Rcode == dns.RcodeNameError
-	})
-	if s.Query(t, name(addrs[50]), dns.TypeA).Rcode != dns.RcodeSuccess {
-		t.Error("the confirmed shrunk version lost an entry it holds")
+	waitFor(t, 5*time.Second, "the shrunk version held", func() bool { return feedStatus(t, statusAddr)["held"] != nil })
+	before = fs.requests.Load()
+	waitFor(t, 10*time.Second, "five fetches of the shrunk version", func() bool { return fs.requests.Load() >= before+5 })
+	p.done(t)
+	st := feedStatus(t, statusAddr)
+	h, _ := st["held"].(map[string]any)
+	if st["entries"] != float64(1001) || h == nil {
+		t.Fatalf("the shrunk version was served after five fetches: %v", st)
+	}
+	since, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(h["since"]))
+	releases, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(h["releases_at"]))
+	if fetches, _ := h["fetches_seen"].(float64); fetches < 5 || h["fetches_needed"] != float64(3) || h["needs_operator"] != false || releases.Sub(since) != 24*time.Hour {
+		t.Errorf("held: %v, want seen on 5 fetches or more, released 24h after it was first seen", h)
+	}
+	if got := counter(t, "coredns_threatfeed_held_release_timestamp_seconds", map[string]string{"feed": "remote"}); got != float64(releases.Unix()) {
+		t.Errorf("held_release_timestamp_seconds = %v, want %d", got, releases.Unix())
+	}
+	if got := counter(t, "coredns_threatfeed_held_since_timestamp_seconds", map[string]string{"feed": "remote"}); got != float64(since.Unix()) {
+		t.Errorf("held_since_timestamp_seconds = %v, want %d", got, since.Unix())
+	}
+}
+
+// TestShrinkReleasedAfterHold: a shrunk version that the source keeps serving for max_shrink_hold is
+// served without an operator, and the release is logged as a warning; the metrics of the hold go to 0.
+func TestShrinkReleasedAfterHold(t *testing.T) {
+	logs := &logBuffer{}
+	golog.SetOutput(logs)
+	t.Cleanup(func() { golog.SetOutput(os.Stderr) })
+	addrs, body := addresses(100)
+	_, shrunk := addresses(10)
+	fs := newFeedServer(t, body, shrunk)
+	statusAddr := freeTCP(t)
+	corefile := strings.Replace(remoteCorefile(fs.URL, t.TempDir(), statusAddr, freeTCP(t)),
+		"            max_size 1M\n", "            max_size 1M\n            max_shrink_hold 1s\n", 1)
+	s := coretest.Start(t, corefile)
+	name := rev(addrs[50]) + ".p.threatstop.local."
+	waitFor(t, 5*time.Second, "the first version", func() bool { return s.Query(t, name, dns.TypeA).Rcode == dns.RcodeSuccess })
+
+	fs.mode.Store("shrunk")
+	waitFor(t, 5*time.Second, "the shrunk version held", func() bool { return feedStatus(t, statusAddr)["held"] != nil })
+	heldAt := time.Now()
+	if r := s.Query(t, name, dns.TypeA); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("an entry the shrunk version lacks is unlisted while it is held: %s", dns.RcodeToString[r.Rcode])
+	}
+	if got := counter(t, "coredns_threatfeed_held_release_timestamp_seconds", map[string]string{"feed": "remote"}); got == 0 {
+		t.Error("held_release_timestamp_seconds is 0 while a shrunk version is held")
+	}
+	waitFor(t, 5*time.Second, "the shrunk version served", func() bool { return s.Query(t, name, dns.TypeA).Rcode == dns.RcodeNameError })
+	if d := time.Since(heldAt); d < 900*time.Millisecond {
+		t.Errorf("served %s after it was held, before max_shrink_hold 1s", d)
+	}
+	if st := feedStatus(t, statusAddr); st["entries"] != float64(10) || st["held"] != nil {
+		t.Errorf("after the release: %v", st)
+	}
+	for _, m := range []string{"held", "held_since_timestamp_seconds", "held_release_timestamp_seconds"} {
+		if got := counter(t, "coredns_threatfeed_"+m, map[string]string{"feed": "remote"}); got != 0 {
+			t.Errorf("%s = %v after the release, want 0", m, got)
+		}
+	}
+	if !strings.Contains(logs.String(), "[WARNING] plugin/threatfeed: feed remote (") || !strings.Contains(logs.String(), "is served now: the source served it for ") {
+		t.Errorf("no warning for the release:\n%s", logs.String())
+	} else if !strings.Contains(logs.String(), "(max_shrink_hold 1s) and on ") {
+		t.Errorf("the release's warning does not name max_shrink_hold:\n%s", logs.String())
 	}
 }
 
 // TestShrinkHeldUntilAccepted: with a long refresh, a shrunk version stays held, visible in the status,
 // until an operator accepts it.
 func TestShrinkHeldUntilAccepted(t *testing.T) {
+	logs := &logBuffer{}
+	golog.SetOutput(logs)
+	t.Cleanup(func() { golog.SetOutput(os.Stderr) })
 	_, body := addresses(100)
 	addrs10, shrunk := addresses(10)
 	fs := newFeedServer(t, body, shrunk)
@@ -304,12 +366,27 @@ func TestShrinkHeldUntilAccepted(t *testing.T) {
 	// An operator accepts a held version.
 	fs.mode.Store("shrunk")
 	waitFor(t, 5*time.Second, "a held version", func() bool { return feedStatus(t, statusAddr)["held"] != nil })
-	fs.mode.Store("html") // keep the held version from being confirmed
-	resp, err := http.Post("http://"+statusAddr+"/feeds/remote/accept", "", nil)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("accept: %v %v", resp.Status, err)
+	fs.mode.Store("html") // keep the held version from being seen again
+	accept := func(query string) int {
+		t.Helper()
+		resp, err := http.Post("http://"+statusAddr+"/feeds/remote/accept"+query, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp.Body.Close()
+	// The operator may name the version looked at: another one is not accepted in its place.
+	if code := accept("?sha256=" + strings.Repeat("0", 64)); code != http.StatusConflict {
+		t.Errorf("accept of another version: %d, want 409", code)
+	}
+	if code := accept("?sha256=xyz"); code != http.StatusBadRequest {
+		t.Errorf("accept with a bad sha256: %d, want 400", code)
+	}
+	h := feedStatus(t, statusAddr)["held"].(map[string]any)
+	if code := accept("?sha256=" + h["sha256"].(string)); code != http.StatusOK {
+		t.Fatalf("accept: %d", code)
+	}
 	if st := feedStatus(t, statusAddr); st["entries"] != float64(10) || st["held"] != nil {
 		t.Errorf("after accept: %v", st)
 	}
@@ -319,11 +396,12 @@ func TestShrinkHeldUntilAccepted(t *testing.T) {
 	if r := s.Query(t, rev(addrs10[5])+".p.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
 		t.Error("an entry of the accepted version is not listed")
 	}
-	resp, _ = http.Post("http://"+statusAddr+"/feeds/remote/accept", "", nil)
-	if resp.StatusCode != http.StatusConflict {
-		t.Errorf("accept with nothing held: %s", resp.Status)
+	if code := accept(""); code != http.StatusConflict {
+		t.Errorf("accept with nothing held: %d", code)
 	}
-	resp.Body.Close()
+	if !strings.Contains(logs.String(), "[WARNING] plugin/threatfeed: feed remote (") || !strings.Contains(logs.String(), "held version accepted by an operator from 127.0.0.1:") {
+		t.Errorf("no warning naming who accepted:\n%s", logs.String())
+	}
 }
 
 // TestRestartOffline: after a restart with the source unreachable, the cached version is served at once

@@ -82,10 +82,11 @@ func FromController(c *caddy.Controller) *Feeds {
 // itself; nil means not set at that level.
 type settings struct {
 	refresh, timeout, connectTimeout, maxAge *time.Duration
+	maxShrinkHold                            *time.Duration
 	maxSize                                  *int64
 	retries                                  *int
 	maxShrink                                *float64
-	dropStale, keepPrivate                   *bool
+	dropStale, keepPrivate, allowEmpty       *bool
 	minBits4, minBits6                       *int
 }
 
@@ -122,8 +123,10 @@ func (s settings) over(o settings) settings {
 	pick(&s.maxSize, o.maxSize)
 	pick(&s.retries, o.retries)
 	pick(&s.maxShrink, o.maxShrink)
+	pick(&s.maxShrinkHold, o.maxShrinkHold)
 	pick(&s.dropStale, o.dropStale)
 	pick(&s.keepPrivate, o.keepPrivate)
+	pick(&s.allowEmpty, o.allowEmpty)
 	pick(&s.minBits4, o.minBits4)
 	pick(&s.minBits6, o.minBits6)
 	return s
@@ -134,7 +137,7 @@ func ptr[T any](v T) *T { return &v }
 // settingKeys are the keywords parseSetting handles.
 var settingKeys = map[string]bool{
 	"refresh": true, "timeout": true, "connect_timeout": true, "max_age": true, "retries": true,
-	"max_size": true, "max_shrink": true, "stale": true, "keep_private": true,
+	"max_size": true, "max_shrink": true, "max_shrink_hold": true, "stale": true, "keep_private": true, "allow_empty": true,
 	"min_prefix_v4": true, "min_prefix_v6": true,
 }
 
@@ -202,6 +205,8 @@ func (s *settings) parseSetting(c *caddy.Controller) (handled bool, err error) {
 			}
 			s.maxShrink = ptr(f / 100)
 		}
+	case "max_shrink_hold":
+		s.maxShrinkHold, err = duration(0)
 	case "stale":
 		var v string
 		if v, err = one(); err == nil {
@@ -215,6 +220,11 @@ func (s *settings) parseSetting(c *caddy.Controller) (handled bool, err error) {
 			return true, c.ArgErr()
 		}
 		s.keepPrivate = ptr(true)
+	case "allow_empty":
+		if len(args) != 0 {
+			return true, c.ArgErr()
+		}
+		s.allowEmpty = ptr(true)
 	case "min_prefix_v4":
 		s.minBits4, err = integer(0, 32)
 	case "min_prefix_v6":
@@ -333,10 +343,15 @@ func (fc feedConfig) apply(block settings) *feed.Feed {
 	if s.maxShrink != nil {
 		f.MaxShrink = *s.maxShrink
 	}
+	f.MaxShrinkHold = feed.DefaultMaxShrinkHold
+	if s.maxShrinkHold != nil {
+		f.MaxShrinkHold = *s.maxShrinkHold
+	}
 	if s.maxAge != nil {
 		f.MaxAge = *s.maxAge
 	}
 	f.DropStale = s.dropStale != nil && *s.dropStale
+	f.AllowEmpty = s.allowEmpty != nil && *s.allowEmpty
 	f.Guard = guard.Default()
 	if s.keepPrivate != nil {
 		f.Guard.KeepPrivate = *s.keepPrivate

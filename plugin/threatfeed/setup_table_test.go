@@ -51,8 +51,11 @@ func TestSetupTable(t *testing.T) {
 			if fd.Name != "drop" || fd.Format != "plain" || fd.Category != "botnet" || fd.Parser == nil {
 				t.Errorf("feed %q format %q category %q parser %v", fd.Name, fd.Format, fd.Category, fd.Parser)
 			}
-			if fd.Refresh != DefaultRefresh || fd.MaxShrink != feed.DefaultMaxShrink || fd.MaxAge != 0 || fd.DropStale {
-				t.Errorf("refresh %v max_shrink %v max_age %v drop_stale %v, want the defaults", fd.Refresh, fd.MaxShrink, fd.MaxAge, fd.DropStale)
+			if fd.Refresh != DefaultRefresh || fd.MaxShrink != feed.DefaultMaxShrink || fd.MaxShrinkHold != feed.DefaultMaxShrinkHold || fd.MaxAge != 0 || fd.DropStale {
+				t.Errorf("refresh %v max_shrink %v max_shrink_hold %v max_age %v drop_stale %v, want the defaults", fd.Refresh, fd.MaxShrink, fd.MaxShrinkHold, fd.MaxAge, fd.DropStale)
+			}
+			if fd.AllowEmpty {
+				t.Error("allow_empty set by default")
 			}
 			if fd.Guard != guard.Default() {
 				t.Errorf("guard %+v, want %+v", fd.Guard, guard.Default())
@@ -134,11 +137,14 @@ func TestSetupTable(t *testing.T) {
         min_score 3
         category scanner
         max_shrink 10%
+        max_shrink_hold 0
+        allow_empty
         stale serve
         min_prefix_v4 16
         min_prefix_v6 32
     }
     max_shrink 100%
+    max_shrink_hold 72h
     max_age 2h
     stale drop
     keep_private
@@ -151,6 +157,12 @@ func TestSetupTable(t *testing.T) {
 				t.Fatalf("%d feeds, want 2", len(fs))
 			}
 			a, b := fs[0], fs[1]
+			if a.AllowEmpty || !b.AllowEmpty {
+				t.Errorf("allow_empty %v and %v, want it only on feed b", a.AllowEmpty, b.AllowEmpty)
+			}
+			if a.MaxShrinkHold != 72*time.Hour || b.MaxShrinkHold != 0 {
+				t.Errorf("max_shrink_hold %v and %v, want 72h from the block and 0 from feed b", a.MaxShrinkHold, b.MaxShrinkHold)
+			}
 			if a.MaxShrink != 1 || a.MaxAge != 2*time.Hour || !a.DropStale || !a.Guard.KeepPrivate || a.Source.(*source.File).MaxSize != 1<<30 {
 				t.Errorf("feed a: max_shrink %v max_age %v drop_stale %v guard %+v", a.MaxShrink, a.MaxAge, a.DropStale, a.Guard)
 			}
@@ -241,6 +253,10 @@ func TestSetupTableErrors(t *testing.T) {
 		{"max_size of zero", feedBlock(ok + "        max_size 0\n"), 6, "max_size needs a size"},
 		{"max_size over a TiB", feedBlock(ok + "        max_size 2048G\n"), 6, "max_size needs a size"},
 		{"max_shrink of two values", feedBlock(ok + "        max_shrink 10% 20%\n"), 6, "max_shrink needs exactly one value"},
+		{"max_shrink_hold not a duration", feedBlock(ok + "        max_shrink_hold 1d\n"), 6, `max_shrink_hold needs a duration of at least 0s, not "1d"`},
+		{"max_shrink_hold negative", "threatfeed {\n    max_shrink_hold -1h\n}", 2, "max_shrink_hold needs a duration"},
+		{"max_shrink_hold without a value", feedBlock(ok + "        max_shrink_hold\n"), 6, "max_shrink_hold needs exactly one value"},
+		{"allow_empty with a value", feedBlock(ok + "        allow_empty yes\n"), 6, "Wrong argument count"},
 		{"min_prefix_v6 over 128", feedBlock(ok + "        min_prefix_v6 129\n"), 6, "min_prefix_v6 needs a whole number from 0 to 128"},
 		{"axfr zone not a name", feedBlock("        axfr a..b from 192.0.2.53\n        category spam\n"), 3, `axfr: "a..b" is not a zone name`},
 		{"axfr key without a name", feedBlock("        axfr p.rpz.example from 192.0.2.53 key\n        category spam\n"), 3, "axfr needs: axfr ZONE from ADDRESS"},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -128,6 +129,10 @@ func (f *Feeds) Start() error {
 		for _, fd := range f.feeds {
 			loadErrors.WithLabelValues(fd.Name) // export 0 from the start, so alerts on increase work
 			fd.Cache = f.cache
+		}
+		if f.cache != nil {
+			// Serials beside the feed cache: a restart that serves the cached data keeps them.
+			f.store.Persist(filepath.Join(f.cache.Path, "serials.json"))
 		}
 		f.limiter = make(chan struct{}, f.maxConcurrent)
 		for _, fd := range f.feeds {
@@ -287,6 +292,7 @@ func b2f(b bool) float64 {
 // update refreshes feed i, logs and records the outcome, and reports whether its content changed.
 func (f *Feeds) update(ctx context.Context, i int) bool {
 	fd := f.feeds[i]
+	wasHeld := fd.Held()
 	changed, stats, err := fd.Update(ctx)
 	st := fd.Status()
 	f.logMu.Lock()
@@ -311,8 +317,7 @@ func (f *Feeds) update(ctx context.Context, i int) bool {
 		cacheErrors.WithLabelValues(fd.Name, "save").Inc()
 		log.Warningf("feed %s: writing the cache: %v", fd.Name, st.CacheError)
 	}
-	held := fd.Held()
-	heldGauge.WithLabelValues(fd.Name).Set(b2f(held != nil))
+	recordHeld(fd)
 	if changed || err != nil && stats.Lines > 0 {
 		invalidLines.WithLabelValues(fd.Name).Set(float64(stats.Invalid))
 		skippedLines.WithLabelValues(fd.Name).Set(float64(stats.Skipped))
@@ -325,6 +330,10 @@ func (f *Feeds) update(ctx context.Context, i int) bool {
 	}
 	if changed {
 		c := fd.Content()
+		if wasHeld != nil && !wasHeld.NeedsOperator && c.Set.Equal(wasHeld.Set) {
+			log.Warningf("feed %s (%s): the version held since %s is served now: the source served it for %s (max_shrink_hold %s) and on %d fetches; %s",
+				fd.Name, fd.Source, wasHeld.Since.Format(time.RFC3339), time.Since(wasHeld.Since).Round(time.Second), fd.MaxShrinkHold, wasHeld.Fetches+1, wasHeld.Reason)
+		}
 		f.record(fd, c)
 		log.Infof("feed %s (%s): version %d, %d entries", fd.Name, fd.Source, c.Version, c.Set.Len())
 		if a, ok := fd.Source.(*source.AXFR); ok {
@@ -333,6 +342,21 @@ func (f *Feeds) update(ctx context.Context, i int) bool {
 		}
 	}
 	return changed
+}
+
+// recordHeld exports what the feed holds back now.
+func recordHeld(fd *feed.Feed) {
+	h := fd.Held()
+	heldGauge.WithLabelValues(fd.Name).Set(b2f(h != nil))
+	var since, release float64
+	if h != nil {
+		since = float64(h.Since.Unix())
+		if !h.NeedsOperator {
+			release = float64(h.ReleaseAfter.Unix())
+		}
+	}
+	heldSince.WithLabelValues(fd.Name).Set(since)
+	heldRelease.WithLabelValues(fd.Name).Set(release)
 }
 
 // record exports the metrics and logs of a version being served.
@@ -344,6 +368,11 @@ func (f *Feeds) record(fd *feed.Feed, c *feed.Content) {
 	}
 	if n := c.Dropped.Total(); n > 0 {
 		log.Infof("feed %s: %d entries dropped or trimmed because they must never be blocked, e.g. %v", fd.Name, n, c.Dropped.Samples)
+	}
+	if feed.AllSkipped(c.Stats) {
+		// An empty version taken because the feed may be empty, or one after an empty version: served,
+		// but a format that does not fit the source looks the same.
+		log.Warningf("feed %s (%s): version %d has no entries: every line skipped (%s); serving it empty", fd.Name, fd.Source, c.Version, feed.SkipSummary(c.Stats, fd.Format))
 	}
 }
 

@@ -52,7 +52,7 @@ func fwBench(b *testing.B, addr func(listed []netip.Addr) string) (*Firewall, []
 	if err != nil {
 		b.Fatal(err)
 	}
-	blk := store.AddBlock(0, []*state.Policy{{Policy: p}})
+	blk := store.AddBlock(0, "", []*state.Policy{{Policy: p}})
 	store.Publish(s, nil)
 	f := &Firewall{store: store, byClient: new(bart.Table[*state.Policy]), byKey: map[string]*state.Policy{},
 		triggers: trigQName | trigCNAME | trigIP, ttl: DefaultFirewallTTL, origin: DefaultOrigin, log: newDecisionLog(io.Discard)}

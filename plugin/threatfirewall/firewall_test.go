@@ -61,7 +61,7 @@ func testStore(t testing.TB, policies map[string][]string) (*state.Store, *state
 		}
 		ps = append(ps, &state.Policy{Policy: p})
 	}
-	return store, store.AddBlock(0, ps)
+	return store, store.AddBlock(0, "", ps)
 }
 
 // parseFirewall reads a threatfirewall block and binds it to the policies (name → own block entries) of

@@ -97,9 +97,9 @@ func TestResolve(t *testing.T) {
 		return &state.Policy{Policy: p}
 	}
 	store := state.NewStore()
-	own := store.AddBlock(0, []*state.Policy{mk("a")})
-	other1 := store.AddBlock(1, []*state.Policy{mk("a"), mk("b"), mk("c")})
-	other2 := store.AddBlock(2, []*state.Policy{mk("c")})
+	own := store.AddBlock(0, "", []*state.Policy{mk("a")})
+	other1 := store.AddBlock(1, "", []*state.Policy{mk("a"), mk("b"), mk("c")})
+	other2 := store.AddBlock(2, "", []*state.Policy{mk("c")})
 	parse := func(line string) (*Firewall, error) {
 		c := caddy.NewTestController("dns", "threatfirewall {\n"+line+"\n}\n")
 		c.Next()

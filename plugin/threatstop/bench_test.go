@@ -54,7 +54,7 @@ func benchHandler(b *testing.B) (*Threatstop, []string) {
 	for _, l := range s.Lists {
 		t.store.AddList(snapshot.ListInfo{Name: l.Name, Category: l.Category})
 	}
-	t.block = t.store.AddBlock(0, []*state.Policy{e.Policy})
+	t.block = t.store.AddBlock(0, "", []*state.Policy{e.Policy})
 	t.store.Publish(s, nil)
 	t.store.Subscribe(t.update)
 	return t, listed

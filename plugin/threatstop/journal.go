@@ -105,26 +105,103 @@ func (j *journal) computed() {
 	}
 }
 
-// find returns the newest version in which policy i had serial, and the diff slot from it to the
-// current serial; nil when the journal no longer holds that serial.
-func (j *journal) find(i int, serial, current uint32) (*state.State, *ixfrDiff) {
+// find returns the newest version in which policy p of block b had serial, the policy as that version
+// held it, and the diff slot from it to the current serial; nil when the journal no longer holds that
+// serial. A version from before a reload holds the policy of the same name in the block of the same
+// key.
+func (j *journal) find(b *state.Block, p *state.Policy, serial, current uint32) (*state.State, *state.Policy, *ixfrDiff) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for k := len(j.states) - 1; k >= 0; k-- {
-		if st := j.states[k]; i < len(st.Serials) && st.Serials[i] == serial {
-			key := diffKey{i, serial, current}
-			if j.diffs == nil {
-				j.diffs = map[diffKey]*ixfrDiff{}
-			}
-			d := j.diffs[key]
-			if d == nil {
-				d = &ixfrDiff{}
-				j.diffs[key] = d
-			}
-			return st, d
+		st := j.states[k]
+		op := policyIn(st, b, p.Name)
+		if op == nil || st.Serial(op) != serial {
+			continue
+		}
+		key := diffKey{p.Index, serial, current}
+		if j.diffs == nil {
+			j.diffs = map[diffKey]*ixfrDiff{}
+		}
+		d := j.diffs[key]
+		if d == nil {
+			d = &ixfrDiff{}
+			j.diffs[key] = d
+		}
+		return st, op, d
+	}
+	return nil, nil, nil
+}
+
+// policyIn returns the policy called name of block b as State st holds it: b's own when st is of b's
+// Store, else that of the block with b's key (a State from before a reload); nil when none.
+func policyIn(st *state.State, b *state.Block, name string) *state.Policy {
+	if b.Index < len(st.Blocks) && st.Blocks[b.Index] == b {
+		return b.Policy(name)
+	}
+	for _, ob := range st.Blocks {
+		if ob.Key == b.Key {
+			return ob.Policy(name)
 		}
 	}
-	return nil, nil
+	return nil
+}
+
+// handoffs keeps the journal of each block, by key, so that the block of the next configuration (a
+// reload) takes over its versions: a secondary then gets an IXFR across the reload, not a new copy of
+// the zone.
+var handoffs = struct {
+	sync.Mutex
+	m map[string]*journal
+}{m: map[string]*journal{}}
+
+// takeOver makes j hold the versions of the journal that served key before, and j the one that serves
+// it now. It runs in OnStartup, before j records the first version of its own.
+func (j *journal) takeOver(key string) {
+	handoffs.Lock()
+	prev := handoffs.m[key]
+	handoffs.m[key] = j
+	handoffs.Unlock()
+	if prev == nil || prev == j {
+		return
+	}
+	prev.mu.Lock()
+	states, old := slices.Clone(prev.states), slices.Clone(prev.old)
+	prev.mu.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.states, j.old = states, old
+}
+
+// release forgets j as the journal of key, unless another has taken over (a removed block's versions
+// must not stay in memory).
+func (j *journal) release(key string) {
+	handoffs.Lock()
+	defer handoffs.Unlock()
+	if handoffs.m[key] == j {
+		delete(handoffs.m, key)
+	}
+}
+
+// computeAcross fills the difference from policy pa's zone in snapshot a to pb's in snapshot b, where
+// a is from before a reload: the list IDs and the definition may differ, so both zones are rendered
+// whole and compared by the hashes of their records.
+func (d *ixfrDiff) computeAcross(pa *policy.Policy, a *snapshot.Snapshot, pb *policy.Policy, b *snapshot.Snapshot, apex string, ttl uint32) {
+	d.once.Do(func() {
+		all := policy.Families{V4: true, V6: true, Names: true}
+		ha, hb := zoneHashes(pa, a, all, nil, apex, ttl), zoneHashes(pb, b, all, nil, apex, ttl)
+		d.fill(pick(pa, a, all, nil, apex, ttl, minus(ha, hb)), pick(pb, b, all, nil, apex, ttl, minus(hb, ha)))
+	})
+}
+
+func (d *ixfrDiff) fill(del, add []dns.RR) {
+	d.del, d.add = del, add
+	n := 0
+	for _, rrs := range [][]dns.RR{d.del, d.add} {
+		for _, rr := range rrs {
+			n += dns.Len(rr) + 64 // wire size, about what the record's fields and strings take
+		}
+	}
+	d.bytes.Store(int64(n))
 }
 
 // compute fills the difference of p's zone at apex from snapshot a to snapshot b.
@@ -140,16 +217,7 @@ func (d *ixfrDiff) compute(p *policy.Policy, a, b *snapshot.Snapshot, apex strin
 		}
 		keep := region.Holds
 		ha, hb := zoneHashes(p, a, f, keep, apex, ttl), zoneHashes(p, b, f, keep, apex, ttl)
-		gone, came := minus(ha, hb), minus(hb, ha)
-		d.del = pick(p, a, f, keep, apex, ttl, gone)
-		d.add = pick(p, b, f, keep, apex, ttl, came)
-		n := 0
-		for _, rrs := range [][]dns.RR{d.del, d.add} {
-			for _, rr := range rrs {
-				n += dns.Len(rr) + 64 // wire size, about what the record's fields and strings take
-			}
-		}
-		d.bytes.Store(int64(n))
+		d.fill(pick(p, a, f, keep, apex, ttl, minus(ha, hb)), pick(p, b, f, keep, apex, ttl, minus(hb, ha)))
 	})
 }
 

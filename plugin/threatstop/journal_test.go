@@ -13,15 +13,31 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
+// journalBlock is a block of two policies, p0 and p1, for journal tests that need no content.
+func journalBlock(t *testing.T) (*state.Block, []*state.Policy) {
+	t.Helper()
+	st := state.NewStore()
+	var ps []*state.Policy
+	for _, n := range []string{"p0", "p1"} {
+		p, err := policy.New(policy.Config{Name: n}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, &state.Policy{Policy: p})
+	}
+	return st.AddBlock(0, "journal-test", ps), ps
+}
+
 // The journal holds the last `versions` states: a serial older than those is not found (the IXFR then
 // gets the whole zone), and the newest state with a serial is the one used.
 func TestJournalBounds(t *testing.T) {
 	j := journal{versions: 3}
+	b, ps := journalBlock(t)
 	for serial := uint32(1); serial <= 5; serial++ {
-		j.add(&state.State{Serials: []uint32{serial, 100}})
+		j.add(&state.State{Blocks: []*state.Block{b}, Serials: []uint32{serial, 100}})
 	}
 	for serial, want := range map[uint32]bool{1: false, 2: false, 3: true, 4: true, 5: true} {
-		st, d := j.find(0, serial, 5)
+		st, _, d := j.find(b, ps[0], serial, 5)
 		if (st != nil) != want || (st != nil) != (d != nil) {
 			t.Errorf("serial %d: found %v, want %v", serial, st != nil, want)
 		}
@@ -30,12 +46,12 @@ func TestJournalBounds(t *testing.T) {
 		}
 	}
 	// Policy 1 kept serial 100 in every version: the newest of them.
-	if st, _ := j.find(1, 100, 100); st == nil || st.Serials[0] != 5 {
+	if st, _, _ := j.find(b, ps[1], 100, 100); st == nil || st.Serials[0] != 5 {
 		t.Errorf("serial 100 of policy 1: %v, want the newest state", st)
 	}
 	// The same difference slot for the same question, computed once.
-	_, d1 := j.find(0, 3, 5)
-	_, d2 := j.find(0, 3, 5)
+	_, _, d1 := j.find(b, ps[0], 3, 5)
+	_, _, d2 := j.find(b, ps[0], 3, 5)
 	if d1 != d2 {
 		t.Error("two slots for the same difference")
 	}
@@ -56,8 +72,9 @@ func TestJournalByteBound(t *testing.T) {
 		t.Fatalf("a snapshot of 1000 IPv4 prefixes holds %d bytes, less than its entries alone", one)
 	}
 	j := journal{versions: 16, maxBytes: 3 * one}
+	b, ps := journalBlock(t)
 	for k := range 10 {
-		j.add(&state.State{Snap: version(k), Serials: []uint32{uint32(k + 1)}})
+		j.add(&state.State{Blocks: []*state.Block{b}, Snap: version(k), Serials: []uint32{uint32(k + 1), 0}})
 	}
 	if n := len(j.states); n != 4 {
 		t.Errorf("%d versions under a bound of three versions' bytes, want 4 (the current one is free)", n)
@@ -65,7 +82,7 @@ func TestJournalByteBound(t *testing.T) {
 	if j.bytes > j.maxBytes || j.bytes < 2*one {
 		t.Errorf("journal holds %d bytes, bound %d, one version %d", j.bytes, j.maxBytes, one)
 	}
-	if st, _ := j.find(0, 10, 10); st == nil {
+	if st, _, _ := j.find(b, ps[0], 10, 10); st == nil {
 		t.Error("the current version left the journal")
 	}
 	// The same snapshot again and again: nothing unshared, every version stays up to the count.

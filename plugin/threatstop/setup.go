@@ -1,6 +1,7 @@
 package threatstop
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -63,6 +64,7 @@ func setup(c *caddy.Controller) error {
 				t.renotify = time.AfterFunc(catalogRenotify, t.notifyCatalogs)
 			}
 		}
+		t.journal.takeOver(t.block.Key)
 		store.Subscribe(t.update)
 		return nil
 	})
@@ -70,6 +72,7 @@ func setup(c *caddy.Controller) error {
 		if t.renotify != nil {
 			t.renotify.Stop()
 		}
+		t.journal.release(t.block.Key)
 		return nil
 	})
 	if len(t.order) > 0 || len(t.Zones) > 0 {
@@ -89,15 +92,32 @@ func setup(c *caddy.Controller) error {
 func (t *Threatstop) bind(c *caddy.Controller, store *state.Store) error {
 	earlier := store.Blocks()
 	policies := make([]*state.Policy, len(t.order))
+	render := t.renderSum()
 	for i, p := range t.order {
+		p.Render = render
 		policies[i] = p.Policy
 	}
 	t.store = store
-	t.block = store.AddBlock(c.ServerBlockIndex, policies)
+	// The block is the same one across reloads and restarts while it listens where it did for the same
+	// zones: its policies keep their serials when their content is the same.
+	key := strings.Join(c.ServerBlockKeys, ",") + " " + strings.Join(t.Zones, ",")
+	t.block = store.AddBlock(c.ServerBlockIndex, key, policies)
 	if t.fw != nil {
 		return t.fw.Resolve(c.File(), store, t.block, earlier)
 	}
 	return nil
+}
+
+// renderSum is a digest of what the block adds to every policy's zone: TTLs and the SOA and NS names.
+func (t *Threatstop) renderSum() [sha256.Size]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "ttl %d %d\n", t.ttl, t.negTTL)
+	for _, z := range t.zones {
+		fmt.Fprintf(h, "zone %s %s %q\n", z.name, z.mbox, z.ns)
+	}
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // start makes the block ready to answer: metrics series and the catalog's serial. It runs in OnStartup.

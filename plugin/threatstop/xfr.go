@@ -131,12 +131,17 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 		return ch, nil
 	}
 	if serial != 0 {
-		if old, d := t.journal.find(p.Index, serial, current); old != nil {
+		// A version from before a reload is usable when the block rendered it alike (TTLs, SOA names).
+		if old, op, d := t.journal.find(t.block, p.Policy, serial, current); old != nil && op.Render == p.Render {
 			// RFC 1995 §4: the new SOA, then the old SOA, the records gone, the new SOA, the records
 			// added, and the new SOA again.
 			go func() {
 				defer close(ch)
-				d.compute(p.Policy.Policy, old.Snap, st.Snap, apex, t.ttl)
+				if op == p.Policy {
+					d.compute(p.Policy.Policy, old.Snap, st.Snap, apex, t.ttl)
+				} else {
+					d.computeAcross(op.Policy, old.Snap, p.Policy.Policy, st.Snap, apex, t.ttl)
+				}
 				t.journal.computed()
 				ch <- []dns.RR{soa, t.soa(apex, z, serial, false)}
 				sendBatches(ch, d.del)

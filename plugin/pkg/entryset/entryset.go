@@ -9,6 +9,7 @@ package entryset
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"iter"
@@ -118,6 +119,32 @@ func (s *Set) Len() int {
 func (s *Set) Equal(o *Set) bool {
 	return slices.Equal(s.V4, o.V4) && slices.Equal(s.V6, o.V6) &&
 		s.Names.Equal(o.Names) && s.Wildcards.Equal(o.Wildcards)
+}
+
+// Sum is a SHA-256 digest of the set's entries: equal sets have equal sums, on one machine (the arrays
+// are hashed as they lie in memory, about 2 GB/s with the CPU's SHA instructions). Package state
+// compares policies' content by it across reloads and restarts.
+func (s *Set) Sum() [sha256.Size]byte {
+	h := sha256.New()
+	// A V6 has padding, whose bytes are not defined: its fields are written out.
+	v6 := make([]byte, 0, 17*len(s.V6))
+	for _, p := range s.V6 {
+		v6 = binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(v6, p.Hi), p.Lo)
+		v6 = append(v6, p.Bits)
+	}
+	var n [8]byte
+	for _, part := range [][]byte{
+		unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s.V4))), len(s.V4)*8), v6,
+		unsafe.Slice(unsafe.StringData(s.Names.all), len(s.Names.all)), unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s.Names.ends))), len(s.Names.ends)*4),
+		unsafe.Slice(unsafe.StringData(s.Wildcards.all), len(s.Wildcards.all)), unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s.Wildcards.ends))), len(s.Wildcards.ends)*4),
+	} {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // PackV4 packs an IPv4 prefix, which must be masked, into the V4 representation.

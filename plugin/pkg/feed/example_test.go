@@ -50,7 +50,7 @@ func ExampleFeed_Update() {
 	if h := f.Held(); h != nil {
 		fmt.Println("held:", h.Set.Len(), h.Reason)
 	}
-	// An operator accepts it (or the next fetch sees the same version again).
+	// An operator accepts it (or the source keeps serving it for MaxShrinkHold, on ShrinkFetches fetches).
 	fmt.Println("accepted:", f.Accept(), f.Content().Version, f.Content().Set.Len())
 	// Output:
 	// changed=true shrink=false serving v1 with 4 entries

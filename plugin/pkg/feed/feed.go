@@ -4,14 +4,20 @@
 //
 //   - a version that cannot be read, or that has more invalid lines than entries, is rejected;
 //   - a version with no entries after a version with entries is held until an operator accepts it;
-//   - a version that loses more than MaxShrink of the entries is held until the next fetch sees the same
-//     version again (a passing glitch rarely repeats itself) or an operator accepts it.
+//   - a version that loses more than MaxShrink of the entries is held until it has been seen for
+//     MaxShrinkHold and on ShrinkFetches fetches (a source that lost most of its list for a day says so
+//     on purpose; a glitch, even one repeated for a few fetches, does not last that long) or an operator
+//     accepts it; a version with other entries starts the hold again;
+//   - a first version with no entries whose every line was skipped (a format that does not fit the
+//     source) is rejected, unless AllowEmpty says the feed may be empty.
 //
 // Rejections and holds are returned as errors for the log and the metrics; the last good version keeps
-// being served. Accepted versions are written to the on-disk cache, which a restart loads first.
+// being served. Accepted versions are written to the on-disk cache, which a restart loads first; a hold
+// is not, so a restart starts it again.
 package feed
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -33,10 +39,24 @@ var (
 	ErrGarbage = errors.New("more invalid lines than entries")
 	ErrEmpty   = errors.New("no entries, after having had entries before")
 	ErrShrink  = errors.New("lost too many entries")
+	// ErrAllSkipped rejects a first version that has no entries because every data line was skipped.
+	ErrAllSkipped = errors.New("no entries: every line skipped")
+	// ErrNotHeld and ErrOtherHeld refuse an operator's accept.
+	ErrNotHeld   = errors.New("no version is held back")
+	ErrOtherHeld = errors.New("another version is held back now")
 )
 
 // DefaultMaxShrink is the share of entries a new version may lose before it is held back.
 const DefaultMaxShrink = 0.5
+
+// DefaultMaxShrinkHold is how long a version that lost more than MaxShrink is held back while the
+// source keeps serving it.
+const DefaultMaxShrinkHold = 24 * time.Hour
+
+// ShrinkFetches is how many fetches, the first included, must have seen a shrunk version before it is
+// served, however long it was held: with a refresh as long as the hold, two sightings are not yet a
+// pattern.
+const ShrinkFetches = 3
 
 // Feed is one named list. Its configuration fields are set before the first Update and never change.
 type Feed struct {
@@ -47,13 +67,19 @@ type Feed struct {
 	Parser    format.Parser
 	Refresh   time.Duration
 	Guard     guard.Guard
-	MaxShrink float64        // share of entries a version may lose without being held; 1 turns the check off
-	MaxAge    time.Duration  // older than this since the last successful check is stale; 0: never
-	DropStale bool           // a stale feed stops being served (else it keeps being served, and is reported)
-	Cache     *feedcache.Dir // nil: no on-disk cache
+	MaxShrink float64 // share of entries a version may lose without being held; 1 turns the check off
+	// MaxShrinkHold is how long a shrunk version must keep being seen (and on ShrinkFetches fetches)
+	// before it is served; 0 leaves the fetches alone to decide.
+	MaxShrinkHold time.Duration
+	AllowEmpty    bool             // a first version whose every line was skipped is a valid empty feed
+	MaxAge        time.Duration    // older than this since the last successful check is stale; 0: never
+	DropStale     bool             // a stale feed stops being served (else it keeps being served, and is reported)
+	Cache         *feedcache.Dir   // nil: no on-disk cache
+	Now           func() time.Time // the clock of holds and checks; nil: time.Now
 
-	mu      sync.Mutex // serialises Update, LoadCache and Accept
-	judged  error      // the verdict on the last body fetched: nil when it is served, else why not
+	mu      sync.Mutex        // serialises Update, LoadCache and Accept
+	judged  error             // the verdict on the last body fetched: nil when it is served, else why not
+	lastSum [sha256.Size]byte // of the last body fetched: what "not modified" vouches for
 	content atomic.Pointer[Content]
 	held    atomic.Pointer[Held]
 	status  atomic.Pointer[Status]
@@ -70,16 +96,25 @@ type Content struct {
 	FromCache bool          // loaded from the on-disk cache, not yet confirmed by the source
 }
 
-// Held is a version held back by the shrink or emptiness check.
+// Held is a version held back by the shrink or emptiness check. A Held is never changed once stored: a
+// fetch that sees it again stores a copy.
 type Held struct {
 	Content
 	Reason        string
-	Since         time.Time
-	NeedsOperator bool // an empty version is never confirmed by fetching it again
+	Since         time.Time // the fetch that first saw it
+	Seen          time.Time // the latest fetch that saw it
+	Fetches       int       // fetches that saw it, the first included
+	ReleaseAfter  time.Time // a shrunk version is served by the first fetch that sees it from then on, once ShrinkFetches have; zero when NeedsOperator
+	NeedsOperator bool      // an empty version is never confirmed by fetching it again
 
+	err        error // the hold, as first reported
 	body       []byte
 	validators map[string]string
-	seen       time.Time // the fetch that produced or last confirmed it
+}
+
+// due reports whether a shrunk version seen again at now has been held long enough.
+func (h *Held) due(now time.Time) bool {
+	return !h.NeedsOperator && h.Fetches >= ShrinkFetches && !now.Before(h.ReleaseAfter)
 }
 
 // Status is the outcome of the latest attempts.
@@ -96,6 +131,13 @@ func (f *Feed) Content() *Content { return f.content.Load() }
 
 // Held returns the version held back, nil when there is none.
 func (f *Feed) Held() *Held { return f.held.Load() }
+
+func (f *Feed) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
 
 // Status returns the outcome of the latest attempts; the zero Status before the first.
 func (f *Feed) Status() Status {
@@ -137,19 +179,21 @@ func (f *Feed) Serving(now time.Time) *Content {
 func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := time.Now()
+	now := f.now()
 	st := f.Status()
 	st.LastAttempt = now
 	data, err := f.Source.Fetch(ctx)
 	if errors.Is(err, source.ErrNotModified) {
-		// The same bytes as last time, which were judged then. A held version seen a second time is
-		// confirmed; a rejected one stays rejected without being reported again.
-		if h := f.held.Load(); h != nil && !h.NeedsOperator && h.seen.Before(now) {
-			f.accept(&st, h.Content, h.body, h.validators, now)
-			f.judged = nil
-			st.LastError, st.LastSuccess = nil, now
-			f.status.Store(&st)
-			return true, h.Stats, nil
+		// The same bytes as last time, which were judged then. A held version seen again counts a fetch
+		// towards its release; a rejected one stays rejected without being reported again.
+		if h := f.held.Load(); h != nil && !h.NeedsOperator && f.lastSum == h.Sum {
+			if h = f.seenAgain(h, h.Content, h.body, h.validators, now); h.due(now) {
+				f.accept(&st, h.Content, h.body, h.validators, now)
+				f.judged = nil
+				st.LastError, st.LastSuccess = nil, now
+				f.status.Store(&st)
+				return true, h.Stats, nil
+			}
 		}
 		st.LastError = f.judged
 		if f.judged == nil {
@@ -172,6 +216,7 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 	validators := validatorsOf(f.Source)
 	old := f.content.Load()
 	sum := sha256.Sum256(data)
+	f.lastSum = sum
 	if old != nil && sum == old.Sum {
 		// Back to (or still at) the served version: a held version was a glitch.
 		f.held.Store(nil)
@@ -186,6 +231,9 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 		if h.NeedsOperator {
 			return false, h.Stats, fmt.Errorf("%s; held until an operator accepts it", h.Reason)
 		}
+		if h = f.seenAgain(h, h.Content, data, validators, now); !h.due(now) {
+			return false, h.Stats, h.err
+		}
 		f.accept(&st, h.Content, data, validators, now)
 		return true, h.Stats, nil
 	}
@@ -195,11 +243,26 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 		return false, c.Stats, err
 	}
 	st.Stats = c.Stats
+	if old == nil && !f.AllowEmpty && AllSkipped(c.Stats) {
+		return false, c.Stats, f.allSkipped(c.Stats)
+	}
 	if old != nil {
+		if h := f.held.Load(); h != nil && !h.NeedsOperator && c.Set.Equal(h.Set) {
+			// The held entries in other bytes (a new date in a header): the same version seen again.
+			if h = f.seenAgain(h, c, data, validators, now); !h.due(now) {
+				return false, c.Stats, h.err
+			}
+			f.accept(&st, h.Content, data, validators, now)
+			return true, c.Stats, nil
+		}
 		if held, why := f.check(old, c); held != nil {
-			held.Since, held.seen, held.body, held.validators = now, now, data, validators
+			held.Since, held.Seen, held.Fetches, held.body, held.validators = now, now, 1, data, validators
+			if !held.NeedsOperator {
+				held.ReleaseAfter = now.Add(f.MaxShrinkHold)
+			}
+			held.err = fmt.Errorf("%w: %s; %s", why, held.Reason, f.heldUntil(held))
 			f.held.Store(held)
-			return false, c.Stats, fmt.Errorf("%w: %s; %s", why, held.Reason, heldUntil(held))
+			return false, c.Stats, held.err
 		}
 		if c.Set.Equal(old.Set) {
 			// Same entries in other bytes (comments, order): remember the bytes, keep the version.
@@ -212,6 +275,37 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 	}
 	f.accept(&st, c, data, validators, now)
 	return true, c.Stats, nil
+}
+
+// seenAgain stores and returns a copy of h that counts one more fetch, at now, of the version c (h's
+// entries, in these bytes).
+func (f *Feed) seenAgain(h *Held, c Content, body []byte, validators map[string]string, now time.Time) *Held {
+	n := *h
+	n.Content, n.body, n.validators = c, body, validators
+	n.Seen = now
+	n.Fetches++
+	f.held.Store(&n)
+	return &n
+}
+
+// AllSkipped reports whether a parse found no entries because it skipped every data line it read.
+func AllSkipped(st format.Stats) bool { return st.Entries == 0 && st.Skipped > 0 }
+
+// SkipSummary says how many lines a parse skipped, with the format's name and the most common reason
+// when the parser named one: "120 lines skipped by format adblock, 118 as \"modifier\"".
+func SkipSummary(st format.Stats, formatName string) string {
+	s := fmt.Sprintf("%d lines skipped", st.Skipped)
+	if formatName != "" {
+		s += " by format " + formatName
+	}
+	if reason, n := st.TopSkip(); reason != "" {
+		s += fmt.Sprintf(", %d as %q", n, reason)
+	}
+	return s
+}
+
+func (f *Feed) allSkipped(st format.Stats) error {
+	return fmt.Errorf("%w (%s); not loaded: the format may not fit the source (set allow_empty if the feed may be empty)", ErrAllSkipped, SkipSummary(st, f.Format))
 }
 
 // parse turns a body into a candidate version, or rejects it as garbage.
@@ -240,33 +334,51 @@ func (f *Feed) check(old *Content, c Content) (*Held, error) {
 	n, was := c.Set.Len(), old.Set.Len()
 	switch {
 	case n == 0 && was > 0:
-		return &Held{Content: c, Reason: fmt.Sprintf("no entries, after %d", was), NeedsOperator: true}, ErrEmpty
+		reason := fmt.Sprintf("no entries, after %d", was)
+		if AllSkipped(c.Stats) {
+			reason = fmt.Sprintf("no entries (every line skipped: %s), after %d", SkipSummary(c.Stats, f.Format), was)
+		}
+		return &Held{Content: c, Reason: reason, NeedsOperator: true}, ErrEmpty
 	case f.MaxShrink < 1 && float64(n) < float64(was)*(1-f.MaxShrink):
 		return &Held{Content: c, Reason: fmt.Sprintf("%d entries, down from %d (more than %.0f%% lost)", n, was, 100*f.MaxShrink)}, ErrShrink
 	}
 	return nil, nil
 }
 
-func heldUntil(h *Held) string {
+func (f *Feed) heldUntil(h *Held) string {
 	if h.NeedsOperator {
 		return "keeping the last good version until an operator accepts this one"
 	}
-	return "keeping the last good version until the next fetch sees this one again or an operator accepts it"
+	if f.MaxShrinkHold <= 0 {
+		return fmt.Sprintf("keeping the last good version until the source has served this one on %d fetches, or an operator accepts it", ShrinkFetches)
+	}
+	return fmt.Sprintf("keeping the last good version until the source has served this one for %s and on %d fetches, or an operator accepts it", f.MaxShrinkHold, ShrinkFetches)
 }
 
 // Accept makes the held version the served one, on an operator's word. It reports whether there was one.
 func (f *Feed) Accept() bool {
+	_, err := f.AcceptHeld(nil)
+	return err == nil
+}
+
+// AcceptHeld makes the held version the served one, on an operator's word, and returns it. With sum, it
+// accepts only the version of that SHA-256 (ErrOtherHeld when another is held now), so that an operator
+// who looked at one held version does not accept the next one by mistake.
+func (f *Feed) AcceptHeld(sum []byte) (*Held, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.held.Load()
-	if h == nil {
-		return false
+	switch {
+	case h == nil:
+		return nil, ErrNotHeld
+	case sum != nil && !bytes.Equal(sum, h.Sum[:]):
+		return nil, ErrOtherHeld
 	}
 	st := f.Status()
-	f.accept(&st, h.Content, h.body, h.validators, time.Now())
+	f.accept(&st, h.Content, h.body, h.validators, f.now())
 	f.judged, st.LastError = nil, nil
 	f.status.Store(&st)
-	return true
+	return h, nil
 }
 
 // accept serves c and writes it to the cache.
@@ -308,11 +420,15 @@ func (f *Feed) LoadCache() error {
 		return fmt.Errorf("cached version is of %s (format %s), not of the configured source; ignored", m.Source, m.Format)
 	}
 	c, err := f.parse(body, sha256.Sum256(body), m.Fetched)
+	if err == nil && !f.AllowEmpty && AllSkipped(c.Stats) {
+		err = f.allSkipped(c.Stats)
+	}
 	if err != nil {
-		return fmt.Errorf("cached version: %v", err)
+		return fmt.Errorf("cached version: %w", err)
 	}
 	c.Version, c.FromCache = 1, true
 	f.content.Store(&c)
+	f.lastSum = c.Sum
 	if r, ok := f.Source.(source.Revalidator); ok && m.Validators != nil {
 		r.SetValidators(m.Validators)
 	}

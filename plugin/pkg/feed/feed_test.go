@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
 	"github.com/threatstop/threatstop/plugin/pkg/format"
 	"github.com/threatstop/threatstop/plugin/pkg/guard"
@@ -142,22 +143,171 @@ func TestRejectedStaysRejected(t *testing.T) {
 	}
 }
 
-// TestShrinkConfirmedBySecondFetch: a big loss is held once, then served when the next fetch sees it again.
-func TestShrinkConfirmedBySecondFetch(t *testing.T) {
-	f, path := newFeed(t, lines(100))
-	update(t, f)
-	write(t, path, lines(10))
-	if changed, err := update(t, f); changed || !errors.Is(err, ErrShrink) || entries(f) != 100 {
-		t.Fatalf("shrink: changed=%v err=%v entries=%d", changed, err, entries(f))
+// clock is a test clock that moves only when told to.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time            { return c.t }
+func (c *clock) add(d time.Duration)       { c.t = c.t.Add(d) }
+func newClock() *clock                     { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
+func body(b string) func() ([]byte, error) { return func() ([]byte, error) { return []byte(b), nil } }
+
+// queue is a Source that returns what a test pushes, one body (or error) per Fetch, and "not modified"
+// when nothing is pushed.
+type queue struct{ next []func() ([]byte, error) }
+
+func (q *queue) push(steps ...func() ([]byte, error)) { q.next = append(q.next, steps...) }
+func (q *queue) Fetch(context.Context) ([]byte, error) {
+	if len(q.next) == 0 {
+		return nil, source.ErrNotModified
 	}
+	step := q.next[0]
+	q.next = q.next[1:]
+	return step()
+}
+func (q *queue) String() string { return "queue" }
+
+// heldFeed is a feed with a test clock and a queue source, serving lines(100).
+func heldFeed(t *testing.T) (*Feed, *queue, *clock) {
+	t.Helper()
+	p, _ := format.New("plain", nil)
+	q, c := &queue{}, newClock()
+	f := &Feed{Name: "f", Format: "plain", Parser: p, Guard: guard.Default(), MaxShrink: DefaultMaxShrink,
+		MaxShrinkHold: DefaultMaxShrinkHold, Source: q, Now: c.now}
+	q.push(body(lines(100)))
+	if changed, err := update(t, f); !changed || err != nil {
+		t.Fatalf("first load: changed=%v err=%v", changed, err)
+	}
+	return f, q, c
+}
+
+// wantHeld fails unless the feed still serves lines(100) and holds a version with the given entries,
+// first seen at since and seen on fetches fetches.
+func wantHeld(t *testing.T, f *Feed, what string, n int, since time.Time, fetches int) {
+	t.Helper()
 	h := f.Held()
-	if h == nil || h.Set.Len() != 10 || h.NeedsOperator {
-		t.Fatalf("held: %+v", h)
+	switch {
+	case entries(f) != 100:
+		t.Fatalf("%s: %d entries served, want the last good 100", what, entries(f))
+	case h == nil:
+		t.Fatalf("%s: nothing held", what)
+	case h.Set.Len() != n || !h.Since.Equal(since) || h.Fetches != fetches || h.NeedsOperator:
+		t.Fatalf("%s: held %d entries since %s on %d fetches (needs operator %v), want %d since %s on %d",
+			what, h.Set.Len(), h.Since, h.Fetches, h.NeedsOperator, n, since, fetches)
+	case !h.ReleaseAfter.Equal(since.Add(f.MaxShrinkHold)):
+		t.Fatalf("%s: release after %s, want %s", what, h.ReleaseAfter, since.Add(f.MaxShrinkHold))
 	}
-	// The file is unchanged: the next fetch confirms it.
-	if changed, err := update(t, f); !changed || err != nil || entries(f) != 10 || f.Held() != nil {
-		t.Fatalf("confirmation: changed=%v err=%v entries=%d", changed, err, entries(f))
+}
+
+// TestShrinkHeldForMaxShrinkHold: a source that keeps serving a tenth of its list is not believed on its
+// second fetch: the shrunk version is served only once it has been seen for max_shrink_hold and on
+// ShrinkFetches fetches, whichever comes last.
+func TestShrinkHeldForMaxShrinkHold(t *testing.T) {
+	f, q, c := heldFeed(t)
+	t0 := c.now()
+	q.push(body(lines(10)))
+	if changed, err := update(t, f); changed || !errors.Is(err, ErrShrink) {
+		t.Fatalf("shrink: changed=%v err=%v", changed, err)
 	}
+	wantHeld(t, f, "first sighting", 10, t0, 1)
+	// Seen again five minutes later (not modified) and an hour later (the same bytes again): still held.
+	c.add(5 * time.Minute)
+	if changed, _ := update(t, f); changed {
+		t.Fatal("served on its second fetch")
+	}
+	wantHeld(t, f, "second sighting", 10, t0, 2)
+	c.add(time.Hour)
+	q.push(body(lines(10)))
+	if changed, err := update(t, f); changed || !errors.Is(err, ErrShrink) {
+		t.Fatalf("third sighting: changed=%v err=%v", changed, err)
+	}
+	wantHeld(t, f, "third sighting, before the hold ends", 10, t0, 3)
+	c.add(f.MaxShrinkHold - time.Hour - 5*time.Minute - time.Second)
+	update(t, f)
+	wantHeld(t, f, "a second before the hold ends", 10, t0, 4)
+	c.add(time.Second)
+	if changed, err := update(t, f); !changed || err != nil || entries(f) != 10 || f.Held() != nil || f.Content().Version != 2 {
+		t.Fatalf("hold over: changed=%v err=%v entries=%d held=%v", changed, err, entries(f), f.Held())
+	}
+	if f.Status().LastError != nil {
+		t.Fatalf("status after the release: %v", f.Status().LastError)
+	}
+}
+
+// TestShrinkHoldNeedsFetches: with a refresh as long as the hold, the time alone does not release a
+// shrunk version; ShrinkFetches fetches must have seen it.
+func TestShrinkHoldNeedsFetches(t *testing.T) {
+	f, q, c := heldFeed(t)
+	t0 := c.now()
+	q.push(body(lines(10)))
+	update(t, f)
+	c.add(f.MaxShrinkHold)
+	update(t, f)
+	wantHeld(t, f, "seen twice, the hold's time over", 10, t0, 2)
+	c.add(f.MaxShrinkHold)
+	if changed, err := update(t, f); !changed || err != nil || entries(f) != 10 {
+		t.Fatalf("third fetch: changed=%v err=%v entries=%d", changed, err, entries(f))
+	}
+
+	// With max_shrink_hold 0, the fetches alone decide.
+	f, q, c = heldFeed(t)
+	f.MaxShrinkHold = 0
+	q.push(body(lines(10)))
+	update(t, f)
+	update(t, f)
+	wantHeld(t, f, "hold 0, seen twice", 10, c.now(), 2)
+	if changed, _ := update(t, f); !changed || entries(f) != 10 {
+		t.Fatalf("hold 0, third fetch: changed=%v entries=%d", changed, entries(f))
+	}
+}
+
+// TestShrinkHoldRestarts: another shrunk version starts the hold again; the full version again ends it;
+// the held entries in other bytes (a new date in the header) are the same version seen again; a body
+// rejected in between is no sighting.
+func TestShrinkHoldRestarts(t *testing.T) {
+	f, q, c := heldFeed(t)
+	q.push(body(lines(10)))
+	update(t, f)
+	c.add(23 * time.Hour)
+	update(t, f)
+	// Another shrunk version, nearly a day on: held from now, its own fetches.
+	t1 := c.now()
+	q.push(body(lines(20)))
+	if _, err := update(t, f); !errors.Is(err, ErrShrink) {
+		t.Fatalf("another shrunk version: %v", err)
+	}
+	wantHeld(t, f, "another shrunk version", 20, t1, 1)
+	c.add(2 * time.Hour)
+	update(t, f)
+	c.add(time.Hour)
+	update(t, f)
+	wantHeld(t, f, "another shrunk version, three fetches, a day from the first", 20, t1, 3)
+
+	// The same entries with a new header line: seen again, not restarted.
+	c.add(time.Hour)
+	q.push(body("# generated later\n" + lines(20)))
+	if _, err := update(t, f); !errors.Is(err, ErrShrink) {
+		t.Fatalf("same entries, other bytes: %v", err)
+	}
+	wantHeld(t, f, "same entries, other bytes", 20, t1, 4)
+
+	// A rejected body and its "not modified" are no sighting, nor do they end the hold.
+	c.add(f.MaxShrinkHold)
+	q.push(body("<html>\n<body>maintenance</body>\n</html>\n"))
+	if _, err := update(t, f); !errors.Is(err, ErrGarbage) {
+		t.Fatalf("html: %v", err)
+	}
+	update(t, f)
+	wantHeld(t, f, "after a rejected body", 20, t1, 4)
+
+	// The full version again: the hold is over; a shrink after that starts from the beginning.
+	q.push(body(lines(100)))
+	if changed, err := update(t, f); changed || err != nil || f.Held() != nil || entries(f) != 100 {
+		t.Fatalf("back to normal: changed=%v err=%v held=%v", changed, err, f.Held())
+	}
+	c.add(time.Minute)
+	q.push(body(lines(20)))
+	update(t, f)
+	wantHeld(t, f, "shrunk again after the full version", 20, c.now(), 1)
 }
 
 // TestFlappingFeed: a source that alternates between a full and a shrunk version never gets the shrunk
@@ -290,6 +440,144 @@ func TestFirstLoadEmpty(t *testing.T) {
 	f, _ := newFeed(t, "; this list is retired\n; EOF\n")
 	if changed, err := update(t, f); !changed || err != nil || entries(f) != 0 {
 		t.Fatalf("changed=%v err=%v", changed, err)
+	}
+}
+
+// adguardAll is an AdGuard list of rules with options, none of which the adblock format can list.
+const adguardAll = "! Title: rules with options\n||ads.example^$all\n||track.example^$third-party\n||bad.example$all\n"
+
+// TestFirstLoadAllSkipped: a first version with no entries whose every line was skipped (a format that
+// does not fit the source) is not loaded, so the server stays not ready, unless AllowEmpty says the feed
+// may be empty; its stats are in the status either way.
+func TestFirstLoadAllSkipped(t *testing.T) {
+	f, path := newFeed(t, adguardAll)
+	f.Parser, _ = format.New("adblock", nil)
+	f.Format = "adblock"
+	changed, err := update(t, f)
+	if changed || !errors.Is(err, ErrAllSkipped) || f.Content() != nil {
+		t.Fatalf("all skipped: changed=%v err=%v content=%v", changed, err, f.Content())
+	}
+	if msg := err.Error(); !strings.Contains(msg, "3 lines skipped by format adblock") || !strings.Contains(msg, "allow_empty") {
+		t.Errorf("error %q does not name the skipped lines, the format and the option", msg)
+	}
+	if st := f.Status(); st.Stats.Skipped != 3 || st.Stats.Entries != 0 || st.LastError == nil {
+		t.Errorf("status: %+v", st)
+	}
+	// Seen again unchanged: still rejected, not reported anew.
+	if changed, err := update(t, f); changed || err != nil || f.Content() != nil || f.Status().LastError == nil {
+		t.Fatalf("second look: changed=%v err=%v", changed, err)
+	}
+	// A version with entries is taken.
+	write(t, path, adguardAll+"||listed.example^\n")
+	if changed, err := update(t, f); !changed || err != nil || entries(f) != 1 {
+		t.Fatalf("with an entry: changed=%v err=%v", changed, err)
+	}
+
+	g, _ := newFeed(t, adguardAll)
+	g.Parser, _ = format.New("adblock", nil)
+	g.AllowEmpty = true
+	if changed, err := update(t, g); !changed || err != nil || g.Content() == nil || entries(g) != 0 {
+		t.Fatalf("allow_empty: changed=%v err=%v", changed, err)
+	}
+	if !AllSkipped(g.Content().Stats) {
+		t.Error("AllSkipped is false for the served version")
+	}
+
+	// A feed with no data lines at all (a retired list) is still a valid empty feed.
+	h, _ := newFeed(t, "; retired\n; EOF\n")
+	if changed, err := update(t, h); !changed || err != nil {
+		t.Fatalf("comments only: changed=%v err=%v", changed, err)
+	}
+}
+
+// TestLaterAllSkipped: after a version with entries, a version whose every line was skipped is held like
+// any empty one, until an operator accepts it, and its reason says why it is empty.
+func TestLaterAllSkipped(t *testing.T) {
+	f, path := newFeed(t, "||listed.example^\n||other.example^\n")
+	f.Parser, _ = format.New("adblock", nil)
+	f.Format = "adblock"
+	update(t, f)
+	write(t, path, adguardAll)
+	for range 3 {
+		if _, err := update(t, f); entries(f) != 2 || f.Held() == nil || !f.Held().NeedsOperator {
+			t.Fatalf("err=%v entries=%d held=%v", err, entries(f), f.Held())
+		}
+	}
+	if r := f.Held().Reason; !strings.Contains(r, "every line skipped: 3 lines skipped by format adblock") {
+		t.Errorf("reason %q", r)
+	}
+}
+
+// TestAllSkippedCache: a cached version whose every line was skipped is not loaded either, unless
+// AllowEmpty.
+func TestAllSkippedCache(t *testing.T) {
+	dir := &feedcache.Dir{Path: t.TempDir()}
+	f, _ := newFeed(t, adguardAll)
+	f.Parser, _ = format.New("adblock", nil)
+	f.AllowEmpty, f.Cache = true, dir
+	update(t, f)
+	g, _ := newFeed(t, adguardAll)
+	g.Source, g.Parser, g.Cache = f.Source, f.Parser, dir
+	if err := g.LoadCache(); !errors.Is(err, ErrAllSkipped) {
+		t.Fatalf("cache without allow_empty: %v", err)
+	}
+	if g.Content() != nil {
+		t.Fatal("loaded")
+	}
+	g.AllowEmpty = true
+	if err := g.LoadCache(); err != nil || g.Content() == nil {
+		t.Fatalf("cache with allow_empty: %v", err)
+	}
+}
+
+// reasons is a parser that skips every line, naming the reason after a '!'; one without a name counts
+// no reason.
+type reasons struct{}
+
+func (reasons) Parse(data string, _ *entryset.Builder, st *format.Stats) {
+	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
+		st.Lines++
+		st.Skipped++
+		if _, why, ok := strings.Cut(line, "!"); ok {
+			if st.Skips == nil {
+				st.Skips = map[string]int{}
+			}
+			st.Skips[why]++
+		}
+	}
+}
+
+func TestSkipSummary(t *testing.T) {
+	var st format.Stats
+	reasons{}.Parse("a!url\nb!url\nc!hash\nd\n", nil, &st)
+	if got := SkipSummary(st, "csv"); got != `4 lines skipped by format csv, 2 as "url"` {
+		t.Errorf("with reasons: %s", got)
+	}
+	st = format.Stats{}
+	reasons{}.Parse("a\nb\n", nil, &st)
+	if got := SkipSummary(st, ""); got != "2 lines skipped" {
+		t.Errorf("without a reason or a format: %s", got)
+	}
+}
+
+// TestAcceptHeld: an operator's accept may name the version (its SHA-256), so that a version held after
+// the one the operator looked at is not accepted in its place.
+func TestAcceptHeld(t *testing.T) {
+	f, q, _ := heldFeed(t)
+	if _, err := f.AcceptHeld(nil); !errors.Is(err, ErrNotHeld) {
+		t.Fatalf("nothing held: %v", err)
+	}
+	q.push(body(lines(10)))
+	update(t, f)
+	looked := f.Held().Sum
+	q.push(body(lines(20)))
+	update(t, f)
+	if _, err := f.AcceptHeld(looked[:]); !errors.Is(err, ErrOtherHeld) || entries(f) != 100 {
+		t.Fatalf("another version held: %v, %d entries", err, entries(f))
+	}
+	now := f.Held().Sum
+	if h, err := f.AcceptHeld(now[:]); err != nil || h.Set.Len() != 20 || entries(f) != 20 || f.Held() != nil {
+		t.Fatalf("accept: %v", err)
 	}
 }
 

@@ -6,8 +6,11 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/threatstop/threatstop/plugin/pkg/domain"
@@ -41,6 +44,12 @@ type Policy struct {
 
 	actions      []Action // firewall action per shared list ID, from its category
 	customAction Action   // for own block entries
+
+	// Def is a digest of the definition as it bears on answers: the names of the lists it uses, its own
+	// entries, and the answer and action of each list. Two policies with the same Def answer alike from
+	// lists of the same content, whatever their list IDs, so a reload or a restart that changes neither
+	// keeps the policy's serial (package state).
+	Def [sha256.Size]byte
 }
 
 // Catalog describes the shared lists a policy can refer to; list IDs are the indices.
@@ -123,7 +132,52 @@ func New(cfg Config, cat Catalog) (*Policy, error) {
 		ownBlock: {Name: CustomList, Category: CustomList, Set: block.Set()},
 		ownAllow: {Name: "allow", Category: "allow", Set: allow.Set()},
 	}, nil)
+	p.Def = p.digest(cat)
 	return p, nil
+}
+
+// digest computes Def: every field is written with its length, lists in name order, so the digest
+// depends on what the policy says and not on the order of the Corefile's lines or the list IDs.
+func (p *Policy) digest(cat Catalog) [sha256.Size]byte {
+	h := sha256.New()
+	put := func(s string) {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	action := func(a Action) string {
+		s := a.Kind.String()
+		for _, r := range a.Redirect {
+			s += " " + r.String()
+		}
+		return s
+	}
+	type use struct{ name, how string }
+	var uses []use
+	for id, l := range cat {
+		switch {
+		case p.Block.Has(id):
+			uses = append(uses, use{l.Name, "block " + p.answers[id].String() + " " + action(p.actions[id])})
+		case p.Allow.Has(id):
+			uses = append(uses, use{l.Name, "allow"})
+		}
+	}
+	slices.SortFunc(uses, func(a, b use) int { return strings.Compare(a.name, b.name) })
+	put(p.Name)
+	for _, u := range uses {
+		put(u.name)
+		put(u.how)
+	}
+	put(p.custom.String())
+	put(action(p.customAction))
+	for _, set := range []*entryset.Set{p.own.Entries(ownBlock), p.own.Entries(ownAllow)} {
+		sum := set.Sum()
+		h.Write(sum[:])
+	}
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // ParseAnswer parses the A record of a category; RFC 5782 §2.1 puts DNSxL answers in 127.0.0.0/8.

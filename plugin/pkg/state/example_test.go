@@ -16,7 +16,7 @@ func ExampleStore() {
 	st := state.NewStore()
 	st.AddList(snapshot.ListInfo{Name: "drop", Category: "spam"})
 	p, _ := policy.New(policy.Config{Name: "demo", Block: []int{0}}, st.Catalog())
-	st.AddBlock(0, []*state.Policy{{Policy: p}})
+	st.AddBlock(0, "", []*state.Policy{{Policy: p}})
 
 	var b entryset.Builder
 	b.AddPrefix(netip.MustParsePrefix("1.10.16.0/20"))

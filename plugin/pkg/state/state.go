@@ -11,13 +11,16 @@
 package state
 
 import (
+	"crypto/sha256"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gaissmai/bart"
 
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 )
@@ -32,6 +35,10 @@ type Policy struct {
 	Keys            map[string]bool // TSIG key names (lowercase, fully qualified) that may transfer its RPZ zone
 	Clients         *bart.Lite      // nil: every client may ask
 	TransferClients *bart.Lite      // networks that may transfer its zone without a key; nil: none
+
+	// Render is a digest of what the serving plugin adds to the policy's answers (TTLs, SOA and NS
+	// names); with the definition and the lists' entries it makes the policy's content sum.
+	Render [sha256.Size]byte
 }
 
 // KeyNames returns the policy's TSIG key names, sorted.
@@ -48,7 +55,8 @@ func (p *Policy) KeyNames() []string {
 // two blocks may each define a policy of the same name (servers on other ports, other customers).
 type Block struct {
 	Index       int
-	ServerBlock int // caddy's server block index
+	ServerBlock int    // caddy's server block index
+	Key         string // what identifies the block across reloads and restarts: its addresses and zones
 	Policies    []*Policy
 	byName      map[string]*Policy
 }
@@ -64,8 +72,12 @@ type State struct {
 	Catalog     policy.Catalog     // every list by ID
 	Blocks      []*Block
 	Policies    []*Policy // of every block, in Corefile order
-	Serials     []uint32  // by policy index: a serial moves on when a list the policy uses changed
+	Serials     []uint32  // by policy index: a serial moves on when the policy's content changed
 	ZoneSerials []uint32  // by block: moves on when a serial of the block's policies moved
+
+	Sums [][sha256.Size]byte // by policy index: digest of its content (definition, rendering, lists' entries)
+
+	placeholder bool // the empty State that Load gives before the first Publish: its serials mean nothing
 }
 
 // PolicyNames returns the names of every block's policies, in Corefile order: the label values of the
@@ -119,10 +131,18 @@ type Store struct {
 	policies []*Policy
 	subs     []func(old, next *State)
 	now      func() time.Time
+
+	gen     uint64                              // order of creation: a newer Store's serials win
+	sums    map[*entryset.Set][sha256.Size]byte // digests of the current lists' entries
+	file    string                              // where the serials persist; "" none
+	written bool                                // the file holds this Store's serials
+	reg     *registry                           // the process's serials, by block key and policy name
 }
 
 // NewStore returns an empty Store.
-func NewStore() *Store { return &Store{now: time.Now} }
+func NewStore() *Store {
+	return &Store{now: time.Now, gen: storeGen.Add(1), reg: processSerials, sums: map[*entryset.Set][sha256.Size]byte{}}
+}
 
 // AddList adds a list to the catalog and returns its ID.
 func (st *Store) AddList(info snapshot.ListInfo) int {
@@ -166,10 +186,10 @@ func (st *Store) Category(category string) []int {
 
 // AddBlock adds the policies of one threatstop block (their Index and Block are set here) and returns the
 // block. It is called while the Corefile is parsed, before any State is loaded.
-func (st *Store) AddBlock(serverBlock int, policies []*Policy) *Block {
+func (st *Store) AddBlock(serverBlock int, key string, policies []*Policy) *Block {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	b := &Block{Index: len(st.blocks), ServerBlock: serverBlock, Policies: policies, byName: map[string]*Policy{}}
+	b := &Block{Index: len(st.blocks), ServerBlock: serverBlock, Key: key, Policies: policies, byName: map[string]*Policy{}}
 	for _, p := range policies {
 		p.Index, p.Block = len(st.policies), b.Index
 		st.policies = append(st.policies, p)
@@ -177,7 +197,7 @@ func (st *Store) AddBlock(serverBlock int, policies []*Policy) *Block {
 	}
 	st.blocks = append(st.blocks, b)
 	if old := st.cur.Load(); old != nil { // not while parsing; keep the State whole anyway
-		st.swap(old.Snap, old.Loaded)
+		st.swap(old.Snap, old.Loaded, old.placeholder)
 	}
 	return b
 }
@@ -200,7 +220,7 @@ func (st *Store) Load() *State {
 	if s := st.cur.Load(); s != nil {
 		return s
 	}
-	return st.swap(snapshot.Build(nil, nil), nil)
+	return st.swap(snapshot.Build(nil, nil), nil, true)
 }
 
 // Publish builds the State of a new snapshot, swaps it in and calls the subscribers with the old and the
@@ -208,7 +228,7 @@ func (st *Store) Load() *State {
 func (st *Store) Publish(s *snapshot.Snapshot, loaded []time.Time) *State {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.swap(s, loaded)
+	return st.swap(s, loaded, false)
 }
 
 // Subscribe calls fn(nil, current) now and fn(old, next) after every swap, from one goroutine at a time.
@@ -220,58 +240,130 @@ func (st *Store) Subscribe(fn func(old, next *State)) {
 	fn(nil, cur)
 }
 
-// swap builds the next State; st.mu is held.
-func (st *Store) swap(s *snapshot.Snapshot, loaded []time.Time) *State {
+// swap builds the next State; st.mu is held. A placeholder (the State before the first snapshot) is
+// neither remembered nor followed: the first real State takes its serials from the registry.
+func (st *Store) swap(s *snapshot.Snapshot, loaded []time.Time, placeholder bool) *State {
 	old := st.cur.Load()
-	next := build(old, s, loaded, st.catalog, st.blocks, st.policies, uint32(st.now().Unix()))
+	prev := old
+	if prev != nil && prev.placeholder {
+		prev = nil
+	}
+	next := st.build(prev, s, loaded, uint32(st.now().Unix()))
+	next.placeholder = placeholder
 	st.cur.Store(next)
+	if !placeholder {
+		st.remember(next)
+	}
 	for _, fn := range st.subs {
 		fn(old, next)
 	}
 	return next
 }
 
-// build computes the serials of s from those of old: a policy's serial moves on when a list it uses has
-// another version (or was withheld or served again), a block's zone serial when one of its policies' did.
-func build(old *State, s *snapshot.Snapshot, loaded []time.Time, catalog policy.Catalog, blocks []*Block, policies []*Policy, now uint32) *State {
+// build computes the sums and serials of s. A policy's serial moves on when its content sum changes;
+// the sum is computed again only for policies a list of which has another version (or was withheld or
+// served again). A policy new to this Store takes the serial the process or the serial file remembers
+// for it, when its content is the same, so a reload or restart costs secondaries nothing. A block's zone
+// serial moves on when a serial of its policies did.
+func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now uint32) *State {
 	next := &State{
-		Version: 1, Snap: s, Loaded: loaded, Catalog: slices.Clip(catalog), Blocks: slices.Clip(blocks), Policies: slices.Clip(policies),
-		Serials: make([]uint32, len(policies)), ZoneSerials: make([]uint32, len(blocks)),
+		Version: 1, Snap: s, Loaded: loaded, Catalog: slices.Clip(st.catalog), Blocks: slices.Clip(st.blocks), Policies: slices.Clip(st.policies),
+		Serials: make([]uint32, len(st.policies)), ZoneSerials: make([]uint32, len(st.blocks)), Sums: make([][sha256.Size]byte, len(st.policies)),
 	}
-	if old == nil {
-		for i := range next.Serials {
-			next.Serials[i] = now
-		}
-		for i := range next.ZoneSerials {
-			next.ZoneSerials[i] = now
-		}
-		return next
+	if old != nil {
+		next.Version = old.Version + 1
 	}
-	next.Version = old.Version + 1
-	changed := make([]bool, len(blocks))
-	for i, p := range policies {
-		switch {
-		case i >= len(old.Serials):
-			next.Serials[i] = now
-			changed[p.Block] = true
-		case usesChanged(p.Policy, old.Snap, s):
+	sums := make(map[*entryset.Set][sha256.Size]byte, len(s.Lists))
+	setSum := func(id int) [sha256.Size]byte {
+		set := s.Entries(id)
+		d, ok := sums[set]
+		if !ok {
+			if d, ok = st.sums[set]; !ok {
+				d = set.Sum()
+			}
+			sums[set] = d
+		}
+		return d
+	}
+	changed := make([]bool, len(st.blocks))
+	for i, p := range st.policies {
+		if old != nil && i < len(old.Serials) {
+			if !usesChanged(p.Policy, old.Snap, s) {
+				next.Sums[i], next.Serials[i] = old.Sums[i], old.Serials[i]
+				continue
+			}
+			next.Sums[i] = contentSum(p, s, setSum)
+			if next.Sums[i] == old.Sums[i] {
+				next.Serials[i] = old.Serials[i]
+				continue
+			}
 			next.Serials[i] = NextSerial(old.Serials[i], now)
-			changed[p.Block] = true
-		default:
-			next.Serials[i] = old.Serials[i]
+		} else {
+			next.Sums[i] = contentSum(p, s, setSum)
+			next.Serials[i] = st.reg.serial(policyKey(st.blocks[p.Block], p.Name), next.Sums[i], now)
+		}
+		changed[p.Block] = true
+	}
+	for id := range s.Lists { // keep the digests of the current lists, and only those
+		if d, ok := st.sums[s.Entries(id)]; ok {
+			sums[s.Entries(id)] = d
 		}
 	}
-	for i := range next.ZoneSerials {
+	st.sums = sums
+	for i, b := range st.blocks {
 		switch {
-		case i >= len(old.ZoneSerials):
-			next.ZoneSerials[i] = now
-		case changed[i]:
+		case old != nil && i < len(old.ZoneSerials) && !changed[i]:
+			next.ZoneSerials[i] = old.ZoneSerials[i]
+		case old != nil && i < len(old.ZoneSerials):
 			next.ZoneSerials[i] = NextSerial(old.ZoneSerials[i], now)
 		default:
-			next.ZoneSerials[i] = old.ZoneSerials[i]
+			next.ZoneSerials[i] = st.reg.serial(zoneKey(b), blockSum(b, next.Sums), now)
 		}
 	}
 	return next
+}
+
+// contentSum is the digest of what policy p answers from s: its definition, how it is rendered, and the
+// entries of each list it uses (in name order, as the definition lists them).
+func contentSum(p *Policy, s *snapshot.Snapshot, setSum func(id int) [sha256.Size]byte) [sha256.Size]byte {
+	type list struct {
+		name string
+		sum  [sha256.Size]byte
+	}
+	var lists []list
+	for id, l := range s.Lists {
+		if !p.Uses(id) {
+			continue
+		}
+		d := setSum(id)
+		if l.Withheld {
+			d[0] ^= 1 // a withheld list serves nothing, whatever it holds
+		}
+		lists = append(lists, list{l.Name, d})
+	}
+	slices.SortFunc(lists, func(a, b list) int { return strings.Compare(a.name, b.name) })
+	h := sha256.New()
+	h.Write(p.Def[:])
+	h.Write(p.Render[:])
+	for _, l := range lists {
+		h.Write(l.sum[:])
+	}
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// blockSum is the digest of a block's policies: their names and sums.
+func blockSum(b *Block, sums [][sha256.Size]byte) [sha256.Size]byte {
+	h := sha256.New()
+	for _, p := range b.Policies {
+		h.Write([]byte(p.Name))
+		h.Write([]byte{0})
+		h.Write(sums[p.Index][:])
+	}
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // usesChanged reports whether a list that p uses has another version in b than in a.

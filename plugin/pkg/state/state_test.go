@@ -1,6 +1,9 @@
 package state
 
 import (
+	"fmt"
+	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,6 +28,7 @@ func set(t *testing.T, entries ...string) *entryset.Set {
 func fixture(t *testing.T) (*Store, *time.Time) {
 	t.Helper()
 	st := NewStore()
+	st.reg = &registry{recs: map[string]record{}} // what other tests' stores remember is not this one's
 	now := time.Unix(1_800_000_000, 0)
 	st.now = func() time.Time { return now }
 	for _, n := range []string{"a", "b"} {
@@ -37,15 +41,16 @@ func fixture(t *testing.T) (*Store, *time.Time) {
 		}
 		return &Policy{Policy: p}
 	}
-	st.AddBlock(0, []*Policy{mk("pa", 0), mk("pb", 1)})
-	st.AddBlock(1, []*Policy{mk("pab", 0, 1)})
+	st.AddBlock(0, "b0", []*Policy{mk("pa", 0), mk("pb", 1)})
+	st.AddBlock(1, "b1", []*Policy{mk("pab", 0, 1)})
 	return st, &now
 }
 
+// lists are versions va and vb of lists a and b; each version holds an entry of its own.
 func lists(t *testing.T, va, vb uint64) []snapshot.List {
 	return []snapshot.List{
-		{Name: "a", Category: "a", Version: va, Set: set(t, "1.2.3.0/24")},
-		{Name: "b", Category: "b", Version: vb, Set: set(t, "evil.example")},
+		{Name: "a", Category: "a", Version: va, Set: set(t, "1.2.3.0/24", fmt.Sprintf("10.0.0.%d", va))},
+		{Name: "b", Category: "b", Version: vb, Set: set(t, "evil.example", fmt.Sprintf("v%d.evil.example", vb))},
 	}
 }
 
@@ -117,7 +122,7 @@ func TestReadyAndLookup(t *testing.T) {
 	if p := s.Blocks[0].Policy("pb"); p == nil || p.Index != 1 || s.Serial(p) != s.Serials[1] {
 		t.Errorf("block 0 policy pb: %+v", p)
 	}
-	st.AddBlock(2, []*Policy{{Policy: s.Policies[0].Policy}}) // a second block defining pa
+	st.AddBlock(2, "", []*Policy{{Policy: s.Policies[0].Policy}}) // a second block defining pa
 	if p, amb := Unique("pa", st.Load().Blocks); p != nil || !amb {
 		t.Errorf("pa in two blocks: %+v, ambiguous %v", p, amb)
 	}
@@ -148,7 +153,7 @@ func BenchmarkPublish(b *testing.B) {
 		}
 		ps[i] = &Policy{Policy: p}
 	}
-	st.AddBlock(0, ps)
+	st.AddBlock(0, "", ps)
 	snaps := []*snapshot.Snapshot{
 		snapshot.Build([]snapshot.List{{Name: "a", Version: 1}, {Name: "b", Version: 1}}, nil),
 		snapshot.Build([]snapshot.List{{Name: "a", Version: 2}, {Name: "b", Version: 1}}, nil),
@@ -160,3 +165,66 @@ func BenchmarkPublish(b *testing.B) {
 		i++
 	}
 }
+
+// TestSerialsAcrossStores: a new Store (a reload) or a new process with the serial file (a restart)
+// keeps the serial of every policy whose content is the same, whatever the list versions, and moves on
+// the others; a new version with the same entries moves nothing; the old Store of a reload, still
+// refreshing, does not overwrite what the new one remembers.
+func TestSerialsAcrossStores(t *testing.T) {
+	reg := &registry{recs: map[string]record{}}
+	file := t.TempDir() + "/serials.json"
+	open := func(at time.Time, persist bool) *Store {
+		st, now := fixture(t)
+		st.reg, *now = reg, at
+		if persist {
+			st.Persist(file)
+		}
+		return st
+	}
+	t0 := time.Unix(1_800_000_000, 0)
+	first := open(t0, true)
+	s1 := first.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
+	same := first.Publish(snapshot.Build(lists(t, 1, 1), s1.Snap), nil)
+	if !slicesEqual(same.Serials, s1.Serials) {
+		t.Errorf("the same entries as a new version moved serials %v to %v", s1.Serials, same.Serials)
+	}
+
+	// A reload a minute later: list b has changed meanwhile; the versions start again from 1.
+	reload := open(t0.Add(time.Minute), false)
+	r1 := reload.Publish(snapshot.Build(lists(t, 1, 2), nil), nil)
+	if r1.Serials[0] != s1.Serials[0] {
+		t.Errorf("reload: pa (list a unchanged) serial %d, want %d", r1.Serials[0], s1.Serials[0])
+	}
+	for _, i := range []int{1, 2} {
+		if int32(r1.Serials[i]-s1.Serials[i]) <= 0 {
+			t.Errorf("reload: policy %d (list b changed) serial %d, not after %d", i, r1.Serials[i], s1.Serials[i])
+		}
+	}
+	if r1.ZoneSerials[0] == s1.ZoneSerials[0] || r1.ZoneSerials[1] == s1.ZoneSerials[1] {
+		t.Errorf("reload: zone serials %v, both should move from %v", r1.ZoneSerials, s1.ZoneSerials)
+	}
+	// The old configuration refreshes once more before it stops: it must not win.
+	first.Publish(snapshot.Build(lists(t, 3, 3), s1.Snap), nil)
+	again := open(t0.Add(2*time.Minute), false)
+	if a := again.Publish(snapshot.Build(lists(t, 1, 2), nil), nil); !slicesEqual(a.Serials, r1.Serials) {
+		t.Errorf("after the old store refreshed: serials %v, want the reload's %v", a.Serials, r1.Serials)
+	}
+
+	// A restart: a fresh process knows only the file, which the first store wrote; list a is as it was.
+	reg = &registry{recs: map[string]record{}}
+	restart := open(t0.Add(time.Hour), true)
+	if r := restart.Publish(snapshot.Build(lists(t, 1, 1), nil), nil); !slicesEqual(r.Serials, s1.Serials) || !slicesEqual(r.ZoneSerials, s1.ZoneSerials) {
+		t.Errorf("restart with the same content: serials %v %v, want %v %v", r.Serials, r.ZoneSerials, s1.Serials, s1.ZoneSerials)
+	}
+	// A damaged file is ignored: serials start afresh.
+	if err := os.WriteFile(file, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg = &registry{recs: map[string]record{}}
+	later := t0.Add(2 * time.Hour)
+	if r := open(later, true).Publish(snapshot.Build(lists(t, 1, 1), nil), nil); r.Serials[0] != uint32(later.Unix()) {
+		t.Errorf("damaged file: serial %d, want %d", r.Serials[0], later.Unix())
+	}
+}
+
+func slicesEqual(a, b []uint32) bool { return slices.Equal(a, b) }
