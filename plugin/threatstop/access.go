@@ -10,12 +10,14 @@ import (
 )
 
 // Who may read what of a policy. Its DNSBL names answer its clients, or everyone when it has none. Its
-// whole content (the RPZ zone, the list pages) goes only to those that the policy names: requests signed
-// with one of its keys or with a catalog key (verified by the tsig plugin), requests from its
-// transfer_clients, and, outside zone transfers, its clients when it has them. Everyone else gets REFUSED.
+// whole content (the RPZ zone, the list pages, and which of its listings are its own entries) goes only to
+// those that the policy names: requests signed with one of its keys or with a catalog key (verified by
+// the tsig plugin), requests from its transfer_clients, and, outside zone transfers, its clients when it
+// has them. Everyone else gets REFUSED for the content, and DNSBL answers that do not tell its own
+// entries from a listing of the default category.
 
 // mayRead reports whether the client may read the policy's whole content outside a zone transfer: its
-// list pages.
+// list pages, and the reasons of its DNSBL answers.
 func (t *Threatstop) mayRead(ctx context.Context, w dns.ResponseWriter, p *state.Policy) bool {
 	if p.Clients != nil && p.Clients.Contains(peer.Addr(w)) {
 		return true

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -161,4 +162,117 @@ func TestIsolationListPages(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestIsolationReasons: a policy without clients answers every client's DNSBL lookups, but only a
+// client that may read the policy learns which entries are its own: to the others an own entry answers
+// like a listing of the default category (A answer default, TXT "listed"), and one that a feed lists too
+// names the feed alone.
+func TestIsolationReasons(t *testing.T) {
+	s := startIsolation(t)
+	custom := "list=custom category=custom policy=open"
+	drop := "list=drop category=spam"
+	for _, c := range []struct {
+		who        who
+		authorised bool
+	}{
+		{who{"127.0.0.1", ""}, false},
+		{who{"127.0.0.3", ""}, false},
+		{who{"127.0.0.1", isoOther}, false},
+		{who{"127.0.0.1", isoKey}, true},
+		{who{"127.0.0.1", isoCatalog}, true},
+		{who{"127.0.0.2", ""}, true}, // transfer_clients
+	} {
+		for _, l := range []struct {
+			name     string
+			a, txt   []string // to an authorised client
+			hiddenA  []string // to the others
+			hiddenTX []string
+		}{
+			{"5.2.0.192.open.threatstop.local.", []string{"127.0.0.10"}, []string{custom}, []string{"127.0.0.2"}, []string{"listed"}},
+			{"evil.example.open.threatstop.local.", []string{"127.0.0.10"}, []string{custom}, []string{"127.0.0.2"}, []string{"listed"}},
+			{"8.10.188.5.open.threatstop.local.", []string{"127.0.0.2", "127.0.0.10"}, []string{custom, drop}, []string{"127.0.0.2"}, []string{drop}},
+			{"9.10.188.5.open.threatstop.local.", []string{"127.0.0.2"}, []string{drop}, []string{"127.0.0.2"}, []string{drop}},
+			{"2.0.0.127.open.threatstop.local.", []string{"127.0.0.2"}, []string{"RFC 5782 test point"}, []string{"127.0.0.2"}, []string{"RFC 5782 test point"}},
+		} {
+			wantA, wantTXT := l.a, l.txt
+			if !c.authorised {
+				wantA, wantTXT = l.hiddenA, l.hiddenTX
+			}
+			for _, network := range []string{"udp", "tcp"} {
+				what := network + " " + l.name + " from " + c.who.String()
+				r := askFrom(t, s, network, c.who.src, c.who.key, l.name, dns.TypeA)
+				if got := answers(r); r.Rcode != dns.RcodeSuccess || !slices.Equal(got, wantA) {
+					t.Errorf("%s A: %s %v, want NOERROR %v", what, dns.RcodeToString[r.Rcode], got, wantA)
+				}
+				r = askFrom(t, s, network, c.who.src, c.who.key, l.name, dns.TypeTXT)
+				got := answers(r)
+				slices.Sort(got)
+				if r.Rcode != dns.RcodeSuccess || !slices.Equal(got, wantTXT) {
+					t.Errorf("%s TXT: %s %q, want NOERROR %q", what, dns.RcodeToString[r.Rcode], got, wantTXT)
+				}
+				r = askFrom(t, s, network, c.who.src, c.who.key, l.name, dns.TypeANY)
+				got = answers(r)
+				slices.Sort(got)
+				want := slices.Concat(wantA, wantTXT)
+				slices.Sort(want)
+				if r.Rcode != dns.RcodeSuccess || !slices.Equal(got, want) {
+					t.Errorf("%s ANY: %s %q, want NOERROR %q", what, dns.RcodeToString[r.Rcode], got, want)
+				}
+			}
+		}
+	}
+	// A policy with clients answers only them, and in full; a key does not make a DNSBL client.
+	for _, c := range []struct {
+		who   who
+		rcode int
+	}{
+		{who{"127.0.0.3", ""}, dns.RcodeSuccess},
+		{who{"127.0.0.1", ""}, dns.RcodeRefused},
+		{who{"127.0.0.1", isoKey}, dns.RcodeRefused},
+	} {
+		r := askFrom(t, s, "udp", c.who.src, c.who.key, "5.2.0.192.closed.threatstop.local.", dns.TypeTXT)
+		want := []string{"list=custom category=custom policy=closed"}
+		if c.rcode != dns.RcodeSuccess {
+			want = nil
+		}
+		if got := answers(r); r.Rcode != c.rcode || !slices.Equal(got, want) {
+			t.Errorf("5.2.0.192.closed TXT from %s: %s %q, want %s %q", c.who, dns.RcodeToString[r.Rcode], got, dns.RcodeToString[c.rcode], want)
+		}
+	}
+}
+
+// TestIsolationAllowed: an address that an allow entry carves out of a listed prefix (5.188.10.1 out of
+// DROP's 5.188.10.0/24, 192.0.2.1 out of the own 192.0.2.0/28) answers exactly as an address nothing
+// lists does, to every client and for every type: the allow entries cannot be told from the answers.
+func TestIsolationAllowed(t *testing.T) {
+	s := startIsolation(t)
+	for _, w := range []who{{"127.0.0.1", ""}, {"127.0.0.1", isoOther}, {"127.0.0.1", isoKey}} {
+		for _, qtype := range []uint16{dns.TypeA, dns.TypeTXT, dns.TypeANY, dns.TypeAAAA} {
+			for _, network := range []string{"udp", "tcp"} {
+				clean := askFrom(t, s, network, w.src, w.key, "9.9.9.9.open.threatstop.local.", qtype)
+				for _, allowed := range []string{"1.10.188.5.open.threatstop.local.", "1.2.0.192.open.threatstop.local."} {
+					r := askFrom(t, s, network, w.src, w.key, allowed, qtype)
+					if r.Rcode != dns.RcodeNameError || sameButName(r) != sameButName(clean) {
+						t.Errorf("%s %s %s from %s:\n%s\nan unlisted address:\n%s", network, allowed, dns.TypeToString[qtype], w,
+							sameButName(r), sameButName(clean))
+					}
+				}
+			}
+		}
+	}
+}
+
+// sameButName is the answer without what differs between two questions: the ID, the query name and the
+// MAC of a signed answer.
+func sameButName(r *dns.Msg) string {
+	c := r.Copy()
+	c.Id = 0
+	c.Question = nil
+	for _, rr := range c.Extra {
+		if ts, ok := rr.(*dns.TSIG); ok {
+			ts.MAC, ts.OrigId, ts.TimeSigned = "", 0, 0
+		}
+	}
+	return c.String()
 }

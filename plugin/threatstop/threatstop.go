@@ -136,7 +136,10 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		return t.nxdomain(w, r, apex, z, serial)
 	}
 	p.counters.listed.Inc()
-	return t.listed(w, r, p, st.Snap, v, testPoint, apex, z, serial, qtype)
+	// Only its clients (when it has them) and those that may read the policy learn which of its
+	// listings are its own entries.
+	own := v.Custom && t.mayRead(ctx, w, p.Policy)
+	return t.listed(w, r, p, st.Snap, v, own, testPoint, apex, z, serial, qtype)
 }
 
 // match returns the longest served zone that holds name (lowercase, fully qualified), without the
