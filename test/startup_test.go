@@ -53,8 +53,9 @@ func runToExit(t *testing.T, tmpl string, feeds ...string) (code int, output, co
 	return
 }
 
-// TestStartupFailures: a Corefile with an unknown feed in a policy's lists, or an unknown feed format,
-// makes the binary exit non-zero, naming the Corefile line and the problem.
+// TestStartupFailures: a Corefile with an unknown feed in a policy's lists, an unknown feed format, or
+// transfer_clients that tsig's require would make useless, makes the binary exit non-zero, naming the
+// Corefile line and the problem.
 func TestStartupFailures(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -64,6 +65,8 @@ func TestStartupFailures(t *testing.T) {
 	}{
 		{"unknown_feed.corefile", "lists spamhaus-drop no-such-feed", `unknown feed "no-such-feed"`},
 		{"unknown_format.corefile", "format no-such-format", `unknown format "no-such-format"`},
+		// tsig's require would refuse every unsigned transfer before threatstop sees it.
+		{"require_transfer_clients.corefile", "transfer_clients 127.0.0.2/32", "transfer_clients: the tsig plugin of this server block refuses an unsigned AXFR"},
 	} {
 		t.Run(strings.TrimSuffix(c.tmpl, ".corefile"), func(t *testing.T) {
 			t.Parallel()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 )
 
 // Isolation between customers: who may read what of a policy, over real DNS messages from several
-// loopback addresses, unsigned and signed. Policy open has no clients (anyone may look up); policy closed
-// is for 127.0.0.3 only. Both have the key p.key.; open's transfer_clients is 127.0.0.2.
+// loopback addresses, unsigned and signed, all in one server block (tsig without require). Policy open has
+// no clients (anyone may look up); policy closed is for 127.0.0.3 only. Both have the key p.key.; open's
+// transfer_clients is 127.0.0.2.
 
 const (
 	isoKey       = "p.key."
@@ -40,6 +42,9 @@ func startIsolation(t *testing.T) *coretest.Server {
         secret `+isoKey+` `+isoSecret+`
         secret `+isoOther+` `+isoOtherSec+`
         secret `+isoCatalog+` `+isoCatalogSe+`
+    }
+    transfer {
+        to *
     }
     threatfeed {
         feed drop {
@@ -275,4 +280,110 @@ func sameButName(r *dns.Msg) string {
 		}
 	}
 	return c.String()
+}
+
+// TestIsolationTransfers: one server block (tsig without require) serves the RPZ zones both signed and
+// unsigned: a request signed with one of the policy's keys or a catalog key, or an unsigned one from its
+// transfer_clients, gets the zone; an unsigned one from anywhere else, or one signed with another
+// customer's valid key, is REFUSED.
+func TestIsolationTransfers(t *testing.T) {
+	s := startIsolation(t)
+	for _, c := range []struct {
+		policy string
+		who    who
+		ok     bool
+	}{
+		{"open", who{"127.0.0.1", isoKey}, true},
+		{"open", who{"127.0.0.3", isoCatalog}, true},
+		{"open", who{"127.0.0.2", ""}, true}, // transfer_clients
+		{"open", who{"127.0.0.1", ""}, false},
+		{"open", who{"127.0.0.3", ""}, false}, // closed's clients, not open's
+		{"open", who{"127.0.0.1", isoOther}, false},
+		{"open", who{"127.0.0.2", isoOther}, true}, // the address is enough, as in BIND's allow-transfer
+		{"closed", who{"127.0.0.2", ""}, false},    // open's transfer_clients, not closed's
+		{"closed", who{"127.0.0.3", ""}, false},    // clients may look up, not transfer
+		{"closed", who{"127.0.0.1", isoKey}, true},
+	} {
+		for _, qtype := range []uint16{dns.TypeAXFR, dns.TypeIXFR} {
+			what := dns.TypeToString[qtype] + " of " + c.policy + " from " + c.who.String()
+			m := new(dns.Msg)
+			if qtype == dns.TypeIXFR {
+				m.SetIxfr(c.policy+".rpz.threatstop.local.", 1, "ns1.threatstop.local.", "hostmaster.threatstop.local.")
+			} else {
+				m.SetAxfr(c.policy + ".rpz.threatstop.local.")
+			}
+			rrs, err := transferFrom(s, c.who, m)
+			switch {
+			case c.ok && (err != nil || len(rrs) < 3):
+				t.Errorf("%s: %v with %d records, want the zone", what, err, len(rrs))
+			case !c.ok && (err == nil || len(rrs) != 0):
+				t.Errorf("%s: %v with %d records, want REFUSED", what, err, len(rrs))
+			}
+		}
+	}
+}
+
+// transferFrom runs the transfer m over TCP from w's address, signed with its key unless it has none, and
+// returns the records; a refusal is an error.
+func transferFrom(s *coretest.Server, w who, m *dns.Msg) ([]dns.RR, error) {
+	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(w.src)}}
+	conn, err := d.Dial("tcp", s.TCP)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	tr := &dns.Transfer{Conn: &dns.Conn{Conn: conn}, ReadTimeout: 2 * time.Second}
+	if w.key != "" {
+		m.SetTsig(w.key, dns.HmacSHA256, 300, time.Now().Unix())
+		tr.TsigSecret = isoSecrets
+	}
+	ch, err := tr.In(m, s.TCP)
+	if err != nil {
+		return nil, err
+	}
+	var rrs []dns.RR
+	for env := range ch {
+		if env.Error != nil {
+			return rrs, env.Error
+		}
+		rrs = append(rrs, env.RR...)
+	}
+	return rrs, nil
+}
+
+// TestIsolationRequire: a policy's transfer_clients in a server block whose tsig refuses unsigned transfers
+// of its zone (require) could never transfer: start-up fails, naming the line. A tsig that requires
+// signatures only for other zones, or for other types, is fine.
+func TestIsolationRequire(t *testing.T) {
+	for _, c := range []struct {
+		tsig, want string
+	}{
+		{"tsig {\n secret " + isoKey + " " + isoSecret + "\n require AXFR IXFR\n }",
+			`Corefile:11 - Error during parsing: policy open: transfer_clients: the tsig plugin of this server block refuses an unsigned AXFR of open.rpz.threatstop.local.`},
+		{"tsig {\n secret " + isoKey + " " + isoSecret + "\n require IXFR\n }", "refuses an unsigned IXFR of open.rpz.threatstop.local."},
+		{"tsig {\n secret " + isoKey + " " + isoSecret + "\n require all\n }", "refuses an unsigned AXFR"},
+		{"tsig other.example {\n secret " + isoKey + " " + isoSecret + "\n require AXFR IXFR\n }", ""},
+		{"tsig {\n secret " + isoKey + " " + isoSecret + "\n require A TXT\n }", ""},
+		{"tsig {\n secret " + isoKey + " " + isoSecret + "\n }", ""},
+	} {
+		s, err := coretest.StartErr("threatstop.local:0 {\n bind 127.0.0.1\n " + c.tsig + `
+    threatstop {
+        policy open {
+            block evil.example
+            keys ` + isoKey + `
+            transfer_clients 127.0.0.2
+        }
+    }
+}
+`)
+		if s != nil {
+			s.Stop()
+		}
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v, want a start", c.tsig, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q: %v, want an error with %q", c.tsig, err, c.want)
+		}
+	}
 }

@@ -57,6 +57,7 @@ type zone struct {
 type policyEntry struct {
 	*state.Policy
 	counters counters
+	xfrLine  int // the Corefile line of its (last) transfer_clients; 0: none
 
 	pages   atomic.Pointer[listPages] // the list pages at the latest serial asked for
 	pagesMu sync.Mutex                // one computation of the pages at a time
