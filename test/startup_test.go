@@ -219,6 +219,26 @@ func TestCorefileExample(t *testing.T) {
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
 }
 
+// TestCorefileExampleClients: every policy of Corefile.example names its clients, so that the example
+// people copy answers, and shows its own entries and list pages, only to the networks it names.
+func TestCorefileExampleClients(t *testing.T) {
+	t.Parallel()
+	text, err := os.ReadFile(filepath.Join(repoRoot, "Corefile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policyRE := regexp.MustCompile(`(?m)^(\s*)policy (\S+) \{\n((?:.*\n)*?)(\s*)\}`)
+	matches := policyRE.FindAllStringSubmatch(string(text), -1)
+	if len(matches) == 0 {
+		t.Fatal("Corefile.example has no policy")
+	}
+	for _, m := range matches {
+		if !regexp.MustCompile(`(?m)^\s*clients \S`).MatchString(m[3]) {
+			t.Errorf("policy %s of Corefile.example has no clients line", m[2])
+		}
+	}
+}
+
 // checkListPages reads the README's list pages of policy demo with dig over TCP: every entry once, in
 // order and disjoint, the allow carve-out left out, and each entry listed by the DNSBL lookup too.
 func checkListPages(t *testing.T, s *Server) {
