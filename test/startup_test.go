@@ -53,8 +53,9 @@ func runToExit(t *testing.T, tmpl string, feeds ...string) (code int, output, co
 	return
 }
 
-// TestStartupFailures: a Corefile with an unknown feed in a policy's lists, or an unknown feed format,
-// makes the binary exit non-zero, naming the Corefile line and the problem.
+// TestStartupFailures: a Corefile with an unknown feed in a policy's lists, an unknown feed format, or
+// transfer_clients that tsig's require would make useless, makes the binary exit non-zero, naming the
+// Corefile line and the problem.
 func TestStartupFailures(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -64,6 +65,8 @@ func TestStartupFailures(t *testing.T) {
 	}{
 		{"unknown_feed.corefile", "lists spamhaus-drop no-such-feed", `unknown feed "no-such-feed"`},
 		{"unknown_format.corefile", "format no-such-format", `unknown format "no-such-format"`},
+		// tsig's require would refuse every unsigned transfer before threatstop sees it.
+		{"require_transfer_clients.corefile", "transfer_clients 127.0.0.2/32", "transfer_clients: the tsig plugin of this server block refuses an unsigned AXFR"},
 	} {
 		t.Run(strings.TrimSuffix(c.tmpl, ".corefile"), func(t *testing.T) {
 			t.Parallel()
@@ -214,6 +217,26 @@ func TestCorefileExample(t *testing.T) {
 		t.Errorf("GET /check?ioc=1.10.16.5: %d %v\n%s", code, err, body)
 	}
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
+}
+
+// TestCorefileExampleClients: every policy of Corefile.example names its clients, so that the example
+// people copy answers, and shows its own entries and list pages, only to the networks it names.
+func TestCorefileExampleClients(t *testing.T) {
+	t.Parallel()
+	text, err := os.ReadFile(filepath.Join(repoRoot, "Corefile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policyRE := regexp.MustCompile(`(?m)^(\s*)policy (\S+) \{\n((?:.*\n)*?)(\s*)\}`)
+	matches := policyRE.FindAllStringSubmatch(string(text), -1)
+	if len(matches) == 0 {
+		t.Fatal("Corefile.example has no policy")
+	}
+	for _, m := range matches {
+		if !regexp.MustCompile(`(?m)^\s*clients \S`).MatchString(m[3]) {
+			t.Errorf("policy %s of Corefile.example has no clients line", m[2])
+		}
+	}
 }
 
 // checkListPages reads the README's list pages of policy demo with dig over TCP: every entry once, in

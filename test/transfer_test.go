@@ -23,10 +23,11 @@ import (
 //
 //   - KEYS (127.0.0.1 and 127.0.0.2): tsig with a.key. and b.key. and `require AXFR IXFR`; transfer to
 //     every address (so that threatstop alone decides who may transfer) and NOTIFY to a listener of the
-//     test; policy a (keys a.key.), policy b (keys b.key., transfer_clients 127.0.0.2/32) and policy bulk
-//     (keys a.key., a zone of several messages). Prometheus.
-//   - OPEN (127.0.0.1 and 127.0.0.2): the same keys and policies, tsig without require, transfer to every
-//     address: the unsigned transfers that transfer_clients allows.
+//     test; policy a (keys a.key.), policy b (keys b.key.) and policy bulk (keys a.key., a zone of several
+//     messages). Prometheus.
+//   - OPEN (127.0.0.1 and 127.0.0.2): the same keys and policies, b with transfer_clients 127.0.0.2/32,
+//     tsig without require (with require, transfer_clients is a start-up error), transfer to every
+//     address: keys and the unsigned transfers that transfer_clients allows, in one block.
 //
 // The subtests run in order; the last one changes a feed.
 
@@ -91,13 +92,15 @@ const xfrPolicies = `        policy a {
         policy b {
             lists other names
             keys b.key.
-            transfer_clients 127.0.0.2/32
-        }
+` + xfrTransferClients + `        }
         policy bulk {
             lists bulk
             keys a.key.
         }
 `
+
+// xfrTransferClients is policy b's line in the OPEN block only.
+const xfrTransferClients = "            transfer_clients 127.0.0.2/32\n"
 
 // xfrWantA is the zone of policy a without its SOA and NS records, as "OWNER TYPE DATA" with the owner
 // relative to the apex. Nothing else: not 45.9.8.7, listed and allowed exactly (the block entry is left out
@@ -176,7 +179,7 @@ func startTransfer(t *testing.T) *xfrEnv {
 		keys, open := freePort(t, true), freePort(t, true)
 		ready, metrics := freePort(t, false), freePort(t, false)
 		e.open, e.openP = net.JoinHostPort("127.0.0.1", strconv.Itoa(open)), open
-		text := fmt.Sprintf(`# KEYS: transfers need a key (or come from transfer_clients, which require makes moot).
+		text := fmt.Sprintf(`# KEYS: transfers need a key; tsig refuses unsigned ones before threatstop sees them.
 threatstop.test:%[1]d {
     bind 127.0.0.1 127.0.0.2
     ready 127.0.0.1:%[3]d
@@ -209,9 +212,10 @@ threatstop.test:%[2]d {
         to *
     }
     threatstop {
-%[9]s    }
+%[11]s    }
 }
-`, keys, open, ready, metrics, e.notify.port, xfrSecretA, xfrSecretB, feeds.String(), xfrPolicies, xfrSecretCat)
+`, keys, open, ready, metrics, e.notify.port, xfrSecretA, xfrSecretB, feeds.String(),
+			strings.Replace(xfrPolicies, xfrTransferClients, "", 1), xfrSecretCat, xfrPolicies)
 		return text, keys, ready, metrics
 	})
 	e.notify.server.Store(&e.s.Addr)
@@ -793,7 +797,7 @@ func testTransferRefused(t *testing.T, e *xfrEnv) {
 	r, err = ask(what, "udp", xfrMsg(xfrApexA, dns.TypeAXFR, 0), nil)
 	wantRefusal(t, what, r, err, dns.RcodeRefused, -1)
 
-	// transfer_clients does not help in a block whose tsig requires a key: 127.0.0.2 is refused unsigned.
+	// 127.0.0.2, b's transfer_clients in the OPEN block, is refused unsigned in this one.
 	what = "unsigned AXFR of b from 127.0.0.2 in the KEYS block"
 	r, err = e.xfrAnswer(t, what, "tcp", "127.0.0.2", addr, xfrMsg(xfrApexB, dns.TypeAXFR, 0), nil)
 	wantRefusal(t, what, r, err, dns.RcodeRefused, -1)
@@ -1262,4 +1266,67 @@ func applyDiff(zone, del, add []string) []string {
 	out = append(out, add...)
 	slices.Sort(out)
 	return out
+}
+
+// TestTransferOneBlock: testdata/oneblock.corefile, the README's single server block for RPZ transfers
+// (tsig without require), serves customer-a's zone signed with a.key. (kdig and dig, AXFR and IXFR) and
+// unsigned to its transfer_clients 127.0.0.2, the same zone both ways; it refuses an unsigned transfer
+// from any other address, one signed with another customer's key, and customer-b's zone unsigned from
+// 127.0.0.2; a wrong secret gets BADSIG from tsig. DNSBL lookups need no key.
+func TestTransferOneBlock(t *testing.T) {
+	t.Parallel()
+	digPath(t)
+	kdigPath(t)
+	s := startServer(t, "oneblock.corefile", "spamhaus_drop.txt")
+	apexA, apexB := "customer-a.rpz."+zone, "customer-b.rpz."+zone
+
+	var want []string
+	for _, c := range []struct {
+		tool   string
+		args   []string
+		signed bool
+	}{
+		{"kdig", []string{yArg(xfrKeyA, xfrSecretA), apexA, "AXFR"}, true},
+		{"kdig", []string{"+tcp", yArg(xfrKeyA, xfrSecretA), apexA, fmt.Sprintf("IXFR=%d", xfrUnknownSerial)}, true},
+		{"dig", []string{yArg(xfrKeyA, xfrSecretA), apexA, "AXFR"}, true},
+		{"dig", []string{"+tcp", yArg(xfrKeyA, xfrSecretA), apexA, fmt.Sprintf("IXFR=%d", xfrUnknownSerial)}, true},
+		{"dig", []string{"-b", "127.0.0.2", apexA, "AXFR"}, false},
+		{"kdig", []string{"-b", "127.0.0.2", apexA, "AXFR"}, false},
+	} {
+		what := c.tool + " " + strings.Join(c.args, " ")
+		out, code := xfrTool(t, c.tool, s.Port, c.args...)
+		_, _, body := zoneOf(t, what, toolZone(t, what, out, code, c.signed), apexA)
+		if want == nil {
+			want = body
+			for _, r := range []string{"20.0.16.10.1.rpz-ip CNAME .", "evil.example CNAME ."} {
+				if !slices.Contains(body, r) {
+					t.Errorf("%s: no %q among %d records", what, r, len(body))
+				}
+			}
+			continue
+		}
+		wantRecords(t, what, body, want)
+	}
+
+	for _, c := range []struct {
+		tool, rcode, tsigErr string
+		args                 []string
+	}{
+		{"dig", "REFUSED", "", []string{"-b", "127.0.0.1", apexA, "AXFR"}},
+		{"kdig", "REFUSED", "", []string{"-b", "127.0.0.3", apexA, "AXFR"}},
+		{"kdig", "REFUSED", "", []string{"-b", "127.0.0.1", "+tcp", apexA, fmt.Sprintf("IXFR=%d", xfrUnknownSerial)}},
+		{"dig", "REFUSED", "NOERROR", []string{yArg(xfrKeyB, xfrSecretB), apexA, "AXFR"}},
+		{"kdig", "REFUSED", "NOERROR", []string{yArg(xfrKeyB, xfrSecretB), apexA, "AXFR"}},
+		{"dig", "REFUSED", "", []string{"-b", "127.0.0.2", apexB, "AXFR"}},
+		{"dig", "BADSIG", "BADSIG", []string{yArg(xfrKeyA, xfrSecretWrong), apexA, "AXFR"}},
+	} {
+		what := c.tool + " " + strings.Join(c.args, " ")
+		out, code := xfrTool(t, c.tool, s.Port, c.args...)
+		toolRefused(t, what, c.tool, out, code, c.rcode, c.tsigErr)
+	}
+	if v, _ := s.Metric(`coredns_threatstop_transfers_refused_total{policy="customer-a"}`); v != 5 {
+		t.Errorf("transfers_refused_total{policy=\"customer-a\"} = %v, want 5 (3 unsigned, 2 with b.key.)", v)
+	}
+
+	wantListed(t, s.Query(t, v4(t, "1.10.16.1", "customer-a"), dns.TypeA), v4(t, "1.10.16.1", "customer-a"), "127.0.0.2")
 }

@@ -12,8 +12,10 @@ import (
 )
 
 // listed answers a listed entry: A records per category, TXT records naming the lists, NODATA for any
-// other type.
-func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s *snapshot.Snapshot, v policy.Verdict, testPoint bool, apex string, z *zone, serial uint32, qtype uint16) (int, error) {
+// other type. own says whether the client may learn that the policy's own block entries list it; when it
+// may not, they answer like a listing of the default category, with the reason hiddenReason where no
+// feed lists the entry too.
+func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s *snapshot.Snapshot, v policy.Verdict, own, testPoint bool, apex string, z *zone, serial uint32, qtype uint16) (int, error) {
 	m := reply(r)
 	name := r.Question[0].Name
 	if qtype == dns.TypeA || qtype == dns.TypeANY {
@@ -22,10 +24,13 @@ func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s 
 		case testPoint:
 			addrs = append(addrs, p.DefaultAnswer())
 		default:
-			if v.Custom {
+			if own {
 				addrs = append(addrs, p.CustomAnswer())
 			}
 			p.EachList(s, v, func(id int) { addrs = append(addrs, p.Answer(id)) })
+			if len(addrs) == 0 {
+				addrs = append(addrs, p.DefaultAnswer())
+			}
 		}
 		slices.SortFunc(addrs, netip.Addr.Compare)
 		for _, a := range slices.Compact(addrs) {
@@ -37,13 +42,17 @@ func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s 
 		case testPoint:
 			m.Answer = append(m.Answer, t.txt(name, "RFC 5782 test point"))
 		default:
-			if v.Custom {
+			n := len(m.Answer)
+			if own {
 				m.Answer = append(m.Answer, t.txt(name, "list="+policy.CustomList+" category="+policy.CustomList+" policy="+p.Name))
 			}
 			p.EachList(s, v, func(id int) {
 				l := s.Lists[id]
 				m.Answer = append(m.Answer, t.txt(name, "list="+l.Name+" category="+l.Category))
 			})
+			if len(m.Answer) == n {
+				m.Answer = append(m.Answer, t.txt(name, hiddenReason))
+			}
 		}
 	}
 	if len(m.Answer) == 0 {
@@ -52,6 +61,10 @@ func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s 
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
 }
+
+// hiddenReason is the TXT reason of an entry that only the policy's own block entries list, to a client
+// that may not learn which entries those are.
+const hiddenReason = "listed"
 
 // apex answers at the zone apex or a policy apex: SOA and NS, NODATA for other types.
 func (t *Threatstop) apex(w dns.ResponseWriter, r *dns.Msg, apex string, z *zone, serial uint32, qtype uint16) (int, error) {

@@ -52,7 +52,12 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	cfg := dnsserver.GetConfig(c)
+	file := c.File()
 	c.OnStartup(func() error {
+		// The chain is built by now: first make sure transfer_clients can transfer at all.
+		if err := t.checkTSIG(file, cfg.Handler("tsig")); err != nil {
+			return plugin.Error(pluginName, err)
+		}
 		t.start(store)
 		if n, ok := cfg.Handler("transfer").(notifier); ok {
 			t.notifier = n
@@ -329,6 +334,7 @@ func parsePolicy(c *caddy.Controller, store *state.Store, catalog policy.Catalog
 	}
 	cfg := policy.Config{Name: name, Answers: map[string]string{}, Actions: map[string]policy.Action{}}
 	var clients, xfrClients []netip.Prefix
+	xfrLine := 0
 	keys := map[string]bool{}
 	for c.NextBlock() {
 		key := c.Val()
@@ -403,7 +409,7 @@ func parsePolicy(c *caddy.Controller, store *state.Store, catalog policy.Catalog
 				if key == "clients" {
 					clients = append(clients, p)
 				} else {
-					xfrClients = append(xfrClients, p)
+					xfrClients, xfrLine = append(xfrClients, p), c.Line()
 				}
 			}
 		case "keys":
@@ -422,7 +428,7 @@ func parsePolicy(c *caddy.Controller, store *state.Store, catalog policy.Catalog
 		return nil, c.Errf("policy %s: %v", name, err)
 	}
 	sp := &state.Policy{Policy: p, Line: line, Keys: keys, Clients: liteOf(clients), TransferClients: liteOf(xfrClients)}
-	return &policyEntry{Policy: sp}, nil
+	return &policyEntry{Policy: sp, xfrLine: xfrLine}, nil
 }
 
 // liteOf is a trie of prefixes, nil for none.

@@ -107,6 +107,7 @@ func TestSetupTable(t *testing.T) {
         block evil.example
         answer custom 127.0.0.9
         keys Xfr.Key.
+        clients 10.0.0.0/8
     }
 }`, func(t *testing.T, ts *Threatstop) {
 			if !slices.Equal(ts.Zones, []string{"dnsbl.example.", "other.example."}) {

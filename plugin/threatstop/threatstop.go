@@ -17,7 +17,6 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
 
-	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/qname"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
@@ -60,6 +59,7 @@ type zone struct {
 type policyEntry struct {
 	*state.Policy
 	counters counters
+	xfrLine  int // the Corefile line of its (last) transfer_clients; 0: none
 
 	pages   atomic.Pointer[listPages] // the list pages at the latest serial asked for
 	pagesMu sync.Mutex                // one computation of the pages at a time
@@ -113,9 +113,9 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		return t.nxdomain(w, r, z.name, z, zoneSerial)
 	}
 	list := isList(inner)
-	// The list pages are the policy's whole content: its clients may read them, and so may whoever may
-	// transfer its RPZ zone.
-	if p.Clients != nil && !p.Clients.Contains(peer.Addr(w)) && !(list && mayTransfer(ctx, w, p.Policy)) {
+	// The list pages are the policy's whole content, allow carve-outs included: only for those that may
+	// read it, whether or not the policy has clients.
+	if list && !t.mayRead(ctx, w, p.Policy) || !list && !mayLookUp(w, p.Policy) {
 		p.counters.refused.Inc()
 		return dns.RcodeRefused, nil
 	}
@@ -139,7 +139,10 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		return t.nxdomain(w, r, apex, z, serial)
 	}
 	p.counters.listed.Inc()
-	return t.listed(w, r, p, st.Snap, v, testPoint, apex, z, serial, qtype)
+	// Only its clients (when it has them) and those that may read the policy learn which of its
+	// listings are its own entries.
+	own := v.Custom && t.mayRead(ctx, w, p.Policy)
+	return t.listed(w, r, p, st.Snap, v, own, testPoint, apex, z, serial, qtype)
 }
 
 // match returns the longest served zone that holds name (lowercase, fully qualified), without the

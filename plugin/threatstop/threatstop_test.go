@@ -68,9 +68,11 @@ func corefile(t *testing.T, dir string, extra string) string {
             allow 5.188.10.1 ok.phish.example
             answer botnet 127.0.0.3
             answer custom 127.0.0.10
+            clients 127.0.0.1
         }
         policy tor {
             categories tor
+            clients 127.0.0.1
         }
 %[2]s
     }
@@ -258,7 +260,7 @@ func TestClientsRefused(t *testing.T) {
 		t.Errorf("lookups_total{result=refused} went from %v to %v", refused, got)
 	}
 	if r := s.Query(t, "8.10.188.5.demo.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
-		t.Errorf("other policies are still open: %s", dns.RcodeToString[r.Rcode])
+		t.Errorf("a policy whose clients hold 127.0.0.1: %s", dns.RcodeToString[r.Rcode])
 	}
 	// A name that is neither an address nor a domain counts as an error (and answers NXDOMAIN).
 	demoErr := coretest.Counter(t, "coredns_threatstop_lookups_total", map[string]string{"policy": "demo", "result": "error"})

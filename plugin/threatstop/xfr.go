@@ -14,8 +14,8 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
-// The RPZ zone of a policy is <policy>.rpz.<zone>: the whole policy, for resolvers (BIND, Unbound, Knot
-// Resolver, PowerDNS Recursor) and firewalls that load it by zone transfer. threatstop renders it from the
+// The RPZ zone of a policy is <policy>.rpz.<zone>: the whole policy, for resolvers (BIND, Unbound,
+// PowerDNS Recursor; Knot Resolver from a file) and firewalls that load it by zone transfer. threatstop renders it from the
 // snapshot at transfer time and hands it to the transfer plugin, which streams it to the client.
 const rpzLabel = "rpz"
 
