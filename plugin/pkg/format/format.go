@@ -341,13 +341,17 @@ func addAddrRange(lo, hi netip.Addr, b *entryset.Builder, st *Stats) bool {
 }
 
 // addValue adds s when it is an address, a CIDR prefix, an address range "a-b", a domain name or
-// "*.name"; names are listed with their subdomains when sub is set. A URL or a hash is skipped; anything
-// else is invalid.
+// "*.name"; names are listed with their subdomains when sub is set. A URL or a hash is skipped, counted
+// with its reason; anything else is invalid.
 func addValue(s string, sub bool, b *entryset.Builder, st *Stats) outcome {
 	switch {
 	case addNet(s, b, st), addRange(s, b, st):
 		return added
-	case isURL(s), isHash(s):
+	case isURL(s):
+		st.skip("url")
+		return skipped
+	case isHash(s):
+		st.skip("hash")
 		return skipped
 	case sub:
 		if addDomain(strings.TrimPrefix(s, "*."), true, b, st) {

@@ -48,7 +48,7 @@ func (p ipsum) Parse(data string, b *entryset.Builder, st *Stats) {
 			return
 		}
 		if score < p.minScore {
-			st.Skipped++
+			st.skip("score")
 			return
 		}
 		addNet(addr, b, st)
