@@ -8,8 +8,10 @@ import (
 
 // adblock: Adblock Plus / AdGuard / uBlock filter lists, reduced to what a DNS server can enforce.
 // "||name^" lists the name and its subdomains, "||1.2.3.4^" the address; a bare host name or address on
-// its own line (uBlock reads "name" as "||name^") too. Everything else is a valid rule that is not a plain
-// host block and is skipped, with its reason: "path", "wildcard", "option" ('$' options, "||x^$important"),
+// its own line (uBlock reads "name" as "||name^") too. "||name^$all", "||name^$important" and
+// "||name^$all,important" still block the whole name, so they are listed as "||name^". Everything else is
+// a valid rule that is not a plain host block and is skipped, with its reason: "path", "wildcard",
+// "option" (any other '$' option, "||x^$third-party", "||x^$dnstype=A", "||x^$badfilter"),
 // "exception" ("@@"), "regex" ("/.../"), "cosmetic" ("##", "#@#", "#?#", ...), "url", "pattern" ("|"
 // anchors, "||x" prefix matches), "hash", and "header" ("[Adblock Plus]"). Lines starting with '!' are
 // comments, as are '#' lines that are not cosmetic rules. A host block whose host is neither a listable
@@ -65,6 +67,21 @@ func isSchemeURL(s string) bool {
 	return isURL(s) && (i < 0 || strings.IndexByte(s[:i], '/') < 0)
 }
 
+// blockOnly reports whether a rule's options are only "all" (every request type) and "important" (over
+// exceptions), which leave "||name^" meaning: block the name.
+func blockOnly(opts string) bool {
+	for {
+		o, rest, more := strings.Cut(opts, ",")
+		if o != "all" && o != "important" {
+			return false
+		}
+		if !more {
+			return true
+		}
+		opts = rest
+	}
+}
+
 // adblockHost returns the host a rule blocks, or why a rule that is not a plain host block is skipped.
 func adblockHost(line string) (host, why string) {
 	switch {
@@ -79,17 +96,18 @@ func adblockHost(line string) (host, why string) {
 	case isSchemeURL(strings.TrimLeft(line, "|")):
 		return "", "url"
 	}
-	pattern, _, hasOpts := strings.Cut(line, "$")
-	host, anchored := pattern, true
+	pattern, opts, hasOpts := strings.Cut(line, "$")
+	host, anchored, domainRule := pattern, true, false
 	if rest, ok := strings.CutPrefix(pattern, "||"); ok {
 		host, anchored = strings.CutSuffix(rest, "^")
+		domainRule = anchored
 	}
 	switch {
 	case strings.IndexByte(host, '*') >= 0:
 		return "", "wildcard"
 	case strings.IndexByte(host, '/') >= 0:
 		return "", "path"
-	case hasOpts:
+	case hasOpts && !(domainRule && blockOnly(opts)):
 		return "", "option"
 	case host == "" || !anchored:
 		return "", "pattern" // "||x" is a prefix match

@@ -125,6 +125,26 @@ func TestFeedAdblockURLhausOnline(t *testing.T) {
 	})
 }
 
+// TestFeedAdblockModifiers: "||name^$all", "$important" and "$all,important" block the name; other options
+// are skipped. The fixture gives each of the 74 malware hosts of urlhaus-filter-online.txt's $all rules one
+// of 8 option sets in turn (SOURCES.md); sed 's/.*\$//' | sort | uniq -c: all 10, important 10,
+// all,important 9, important,all 9, and 9 each of third-party, all,third-party, dnstype=A, badfilter.
+func TestFeedAdblockModifiers(t *testing.T) {
+	_, st := checkFeed(t, feedCase{file: "adguard_modifiers.txt", format: "adblock",
+		lines: 76, entries: 38, skipped: 36, wild: 38,
+		hasWild: []string{"038d159d-b3bc-44dd-a0c4-bec68c0c4123.random.tsrv1.ws", "1090ce78-a573-43df-908b-4bc549764a3a.random.tsrv1.ws",
+			"1855e8b9-5b39-418e-b53e-3259c2f0c3fc.random.tsrv1.ws"},
+		hasNot: []string{"2173c68b-2260-4810-9a81-774ef2ab2048.random.aefiabeuodbauobfafoebbf.net",
+			"225c2cd6-cbd3-4ac2-8464-cc7686273c9c.random.tsrv1.ws", "32326df1-21cb-49ce-8424-4802f8af9fdd.random.aefiabeuodbauobfafoebbf.net"},
+	})
+	if top, n := st.TopSkip(); top != "option" || n != 36 {
+		t.Errorf("TopSkip %q %d, want option 36", top, n)
+	}
+	// urlhaus-filter-online.txt's own $all rules all have a path: still skipped, entries unchanged.
+	checkFeed(t, feedCase{file: "urlhaus-filter-online.txt", format: "adblock",
+		lines: 5554, entries: 2285 + 270, skipped: 2993, v4: 2285, wild: 270})
+}
+
 func TestFeedAdblockHagezi(t *testing.T) {
 	// 167491 lines: "[Adblock Plus]", 12 '!' comments, 167478 "||name^" rules (grep -c
 	// '^||[a-z0-9._-]*\^$'), all distinct, 188 of them punycode.

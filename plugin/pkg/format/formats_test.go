@@ -131,11 +131,18 @@ func TestAdblock(t *testing.T) {
 			prefixes: []string{"1.2.3.4/32", "5.6.7.8/32", "2001:db8::1/128"},
 			wild:     []string{"bare.example", "evil.example", "xn--mnchen-3ya.de"}, lines: 11, entries: 7, skipped: 1},
 		{name: "rules that are not host blocks", format: "adblock",
-			in: "||evil.example^$important\n||evil.example/path$all\n@@||good.example^\n/^ad[0-9]+\\./\n/(^|\\.)(?=[a-f])[0-9a-f]{10}\\.[a-z]+$/\n" +
+			in: "||evil.example^$third-party\n||evil.example/path$all\n@@||good.example^\n/^ad[0-9]+\\./\n/(^|\\.)(?=[a-f])[0-9a-f]{10}\\.[a-z]+$/\n" +
 				"example.com##.banner\n##.ad\n#@#.ad\nexample.com#?#div:has(a)\n|https://evil.example/\n||evil.example\n" +
 				"|*app1e*^\n||*.evil.example^\n/ads/banner\n&ad_id=\nhttp://evil.example/x\n||evil.example^|\n" +
 				"d41d8cd98f00b204e9800998ecf8427e\n0.0.0.0 evil.example\n1.2.3.0/24\n[Adblock Plus 2.0]\n",
 			lines: 21, skipped: 21},
+		// $all and $important leave a host block a host block; any other option, or one beside them, does not.
+		{name: "block-only options", format: "adblock",
+			in: "||a.example^$all\n||b.example^$important\n||c.example^$all,important\n||d.example^$important,all,important\n" +
+				"||1.2.3.4^$important\n||e.example^$all,third-party\n||f.example^$badfilter\n||g.example^$\n||h.example^$all,\n" +
+				"||i.example^$All\n@@||j.example^$important\nk.example$all\n||l.example$all\n||m.example/x$all\n||n.example^$ all\n",
+			prefixes: []string{"1.2.3.4/32"}, wild: []string{"a.example", "b.example", "c.example", "d.example"},
+			lines: 15, entries: 5, skipped: 10},
 		{name: "invalid hosts", format: "adblock", in: "||84.54.0.51.78^\n||ttp^\n||-bad.example^\nttp\n||^\n84.54.0.51.78\n||ok.example^\n",
 			wild: []string{"ok.example"}, lines: 7, entries: 1, invalid: 5, skipped: 1, bad: []int{1, 2, 3, 4, 6}},
 	})

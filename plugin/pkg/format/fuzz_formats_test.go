@@ -151,7 +151,8 @@ func FuzzAdblock(f *testing.F) {
 	addSeeds(f, headLines(f, "hagezi_tif.mini.adblock.txt", 20), headLines(f, "urlhaus-filter-agh.txt", 12),
 		readFeed(f, "hagezi_regex-wildcard-rules.adguard.txt"), headLines(f, "urlhaus-filter-online.txt", 10),
 		string(readFeed(f, "urlhaus-filter-online.txt")[217000:]),
-		"||evil.example^$important\n@@||good.example^\nexample.com##.banner\n##.ad\n#@#.ad\n|https://evil.example/\n||evil.example\n||*.evil.example^\n",
+		headLines(f, "adguard_modifiers.txt", 12),
+		"||evil.example^$important\n||a.example^$all,\n||b.example^$\n||c.example/x$all\n@@||good.example^\nexample.com##.banner\n##.ad\n#@#.ad\n|https://evil.example/\n||evil.example\n||*.evil.example^\n",
 		"||84.54.0.51.78^\n||ttp^\n||-bad.example^\nttp\n||^\n||2001:db8::1^\n2001:db8::2\n||münchen.de^\n[Adblock Plus 2.0]\n# c\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		s, _ := fuzzFormat(t, "adblock", nil, data)
