@@ -9,7 +9,8 @@ import (
 
 // dnsmasq: dnsmasq configuration lines that sink or redirect domains: "address=/d/ip", "address=/d/",
 // "address=/d/#", "address=/d1/d2/.../ip", "server=/d/..." and "local=/d/". Each domain is listed with its
-// subdomains, which is how dnsmasq matches them ("*.d" and ".d" are read as d). A line counts once and is
+// subdomains, which is how dnsmasq matches them ("*.d" and ".d" are read as d). "bogus-nxdomain=ip[/n]"
+// lists the address (or prefix) that a resolver answers with for names that do not exist. A line counts once and is
 // all or nothing: one bad domain makes it invalid. Skipped, with their reasons: "server=/d/#" (resolve d
 // normally, "exception"), "address=/#/..." ("all-domains"), "server=1.1.1.1" ("upstream"), other options
 // ("ipset=...", "cache-size=...": "option"). '#' lines are comments.
@@ -27,6 +28,13 @@ func (dnsmasq) Parse(data string, b *entryset.Builder, st *Stats) {
 		val = strings.TrimSpace(val)
 		switch key {
 		case "address", "server", "local":
+		case "bogus-nxdomain":
+			// The address (dnsmasq 2.86: or prefix) of a resolver's fake answers for missing names, such
+			// as an ISP's search page: listed, so that answers pointing there can be acted on.
+			if !addNet(val, b, st) {
+				st.invalid(n, line, "bogus-nxdomain needs an address or prefix")
+			}
+			return
 		default:
 			st.skip("option") // cache-size=, ipset=, domain-needed, ...
 			return

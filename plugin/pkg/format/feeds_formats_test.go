@@ -176,6 +176,30 @@ func TestFeedDnsmasq(t *testing.T) {
 	})
 }
 
+// TestFeedDnsmasqBogusNXDomain: dnsmasq-china-list's bogus-nxdomain.china.conf, the addresses of ISPs'
+// and public resolvers' fake answers, alone and after the urlhaus-filter dnsmasq file.
+func TestFeedDnsmasqBogusNXDomain(t *testing.T) {
+	// wc -l: 290; grep -c: 65 '#' lines, 60 blank, 165 "bogus-nxdomain=ADDRESS" (163 IPv4, 2 IPv6 with
+	// ':'), sort | uniq -d: none repeated.
+	const file = "dnsmasq-china-list_bogus-nxdomain.china.conf"
+	has := []string{"123.125.81.12/32", "202.106.199.34/32", "182.173.0.181/32", "2001:240:bb5f:1980:0:1:80b:ad00/128",
+		"2001:240:bb46:8267:0:1:dae1:f840/128"}
+	checkFeed(t, feedCase{file: file, format: "dnsmasq", lines: 290, entries: 165, v4: 163, v6: 2, has: has})
+	// Both files as one: 1836 + 290 lines, urlhaus-filter's 1828 names and 2 invalid lines, and the 165
+	// addresses.
+	both := readFeed(t, "urlhaus-filter-dnsmasq.conf") + readFeed(t, file)
+	s, st := checkMode(t, newParser(t, "dnsmasq", nil), both, formatMode("dnsmasq"))
+	if st.Lines != 1836+290 || st.Entries != 1828+165 || st.Invalid != 2 || st.Skipped != 0 ||
+		len(s.V4) != 163 || len(s.V6) != 2 || s.Wildcards.Len() != 1828 {
+		t.Errorf("both files: %+v; %d V4, %d V6, %d wildcards", st, len(s.V4), len(s.V6), s.Wildcards.Len())
+	}
+	for _, p := range has {
+		if !hasPrefix(s, p) {
+			t.Errorf("both files: %s is not in the Set", p)
+		}
+	}
+}
+
 func TestFeedUnbound(t *testing.T) {
 	// 6 comment lines, then 1830 `local-zone: "NAME" always_nxdomain`.
 	checkFeed(t, feedCase{file: "urlhaus-filter-unbound.conf", format: "unbound",

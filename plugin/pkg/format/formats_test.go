@@ -159,6 +159,11 @@ func TestDnsmasq(t *testing.T) {
 		{name: "skipped", format: "dnsmasq",
 			in:    "server=/a.example/#\nserver=192.0.2.53\naddress=/#/0.0.0.0\ndomain-needed\nbogus-priv\ncache-size=1000\nipset=/a.example/set\n",
 			lines: 7, skipped: 7},
+		{name: "bogus-nxdomain", format: "dnsmasq",
+			in: "bogus-nxdomain=64.94.110.11\nbogus-nxdomain = 2001:240:bb5f:1980:0:1:80b:ad00\nbogus-nxdomain=198.51.100.0/24\n" +
+				"bogus-nxdomain=\nbogus-nxdomain=not-an-ip\nbogus-nxdomain=1.2.3.4,5.6.7.8\n",
+			prefixes: []string{"64.94.110.11/32", "198.51.100.0/24", "2001:240:bb5f:1980:0:1:80b:ad00/128"},
+			lines:    6, entries: 3, invalid: 3, bad: []int{4, 5, 6}},
 		{name: "invalid", format: "dnsmasq",
 			in: "address=/84.54.0.51.78/0.0.0.0\naddress=/ttp/0.0.0.0\naddress=a.example/0.0.0.0\naddress=/a.example\n" +
 				"address=/a.example/not-an-ip\nlocal=/a.example/1.2.3.4\naddress=/good.example/bad..example/0.0.0.0\naddress=//0.0.0.0\n",

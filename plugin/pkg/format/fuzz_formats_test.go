@@ -161,12 +161,13 @@ func FuzzAdblock(f *testing.F) {
 }
 
 func FuzzDnsmasq(f *testing.F) {
-	addSeeds(f, headLines(f, "urlhaus-filter-dnsmasq.conf", 12),
+	addSeeds(f, headLines(f, "urlhaus-filter-dnsmasq.conf", 12), tailLines(f, "dnsmasq-china-list_bogus-nxdomain.china.conf", 30),
+		"bogus-nxdomain=1.2.3.4/24\nbogus-nxdomain=::ffff:1.2.3.4\nbogus-nxdomain=fe80::1%eth0\nbogus-nxdomain=\n",
 		"address=/b.example/\naddress=/c.example/#\naddress=/e.example/f.example/127.0.0.1\nserver=/g.example/192.0.2.53\nlocal=/i.example/\n",
 		"server=/a.example/#\nserver=192.0.2.53\naddress=/#/0.0.0.0\naddress=/*.j.example/::\naddress=//0.0.0.0\naddress=/a/b/\nlocal=/a.example/1.2.3.4\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		s, _ := fuzzFormat(t, "dnsmasq", nil, data)
-		onlyWildcards(t, s, false)
+		onlyWildcards(t, s, true) // bogus-nxdomain lists addresses
 	})
 }
 
