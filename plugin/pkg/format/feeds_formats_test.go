@@ -342,3 +342,30 @@ func TestFeedPlainLists(t *testing.T) {
 		lines: 74787, entries: 72951 + 1828, invalid: 2, v4: 72951, names: 1828,
 		bad: []format.Issue{{Line: 72011, Text: "84.54.0.51.78"}, {Line: 74555, Text: "ttp"}}})
 }
+
+// TestFeedURL: a real URL list, TweetFeed's url rows of week.csv (column 4, in order, SOURCES.md). Python's
+// urllib.parse.urlsplit: 699 URLs, 198 with a path, query or fragment beyond "/", 501 without; their
+// hosts: 577 distinct names and 68 addresses in all, 418 and 61 among the URLs without a path. 65 have a
+// port ("sucessful.duckdns.org:62699"), "https://www.tiktok.com/@gononstopukraine" an '@' in its path.
+func TestFeedURL(t *testing.T) {
+	checkFeed(t, feedCase{file: "tweetfeed_week.urls.txt", format: "url",
+		lines: 699, entries: 501, skipped: 198, v4: 61, names: 418,
+		has:      []string{"103.170.154.120/32"},
+		hasNames: []string{"025sep.duckdns.org", "132.226.100.149.nip.io", "sucessful.duckdns.org", "test1.sougoucloud.workers.dev"},
+		hasNot:   []string{"www.tiktok.com", "hndjsy.com", "gononstopukraine"},
+	})
+	checkFeed(t, feedCase{file: "tweetfeed_week.urls.txt", format: "url", opts: map[string][]string{"paths": {"keep"}},
+		lines: 699, entries: 699, v4: 68, names: 577,
+		has:      []string{"103.67.196.25/32"},
+		hasNames: []string{"www.tiktok.com", "hndjsy.com", "sucessful.duckdns.org", "havan-com.site"},
+	})
+	// urlhaus-filter-online.txt's 2993 "||host/path$all" rules as bare "host/path" (SOURCES.md): every one
+	// has a path; urlsplit: 122 distinct hosts, two with a port (":8888"), shared ones among them.
+	checkFeed(t, feedCase{file: "urlhaus-filter-online.paths.txt", format: "url", lines: 2993, skipped: 2993})
+	checkFeed(t, feedCase{file: "urlhaus-filter-online.paths.txt", format: "url", opts: map[string][]string{"paths": {"keep"}},
+		lines: 2993, entries: 2993, names: 122,
+		hasNames:     []string{"web.archive.org", "github.com", "insights.today-time.sitefind.top", "038d159d-b3bc-44dd-a0c4-bec68c0c4123.random.tsrv1.ws"},
+		hasNot:       []string{"insights.today-time.sitefind.top:8888"},
+		hasNotPrefix: []string{"154.216.19.139/32"}, // in a path: web.archive.org/web/.../http://154.216.19.139/...
+	})
+}

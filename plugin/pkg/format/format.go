@@ -2,7 +2,8 @@
 // registry maps the name an operator writes after `format` to a constructor that takes the feed's
 // format-specific options. Parsers never fail on a bad line: they count it, remember the first few with
 // their line numbers, and go on, so that one broken line never costs the rest of the feed. A URL or a hex
-// digest where an entry belongs is skipped, never turned into an entry. A JSON body that does not decode
+// digest where an entry belongs is skipped, never turned into an entry (the url format, made for lists of
+// URLs, lists a URL's host, by default only for a URL without a path). A JSON body that does not decode
 // counts as one invalid line and gives nothing, so the feed keeps its last good version.
 package format
 

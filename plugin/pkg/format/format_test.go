@@ -12,7 +12,7 @@ import (
 func TestRegistry(t *testing.T) {
 	want := []string{"adblock", "bind", "csv", "dnsmasq", "dshield", "feodo-csv", "feodo-json", "hosts", "ipset", "ipsum",
 		"maltrail", "misp", "netset", "p2p", "plain", "rpz", "spamhaus", "spamhaus-json", "stix", "threatfox", "tpl",
-		"unbound", "wildcard"}
+		"unbound", "url", "wildcard"}
 	if got := format.Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
@@ -29,7 +29,7 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 	for name, opts := range map[string][]string{"ipsum": {"min_score"}, "csv": {"column", "delimiter"},
-		"feodo-csv": {"status"}, "feodo-json": {"status"}, "misp": {"all_attributes"}, "plain": nil, "rpz": nil} {
+		"feodo-csv": {"status"}, "feodo-json": {"status"}, "misp": {"all_attributes"}, "url": {"paths"}, "plain": nil, "rpz": nil} {
 		if f, ok := format.Lookup(name); !ok || !slices.Equal(f.Options, opts) {
 			t.Errorf("%s options = %q, want %q", name, f.Options, opts)
 		}

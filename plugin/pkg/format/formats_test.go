@@ -148,6 +148,27 @@ func TestAdblock(t *testing.T) {
 	})
 }
 
+func TestURL(t *testing.T) {
+	keep := map[string][]string{"paths": {"keep"}}
+	hosts := "http://Evil.Example\nhttps://evil2.example/\nhxxp://x.example\nevil3.example\nftp://user:pw@1.2.3.4:21\n" +
+		"http://[2001:db8::1]:8080/\n[2001:db8::2]\n2001:db8::3\nhttp://evil4.example.:80 # c\n"
+	paths := "http://a.example/x\nb.example/wp-admin/\nhttps://c.example?q=1\nhttp://d.example#f\n1.2.3.5:8080/bins/mips\n" +
+		"https://www.tiktok.com/@user\nweb.archive.org/web/1/http://6.6.6.6/x\n"
+	runCases(t, []parseCase{
+		{name: "hosts", format: "url", in: hosts,
+			prefixes: []string{"1.2.3.4/32", "2001:db8::1/128", "2001:db8::2/128", "2001:db8::3/128"},
+			// The scheme is dropped, whatever it is: a defanged "hxxp" too.
+			names: []string{"evil.example", "evil2.example", "evil3.example", "evil4.example", "x.example"},
+			lines: 9, entries: 9},
+		{name: "paths skipped", format: "url", in: paths, lines: 7, skipped: 7},
+		{name: "paths kept", format: "url", opts: keep, in: paths, prefixes: []string{"1.2.3.5/32"},
+			names: []string{"a.example", "b.example", "c.example", "d.example", "web.archive.org", "www.tiktok.com"}, lines: 7, entries: 7},
+		{name: "invalid", format: "url",
+			in:    "http://\n/path/only\nhttp://evil.example:x/\nhttp://[1.2.3.4]/\nhttp://[2001:db8::1/\nhttp://ttp/\nhttp://a.example/ x\nhttp://84.54.0.51.78\n",
+			lines: 8, invalid: 8, bad: []int{1, 2, 3, 4, 5}},
+	})
+}
+
 func TestDnsmasq(t *testing.T) {
 	runCases(t, []parseCase{
 		{name: "sinks", format: "dnsmasq",
@@ -430,6 +451,12 @@ func TestFormatOptions(t *testing.T) {
 		{"stix", map[string][]string{"all_attributes": {}}, false},
 		{"rpz", map[string][]string{"column": {"1"}}, false},
 		{"netset", map[string][]string{"min_score": {"1"}}, false},
+		{"url", map[string][]string{"paths": {"keep"}}, true},
+		{"url", map[string][]string{"paths": {"skip"}}, true},
+		{"url", map[string][]string{"paths": {"Keep"}}, false},
+		{"url", map[string][]string{"paths": {}}, false},
+		{"url", map[string][]string{"paths": {"keep", "skip"}}, false},
+		{"plain", map[string][]string{"paths": {"keep"}}, false},
 	} {
 		p, err := format.New(tt.format, tt.opts)
 		if (err == nil) != tt.ok || err == nil && p == nil {

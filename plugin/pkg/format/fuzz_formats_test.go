@@ -348,3 +348,25 @@ func FuzzSTIX(f *testing.F) {
 		}
 	})
 }
+
+// FuzzURL checks that "paths keep" only turns skipped URLs into entries, and that every entry is a host of
+// the input: an exact name or an address, never a wildcard.
+func FuzzURL(f *testing.F) {
+	addSeeds(f, headLines(f, "tweetfeed_week.urls.txt", 40), headLines(f, "urlhaus-filter-online.paths.txt", 10),
+		"http://[2001:db8::1]:8080/\n[2001:db8::2]\n2001:db8::3\nftp://u:p@1.2.3.4:21\nhxxp://x.example\nhttp://e.example.:80 # c\n",
+		"http://\n/path\nhttp://e.example:x/\nhttp://[1.2.3.4]/\nhttp://[fe80::1%eth0]/\nhttp://a.example/ x\n://x\n@\n[]:1\n")
+	skip := newParser(f, "url", nil)
+	keep := newParser(f, "url", map[string][]string{"paths": {"keep"}})
+	f.Fuzz(func(t *testing.T, data string) {
+		m := formatMode("url")
+		s, st := checkMode(t, skip, data, m)
+		sk, stk := checkMode(t, keep, data, m)
+		if stk.Invalid != st.Invalid || stk.Entries != st.Entries+st.Skipped || stk.Skipped != 0 {
+			t.Fatalf("paths keep: %+v; paths skip: %+v", stk, st)
+		}
+		subset(t, s, sk, "paths skip")
+		if sk.Wildcards.Len() != 0 {
+			t.Fatalf("wildcards %q from URLs", sk.Wildcards)
+		}
+	})
+}
