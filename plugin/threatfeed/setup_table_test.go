@@ -211,15 +211,23 @@ threatfeed {
         format url
         category malware
     }
+    feed defanged {
+        file iocs.txt
+        format url
+        refang
+        paths keep
+        category malware
+    }
 }`, func(t *testing.T, f *Feeds, fs []*feed.Feed) {
-			if len(fs) != 2 || fs[0].Format != "url" || fs[1].Format != "url" {
+			if len(fs) != 3 || fs[0].Format != "url" || fs[1].Format != "url" || fs[2].Format != "url" {
 				t.Fatalf("feeds %v", fs)
 			}
-			for i, want := range []int{2, 1} { // paths keep lists the path's host; the default skips it
+			// paths keep lists the path's host, the default skips it; refang reads "hxxp" and "[.]".
+			for i, want := range []int{2, 1, 3} {
 				var b entryset.Builder
 				var st format.Stats
-				fs[i].Parser.Parse("http://a.example/x.exe\nhttp://b.example/\n", &b, &st)
-				if st.Entries != want || st.Skipped != 2-want {
+				fs[i].Parser.Parse("http://a.example/x.exe\nhttp://b.example/\nhxxp://c[.]example/x\n", &b, &st)
+				if st.Entries != want {
 					t.Errorf("feed %s: %+v, want %d entries", fs[i].Name, st, want)
 				}
 			}
@@ -272,6 +280,7 @@ func TestSetupTableErrors(t *testing.T) {
 		{"header without a value", feedBlock("        url https://feeds.example/x\n        header X-Api-Key\n        format plain\n        category spam\n"), 4, "header needs a name and a value"},
 		{"option of another format", feedBlock(ok + "        column 2\n"), 7, `line 6: "column" is neither a feed property nor an option of format plain`},
 		{"paths of another format", feedBlock(ok + "        paths keep\n"), 7, `line 6: "paths" is neither a feed property nor an option of format plain`},
+		{"refang with a value", feedBlock(ok + "        refang yes\n"), 7, "refang takes no value"},
 		{"paths with a bad value", feedBlock("        file f.txt\n        format url\n        paths all\n        category spam\n"), 7, "paths takes keep or skip"},
 		{"bad option of the format", feedBlock("        file f.txt\n        format csv\n        column 0\n        category spam\n"), 7, `feed "f" (format on line 4):`},
 		{"category of two words", feedBlock("        file f.txt\n        format plain\n        category spam ham\n"), 5, "category needs one lowercase word"},

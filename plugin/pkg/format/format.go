@@ -30,6 +30,14 @@ type Format struct {
 	New func(opts map[string][]string) (Parser, error)
 }
 
+// Common lists the options every format takes: refang (refang.go).
+var Common = []string{"refang"}
+
+// Takes reports whether the format accepts the option keyword, its own or a common one.
+func (f Format) Takes(key string) bool {
+	return slices.Contains(f.Options, key) || slices.Contains(Common, key)
+}
+
 var registry = map[string]Format{}
 
 func register(f Format) { registry[f.Name] = f }
@@ -57,11 +65,19 @@ func New(name string, opts map[string][]string) (Parser, error) {
 		return nil, fmt.Errorf("unknown format %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
 	for k := range opts {
-		if !slices.Contains(f.Options, k) {
+		if !f.Takes(k) {
 			return nil, fmt.Errorf("format %s takes no option %q", name, k)
 		}
 	}
-	return f.New(opts)
+	opts, refang, err := refangOption(opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := f.New(opts)
+	if err != nil || !refang {
+		return p, err
+	}
+	return refanged{p}, nil
 }
 
 // MaxSamples is how many invalid lines a parse remembers for the log.
