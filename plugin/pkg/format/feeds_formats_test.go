@@ -369,3 +369,64 @@ func TestFeedURL(t *testing.T) {
 		hasNotPrefix: []string{"154.216.19.139/32"}, // in a path: web.archive.org/web/.../http://154.216.19.139/...
 	})
 }
+
+// The rbldnsd fixtures are synthetic, written in rbldnsd(8)'s syntax with addresses and names of the real
+// feeds (SOURCES.md); each line's outcome is given by its comment in the file, the ranges' prefixes by
+// Python's ipaddress.summarize_address_range.
+
+func TestFeedRbldnsdIP4Set(t *testing.T) {
+	// 45 lines: 8 comments, 6 blank; 4 '$' directives, 1 default value, 3 exclusions; 6 DShield /24s, 5
+	// ranges giving 7 prefixes (102.220.160.38-45 is /31, /30, /31), 4 DROP netblocks, 4 addresses; 4
+	// invalid lines.
+	checkFeed(t, feedCase{file: "rbldnsd_ip4set.txt", format: "rbldnsd-ip4set",
+		lines: 45, entries: 21, skipped: 8, invalid: 4, v4: 21,
+		bad: []format.Issue{{Line: 42, Text: "103.142.0.5/23"}, {Line: 43, Text: "103"}, {Line: 44, Text: "1.2.3.256"},
+			{Line: 45, Text: "10.0.0.9-10.0.0.1"}},
+		has: []string{"16.5.0.0/24", "45.194.67.0/24", "193.163.125.0/24", "194.187.176.0/24", "89.248.165.0/24", "205.210.31.0/24",
+			"185.220.100.0/22", "102.220.160.38/31", "102.220.160.40/30", "102.220.160.44/31", "2.56.0.0/15", "1.10.16.0/20",
+			"2.26.75.0/24", "101.50.83.146/32", "101.96.192.88/32"},
+		hasNotPrefix: []string{"16.5.0.7/32", "45.205.1.1/32", "89.248.165.0/28", "16.5.0.0/32", "102.220.160.38/32"},
+	})
+	// The same file as ip4trie: its ranges are invalid there.
+	checkFeed(t, feedCase{file: "rbldnsd_ip4set.txt", format: "rbldnsd-ip4trie",
+		lines: 45, entries: 14, skipped: 8, invalid: 9, v4: 14,
+		bad: []format.Issue{{Line: 18, Text: "89.248.165.0-89.248.165.255"}, {Line: 19, Text: "205.210.31.0-255"},
+			{Line: 20, Text: "185.220.100-185.220.103"}, {Line: 21, Text: "102.220.160.38-102.220.160.45"}, {Line: 22, Text: "2.56-2.57"}},
+	})
+}
+
+func TestFeedRbldnsdIP4Trie(t *testing.T) {
+	// 24 lines: 5 comments, 3 blank; 2 directives, 1 default value, 2 exclusions; 8 prefixes; 3 invalid.
+	checkFeed(t, feedCase{file: "rbldnsd_ip4trie.txt", format: "rbldnsd-ip4trie",
+		lines: 24, entries: 8, skipped: 5, invalid: 3, v4: 8,
+		bad: []format.Issue{{Line: 22, Text: "89.248.165.0-89.248.165.255"}, {Line: 23, Text: "1.32.128.0/16"}, {Line: 24, Text: "103"}},
+		has: []string{"1.10.16.0/20", "1.19.0.0/16", "1.32.128.0/18", "2.56.192.0/22", "2.56.193.0/24", "45.205.1.0/24",
+			"101.100.216.61/32", "103.159.85.90/32"},
+		hasNotPrefix: []string{"2.56.192.1/32", "1.19.0.0/24"},
+	})
+}
+
+func TestFeedRbldnsdIP6Trie(t *testing.T) {
+	// 29 lines: 6 comments, 5 blank; 2 directives, 1 default value, 2 exclusions; 3 DROPv6 /48s, 3 with
+	// groups left out, 3 Tor relays; 4 invalid.
+	checkFeed(t, feedCase{file: "rbldnsd_ip6trie.txt", format: "rbldnsd-ip6trie",
+		lines: 29, entries: 9, skipped: 5, invalid: 4, v6: 9,
+		bad: []format.Issue{{Line: 26, Text: "2001:678:6c4::1/48"}, {Line: 27, Text: "2001"}, {Line: 28, Text: "2001:zz::1"},
+			{Line: 29, Text: "2001::1::2"}},
+		has: []string{"2001:678:6c4::/48", "2001:678:724::/48", "2001:678:738::/48", "2001:678:73c::/48", "2001:678:754:42::/64",
+			"2001:678:758::/48", "2001:470:1:908::9001/128", "2001:620:20d0::19/128", "2001:620:20d0::20/128"},
+		hasNotPrefix: []string{"2001:678:6c4::53/128", "2001:678:724::/64"},
+	})
+}
+
+func TestFeedRbldnsdDNSet(t *testing.T) {
+	// 29 lines: 6 comments, 5 blank; 3 directives, 1 default value, 2 exclusions; 4 names, 2 ".name" and 2
+	// "*.name"; 4 invalid.
+	checkFeed(t, feedCase{file: "rbldnsd_dnset.txt", format: "rbldnsd-dnset",
+		lines: 29, entries: 8, skipped: 6, invalid: 4, names: 4, wild: 4,
+		bad:      []format.Issue{{Line: 26, Text: "ttp"}, {Line: 27, Text: "84.54.0.51.78"}, {Line: 28, Text: "*."}, {Line: 29, Text: "bad..example"}},
+		hasNames: []string{"01melliserendipity.buzz", "01mystiquenebula.buzz", "01print.ma", "02melliephemeral.buzz"},
+		hasWild:  []string{"2023shoponline.com", "2bagsvalley.cn", "55aiagents.com", "acces-btpanda.com"},
+		hasNot:   []string{"eu.2bagsvalley.cn", "log.acces-btpanda.com", "ttp"},
+	})
+}

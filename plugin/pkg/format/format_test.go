@@ -11,7 +11,8 @@ import (
 
 func TestRegistry(t *testing.T) {
 	want := []string{"adblock", "bind", "csv", "dnsmasq", "dshield", "feodo-csv", "feodo-json", "hosts", "ipset", "ipsum",
-		"maltrail", "misp", "netset", "p2p", "plain", "rpz", "spamhaus", "spamhaus-json", "stix", "threatfox", "tpl",
+		"maltrail", "misp", "netset", "p2p", "plain", "rbldnsd-dnset", "rbldnsd-ip4set", "rbldnsd-ip4trie", "rbldnsd-ip6trie", "rpz",
+		"spamhaus", "spamhaus-json", "stix", "threatfox", "tpl",
 		"unbound", "url", "wildcard"}
 	if got := format.Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)

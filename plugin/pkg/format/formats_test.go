@@ -169,6 +169,34 @@ func TestURL(t *testing.T) {
 	})
 }
 
+func TestRbldnsd(t *testing.T) {
+	runCases(t, []parseCase{
+		{name: "ip4set forms", format: "rbldnsd-ip4set",
+			in: "127.0.0.0/24\n127.1.0\n127/8\n127.2.0.1-255\n127.16-31\n127.32.0.0-127.32.0.3\n128-129\n010.1.2.3\n0.0.0.0/0\n" +
+				"127.3.0.4:127.0.0.2:x\n127.3.0.5\tTXT only\n127.3.0.6#c\n",
+			prefixes: []string{"0.0.0.0/0", "10.1.2.3/32", "127.0.0.0/8", "127.0.0.0/24", "127.1.0.0/24", "127.2.0.1/32", "127.2.0.2/31",
+				"127.2.0.4/30", "127.2.0.8/29", "127.2.0.16/28", "127.2.0.32/27", "127.2.0.64/26", "127.2.0.128/25", "127.3.0.4/32",
+				"127.3.0.5/32", "127.3.0.6/32", "127.16.0.0/12", "127.32.0.0/30", "128.0.0.0/7"},
+			lines: 12, entries: 19},
+		{name: "ip4set invalid", format: "rbldnsd-ip4set",
+			in:    "1.2-1.2.3.4\n1.2.3.4/33\n1.2.3.4/24\n1.2.3.4.5\n1..2.3\n1.2.3.-1\n!\n1.2.3.4x\n1.2.3.0/\n-1.2.3.4\n1.2.3.4-\n1234.1.2.3\n",
+			lines: 12, invalid: 12, bad: []int{1, 2, 3, 4, 5}},
+		{name: "ip4trie takes no range", format: "rbldnsd-ip4trie", in: "127.2.0.1-255\n127.0.0\n", prefixes: []string{"127.0.0.0/24"},
+			lines: 2, entries: 1, invalid: 1, bad: []int{1}},
+		{name: "ip6trie forms", format: "rbldnsd-ip6trie",
+			in:       "::1\n::/0\n2001:db8/32\n2001:DB8:1\n2001:db8:2:3:4:5:6:7\n::ffff:1.2.3.4\n!2001:db8::1\n:127.0.0.2:x\n",
+			prefixes: []string{"1.2.3.4/32", "::/0", "::1/128", "2001:db8::/32", "2001:db8:1::/48", "2001:db8:2:3:4:5:6:7/128"},
+			lines:    8, entries: 6, skipped: 2},
+		{name: "ip6trie invalid", format: "rbldnsd-ip6trie",
+			in:    "2001:db8:1:2:3:4:5:6:7\n12345::1\nfe80::1%eth0\n2001:db8::/129\n2001:db8:/32\n1.2.3.4\n::1:127.0.0.2:x\n",
+			lines: 7, invalid: 7, bad: []int{1, 2, 3, 4, 5}},
+		{name: "dnset forms", format: "rbldnsd-dnset",
+			in:    "a.example\n.b.example\n*.c.example\nD.Example.\ne.example:127.0.0.3:x\n!f.example\n$TTL 1h\n:3:listed\n*\n.\n",
+			names: []string{"a.example", "d.example", "e.example"}, wild: []string{"b.example", "c.example"},
+			lines: 10, entries: 5, skipped: 3, invalid: 2, bad: []int{9, 10}},
+	})
+}
+
 func TestDnsmasq(t *testing.T) {
 	runCases(t, []parseCase{
 		{name: "sinks", format: "dnsmasq",

@@ -370,3 +370,22 @@ func FuzzURL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRbldnsd parses the input as each rbldnsd dataset type; the address types list only prefixes, dnset
+// only names.
+func FuzzRbldnsd(f *testing.F) {
+	addSeeds(f, readFeed(f, "rbldnsd_ip4set.txt"), readFeed(f, "rbldnsd_ip4trie.txt"), readFeed(f, "rbldnsd_ip6trie.txt"),
+		readFeed(f, "rbldnsd_dnset.txt"),
+		"127.16-31\n128-129\n1.2-1.2.3.4\n127.2.0.1-0\n0.0.0.0/0\n::/0\n2001:db8/32\n::ffff:1.2.3.4\n!\n! x\n:\n::\n$\n*.\n.\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		for _, name := range []string{"rbldnsd-ip4set", "rbldnsd-ip4trie", "rbldnsd-ip6trie", "rbldnsd-dnset"} {
+			s, _ := fuzzFormat(t, name, nil, data)
+			switch {
+			case name == "rbldnsd-dnset" && (len(s.V4) != 0 || len(s.V6) != 0):
+				t.Fatalf("%s listed prefixes %q", name, prefixes(s))
+			case name != "rbldnsd-dnset":
+				onlyPrefixes(t, s)
+			}
+		}
+	})
+}
