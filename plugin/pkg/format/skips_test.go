@@ -34,6 +34,13 @@ func TestSkipReasons(t *testing.T) {
 			want: map[string]int{"status": 24}, top: "status"},
 		{file: "ipsum.txt", format: "ipsum", opts: map[string][]string{"min_score": {"3"}}, want: map[string]int{"score": 120430 - 14217}, top: "score"},
 		{file: "urlhaus-filter-hosts.txt", format: "hosts", want: nil},
+		// A list of URLs read as url: those with a path are skipped for it.
+		{file: "urlhaus-filter-online.paths.txt", format: "url", want: map[string]int{"path": 2993}, top: "path"},
+		{file: "tweetfeed_week.urls.txt", format: "url", want: map[string]int{"path": 198}, top: "path"},
+		// bogus-nxdomain lines are listed, not skipped.
+		{file: "dnsmasq-china-list_bogus-nxdomain.china.conf", format: "dnsmasq", want: nil},
+		{file: "rbldnsd_ip4set.txt", format: "rbldnsd-ip4set", want: map[string]int{"directive": 4, "default-value": 1, "exclusion": 3}, top: "directive"},
+		{file: "rbldnsd_dnset.txt", format: "rbldnsd-dnset", want: map[string]int{"directive": 3, "default-value": 1, "exclusion": 2}, top: "directive"},
 	} {
 		_, st, _ := run(newParser(t, tc.format, tc.opts), readFeed(t, tc.file))
 		if !maps.Equal(st.Skips, tc.want) {
