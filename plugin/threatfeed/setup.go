@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -506,7 +505,7 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 	}
 	known, _ := format.Lookup(f.Format)
 	for key, l := range optLines {
-		if !slices.Contains(known.Options, key) {
+		if !known.Takes(key) {
 			return fc, c.Errf("line %d: %q is neither a feed property nor an option of format %s", l, key, f.Format)
 		}
 	}

@@ -8,7 +8,9 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 
 	"github.com/threatstop/threatstop/internal/setuptest"
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
+	"github.com/threatstop/threatstop/plugin/pkg/format"
 	"github.com/threatstop/threatstop/plugin/pkg/guard"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
 )
@@ -197,6 +199,39 @@ threatfeed {
 				t.Errorf("catalog %+v, want a (spam) and b (ads)", cat)
 			}
 		}},
+		{"format url and its option paths reach the parser", `threatfeed {
+    feed urls {
+        url https://feeds.example/urls.txt
+        format url
+        paths keep
+        category malware
+    }
+    feed hosts {
+        file urls.txt
+        format url
+        category malware
+    }
+    feed defanged {
+        file iocs.txt
+        format url
+        refang
+        paths keep
+        category malware
+    }
+}`, func(t *testing.T, f *Feeds, fs []*feed.Feed) {
+			if len(fs) != 3 || fs[0].Format != "url" || fs[1].Format != "url" || fs[2].Format != "url" {
+				t.Fatalf("feeds %v", fs)
+			}
+			// paths keep lists the path's host, the default skips it; refang reads "hxxp" and "[.]".
+			for i, want := range []int{2, 1, 3} {
+				var b entryset.Builder
+				var st format.Stats
+				fs[i].Parser.Parse("http://a.example/x.exe\nhttp://b.example/\nhxxp://c[.]example/x\n", &b, &st)
+				if st.Entries != want {
+					t.Errorf("feed %s: %+v, want %d entries", fs[i].Name, st, want)
+				}
+			}
+		}},
 		{"empty block", "threatfeed", func(t *testing.T, f *Feeds, fs []*feed.Feed) {
 			if len(fs) != 0 || len(f.store.Catalog()) != 0 {
 				t.Errorf("%d feeds from an empty block", len(fs))
@@ -244,6 +279,9 @@ func TestSetupTableErrors(t *testing.T) {
 		{"url without a host", feedBlock("        url https:///x.txt\n        format plain\n        category spam\n"), 3, "url needs an http:// or https:// URL"},
 		{"header without a value", feedBlock("        url https://feeds.example/x\n        header X-Api-Key\n        format plain\n        category spam\n"), 4, "header needs a name and a value"},
 		{"option of another format", feedBlock(ok + "        column 2\n"), 7, `line 6: "column" is neither a feed property nor an option of format plain`},
+		{"paths of another format", feedBlock(ok + "        paths keep\n"), 7, `line 6: "paths" is neither a feed property nor an option of format plain`},
+		{"refang with a value", feedBlock(ok + "        refang yes\n"), 7, "refang takes no value"},
+		{"paths with a bad value", feedBlock("        file f.txt\n        format url\n        paths all\n        category spam\n"), 7, "paths takes keep or skip"},
 		{"bad option of the format", feedBlock("        file f.txt\n        format csv\n        column 0\n        category spam\n"), 7, `feed "f" (format on line 4):`},
 		{"category of two words", feedBlock("        file f.txt\n        format plain\n        category spam ham\n"), 5, "category needs one lowercase word"},
 		{"refresh without a value", feedBlock(ok + "        refresh\n"), 6, "refresh needs exactly one value"},

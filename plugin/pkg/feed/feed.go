@@ -292,7 +292,7 @@ func (f *Feed) seenAgain(h *Held, c Content, body []byte, validators map[string]
 func AllSkipped(st format.Stats) bool { return st.Entries == 0 && st.Skipped > 0 }
 
 // SkipSummary says how many lines a parse skipped, with the format's name and the most common reason
-// when the parser named one: "120 lines skipped by format adblock, 118 as \"modifier\"".
+// when the parser named one: "120 lines skipped by format adblock, 118 as \"option\"".
 func SkipSummary(st format.Stats, formatName string) string {
 	s := fmt.Sprintf("%d lines skipped", st.Skipped)
 	if formatName != "" {

@@ -444,7 +444,7 @@ func TestFirstLoadEmpty(t *testing.T) {
 }
 
 // adguardAll is an AdGuard list of rules with options, none of which the adblock format can list.
-const adguardAll = "! Title: rules with options\n||ads.example^$all\n||track.example^$third-party\n||bad.example$all\n"
+const adguardAll = "! Title: rules with options\n||ads.example^$dnstype=A\n||track.example^$third-party\n||bad.example/x$all\n"
 
 // TestFirstLoadAllSkipped: a first version with no entries whose every line was skipped (a format that
 // does not fit the source) is not loaded, so the server stays not ready, unless AllowEmpty says the feed

@@ -171,7 +171,7 @@ func (p *bindParser) statement(s []confToken) {
 	}
 	kw := strings.ToLower(s[0].text)
 	if s[0].quoted || kw != "zone" && kw != "view" {
-		p.st.Skipped++
+		p.st.skip("statement") // options, acl, ...
 		return
 	}
 	// keyword name [class] { ... }

@@ -188,6 +188,17 @@ func checkMode(t testing.TB, p format.Parser, data string, m mode) (*entryset.Se
 	if st.Entries < 0 || st.Invalid < 0 || st.Skipped < 0 {
 		t.Fatalf("negative Stats: %+v", st)
 	}
+	// Every skip names its reason, so that a version whose every line was skipped says why.
+	named := 0
+	for r, c := range st.Skips {
+		if r == "" || c <= 0 {
+			t.Fatalf("Skips holds %q: %d", r, c)
+		}
+		named += c
+	}
+	if named != st.Skipped {
+		t.Fatalf("%d lines skipped, %d of them with a reason (%v)", st.Skipped, named, st.Skips)
+	}
 	checkSet(t, s)
 	if want := min(st.Invalid, format.MaxSamples); len(st.Samples) != want {
 		t.Fatalf("%d Samples for %d invalid lines, want %d", len(st.Samples), st.Invalid, want)

@@ -95,10 +95,7 @@ func (p csvFormat) Parse(data string, b *entryset.Builder, st *Stats) {
 		case col >= len(fields):
 			st.invalid(n, line, fmt.Sprintf("no column %d", col+1))
 		default:
-			switch v := csvValue(fields[col]); addValue(v, false, b, st) {
-			case skipped:
-				st.Skipped++
-			case invalid:
+			if addValue(csvValue(fields[col]), false, b, st) == invalid {
 				st.invalid(n, line, "not an address, prefix, range, domain, URL or hash")
 			}
 		}

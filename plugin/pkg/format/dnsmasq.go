@@ -9,10 +9,11 @@ import (
 
 // dnsmasq: dnsmasq configuration lines that sink or redirect domains: "address=/d/ip", "address=/d/",
 // "address=/d/#", "address=/d1/d2/.../ip", "server=/d/..." and "local=/d/". Each domain is listed with its
-// subdomains, which is how dnsmasq matches them ("*.d" and ".d" are read as d). A line counts once and is
-// all or nothing: one bad domain makes it invalid. "server=/d/#" (resolve d normally, an exception),
-// "address=/#/..." (every domain), other options ("server=1.1.1.1", "ipset=...", "cache-size=...") are
-// skipped. '#' lines are comments.
+// subdomains, which is how dnsmasq matches them ("*.d" and ".d" are read as d). "bogus-nxdomain=ip[/n]"
+// lists the address (or prefix) that a resolver answers with for names that do not exist. A line counts once and is
+// all or nothing: one bad domain makes it invalid. Skipped, with their reasons: "server=/d/#" (resolve d
+// normally, "exception"), "address=/#/..." ("all-domains"), "server=1.1.1.1" ("upstream"), other options
+// ("ipset=...", "cache-size=...": "option"). '#' lines are comments.
 type dnsmasq struct{}
 
 func init() { register(Format{Name: "dnsmasq", New: noOptions(dnsmasq{})}) }
@@ -27,13 +28,20 @@ func (dnsmasq) Parse(data string, b *entryset.Builder, st *Stats) {
 		val = strings.TrimSpace(val)
 		switch key {
 		case "address", "server", "local":
+		case "bogus-nxdomain":
+			// The address (dnsmasq 2.86: or prefix) of a resolver's fake answers for missing names, such
+			// as an ISP's search page: listed, so that answers pointing there can be acted on.
+			if !addNet(val, b, st) {
+				st.invalid(n, line, "bogus-nxdomain needs an address or prefix")
+			}
+			return
 		default:
-			st.Skipped++
+			st.skip("option") // cache-size=, ipset=, domain-needed, ...
 			return
 		}
 		if !strings.HasPrefix(val, "/") {
 			if key == "server" {
-				st.Skipped++ // an upstream server for all domains
+				st.skip("upstream") // an upstream server for all domains
 				return
 			}
 			st.invalid(n, line, "want "+key+"=/domain/...")
@@ -47,7 +55,7 @@ func (dnsmasq) Parse(data string, b *entryset.Builder, st *Stats) {
 		names, target := parts[:len(parts)-1], parts[len(parts)-1]
 		switch {
 		case key == "server" && target == "#":
-			st.Skipped++
+			st.skip("exception")
 			return
 		case key == "address" && target != "" && target != "#":
 			if _, err := netip.ParseAddr(target); err != nil {
@@ -60,7 +68,7 @@ func (dnsmasq) Parse(data string, b *entryset.Builder, st *Stats) {
 		}
 		for _, d := range names {
 			if d == "#" {
-				st.Skipped++ // every domain: not a list entry
+				st.skip("all-domains") // every domain: not a list entry
 				return
 			}
 			if _, ok := listableName(dnsmasqName(d)); !ok {

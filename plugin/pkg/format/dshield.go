@@ -30,7 +30,7 @@ func (dshield) Parse(data string, b *entryset.Builder, st *Stats) {
 			f[i] = strings.TrimSpace(f[i])
 		}
 		if strings.EqualFold(f[0], "start") {
-			st.Skipped++ // the column header
+			st.skip("header")
 			return
 		}
 		lo, err1 := netip.ParseAddr(f[0])

@@ -125,6 +125,26 @@ func TestFeedAdblockURLhausOnline(t *testing.T) {
 	})
 }
 
+// TestFeedAdblockModifiers: "||name^$all", "$important" and "$all,important" block the name; other options
+// are skipped. The fixture gives each of the 74 malware hosts of urlhaus-filter-online.txt's $all rules one
+// of 8 option sets in turn (SOURCES.md); sed 's/.*\$//' | sort | uniq -c: all 10, important 10,
+// all,important 9, important,all 9, and 9 each of third-party, all,third-party, dnstype=A, badfilter.
+func TestFeedAdblockModifiers(t *testing.T) {
+	_, st := checkFeed(t, feedCase{file: "adguard_modifiers.txt", format: "adblock",
+		lines: 76, entries: 38, skipped: 36, wild: 38,
+		hasWild: []string{"038d159d-b3bc-44dd-a0c4-bec68c0c4123.random.tsrv1.ws", "1090ce78-a573-43df-908b-4bc549764a3a.random.tsrv1.ws",
+			"1855e8b9-5b39-418e-b53e-3259c2f0c3fc.random.tsrv1.ws"},
+		hasNot: []string{"2173c68b-2260-4810-9a81-774ef2ab2048.random.aefiabeuodbauobfafoebbf.net",
+			"225c2cd6-cbd3-4ac2-8464-cc7686273c9c.random.tsrv1.ws", "32326df1-21cb-49ce-8424-4802f8af9fdd.random.aefiabeuodbauobfafoebbf.net"},
+	})
+	if top, n := st.TopSkip(); top != "option" || n != 36 {
+		t.Errorf("TopSkip %q %d, want option 36", top, n)
+	}
+	// urlhaus-filter-online.txt's own $all rules all have a path: still skipped, entries unchanged.
+	checkFeed(t, feedCase{file: "urlhaus-filter-online.txt", format: "adblock",
+		lines: 5554, entries: 2285 + 270, skipped: 2993, v4: 2285, wild: 270})
+}
+
 func TestFeedAdblockHagezi(t *testing.T) {
 	// 167491 lines: "[Adblock Plus]", 12 '!' comments, 167478 "||name^" rules (grep -c
 	// '^||[a-z0-9._-]*\^$'), all distinct, 188 of them punycode.
@@ -154,6 +174,30 @@ func TestFeedDnsmasq(t *testing.T) {
 		bad:     []format.Issue{{Line: 124, Text: "address=/84.54.0.51.78/0.0.0.0"}, {Line: 1604, Text: "address=/ttp/0.0.0.0"}},
 		hasWild: []string{"01melliserendipity.buzz", "zznc.parish.chuathuongxot.org"},
 	})
+}
+
+// TestFeedDnsmasqBogusNXDomain: dnsmasq-china-list's bogus-nxdomain.china.conf, the addresses of ISPs'
+// and public resolvers' fake answers, alone and after the urlhaus-filter dnsmasq file.
+func TestFeedDnsmasqBogusNXDomain(t *testing.T) {
+	// wc -l: 290; grep -c: 65 '#' lines, 60 blank, 165 "bogus-nxdomain=ADDRESS" (163 IPv4, 2 IPv6 with
+	// ':'), sort | uniq -d: none repeated.
+	const file = "dnsmasq-china-list_bogus-nxdomain.china.conf"
+	has := []string{"123.125.81.12/32", "202.106.199.34/32", "182.173.0.181/32", "2001:240:bb5f:1980:0:1:80b:ad00/128",
+		"2001:240:bb46:8267:0:1:dae1:f840/128"}
+	checkFeed(t, feedCase{file: file, format: "dnsmasq", lines: 290, entries: 165, v4: 163, v6: 2, has: has})
+	// Both files as one: 1836 + 290 lines, urlhaus-filter's 1828 names and 2 invalid lines, and the 165
+	// addresses.
+	both := readFeed(t, "urlhaus-filter-dnsmasq.conf") + readFeed(t, file)
+	s, st := checkMode(t, newParser(t, "dnsmasq", nil), both, formatMode("dnsmasq"))
+	if st.Lines != 1836+290 || st.Entries != 1828+165 || st.Invalid != 2 || st.Skipped != 0 ||
+		len(s.V4) != 163 || len(s.V6) != 2 || s.Wildcards.Len() != 1828 {
+		t.Errorf("both files: %+v; %d V4, %d V6, %d wildcards", st, len(s.V4), len(s.V6), s.Wildcards.Len())
+	}
+	for _, p := range has {
+		if !hasPrefix(s, p) {
+			t.Errorf("both files: %s is not in the Set", p)
+		}
+	}
 }
 
 func TestFeedUnbound(t *testing.T) {
@@ -297,4 +341,92 @@ func TestFeedPlainLists(t *testing.T) {
 	checkFeed(t, feedCase{file: "urlhaus-filter-domains.txt", format: "plain",
 		lines: 74787, entries: 72951 + 1828, invalid: 2, v4: 72951, names: 1828,
 		bad: []format.Issue{{Line: 72011, Text: "84.54.0.51.78"}, {Line: 74555, Text: "ttp"}}})
+}
+
+// TestFeedURL: a real URL list, TweetFeed's url rows of week.csv (column 4, in order, SOURCES.md). Python's
+// urllib.parse.urlsplit: 699 URLs, 198 with a path, query or fragment beyond "/", 501 without; their
+// hosts: 577 distinct names and 68 addresses in all, 418 and 61 among the URLs without a path. 65 have a
+// port ("sucessful.duckdns.org:62699"), "https://www.tiktok.com/@gononstopukraine" an '@' in its path.
+func TestFeedURL(t *testing.T) {
+	checkFeed(t, feedCase{file: "tweetfeed_week.urls.txt", format: "url",
+		lines: 699, entries: 501, skipped: 198, v4: 61, names: 418,
+		has:      []string{"103.170.154.120/32"},
+		hasNames: []string{"025sep.duckdns.org", "132.226.100.149.nip.io", "sucessful.duckdns.org", "test1.sougoucloud.workers.dev"},
+		hasNot:   []string{"www.tiktok.com", "hndjsy.com", "gononstopukraine"},
+	})
+	checkFeed(t, feedCase{file: "tweetfeed_week.urls.txt", format: "url", opts: map[string][]string{"paths": {"keep"}},
+		lines: 699, entries: 699, v4: 68, names: 577,
+		has:      []string{"103.67.196.25/32"},
+		hasNames: []string{"www.tiktok.com", "hndjsy.com", "sucessful.duckdns.org", "havan-com.site"},
+	})
+	// urlhaus-filter-online.txt's 2993 "||host/path$all" rules as bare "host/path" (SOURCES.md): every one
+	// has a path; urlsplit: 122 distinct hosts, two with a port (":8888"), shared ones among them.
+	checkFeed(t, feedCase{file: "urlhaus-filter-online.paths.txt", format: "url", lines: 2993, skipped: 2993})
+	checkFeed(t, feedCase{file: "urlhaus-filter-online.paths.txt", format: "url", opts: map[string][]string{"paths": {"keep"}},
+		lines: 2993, entries: 2993, names: 122,
+		hasNames:     []string{"web.archive.org", "github.com", "insights.today-time.sitefind.top", "038d159d-b3bc-44dd-a0c4-bec68c0c4123.random.tsrv1.ws"},
+		hasNot:       []string{"insights.today-time.sitefind.top:8888"},
+		hasNotPrefix: []string{"154.216.19.139/32"}, // in a path: web.archive.org/web/.../http://154.216.19.139/...
+	})
+}
+
+// The rbldnsd fixtures are synthetic, written in rbldnsd(8)'s syntax with addresses and names of the real
+// feeds (SOURCES.md); each line's outcome is given by its comment in the file, the ranges' prefixes by
+// Python's ipaddress.summarize_address_range.
+
+func TestFeedRbldnsdIP4Set(t *testing.T) {
+	// 45 lines: 8 comments, 6 blank; 4 '$' directives, 1 default value, 3 exclusions; 6 DShield /24s, 5
+	// ranges giving 7 prefixes (102.220.160.38-45 is /31, /30, /31), 4 DROP netblocks, 4 addresses; 4
+	// invalid lines.
+	checkFeed(t, feedCase{file: "rbldnsd_ip4set.txt", format: "rbldnsd-ip4set",
+		lines: 45, entries: 21, skipped: 8, invalid: 4, v4: 21,
+		bad: []format.Issue{{Line: 42, Text: "103.142.0.5/23"}, {Line: 43, Text: "103"}, {Line: 44, Text: "1.2.3.256"},
+			{Line: 45, Text: "10.0.0.9-10.0.0.1"}},
+		has: []string{"16.5.0.0/24", "45.194.67.0/24", "193.163.125.0/24", "194.187.176.0/24", "89.248.165.0/24", "205.210.31.0/24",
+			"185.220.100.0/22", "102.220.160.38/31", "102.220.160.40/30", "102.220.160.44/31", "2.56.0.0/15", "1.10.16.0/20",
+			"2.26.75.0/24", "101.50.83.146/32", "101.96.192.88/32"},
+		hasNotPrefix: []string{"16.5.0.7/32", "45.205.1.1/32", "89.248.165.0/28", "16.5.0.0/32", "102.220.160.38/32"},
+	})
+	// The same file as ip4trie: its ranges are invalid there.
+	checkFeed(t, feedCase{file: "rbldnsd_ip4set.txt", format: "rbldnsd-ip4trie",
+		lines: 45, entries: 14, skipped: 8, invalid: 9, v4: 14,
+		bad: []format.Issue{{Line: 18, Text: "89.248.165.0-89.248.165.255"}, {Line: 19, Text: "205.210.31.0-255"},
+			{Line: 20, Text: "185.220.100-185.220.103"}, {Line: 21, Text: "102.220.160.38-102.220.160.45"}, {Line: 22, Text: "2.56-2.57"}},
+	})
+}
+
+func TestFeedRbldnsdIP4Trie(t *testing.T) {
+	// 24 lines: 5 comments, 3 blank; 2 directives, 1 default value, 2 exclusions; 8 prefixes; 3 invalid.
+	checkFeed(t, feedCase{file: "rbldnsd_ip4trie.txt", format: "rbldnsd-ip4trie",
+		lines: 24, entries: 8, skipped: 5, invalid: 3, v4: 8,
+		bad: []format.Issue{{Line: 22, Text: "89.248.165.0-89.248.165.255"}, {Line: 23, Text: "1.32.128.0/16"}, {Line: 24, Text: "103"}},
+		has: []string{"1.10.16.0/20", "1.19.0.0/16", "1.32.128.0/18", "2.56.192.0/22", "2.56.193.0/24", "45.205.1.0/24",
+			"101.100.216.61/32", "103.159.85.90/32"},
+		hasNotPrefix: []string{"2.56.192.1/32", "1.19.0.0/24"},
+	})
+}
+
+func TestFeedRbldnsdIP6Trie(t *testing.T) {
+	// 29 lines: 6 comments, 5 blank; 2 directives, 1 default value, 2 exclusions; 3 DROPv6 /48s, 3 with
+	// groups left out, 3 Tor relays; 4 invalid.
+	checkFeed(t, feedCase{file: "rbldnsd_ip6trie.txt", format: "rbldnsd-ip6trie",
+		lines: 29, entries: 9, skipped: 5, invalid: 4, v6: 9,
+		bad: []format.Issue{{Line: 26, Text: "2001:678:6c4::1/48"}, {Line: 27, Text: "2001"}, {Line: 28, Text: "2001:zz::1"},
+			{Line: 29, Text: "2001::1::2"}},
+		has: []string{"2001:678:6c4::/48", "2001:678:724::/48", "2001:678:738::/48", "2001:678:73c::/48", "2001:678:754:42::/64",
+			"2001:678:758::/48", "2001:470:1:908::9001/128", "2001:620:20d0::19/128", "2001:620:20d0::20/128"},
+		hasNotPrefix: []string{"2001:678:6c4::53/128", "2001:678:724::/64"},
+	})
+}
+
+func TestFeedRbldnsdDNSet(t *testing.T) {
+	// 29 lines: 6 comments, 5 blank; 3 directives, 1 default value, 2 exclusions; 4 names, 2 ".name" and 2
+	// "*.name"; 4 invalid.
+	checkFeed(t, feedCase{file: "rbldnsd_dnset.txt", format: "rbldnsd-dnset",
+		lines: 29, entries: 8, skipped: 6, invalid: 4, names: 4, wild: 4,
+		bad:      []format.Issue{{Line: 26, Text: "ttp"}, {Line: 27, Text: "84.54.0.51.78"}, {Line: 28, Text: "*."}, {Line: 29, Text: "bad..example"}},
+		hasNames: []string{"01melliserendipity.buzz", "01mystiquenebula.buzz", "01print.ma", "02melliephemeral.buzz"},
+		hasWild:  []string{"2023shoponline.com", "2bagsvalley.cn", "55aiagents.com", "acces-btpanda.com"},
+		hasNot:   []string{"eu.2bagsvalley.cn", "log.acces-btpanda.com", "ttp"},
+	})
 }

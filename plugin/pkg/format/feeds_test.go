@@ -165,6 +165,29 @@ func TestFeedIpsum(t *testing.T) {
 	}
 }
 
+// TestIpsumLevelFile: ipsum's levels/5.txt, the addresses of ipsum.txt with a score of at least 5 and no
+// score column, gives them all, whatever min_score says, and the same set as ipsum.txt with min_score 5.
+func TestIpsumLevelFile(t *testing.T) {
+	// wc -l: 1413 lines, all IPv4, sort -u: 1413; the file is
+	// awk -F'\t' '!/^#/ && $2>=5 {print $1}' ipsum.txt (cmp).
+	var level *entryset.Set
+	for _, min := range []string{"", "1", "5", "10"} {
+		var opts map[string][]string
+		if min != "" {
+			opts = map[string][]string{"min_score": {min}}
+		}
+		level, _ = checkFeed(t, feedCase{file: "ipsum_level5.txt", format: "ipsum", opts: opts,
+			lines: 1413, entries: 1413, v4: 1413,
+			has:          []string{"77.90.185.20/32", "2.57.122.53/32", "155.4.218.159/32"},
+			hasNotPrefix: []string{"1.20.178.157/32", "1.1.220.166/32"},
+		})
+	}
+	scored, _, _ := run(newParser(t, "ipsum", map[string][]string{"min_score": {"5"}}), readFeed(t, "ipsum.txt"))
+	if !level.Equal(scored) {
+		t.Errorf("levels/5.txt gives %d entries, ipsum.txt with min_score 5 %d", level.Len(), scored.Len())
+	}
+}
+
 func TestFeedTorExitNodes(t *testing.T) {
 	// 1746 lines, no comments: 1127 IPv4 and 619 IPv6, the IPv6 ones written in full
 	// ("2001:0470:0001:0908:0000:0000:0000:9001"); all distinct.

@@ -89,7 +89,7 @@ func (p feodo) add(n int, text, ip, status string, hasStatus bool, b *entryset.B
 		return
 	}
 	if p.onlineOnly && hasStatus && !strings.EqualFold(status, "online") {
-		st.Skipped++
+		st.skip("status")
 		return
 	}
 	addNet(ip, b, st)

@@ -2,7 +2,8 @@
 // registry maps the name an operator writes after `format` to a constructor that takes the feed's
 // format-specific options. Parsers never fail on a bad line: they count it, remember the first few with
 // their line numbers, and go on, so that one broken line never costs the rest of the feed. A URL or a hex
-// digest where an entry belongs is skipped, never turned into an entry. A JSON body that does not decode
+// digest where an entry belongs is skipped, never turned into an entry (the url format, made for lists of
+// URLs, lists a URL's host, by default only for a URL without a path). A JSON body that does not decode
 // counts as one invalid line and gives nothing, so the feed keeps its last good version.
 package format
 
@@ -27,6 +28,14 @@ type Format struct {
 	Options []string // option keywords the format accepts in a feed block, besides the common ones
 	// New returns a parser for the given options, keyed by keyword with their arguments.
 	New func(opts map[string][]string) (Parser, error)
+}
+
+// Common lists the options every format takes: refang (refang.go).
+var Common = []string{"refang"}
+
+// Takes reports whether the format accepts the option keyword, its own or a common one.
+func (f Format) Takes(key string) bool {
+	return slices.Contains(f.Options, key) || slices.Contains(Common, key)
 }
 
 var registry = map[string]Format{}
@@ -56,11 +65,19 @@ func New(name string, opts map[string][]string) (Parser, error) {
 		return nil, fmt.Errorf("unknown format %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
 	for k := range opts {
-		if !slices.Contains(f.Options, k) {
+		if !f.Takes(k) {
 			return nil, fmt.Errorf("format %s takes no option %q", name, k)
 		}
 	}
-	return f.New(opts)
+	opts, refang, err := refangOption(opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := f.New(opts)
+	if err != nil || !refang {
+		return p, err
+	}
+	return refanged{p}, nil
 }
 
 // MaxSamples is how many invalid lines a parse remembers for the log.
@@ -341,13 +358,17 @@ func addAddrRange(lo, hi netip.Addr, b *entryset.Builder, st *Stats) bool {
 }
 
 // addValue adds s when it is an address, a CIDR prefix, an address range "a-b", a domain name or
-// "*.name"; names are listed with their subdomains when sub is set. A URL or a hash is skipped; anything
-// else is invalid.
+// "*.name"; names are listed with their subdomains when sub is set. A URL or a hash is skipped, counted
+// with its reason; anything else is invalid.
 func addValue(s string, sub bool, b *entryset.Builder, st *Stats) outcome {
 	switch {
 	case addNet(s, b, st), addRange(s, b, st):
 		return added
-	case isURL(s), isHash(s):
+	case isURL(s):
+		st.skip("url")
+		return skipped
+	case isHash(s):
+		st.skip("hash")
 		return skipped
 	case sub:
 		if addDomain(strings.TrimPrefix(s, "*."), true, b, st) {

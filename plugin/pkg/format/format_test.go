@@ -11,8 +11,9 @@ import (
 
 func TestRegistry(t *testing.T) {
 	want := []string{"adblock", "bind", "csv", "dnsmasq", "dshield", "feodo-csv", "feodo-json", "hosts", "ipset", "ipsum",
-		"maltrail", "misp", "netset", "p2p", "plain", "rpz", "spamhaus", "spamhaus-json", "stix", "threatfox", "tpl",
-		"unbound", "wildcard"}
+		"maltrail", "misp", "netset", "p2p", "plain", "rbldnsd-dnset", "rbldnsd-ip4set", "rbldnsd-ip4trie", "rbldnsd-ip6trie", "rpz",
+		"spamhaus", "spamhaus-json", "stix", "threatfox", "tpl",
+		"unbound", "url", "wildcard"}
 	if got := format.Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
@@ -29,7 +30,7 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 	for name, opts := range map[string][]string{"ipsum": {"min_score"}, "csv": {"column", "delimiter"},
-		"feodo-csv": {"status"}, "feodo-json": {"status"}, "misp": {"all_attributes"}, "plain": nil, "rpz": nil} {
+		"feodo-csv": {"status"}, "feodo-json": {"status"}, "misp": {"all_attributes"}, "url": {"paths"}, "plain": nil, "rpz": nil} {
 		if f, ok := format.Lookup(name); !ok || !slices.Equal(f.Options, opts) {
 			t.Errorf("%s options = %q, want %q", name, f.Options, opts)
 		}
@@ -352,8 +353,11 @@ func TestIpsum(t *testing.T) {
 		{name: "CRLF and no final newline", format: "ipsum", in: "# c\r\n1.2.3.4\t5\r\n5.6.7.8\t6",
 			prefixes: []string{"1.2.3.4/32", "5.6.7.8/32"}, lines: 3, entries: 2},
 		{name: "invalid", format: "ipsum", opts: minScore("3"),
-			in:       "1.2.3.4\n1.2.3.4\tx\n1.2.3.4\t-1\nbad\t3\n1.2.3.4\t3\t# c\n1.2.3.4\t3 extra\nexample.com\t5\n1.2.3.256\t1\n5.6.7.8\t4\n",
+			in:       "bad\n1.2.3.4\tx\n1.2.3.4\t-1\nbad\t3\n1.2.3.4\t3\t# c\n1.2.3.4\t3 extra\nexample.com\t5\n1.2.3.256\t1\n5.6.7.8\t4\n",
 			prefixes: []string{"5.6.7.8/32"}, lines: 9, entries: 1, invalid: 8, bad: []int{1, 2, 3, 4, 5}},
+		// A level file's addresses have no score: the level chose them, min_score does not apply.
+		{name: "level file", format: "ipsum", opts: minScore("6"), in: "1.2.3.4\n2001:db8::1\r\n10.0.0.0/8\n5.6.7.8\t5\nexample.com\n1.2.3.256\n",
+			prefixes: []string{"1.2.3.4/32", "10.0.0.0/8", "2001:db8::1/128"}, lines: 6, entries: 3, invalid: 2, skipped: 1, bad: []int{5, 6}},
 		{name: "invalid below the minimum", format: "ipsum", opts: minScore("3"), in: "bad\t1\n1.2.3.4\t1\n",
 			lines: 2, invalid: 1, skipped: 1, bad: []int{1}},
 	})

@@ -131,13 +131,69 @@ func TestAdblock(t *testing.T) {
 			prefixes: []string{"1.2.3.4/32", "5.6.7.8/32", "2001:db8::1/128"},
 			wild:     []string{"bare.example", "evil.example", "xn--mnchen-3ya.de"}, lines: 11, entries: 7, skipped: 1},
 		{name: "rules that are not host blocks", format: "adblock",
-			in: "||evil.example^$important\n||evil.example/path$all\n@@||good.example^\n/^ad[0-9]+\\./\n/(^|\\.)(?=[a-f])[0-9a-f]{10}\\.[a-z]+$/\n" +
+			in: "||evil.example^$third-party\n||evil.example/path$all\n@@||good.example^\n/^ad[0-9]+\\./\n/(^|\\.)(?=[a-f])[0-9a-f]{10}\\.[a-z]+$/\n" +
 				"example.com##.banner\n##.ad\n#@#.ad\nexample.com#?#div:has(a)\n|https://evil.example/\n||evil.example\n" +
 				"|*app1e*^\n||*.evil.example^\n/ads/banner\n&ad_id=\nhttp://evil.example/x\n||evil.example^|\n" +
 				"d41d8cd98f00b204e9800998ecf8427e\n0.0.0.0 evil.example\n1.2.3.0/24\n[Adblock Plus 2.0]\n",
 			lines: 21, skipped: 21},
+		// $all and $important leave a host block a host block; any other option, or one beside them, does not.
+		{name: "block-only options", format: "adblock",
+			in: "||a.example^$all\n||b.example^$important\n||c.example^$all,important\n||d.example^$important,all,important\n" +
+				"||1.2.3.4^$important\n||e.example^$all,third-party\n||f.example^$badfilter\n||g.example^$\n||h.example^$all,\n" +
+				"||i.example^$All\n@@||j.example^$important\nk.example$all\n||l.example$all\n||m.example/x$all\n||n.example^$ all\n",
+			prefixes: []string{"1.2.3.4/32"}, wild: []string{"a.example", "b.example", "c.example", "d.example"},
+			lines: 15, entries: 5, skipped: 10},
 		{name: "invalid hosts", format: "adblock", in: "||84.54.0.51.78^\n||ttp^\n||-bad.example^\nttp\n||^\n84.54.0.51.78\n||ok.example^\n",
 			wild: []string{"ok.example"}, lines: 7, entries: 1, invalid: 5, skipped: 1, bad: []int{1, 2, 3, 4, 6}},
+	})
+}
+
+func TestURL(t *testing.T) {
+	keep := map[string][]string{"paths": {"keep"}}
+	hosts := "http://Evil.Example\nhttps://evil2.example/\nhxxp://x.example\nevil3.example\nftp://user:pw@1.2.3.4:21\n" +
+		"http://[2001:db8::1]:8080/\n[2001:db8::2]\n2001:db8::3\nhttp://evil4.example.:80 # c\n"
+	paths := "http://a.example/x\nb.example/wp-admin/\nhttps://c.example?q=1\nhttp://d.example#f\n1.2.3.5:8080/bins/mips\n" +
+		"https://www.tiktok.com/@user\nweb.archive.org/web/1/http://6.6.6.6/x\n"
+	runCases(t, []parseCase{
+		{name: "hosts", format: "url", in: hosts,
+			prefixes: []string{"1.2.3.4/32", "2001:db8::1/128", "2001:db8::2/128", "2001:db8::3/128"},
+			// The scheme is dropped, whatever it is: a defanged "hxxp" too.
+			names: []string{"evil.example", "evil2.example", "evil3.example", "evil4.example", "x.example"},
+			lines: 9, entries: 9},
+		{name: "paths skipped", format: "url", in: paths, lines: 7, skipped: 7},
+		{name: "paths kept", format: "url", opts: keep, in: paths, prefixes: []string{"1.2.3.5/32"},
+			names: []string{"a.example", "b.example", "c.example", "d.example", "web.archive.org", "www.tiktok.com"}, lines: 7, entries: 7},
+		{name: "invalid", format: "url",
+			in:    "http://\n/path/only\nhttp://evil.example:x/\nhttp://[1.2.3.4]/\nhttp://[2001:db8::1/\nhttp://ttp/\nhttp://a.example/ x\nhttp://84.54.0.51.78\n",
+			lines: 8, invalid: 8, bad: []int{1, 2, 3, 4, 5}},
+	})
+}
+
+func TestRbldnsd(t *testing.T) {
+	runCases(t, []parseCase{
+		{name: "ip4set forms", format: "rbldnsd-ip4set",
+			in: "127.0.0.0/24\n127.1.0\n127/8\n127.2.0.1-255\n127.16-31\n127.32.0.0-127.32.0.3\n128-129\n010.1.2.3\n0.0.0.0/0\n" +
+				"127.3.0.4:127.0.0.2:x\n127.3.0.5\tTXT only\n127.3.0.6#c\n",
+			prefixes: []string{"0.0.0.0/0", "10.1.2.3/32", "127.0.0.0/8", "127.0.0.0/24", "127.1.0.0/24", "127.2.0.1/32", "127.2.0.2/31",
+				"127.2.0.4/30", "127.2.0.8/29", "127.2.0.16/28", "127.2.0.32/27", "127.2.0.64/26", "127.2.0.128/25", "127.3.0.4/32",
+				"127.3.0.5/32", "127.3.0.6/32", "127.16.0.0/12", "127.32.0.0/30", "128.0.0.0/7"},
+			lines: 12, entries: 19},
+		{name: "ip4set invalid", format: "rbldnsd-ip4set",
+			in:    "1.2-1.2.3.4\n1.2.3.4/33\n1.2.3.4/24\n1.2.3.4.5\n1..2.3\n1.2.3.-1\n!\n1.2.3.4x\n1.2.3.0/\n-1.2.3.4\n1.2.3.4-\n1234.1.2.3\n",
+			lines: 12, invalid: 12, bad: []int{1, 2, 3, 4, 5}},
+		{name: "ip4trie takes no range", format: "rbldnsd-ip4trie", in: "127.2.0.1-255\n127.0.0\n", prefixes: []string{"127.0.0.0/24"},
+			lines: 2, entries: 1, invalid: 1, bad: []int{1}},
+		{name: "ip6trie forms", format: "rbldnsd-ip6trie",
+			in:       "::1\n::/0\n2001:db8/32\n2001:DB8:1\n2001:db8:2:3:4:5:6:7\n::ffff:1.2.3.4\n!2001:db8::1\n:127.0.0.2:x\n",
+			prefixes: []string{"1.2.3.4/32", "::/0", "::1/128", "2001:db8::/32", "2001:db8:1::/48", "2001:db8:2:3:4:5:6:7/128"},
+			lines:    8, entries: 6, skipped: 2},
+		{name: "ip6trie invalid", format: "rbldnsd-ip6trie",
+			in:    "2001:db8:1:2:3:4:5:6:7\n12345::1\nfe80::1%eth0\n2001:db8::/129\n2001:db8:/32\n1.2.3.4\n::1:127.0.0.2:x\n",
+			lines: 7, invalid: 7, bad: []int{1, 2, 3, 4, 5}},
+		{name: "dnset forms", format: "rbldnsd-dnset",
+			in:    "a.example\n.b.example\n*.c.example\nD.Example.\ne.example:127.0.0.3:x\n!f.example\n$TTL 1h\n:3:listed\n*\n.\n",
+			names: []string{"a.example", "d.example", "e.example"}, wild: []string{"b.example", "c.example"},
+			lines: 10, entries: 5, skipped: 3, invalid: 2, bad: []int{9, 10}},
 	})
 }
 
@@ -152,6 +208,11 @@ func TestDnsmasq(t *testing.T) {
 		{name: "skipped", format: "dnsmasq",
 			in:    "server=/a.example/#\nserver=192.0.2.53\naddress=/#/0.0.0.0\ndomain-needed\nbogus-priv\ncache-size=1000\nipset=/a.example/set\n",
 			lines: 7, skipped: 7},
+		{name: "bogus-nxdomain", format: "dnsmasq",
+			in: "bogus-nxdomain=64.94.110.11\nbogus-nxdomain = 2001:240:bb5f:1980:0:1:80b:ad00\nbogus-nxdomain=198.51.100.0/24\n" +
+				"bogus-nxdomain=\nbogus-nxdomain=not-an-ip\nbogus-nxdomain=1.2.3.4,5.6.7.8\n",
+			prefixes: []string{"64.94.110.11/32", "198.51.100.0/24", "2001:240:bb5f:1980:0:1:80b:ad00/128"},
+			lines:    6, entries: 3, invalid: 3, bad: []int{4, 5, 6}},
 		{name: "invalid", format: "dnsmasq",
 			in: "address=/84.54.0.51.78/0.0.0.0\naddress=/ttp/0.0.0.0\naddress=a.example/0.0.0.0\naddress=/a.example\n" +
 				"address=/a.example/not-an-ip\nlocal=/a.example/1.2.3.4\naddress=/good.example/bad..example/0.0.0.0\naddress=//0.0.0.0\n",
@@ -418,6 +479,12 @@ func TestFormatOptions(t *testing.T) {
 		{"stix", map[string][]string{"all_attributes": {}}, false},
 		{"rpz", map[string][]string{"column": {"1"}}, false},
 		{"netset", map[string][]string{"min_score": {"1"}}, false},
+		{"url", map[string][]string{"paths": {"keep"}}, true},
+		{"url", map[string][]string{"paths": {"skip"}}, true},
+		{"url", map[string][]string{"paths": {"Keep"}}, false},
+		{"url", map[string][]string{"paths": {}}, false},
+		{"url", map[string][]string{"paths": {"keep", "skip"}}, false},
+		{"plain", map[string][]string{"paths": {"keep"}}, false},
 	} {
 		p, err := format.New(tt.format, tt.opts)
 		if (err == nil) != tt.ok || err == nil && p == nil {

@@ -151,7 +151,8 @@ func FuzzAdblock(f *testing.F) {
 	addSeeds(f, headLines(f, "hagezi_tif.mini.adblock.txt", 20), headLines(f, "urlhaus-filter-agh.txt", 12),
 		readFeed(f, "hagezi_regex-wildcard-rules.adguard.txt"), headLines(f, "urlhaus-filter-online.txt", 10),
 		string(readFeed(f, "urlhaus-filter-online.txt")[217000:]),
-		"||evil.example^$important\n@@||good.example^\nexample.com##.banner\n##.ad\n#@#.ad\n|https://evil.example/\n||evil.example\n||*.evil.example^\n",
+		headLines(f, "adguard_modifiers.txt", 12),
+		"||evil.example^$important\n||a.example^$all,\n||b.example^$\n||c.example/x$all\n@@||good.example^\nexample.com##.banner\n##.ad\n#@#.ad\n|https://evil.example/\n||evil.example\n||*.evil.example^\n",
 		"||84.54.0.51.78^\n||ttp^\n||-bad.example^\nttp\n||^\n||2001:db8::1^\n2001:db8::2\n||münchen.de^\n[Adblock Plus 2.0]\n# c\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		s, _ := fuzzFormat(t, "adblock", nil, data)
@@ -160,12 +161,13 @@ func FuzzAdblock(f *testing.F) {
 }
 
 func FuzzDnsmasq(f *testing.F) {
-	addSeeds(f, headLines(f, "urlhaus-filter-dnsmasq.conf", 12),
+	addSeeds(f, headLines(f, "urlhaus-filter-dnsmasq.conf", 12), tailLines(f, "dnsmasq-china-list_bogus-nxdomain.china.conf", 30),
+		"bogus-nxdomain=1.2.3.4/24\nbogus-nxdomain=::ffff:1.2.3.4\nbogus-nxdomain=fe80::1%eth0\nbogus-nxdomain=\n",
 		"address=/b.example/\naddress=/c.example/#\naddress=/e.example/f.example/127.0.0.1\nserver=/g.example/192.0.2.53\nlocal=/i.example/\n",
 		"server=/a.example/#\nserver=192.0.2.53\naddress=/#/0.0.0.0\naddress=/*.j.example/::\naddress=//0.0.0.0\naddress=/a/b/\nlocal=/a.example/1.2.3.4\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		s, _ := fuzzFormat(t, "dnsmasq", nil, data)
-		onlyWildcards(t, s, false)
+		onlyWildcards(t, s, true) // bogus-nxdomain lists addresses
 	})
 }
 
@@ -343,6 +345,47 @@ func FuzzSTIX(f *testing.F) {
 		s, _ := fuzzFormat(t, "stix", nil, data)
 		if s.Wildcards.Len() != 0 {
 			t.Fatalf("wildcards %q", s.Wildcards)
+		}
+	})
+}
+
+// FuzzURL checks that "paths keep" only turns skipped URLs into entries, and that every entry is a host of
+// the input: an exact name or an address, never a wildcard.
+func FuzzURL(f *testing.F) {
+	addSeeds(f, headLines(f, "tweetfeed_week.urls.txt", 40), headLines(f, "urlhaus-filter-online.paths.txt", 10),
+		"http://[2001:db8::1]:8080/\n[2001:db8::2]\n2001:db8::3\nftp://u:p@1.2.3.4:21\nhxxp://x.example\nhttp://e.example.:80 # c\n",
+		"http://\n/path\nhttp://e.example:x/\nhttp://[1.2.3.4]/\nhttp://[fe80::1%eth0]/\nhttp://a.example/ x\n://x\n@\n[]:1\n")
+	skip := newParser(f, "url", nil)
+	keep := newParser(f, "url", map[string][]string{"paths": {"keep"}})
+	f.Fuzz(func(t *testing.T, data string) {
+		m := formatMode("url")
+		s, st := checkMode(t, skip, data, m)
+		sk, stk := checkMode(t, keep, data, m)
+		if stk.Invalid != st.Invalid || stk.Entries != st.Entries+st.Skipped || stk.Skipped != 0 {
+			t.Fatalf("paths keep: %+v; paths skip: %+v", stk, st)
+		}
+		subset(t, s, sk, "paths skip")
+		if sk.Wildcards.Len() != 0 {
+			t.Fatalf("wildcards %q from URLs", sk.Wildcards)
+		}
+	})
+}
+
+// FuzzRbldnsd parses the input as each rbldnsd dataset type; the address types list only prefixes, dnset
+// only names.
+func FuzzRbldnsd(f *testing.F) {
+	addSeeds(f, readFeed(f, "rbldnsd_ip4set.txt"), readFeed(f, "rbldnsd_ip4trie.txt"), readFeed(f, "rbldnsd_ip6trie.txt"),
+		readFeed(f, "rbldnsd_dnset.txt"),
+		"127.16-31\n128-129\n1.2-1.2.3.4\n127.2.0.1-0\n0.0.0.0/0\n::/0\n2001:db8/32\n::ffff:1.2.3.4\n!\n! x\n:\n::\n$\n*.\n.\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		for _, name := range []string{"rbldnsd-ip4set", "rbldnsd-ip4trie", "rbldnsd-ip6trie", "rbldnsd-dnset"} {
+			s, _ := fuzzFormat(t, name, nil, data)
+			switch {
+			case name == "rbldnsd-dnset" && (len(s.V4) != 0 || len(s.V6) != 0):
+				t.Fatalf("%s listed prefixes %q", name, prefixes(s))
+			case name != "rbldnsd-dnset":
+				onlyPrefixes(t, s)
+			}
 		}
 	})
 }

@@ -124,6 +124,7 @@ func FuzzIpsum(f *testing.F) {
 	for _, s := range []string{
 		headLines(f, "ipsum.txt", 15),
 		tailLines(f, "ipsum.txt", 5),
+		headLines(f, "ipsum_level5.txt", 10),
 		"1.2.3.4\t0\n1.2.3.4\t-1\n1.2.3.4\t+3\n1.2.3.4\t99999999999999999999\n",
 		"1.2.3.4\n1.2.3.4\t3\t# c\nbad\t3\n2001:db8::1\t4\n10.0.0.0/8\t2\n",
 	} {

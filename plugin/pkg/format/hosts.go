@@ -54,7 +54,7 @@ func (hosts) Parse(data string, b *entryset.Builder, st *Stats) {
 		case bad:
 			st.invalid(n, line, "not a host name")
 		case !added:
-			st.Skipped++
+			st.skip("preamble")
 		}
 	})
 }

@@ -8,7 +8,9 @@ import (
 
 // ipsum: stamparm/ipsum, "IP<TAB>score" where the score is the number of blacklists that hold the address.
 // Option min_score N keeps only addresses with a score of at least N (default 1: all of them); the rest
-// are counted as skipped.
+// are counted as skipped. A line with an address and no score is one of ipsum's level files
+// (levels/N.txt, the addresses with a score of at least N, scores stripped): the level already chose, so
+// such an address is always listed, whatever min_score says.
 type ipsum struct{ minScore int }
 
 func init() {
@@ -34,6 +36,12 @@ func (p ipsum) Parse(data string, b *entryset.Builder, st *Stats) {
 			return
 		}
 		addr, field2, ok := twoFields(line)
+		if field2 == "" {
+			if !addNet(addr, b, st) {
+				st.invalid(n, line, "not an address")
+			}
+			return
+		}
 		if !ok {
 			st.invalid(n, line, "want an address and a score")
 			return
@@ -48,7 +56,7 @@ func (p ipsum) Parse(data string, b *entryset.Builder, st *Stats) {
 			return
 		}
 		if score < p.minScore {
-			st.Skipped++
+			st.skip("score")
 			return
 		}
 		addNet(addr, b, st)

@@ -29,8 +29,12 @@ func (maltrail) Parse(data string, b *entryset.Builder, st *Stats) {
 		}
 		switch {
 		case addNet(field, b, st):
-		case isURL(field), strings.IndexByte(field, '/') >= 0, isHash(field):
-			st.Skipped++
+		case isURL(field):
+			st.skip("url")
+		case strings.IndexByte(field, '/') >= 0:
+			st.skip("path")
+		case isHash(field):
+			st.skip("hash")
 		case addDomain(field, true, b, st):
 		default:
 			host, ok := hostPort(field)

@@ -151,11 +151,15 @@ func (p misp) attribute(n int, raw json.RawMessage, b *entryset.Builder, st *Sta
 		}
 		parts[0], parts[1] = value[:i], value[i+1:]
 	default:
-		st.Skipped++
+		st.skip("type") // hashes, file names, links, ...
 		return
 	}
-	if deleted || !toIDS && !p.all {
-		st.Skipped++
+	switch {
+	case deleted:
+		st.skip("deleted")
+		return
+	case !toIDS && !p.all:
+		st.skip("to_ids")
 		return
 	}
 	// Check every part before adding any, so that a record is an entry or invalid, never both.

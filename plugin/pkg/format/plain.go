@@ -24,10 +24,7 @@ func (plain) Parse(data string, b *entryset.Builder, st *Stats) {
 			st.invalid(n, line, "text after the entry")
 			return
 		}
-		switch addValue(field, false, b, st) {
-		case skipped:
-			st.Skipped++
-		case invalid:
+		if addValue(field, false, b, st) == invalid {
 			st.invalid(n, line, "not an address, prefix, range or domain")
 		}
 	})

@@ -232,7 +232,7 @@ func (p *rpzParser) record(n int, text string, inherit bool, toks []string) {
 	case rel == "" && typ == "NS":
 		return
 	case rel == "", typ == "NS":
-		p.st.Skipped++
+		p.st.skip("record") // the apex's own records, delegations
 		return
 	}
 	if !p.validAction(typ, rdata) {
@@ -242,7 +242,7 @@ func (p *rpzParser) record(n int, text string, inherit bool, toks []string) {
 	if typ == "CNAME" {
 		target := strings.ToLower(strings.TrimSuffix(rdata[0], "."))
 		if target == "rpz-passthru" || target == rel {
-			p.st.Skipped++
+			p.st.skip("exception")
 			return
 		}
 	}
@@ -252,7 +252,7 @@ func (p *rpzParser) record(n int, text string, inherit bool, toks []string) {
 	}
 	switch last {
 	case "rpz-nsdname", "rpz-nsip", "rpz-client-ip":
-		p.st.Skipped++
+		p.st.skip("trigger")
 	case "rpz-ip":
 		pfx, err := rpzname.Decode(strings.TrimSuffix(rel, ".rpz-ip"))
 		if err != nil || !p.b.AddPrefix(pfx) {

@@ -32,7 +32,7 @@ func (spamhausJSON) Parse(data string, b *entryset.Builder, st *Stats) {
 				st.invalid(n, line, "cidr is not a prefix")
 			}
 		case rec.Type == "metadata":
-			st.Skipped++
+			st.skip("metadata")
 		default:
 			st.invalid(n, line, "no cidr")
 		}

@@ -61,13 +61,16 @@ func stixObject(n int, raw json.RawMessage, b *entryset.Builder, st *Stats) {
 	revoked, ok := jsonBool(o.Revoked, false)
 	switch {
 	case o.Type != "indicator":
-		st.Skipped++
+		st.skip("object") // identities, marking definitions, ...
 		return
 	case !ok:
 		st.invalid(n, rawText(raw), "revoked is not a flag")
 		return
-	case revoked, o.PatternType != nil && *o.PatternType != "stix":
-		st.Skipped++
+	case revoked:
+		st.skip("revoked")
+		return
+	case o.PatternType != nil && *o.PatternType != "stix":
+		st.skip("pattern_type")
 		return
 	case o.Pattern == nil:
 		st.invalid(n, rawText(raw), "indicator without a pattern")
@@ -85,7 +88,7 @@ func stixObject(n int, raw json.RawMessage, b *entryset.Builder, st *Stats) {
 		}
 	}
 	if len(values) == 0 {
-		st.Skipped++
+		st.skip("type") // url, file hashes, ...
 		return
 	}
 	for _, v := range values {

@@ -79,8 +79,14 @@ func threatfoxRecord(n int, raw json.RawMessage, b *entryset.Builder, st *Stats)
 		if isURL(value) || !addDomain(value, false, b, st) {
 			st.invalid(n, value, "not a domain name")
 		}
-	default: // url, hashes, and anything new
-		st.Skipped++
+	case "url":
+		st.skip("url")
+	default: // hashes, and anything new
+		if strings.HasSuffix(strings.ToLower(rec.Type), "_hash") {
+			st.skip("hash")
+		} else {
+			st.skip("type")
+		}
 	}
 }
 

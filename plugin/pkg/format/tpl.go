@@ -29,14 +29,20 @@ func (tpl) Parse(data string, b *entryset.Builder, st *Stats) {
 		case (f[0] == "-d" || f[0] == "+d") && len(f) == 1:
 			st.invalid(n, line, "rule without a domain")
 		case f[0] == "-d" && len(f) == 2:
-			if strings.ContainsAny(f[1], "*/") {
-				st.Skipped++
-			} else if !addNet(f[1], b, st) && !addDomain(f[1], true, b, st) {
+			switch {
+			case strings.IndexByte(f[1], '*') >= 0:
+				st.skip("wildcard")
+			case strings.IndexByte(f[1], '/') >= 0:
+				st.skip("path")
+			case !addNet(f[1], b, st) && !addDomain(f[1], true, b, st):
 				st.invalid(n, line, "not a domain")
 			}
-		case f[0] == "-d" && len(f) > 2, f[0] == "+d" && len(f) >= 2, f[0] == "-" || f[0] == "+",
-			line[0] == '-' || line[0] == '+':
-			st.Skipped++
+		case f[0] == "-d" && len(f) > 2:
+			st.skip("path")
+		case line[0] == '+':
+			st.skip("exception")
+		case line[0] == '-':
+			st.skip("pattern") // a string rule, "- ad.js"
 		default:
 			st.invalid(n, line, "want -d domain")
 		}

@@ -57,7 +57,7 @@ func (unbound) Parse(data string, b *entryset.Builder, st *Stats) {
 			return
 		}
 		if strings.TrimSpace(key) != "local-zone" {
-			st.Skipped++
+			st.skip("option") // local-data, local-data-ptr, ...
 			return
 		}
 		f := strings.Fields(val)
@@ -74,7 +74,7 @@ func (unbound) Parse(data string, b *entryset.Builder, st *Stats) {
 		case !known:
 			st.invalid(n, line, "unknown local-zone type")
 		case !lists:
-			st.Skipped++
+			st.skip("exception")
 		case !addDomain(name, true, b, st):
 			st.invalid(n, line, "not a domain")
 		}

@@ -18,8 +18,10 @@ func (wildcard) Parse(data string, b *entryset.Builder, st *Stats) {
 		case !clean:
 			st.invalid(n, line, "text after the entry")
 		case addName(field, b, st):
-		case isURL(field), isHash(field):
-			st.Skipped++
+		case isURL(field):
+			st.skip("url")
+		case isHash(field):
+			st.skip("hash")
 		default:
 			st.invalid(n, line, "not a domain or *.domain")
 		}

@@ -1,0 +1,4 @@
+package format
+
+// Refang is refang, for the external tests.
+var Refang = refang
