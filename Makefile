@@ -1,7 +1,7 @@
 # threatstop: `make run` serves Corefile.example on 127.0.0.1:1053; `make test` runs every test.
 GO      ?= go
 BIN     := bin/threatstop
-FUZZTIME ?= 30s
+FUZZTIME ?= 10s
 
 .PHONY: all build run test check unit e2e fuzz bench bench-quick clean
 
@@ -31,7 +31,9 @@ unit:
 e2e: build
 	THREATSTOP_BIN=$(CURDIR)/$(BIN) THREATSTOP_SYNC_BIN=$(CURDIR)/bin/threatstop-sync $(GO) test -count=1 -v ./test/
 
-# Runs each fuzz target for FUZZTIME (go test accepts one -fuzz target per run).
+# Runs each fuzz target (every Fuzz function of every package, listed by go test -list) for FUZZTIME:
+# short by default, so that the whole run stays within minutes; FUZZTIME=10m for a long one. go test
+# accepts one -fuzz target per run.
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \

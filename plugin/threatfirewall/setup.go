@@ -13,6 +13,7 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/formerr"
 	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
@@ -80,6 +81,7 @@ func (f *Firewall) Register(c *caddy.Controller) {
 		return nil
 	})
 	c.OnShutdown(func() error { f.log.stop(); return nil })
+	formerr.Install(c)
 	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
 		f.Next = next
 		return f

@@ -53,10 +53,15 @@ type who struct {
 // authHead checks what can be checked before the body is read: the token, or the HMAC headers (known
 // key, date within skew). The signature itself is checked by authBody.
 func (t *Threatlog) authHead(r *http.Request) (who, error) {
-	if tok := bearer(r); tok != "" {
+	if tok, user, basic := bearer(r); tok != "" {
 		for k, v := range t.tokens {
 			if subtle.ConstantTimeCompare([]byte(k), []byte(tok)) == 1 {
 				if d := r.Header.Get(HeaderDevice); d != "" && d != v.device {
+					return who{}, errBadAuth
+				}
+				// The user name says whose report the browser asks for: another policy's is a mistake
+				// to refuse, not to answer with the token's.
+				if basic && user != v.policy {
 					return who{}, errBadAuth
 				}
 				return who{policy: v.policy, device: v.device}, nil
@@ -97,14 +102,14 @@ func (t *Threatlog) authBody(r *http.Request, w who, body []byte) error {
 }
 
 // bearer is the token of "Authorization: Bearer TOKEN", or the password of Basic authentication (which
-// a browser asks for by itself, for the HTML report).
-func bearer(r *http.Request) string {
+// a browser asks for by itself, for the HTML report) with its user name, the policy.
+func bearer(r *http.Request) (token, user string, basic bool) {
 	h := r.Header.Get("Authorization")
 	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
-		return strings.TrimSpace(tok)
+		return strings.TrimSpace(tok), "", false
 	}
-	if _, pw, ok := r.BasicAuth(); ok {
-		return pw
+	if user, pw, ok := r.BasicAuth(); ok {
+		return pw, user, true
 	}
-	return ""
+	return "", "", false
 }

@@ -143,6 +143,8 @@ func (t *Threatlog) report(customer string, from, to time.Time, step time.Durati
 		return nil, err
 	}
 	rep.Lists, rep.Categories, rep.Devices = counts(lists), counts(cats), counts(devices)
+	// Empty lists are [] in the JSON, not null: clients iterate over them without a check.
+	rep.Top, rep.Infected = []Remote{}, []Infected{}
 	for _, rm := range remotes {
 		rep.Top = append(rep.Top, *rm)
 	}

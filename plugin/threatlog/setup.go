@@ -13,6 +13,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
+	"github.com/threatstop/threatstop/plugin/pkg/formerr"
 	"github.com/threatstop/threatstop/plugin/pkg/logparse"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
@@ -72,6 +73,7 @@ func setup(c *caddy.Controller) error {
 		return nil
 	})
 	c.OnShutdown(t.stop)
+	formerr.Install(c)
 	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
 		t.Next = next
 		return t

@@ -37,12 +37,13 @@ func setupConf(t *testing.T, input string) (conf, error) {
 		return conf{}, err
 	}
 	cfg := dnsserver.GetConfig(c)
-	if len(cfg.Plugin) != 1 {
-		t.Fatalf("setup added %d handlers, want 1", len(cfg.Plugin))
+	// The first is formerr's guard (no tsig in these blocks), the last the plugin's own.
+	if len(cfg.Plugin) != 2 {
+		t.Fatalf("setup added %d handlers, want 2", len(cfg.Plugin))
 	}
-	tl, ok := cfg.Plugin[0](nil).(*Threatlog)
+	tl, ok := cfg.Plugin[1](nil).(*Threatlog)
 	if !ok {
-		t.Fatalf("setup added a %T", cfg.Plugin[0](nil))
+		t.Fatalf("setup added a %T", cfg.Plugin[1](nil))
 	}
 	return conf{
 		zones: tl.Zones, listen: tl.listen, db: tl.db,

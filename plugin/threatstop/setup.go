@@ -19,6 +19,7 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/formerr"
 	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
@@ -81,6 +82,7 @@ func setup(c *caddy.Controller) error {
 		return nil
 	})
 	if len(t.order) > 0 || len(t.Zones) > 0 {
+		formerr.Install(c)
 		cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
 			t.Next = next
 			return t

@@ -27,12 +27,13 @@ func setupHandler(t *testing.T, input string) (*Threatstop, error) {
 		return nil, err
 	}
 	cfg := dnsserver.GetConfig(c)
-	if len(cfg.Plugin) != 1 {
-		t.Fatalf("setup added %d handlers, want 1", len(cfg.Plugin))
+	// The first is formerr's guard (no tsig in these blocks), the last the plugin's own.
+	if len(cfg.Plugin) != 2 {
+		t.Fatalf("setup added %d handlers, want 2", len(cfg.Plugin))
 	}
-	ts, ok := cfg.Plugin[0](nil).(*Threatstop)
+	ts, ok := cfg.Plugin[1](nil).(*Threatstop)
 	if !ok {
-		t.Fatalf("setup added a %T", cfg.Plugin[0](nil))
+		t.Fatalf("setup added a %T", cfg.Plugin[1](nil))
 	}
 	ts.start(ts.store) // what OnStartup does before the first query
 	return ts, nil

@@ -46,18 +46,17 @@ func (d Dir) Save(m Meta, body []byte) error {
 	if err := os.MkdirAll(d.Path, 0o750); err != nil {
 		return err
 	}
-	meta, err := json.Marshal(m)
+	head, err := header(m, body)
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(body)
 	tmp, err := os.CreateTemp(d.Path, "."+m.Feed+".*.tmp")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename there is nothing left to remove
 	w := bufio.NewWriter(tmp)
-	fmt.Fprintf(w, "%s %s %d\n%s\n", magic, hex.EncodeToString(sum[:]), len(body), meta)
+	w.Write(head)
 	w.Write(body)
 	if err := w.Flush(); err != nil {
 		tmp.Close()
@@ -81,6 +80,16 @@ func (d Dir) Save(m Meta, body []byte) error {
 	return nil
 }
 
+// header is what precedes body in the file of m: the header line and the metadata line.
+func header(m Meta, body []byte) ([]byte, error) {
+	meta, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	return fmt.Appendf(nil, "%s %s %d\n%s\n", magic, hex.EncodeToString(sum[:]), len(body), meta), nil
+}
+
 // Load reads the cached version of feed. It returns ErrNone when there is none, and an error describing
 // the damage when the file is not a complete, intact cache file.
 func (d Dir) Load(feed string) (Meta, []byte, error) {
@@ -91,32 +100,41 @@ func (d Dir) Load(feed string) (Meta, []byte, error) {
 	if err != nil {
 		return Meta{}, nil, err
 	}
-	header, rest, ok := bytes.Cut(data, []byte("\n"))
-	if !ok || !strings.HasPrefix(string(header), magic+" ") {
-		return Meta{}, nil, fmt.Errorf("%s: not a feed cache file", d.file(feed))
+	m, body, err := parse(data)
+	if err != nil {
+		return Meta{}, nil, fmt.Errorf("%s: %w", d.file(feed), err)
 	}
-	f := strings.Fields(strings.TrimPrefix(string(header), magic+" "))
+	return m, body, nil
+}
+
+// parse reads the content of a cache file.
+func parse(data []byte) (Meta, []byte, error) {
+	head, rest, ok := bytes.Cut(data, []byte("\n"))
+	if !ok || !strings.HasPrefix(string(head), magic+" ") {
+		return Meta{}, nil, errors.New("not a feed cache file")
+	}
+	f := strings.Fields(strings.TrimPrefix(string(head), magic+" "))
 	if len(f) != 2 {
-		return Meta{}, nil, fmt.Errorf("%s: bad header", d.file(feed))
+		return Meta{}, nil, errors.New("bad header")
 	}
 	want, err := hex.DecodeString(f[0])
 	n, err2 := strconv.Atoi(f[1])
 	if err != nil || err2 != nil || len(want) != sha256.Size {
-		return Meta{}, nil, fmt.Errorf("%s: bad header", d.file(feed))
+		return Meta{}, nil, errors.New("bad header")
 	}
 	metaLine, body, ok := bytes.Cut(rest, []byte("\n"))
 	if !ok {
-		return Meta{}, nil, fmt.Errorf("%s: truncated", d.file(feed))
+		return Meta{}, nil, errors.New("truncated")
 	}
 	var m Meta
 	if err := json.Unmarshal(metaLine, &m); err != nil {
-		return Meta{}, nil, fmt.Errorf("%s: bad metadata: %v", d.file(feed), err)
+		return Meta{}, nil, fmt.Errorf("bad metadata: %v", err)
 	}
 	if len(body) != n {
-		return Meta{}, nil, fmt.Errorf("%s: body has %d bytes, header says %d", d.file(feed), len(body), n)
+		return Meta{}, nil, fmt.Errorf("body has %d bytes, header says %d", len(body), n)
 	}
 	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], want) {
-		return Meta{}, nil, fmt.Errorf("%s: checksum mismatch", d.file(feed))
+		return Meta{}, nil, errors.New("checksum mismatch")
 	}
 	return m, body, nil
 }

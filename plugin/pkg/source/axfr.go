@@ -241,7 +241,11 @@ func (a *AXFR) wholeZone(rrs []dns.RR) (*dns.SOA, []string, error) {
 		if !dns.IsSubDomain(a.Zone, strings.ToLower(rr.Header().Name)) {
 			return nil, nil, fmt.Errorf("inconsistent: %s is outside the zone", rr.Header().Name)
 		}
-		records = append(records, line(rr))
+		l := line(rr)
+		if strings.ContainsRune(l, '\n') {
+			return nil, nil, notZoneData(rr)
+		}
+		records = append(records, l)
 	}
 	slices.Sort(records)
 	return first, slices.Compact(records), nil
@@ -325,7 +329,11 @@ func (a *AXFR) apply(rrs []dns.RR, newSOA *dns.SOA) ([]string, error) {
 		case phase == deleting:
 			del = append(del, line(rr))
 		case phase == adding:
-			add = append(add, line(rr))
+			l := line(rr)
+			if strings.ContainsRune(l, '\n') {
+				return nil, fmt.Errorf("%w: %w", errInconsistent, notZoneData(rr))
+			}
+			add = append(add, l)
 		default:
 			return nil, fmt.Errorf("%w: a record outside any step", errInconsistent)
 		}
@@ -341,7 +349,8 @@ func (a *AXFR) apply(rrs []dns.RR, newSOA *dns.SOA) ([]string, error) {
 
 // mergeDiff returns cur without del and with add (all sorted, unique); every record of del must be in cur.
 func mergeDiff(cur, del, add []string) ([]string, error) {
-	out := make([]string, 0, len(cur)-len(del)+len(add))
+	// A primary may delete more records than the zone holds: that is an error below, not a negative size.
+	out := make([]string, 0, max(len(cur)-len(del), 0)+len(add))
 	i, j := 0, 0
 	for _, r := range cur {
 		for j < len(del) && del[j] < r {
@@ -364,6 +373,12 @@ func mergeDiff(cur, del, add []string) ([]string, error) {
 		return nil, fmt.Errorf("%w: it deletes %q, which the zone does not hold", errInconsistent, del[j])
 	}
 	return append(out, add[i:]...), nil
+}
+
+// notZoneData is the error for a record whose text spans lines (an OPT record, which miekg/dns writes as
+// a pseudo-section): in the body it would not read as one record.
+func notZoneData(rr dns.RR) error {
+	return fmt.Errorf("inconsistent: a %s record is not zone data", dns.TypeToString[rr.Header().Rrtype])
 }
 
 // line is a record as a zone-file line, owner lowercase and TTL 0, so that a deletion in an IXFR matches

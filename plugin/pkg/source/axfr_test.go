@@ -296,13 +296,24 @@ func TestAXFRBadKey(t *testing.T) {
 	}
 }
 
+// An AXFR answer with a record that is not zone data (an OPT, which miekg/dns writes over several lines)
+// is refused: in the body it would not read as one record.
+func TestWholeZoneRefusesOPT(t *testing.T) {
+	a := &AXFR{Zone: testZone}
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: testZone, Rrtype: dns.TypeOPT}}
+	if _, _, err := a.wholeZone([]dns.RR{soaRR(1), opt, soaRR(1)}); err == nil || !strings.Contains(err.Error(), "OPT") {
+		t.Errorf("an OPT record in the zone: %v", err)
+	}
+}
+
 // mergeDiff never takes a deletion of a record it does not hold.
 func TestMergeDiff(t *testing.T) {
 	got, err := mergeDiff([]string{"b", "d", "f"}, []string{"d"}, []string{"a", "d", "e", "g"})
 	if err != nil || strings.Join(got, "") != "abdefg" {
 		t.Errorf("mergeDiff: %v %v", got, err)
 	}
-	for _, del := range [][]string{{"c"}, {"z"}, {"a"}} {
+	// More deletions than records held (a primary's IXFR): an error, not a panic making the result.
+	for _, del := range [][]string{{"c"}, {"z"}, {"a"}, {"a", "b", "d"}, {"b", "d", "e"}} {
 		if _, err := mergeDiff([]string{"b", "d"}, del, nil); !errors.Is(err, errInconsistent) {
 			t.Errorf("deleting %v: %v", del, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -66,12 +67,21 @@ func Load(path string) (*State, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var s State
-	if err := json.NewDecoder(bufio.NewReaderSize(f, 1<<20)).Decode(&s); err != nil {
+	s, err := decode(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
+	return s, nil
+}
+
+// decode reads the content of a state file.
+func decode(r io.Reader) (*State, error) {
+	var s State
+	if err := json.NewDecoder(r).Decode(&s); err != nil {
+		return nil, err
+	}
 	if s.Version != Version {
-		return nil, fmt.Errorf("state file %s: version %d, want %d", path, s.Version, Version)
+		return nil, fmt.Errorf("version %d, want %d", s.Version, Version)
 	}
 	return &s, nil
 }
