@@ -345,7 +345,8 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 }
 
 // omitted is rpz.Omitted under the policy's longest RPZ origin, without walking its names when none of
-// its sets holds a name longer than fits there (the common case: a few hundred nanoseconds per set).
+// its sets holds a name longer than fits there: the common case, one pass over each set's name ends
+// (0.56 ms per million names, BenchmarkLongest).
 func omitted(p *Policy, s *snapshot.Snapshot, longest func(*entryset.Set) int) []policy.Entry {
 	origin := ""
 	for _, o := range p.RPZOrigins {
