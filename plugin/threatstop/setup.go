@@ -429,7 +429,7 @@ func parsePolicy(c *caddy.Controller, store *state.Store, catalog policy.Catalog
 	if err != nil {
 		return nil, c.Errf("policy %s: %v", name, err)
 	}
-	sp := &state.Policy{Policy: p, Line: line, Keys: keys, Clients: liteOf(clients), TransferClients: liteOf(xfrClients)}
+	sp := &state.Policy{Policy: p, Config: cfg, Line: line, Keys: keys, Clients: liteOf(clients), TransferClients: liteOf(xfrClients)}
 	return &policyEntry{Policy: sp, xfrLine: xfrLine}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -64,6 +65,14 @@ type Config struct {
 	Allowed []string          // own entries
 	Answers map[string]string // category (or "default") → IPv4 address in 127.0.0.0/8
 	Actions map[string]Action // category (or "default", or CustomList) → firewall action
+}
+
+// Clone returns a copy of c that shares nothing with it.
+func (c Config) Clone() Config {
+	c.Block, c.Allow = slices.Clone(c.Block), slices.Clone(c.Allow)
+	c.Blocked, c.Allowed = slices.Clone(c.Blocked), slices.Clone(c.Allowed)
+	c.Answers, c.Actions = maps.Clone(c.Answers), maps.Clone(c.Actions)
+	return c
 }
 
 // New builds a policy over the lists of cat.

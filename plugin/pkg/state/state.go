@@ -12,6 +12,8 @@ package state
 
 import (
 	"crypto/sha256"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +38,9 @@ type Policy struct {
 	Keys            map[string]bool // TSIG key names (lowercase, fully qualified) that may transfer its RPZ zone
 	Clients         *bart.Lite      // nil: every client may ask
 	TransferClients *bart.Lite      // networks that may transfer its zone without a key; nil: none
+
+	// Config is the definition the policy was built from, so that Edit can build the next one.
+	Config policy.Config
 
 	// RPZOrigins are the origins of the policy's RPZ zones, fully qualified: a trigger whose owner would be
 	// too long under the longest of them is reported in State.Omitted.
@@ -212,6 +217,49 @@ func (st *Store) AddBlock(serverBlock int, key string, policies []*Policy) *Bloc
 	return b
 }
 
+// Edit changes the definition of policy name of block b while it is served: fn edits a copy of its Config
+// (own block and allow entries, lists, answers, actions), the policy is built anew over the catalog, and a
+// State of the current snapshot with it is published. Only that policy's sum is computed again, so only
+// its serial moves (when its content changed), and the subscribers see it as a change of that policy
+// alone: its secondaries get a NOTIFY, the others nothing. An error from fn or from building the policy
+// changes nothing.
+func (st *Store) Edit(b int, name string, fn func(*policy.Config) error) (*State, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if b < 0 || b >= len(st.blocks) || st.blocks[b].byName[name] == nil {
+		return nil, fmt.Errorf("no policy %q in block %d", name, b)
+	}
+	old := st.blocks[b].byName[name]
+	cfg := old.Config.Clone()
+	if err := fn(&cfg); err != nil {
+		return nil, err
+	}
+	pol, err := policy.New(cfg, st.catalog)
+	if err != nil {
+		return nil, err
+	}
+	next := *old
+	next.Policy, next.Config = pol, cfg
+	st.policies = slices.Clone(st.policies)
+	st.policies[old.Index] = &next
+	// Blocks are shared by the States that hold them: the edited one is a new Block.
+	nb := *st.blocks[b]
+	nb.Policies, nb.byName = slices.Clone(nb.Policies), maps.Clone(nb.byName)
+	for i, p := range nb.Policies {
+		if p == old {
+			nb.Policies[i] = &next
+		}
+	}
+	nb.byName[name] = &next
+	st.blocks = slices.Clone(st.blocks)
+	st.blocks[b] = &nb
+	cur := st.cur.Load()
+	if cur == nil {
+		return nil, nil
+	}
+	return st.swap(cur.Snap, cur.Loaded, cur.placeholder), nil
+}
+
 // Blocks returns the blocks added so far.
 func (st *Store) Blocks() []*Block {
 	st.mu.Lock()
@@ -308,7 +356,7 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 	changed := make([]bool, len(st.blocks))
 	for i, p := range st.policies {
 		if old != nil && i < len(old.Serials) {
-			if !usesChanged(p.Policy, old.Snap, s) {
+			if old.Policies[i] == p && !usesChanged(p.Policy, old.Snap, s) {
 				next.Sums[i], next.Serials[i], next.Omitted[i] = old.Sums[i], old.Serials[i], old.Omitted[i]
 				continue
 			}

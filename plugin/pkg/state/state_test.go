@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"testing"
@@ -35,11 +36,12 @@ func fixture(t *testing.T) (*Store, *time.Time) {
 		st.AddList(snapshot.ListInfo{Name: n, Category: n})
 	}
 	mk := func(name string, lists ...int) *Policy {
-		p, err := policy.New(policy.Config{Name: name, Block: lists}, st.Catalog())
+		cfg := policy.Config{Name: name, Block: lists}
+		p, err := policy.New(cfg, st.Catalog())
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &Policy{Policy: p}
+		return &Policy{Policy: p, Config: cfg}
 	}
 	st.AddBlock(0, "b0", []*Policy{mk("pa", 0), mk("pb", 1)})
 	st.AddBlock(1, "b1", []*Policy{mk("pab", 0, 1)})
@@ -228,3 +230,66 @@ func TestSerialsAcrossStores(t *testing.T) {
 }
 
 func slicesEqual(a, b []uint32) bool { return slices.Equal(a, b) }
+
+// TestEdit: an edit of one policy publishes a State in which that policy answers its new definition and
+// only its serial (and its block's zone serial) moves; the State before it still answers the old one; an
+// edit that fails, or that changes nothing, moves nothing.
+func TestEdit(t *testing.T) {
+	st, now := fixture(t)
+	var seen [][2]*State
+	st.Subscribe(func(old, next *State) { seen = append(seen, [2]*State{old, next}) })
+	s1 := st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
+	*now = now.Add(5 * time.Second)
+	addr := netip.MustParseAddr("198.51.100.7")
+	s2, err := st.Edit(0, "pb", func(c *policy.Config) error {
+		c.Blocked = append(c.Blocked, "198.51.100.7")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Load() != s2 || seen[len(seen)-1] != [2]*State{s1, s2} {
+		t.Fatal("the edit's State is not the current one, or the subscribers did not see it")
+	}
+	pb := s2.Blocks[0].Policy("pb")
+	if pb == nil || s2.Policies[1] != pb || !pb.MatchAddr(s2.Snap, addr).Listed {
+		t.Errorf("the edited policy does not list the new entry in the new State")
+	}
+	if s1.Blocks[0].Policy("pb").MatchAddr(s1.Snap, addr).Listed || s1.Policies[1].MatchAddr(s1.Snap, addr).Listed {
+		t.Error("the State before the edit lists the new entry")
+	}
+	if !slices.Equal(s2.Serials, []uint32{s1.Serials[0], s1.Serials[1] + 5, s1.Serials[2]}) {
+		t.Errorf("serials %v after editing pb, want %v with pb's moved on", s2.Serials, s1.Serials)
+	}
+	if s2.ZoneSerials[0] == s1.ZoneSerials[0] || s2.ZoneSerials[1] != s1.ZoneSerials[1] {
+		t.Errorf("zone serials %v -> %v, want block 0's alone moved", s1.ZoneSerials, s2.ZoneSerials)
+	}
+	// A refresh after the edit keeps the edited definition.
+	s3 := st.Publish(snapshot.Build(lists(t, 2, 1), s2.Snap), nil)
+	if !s3.Policies[1].MatchAddr(s3.Snap, addr).Listed || s3.Serials[1] != s2.Serials[1] {
+		t.Errorf("after a refresh of list a: pb lists the entry %v, serial %d (want %d)",
+			s3.Policies[1].MatchAddr(s3.Snap, addr).Listed, s3.Serials[1], s2.Serials[1])
+	}
+	n := len(seen)
+	if _, err := st.Edit(0, "pb", func(c *policy.Config) error { c.Blocked = append(c.Blocked, "not an entry!"); return nil }); err == nil {
+		t.Error("an invalid entry was accepted")
+	}
+	if _, err := st.Edit(0, "pb", func(*policy.Config) error { return fmt.Errorf("no") }); err == nil {
+		t.Error("fn's error was not returned")
+	}
+	if _, err := st.Edit(1, "pb", func(*policy.Config) error { return nil }); err == nil {
+		t.Error("a policy of another block was edited")
+	}
+	if len(seen) != n || st.Load() != s3 {
+		t.Error("a failed edit published a State")
+	}
+	// An edit that changes nothing keeps every serial.
+	s4, err := st.Edit(0, "pb", func(*policy.Config) error { return nil })
+	if err != nil || !slices.Equal(s4.Serials, s3.Serials) {
+		t.Errorf("an empty edit: %v, serials %v -> %v", err, s3.Serials, s4.Serials)
+	}
+	// The Config of the State before an edit is not changed by it.
+	if slices.Contains(s1.Policies[1].Config.Blocked, "198.51.100.7") {
+		t.Error("the edit changed the Config of an earlier State")
+	}
+}
