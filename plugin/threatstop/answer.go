@@ -9,13 +9,14 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/rpz"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // listed answers a listed entry: A records per category, TXT records naming the lists, NODATA for any
 // other type. own says whether the client may learn that the policy's own block entries list it; when it
 // may not, they answer like a listing of the default category, with the reason hiddenReason where no
 // feed lists the entry too.
-func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *policyEntry, s *snapshot.Snapshot, v policy.Verdict, own, testPoint bool, apex string, z *zone, serial uint32, qtype uint16) (int, error) {
+func (t *Threatstop) listed(w dns.ResponseWriter, r *dns.Msg, p *state.Policy, s *snapshot.Snapshot, v policy.Verdict, own, testPoint bool, apex string, z *zone, serial uint32, qtype uint16) (int, error) {
 	m := reply(r)
 	name := r.Question[0].Name
 	if qtype == dns.TypeA || qtype == dns.TypeANY {

@@ -119,7 +119,7 @@ func (t *Threatstop) pagesOf(p *policyEntry, st *state.State) *listPages {
 	if l := p.pages.Load(); l != nil && l.serial == serial {
 		return l
 	}
-	l := buildPages(p.Policy.Policy, st.Snap, serial, t.listPage)
+	l := buildPages(st.Policies[p.Index].Policy, st.Snap, serial, t.listPage) // as this State defines it
 	p.pages.Store(l)
 	return l
 }

@@ -112,15 +112,16 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 	if p == nil {
 		return t.nxdomain(w, r, z.name, z, zoneSerial)
 	}
+	sp := st.Policies[p.Index] // as this State defines it: a policy can be edited while it is served
 	list := isList(inner)
 	// The list pages are the policy's whole content, allow carve-outs included: only for those that may
 	// read it, whether or not the policy has clients.
-	if list && !t.mayRead(ctx, w, p.Policy) || !list && !mayLookUp(w, p.Policy) {
+	if list && !t.mayRead(ctx, w, sp) || !list && !mayLookUp(w, sp) {
 		p.counters.refused.Inc()
 		return dns.RcodeRefused, nil
 	}
 	apex := name[len(name)-len(z.name)-len(label)-1:]
-	serial := st.Serial(p.Policy)
+	serial := st.Serial(sp)
 	if inner == "" {
 		return t.apex(w, r, apex, z, serial, qtype)
 	}
@@ -133,7 +134,7 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		p.counters.invalid.Inc()
 		return t.nxdomain(w, r, apex, z, serial)
 	}
-	v, testPoint := check(p.Policy.Policy, st.Snap, q)
+	v, testPoint := check(sp.Policy, st.Snap, q)
 	if !v.Listed {
 		p.counters.clean.Inc()
 		return t.nxdomain(w, r, apex, z, serial)
@@ -141,8 +142,8 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 	p.counters.listed.Inc()
 	// Only its clients (when it has them) and those that may read the policy learn which of its
 	// listings are its own entries.
-	own := v.Custom && t.mayRead(ctx, w, p.Policy)
-	return t.listed(w, r, p, st.Snap, v, own, testPoint, apex, z, serial, qtype)
+	own := v.Custom && t.mayRead(ctx, w, sp)
+	return t.listed(w, r, sp, st.Snap, v, own, testPoint, apex, z, serial, qtype)
 }
 
 // match returns the longest served zone that holds name (lowercase, fully qualified), without the

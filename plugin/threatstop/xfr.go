@@ -36,9 +36,10 @@ func (t *Threatstop) serveRPZ(ctx context.Context, w dns.ResponseWriter, r *dns.
 		}
 		return t.refuse(w, r)
 	}
+	sp := st.Policies[p.Index]
 	switch qtype {
 	case dns.TypeAXFR, dns.TypeIXFR:
-		if !mayTransfer(ctx, w, p.Policy) && !t.catalogKey(ctx) {
+		if !mayTransfer(ctx, w, sp) && !t.catalogKey(ctx) {
 			p.counters.xfrRefused.Inc()
 			return t.refuse(w, r)
 		}
@@ -47,13 +48,13 @@ func (t *Threatstop) serveRPZ(ctx context.Context, w dns.ResponseWriter, r *dns.
 			// back over TCP. From the current serial that is the SOA; from an older one the changes
 			// are the whole zone (no journal yet), which does not fit: the SOA.
 			m := reply(r)
-			m.Answer = []dns.RR{t.soa(name, z, st.Serial(p.Policy), false)}
+			m.Answer = []dns.RR{t.soa(name, z, st.Serial(sp), false)}
 			w.WriteMsg(m)
 			return dns.RcodeSuccess, nil
 		}
 		return t.next(ctx, compressed{w}, r)
 	}
-	return t.apex(w, r, name, z, st.Serial(p.Policy), qtype)
+	return t.apex(w, r, name, z, st.Serial(sp), qtype)
 }
 
 // catalogKey reports whether the request is signed with a catalog key: the operator's secondaries, which
@@ -121,7 +122,8 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 		return t.transferCatalog(zone, serial)
 	}
 	st := t.store.Load()
-	current := st.Serial(p.Policy)
+	sp := st.Policies[p.Index]
+	current := st.Serial(sp)
 	apex := p.Name + "." + rpzLabel + "." + z.name
 	soa := t.soa(apex, z, current, false)
 	ch := make(chan []dns.RR, 2)
@@ -132,15 +134,15 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 	}
 	if serial != 0 {
 		// A version from before a reload is usable when the block rendered it alike (TTLs, SOA names).
-		if old, op, d := t.journal.find(t.block, p.Policy, serial, current); old != nil && op.Render == p.Render {
+		if old, op, d := t.journal.find(t.block, sp, serial, current); old != nil && op.Render == sp.Render {
 			// RFC 1995 §4: the new SOA, then the old SOA, the records gone, the new SOA, the records
 			// added, and the new SOA again.
 			go func() {
 				defer close(ch)
-				if op == p.Policy {
-					d.compute(p.Policy.Policy, old.Snap, st.Snap, apex, t.ttl)
-				} else {
-					d.computeAcross(op.Policy, old.Snap, p.Policy.Policy, st.Snap, apex, t.ttl)
+				if op == sp { // the same definition: only the lists' changes
+					d.compute(sp.Policy, old.Snap, st.Snap, apex, t.ttl)
+				} else { // from before a reload or an edit
+					d.computeAcross(op.Policy, old.Snap, sp.Policy, st.Snap, apex, t.ttl)
 				}
 				t.journal.computed()
 				ch <- []dns.RR{soa, t.soa(apex, z, serial, false)}
@@ -159,7 +161,7 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 			head = append(head, &dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: ns})
 		}
 		ch <- head
-		rpz.Zone(p.Policy.Policy, st.Snap, apex, t.ttl, func(rrs []dns.RR) bool {
+		rpz.Zone(sp.Policy, st.Snap, apex, t.ttl, func(rrs []dns.RR) bool {
 			ch <- rrs
 			return true
 		})

@@ -15,3 +15,12 @@ func FromController(c *caddy.Controller) *Store {
 	c.Set(storageKey{}, st)
 	return st
 }
+
+// FromInstance returns the Store of a running instance, nil when none was created: for what reaches an
+// instance from outside a Corefile (tests, a management API started with it).
+func FromInstance(inst *caddy.Instance) *Store {
+	inst.StorageMu.RLock()
+	defer inst.StorageMu.RUnlock()
+	st, _ := inst.Storage[storageKey{}].(*Store)
+	return st
+}
