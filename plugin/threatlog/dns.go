@@ -34,7 +34,7 @@ func (t *Threatlog) serveCheck(ctx context.Context, w dns.ResponseWriter, r *dns
 	var pol *policy.Policy
 	if key, ok := tsig.ValidatedKeyName(ctx); ok {
 		if k, ok := t.keys[strings.ToLower(dns.Fqdn(key))]; ok {
-			pol = t.policies[k.policy]
+			pol = t.policy(t.state.Load(), k.policy)
 		}
 	}
 	res, err := t.check(decodeIOC(ioc), pol)

@@ -202,7 +202,8 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.New()
 	counted := &countingReader{r: io.TeeReader(io.LimitReader(text, t.maxSize+1), sum)}
 	now := clock()
-	m := &matcher{p: t.policies[wh.policy], snap: t.state.Load().Snap, t: t}
+	cur := t.state.Load()
+	m := &matcher{p: t.policy(cur, wh.policy), snap: cur.Snap, t: t}
 	// Each record is kept only in its stored form (logstore.Batch), a fraction of the parsed one.
 	var b logstore.Batch
 	hitsOf := map[string]int{}
@@ -414,7 +415,7 @@ func (t *Threatlog) serveCheckHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		pol = wh.policy
 	}
-	res, err := t.check(q.Get("ioc"), t.policies[pol])
+	res, err := t.check(q.Get("ioc"), t.policy(t.state.Load(), pol))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return

@@ -55,7 +55,7 @@ type Threatlog struct {
 	tokens      map[string]token // token → policy and device
 
 	state    *state.Store              // the State: snapshot and policies
-	policies map[string]*policy.Policy // of the server block's threatstop block
+	block    int                       // index of the server block's threatstop block in the State
 	keys     map[string]keyOf          // TSIG key name → policy and secret
 	store    *sharedStore
 	srv      *httpServer
@@ -72,16 +72,22 @@ type keyOf struct {
 	secret []byte
 }
 
+// policy is the block's policy called name as State st defines it (a policy can be edited while it is
+// served), nil when there is none.
+func (t *Threatlog) policy(st *state.State, name string) *policy.Policy {
+	if p := st.Blocks[t.block].Policy(name); p != nil {
+		return p.Policy
+	}
+	return nil
+}
+
 func (t *Threatlog) start(store *state.Store, block *state.Block, secrets map[string]string) error {
 	keys, err := policyKeys(block, secrets)
 	if err != nil {
 		return err
 	}
 	t.state, t.keys = store, keys
-	t.policies = map[string]*policy.Policy{}
-	for _, p := range block.Policies {
-		t.policies[p.Name] = p.Policy
-	}
+	t.block = block.Index
 	policySeries.Replace(store.Load().PolicyNames()) // the series of policies a reload removed go
 	st, err := openStore(t.db)
 	if err != nil {
