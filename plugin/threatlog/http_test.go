@@ -41,11 +41,11 @@ func events(n int, start time.Time, remote string) []logstore.Record {
 func TestStalledCSVDoesNotBlockUploads(t *testing.T) {
 	defer func(n int) { logstore.InitialMmap = n }(logstore.InitialMmap)
 	logstore.InitialMmap = 0 // bbolt's smallest: the upload below remaps
-	st, err := openStore(filepath.Join(t.TempDir(), "threatlog.db"))
+	st, release, err := stores.Acquire(filepath.Join(t.TempDir(), "threatlog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.release()
+	defer release()
 	tl := &Threatlog{store: st}
 	t0 := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 	if err := st.Add("demo", "gw", "b1", t0, events(3000, t0, "1.10.16.%d")); err != nil {

@@ -15,11 +15,11 @@ const reportToken = "7c0d0c4e1b9a4f0e8d1b2a3c"
 
 // reportServer serves one instance over real HTTP: policy demo with device gw's token and an empty log.
 func reportServer(t *testing.T) *httptest.Server {
-	st, err := openStore(filepath.Join(t.TempDir(), "threatlog.db"))
+	st, release, err := stores.Acquire(filepath.Join(t.TempDir(), "threatlog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(st.release)
+	t.Cleanup(func() { release() })
 	tl := &Threatlog{store: st, infected: 3, skew: 5 * time.Minute, tokens: map[string]token{reportToken: {policy: "demo", device: "gw"}}}
 	srv := httptest.NewServer(httpHandler{tl})
 	t.Cleanup(srv.Close)

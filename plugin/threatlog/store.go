@@ -3,57 +3,15 @@ package threatlog
 import (
 	"encoding/base64"
 	"net/netip"
-	"path/filepath"
-	"sync"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
+	"github.com/threatstop/threatstop/plugin/pkg/shared"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 )
 
-// A database outlives a Corefile reload: the new instance opens it before the old one closes it, and
-// bbolt locks the file, so open databases are shared per path with a count of their users.
-type sharedStore struct {
-	*logstore.Store
-	path  string
-	users int // guarded by storesMu
-}
-
-var (
-	storesMu sync.Mutex
-	stores   = map[string]*sharedStore{}
-)
-
-func openStore(path string) (*sharedStore, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
-	storesMu.Lock()
-	defer storesMu.Unlock()
-	s := stores[abs]
-	if s == nil {
-		st, err := logstore.Open(abs)
-		if err != nil {
-			return nil, err
-		}
-		s = &sharedStore{Store: st, path: abs}
-		stores[abs] = s
-	}
-	s.users++
-	return s, nil
-}
-
-func (s *sharedStore) release() {
-	storesMu.Lock()
-	defer storesMu.Unlock()
-	if s.users--; s.users == 0 {
-		delete(stores, s.path)
-		if err := s.Close(); err != nil {
-			log.Errorf("close %s: %v", s.path, err)
-		}
-	}
-}
+// stores are the open log databases, shared by the instances of a reload.
+var stores = shared.New(logstore.Open)
 
 func decodeSecret(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/logstore"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
@@ -54,10 +55,11 @@ type Threatlog struct {
 	listedOnly  bool             // store only events whose remote side the policy lists
 	tokens      map[string]token // token → policy and device
 
-	state    *state.Store              // the State: snapshot and policies
-	block    int                       // index of the server block's threatstop block in the State
-	keys     map[string]keyOf          // TSIG key name → policy and secret
-	store    *sharedStore
+	state    *state.Store     // the State: snapshot and policies
+	block    int              // index of the server block's threatstop block in the State
+	keys     map[string]keyOf // TSIG key name → policy and secret
+	store    *logstore.Store
+	release  func() error // gives store back
 	srv      *httpServer
 	cancel   context.CancelFunc
 	done     sync.WaitGroup
@@ -89,14 +91,14 @@ func (t *Threatlog) start(store *state.Store, block *state.Block, secrets map[st
 	t.state, t.keys = store, keys
 	t.block = block.Index
 	policySeries.Replace(store.Load().PolicyNames()) // the series of policies a reload removed go
-	st, err := openStore(t.db)
+	st, release, err := stores.Acquire(t.db)
 	if err != nil {
 		return err
 	}
-	t.store = st
+	t.store, t.release = st, release
 	srv, err := startHTTP(t.listen, t)
 	if err != nil {
-		st.release()
+		release()
 		return err
 	}
 	t.srv = srv
@@ -148,7 +150,9 @@ func (t *Threatlog) stop() error {
 		t.cancel()
 		t.done.Wait()
 		t.srv.release(t)
-		t.store.release()
+		if err := t.release(); err != nil {
+			log.Errorf("close %s: %v", t.db, err)
+		}
 	})
 	return nil
 }
