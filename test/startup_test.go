@@ -216,7 +216,74 @@ func TestCorefileExample(t *testing.T) {
 	if code, body, err := httpGet(&http.Client{Timeout: 5 * time.Second}, "http://127.0.0.1:9155/check?ioc=1.10.16.5"); err != nil || code != 200 || !strings.Contains(body, `"entry": "1.10.16.0/20"`) {
 		t.Errorf("GET /check?ioc=1.10.16.5: %d %v\n%s", code, err, body)
 	}
+	checkAdminContract(t)
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
+}
+
+// checkAdminContract runs the README's management API commands with curl: a block entry added with demo's
+// token is listed with the custom answer within 2 s and unlisted by its DELETE; an allow entry unlists a
+// DROP address until it is deleted. The edits are undone, so bin/threatadmin.db keeps nothing of them.
+func checkAdminContract(t *testing.T) {
+	t.Helper()
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("curl is not installed (.ci/run installs it)")
+		}
+		t.Log("no curl: the management API contract is not checked")
+		return
+	}
+	const auth = "Authorization: Bearer demo-api-7f3c9a1e5b2d4c6e"
+	api := func(method, path, body string) string {
+		args := []string{"-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, "-H", auth}
+		if body != "" {
+			args = append(args, "-d", body)
+		}
+		out, err := exec.Command(curl, append(args, "http://127.0.0.1:9156"+path)...).Output()
+		if err != nil {
+			t.Fatalf("curl %s %s: %v", method, path, err)
+		}
+		return string(out)
+	}
+	answer := func(name string) string {
+		out := dig(t, 1053, "+noall", "+answer", "+comments", name, "A")
+		if a := aRecords(&dns.Msg{Answer: digRRs(t, out)}); len(a) > 0 {
+			return digStatus(t, out) + " " + strings.Join(a, " ")
+		}
+		return digStatus(t, out)
+	}
+	within := func(name, want string) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for got := answer(name); got != want; got = answer(name) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s: %s, want %s within 2 s of the API call", name, got, want)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	const added, dropped = "7.100.51.198.demo.threatstop.local", "1.16.10.1.demo.threatstop.local"
+	api("DELETE", "/api/v1/policies/demo/block/198.51.100.7", "") // what an earlier run may have left
+	api("DELETE", "/api/v1/policies/demo/allow/1.10.16.1", "")
+	within(added, "NXDOMAIN")
+	if code := api("POST", "/api/v1/policies/demo/block", `{"value":"198.51.100.7"}`); code != "201" {
+		t.Errorf("POST block: %s, want 201", code)
+	}
+	within(added, "NOERROR 127.0.0.10")
+	if code := api("DELETE", "/api/v1/policies/demo/block/198.51.100.7", ""); code != "204" {
+		t.Errorf("DELETE block: %s, want 204", code)
+	}
+	within(added, "NXDOMAIN")
+	within(dropped, "NOERROR 127.0.0.2")
+	if code := api("POST", "/api/v1/policies/demo/allow", `{"value":"1.10.16.1"}`); code != "201" {
+		t.Errorf("POST allow: %s, want 201", code)
+	}
+	within(dropped, "NXDOMAIN")
+	if code := api("DELETE", "/api/v1/policies/demo/allow/1.10.16.1", ""); code != "204" {
+		t.Errorf("DELETE allow: %s, want 204", code)
+	}
+	within(dropped, "NOERROR 127.0.0.2")
 }
 
 // TestCorefileExampleClients: every policy of Corefile.example names its clients, so that the example

@@ -41,6 +41,7 @@ import (
 	_ "github.com/coredns/coredns/plugin/tsig"
 	_ "github.com/coredns/coredns/plugin/whoami"
 
+	_ "github.com/threatstop/threatstop/plugin/threatadmin"
 	_ "github.com/threatstop/threatstop/plugin/threatfeed"
 	_ "github.com/threatstop/threatstop/plugin/threatfirewall"
 	_ "github.com/threatstop/threatstop/plugin/threatlog"
@@ -48,7 +49,8 @@ import (
 )
 
 // directives is CoreDNS's own order (core/dnsserver/zdirectives.go) restricted to the plugins above, with
-// threatfeed, threatlog, threatstop and threatfirewall after tsig and acl (which decide who may ask),
+// threatadmin (which applies the stored edits of the policies before threatfeed publishes the first
+// State), threatfeed, threatlog, threatstop and threatfirewall after tsig and acl (which decide who may ask),
 // before transfer (so the policy zones can be handed to it), and the firewall before cache and every
 // resolving plugin: it sees each
 // query and each answer, cached or not, like RPZ in a resolver. A cache in front of it would give one
@@ -76,6 +78,7 @@ var directives = []string{
 	"tsig",
 	"rewrite",
 	"acl",
+	"threatadmin",
 	"threatfeed",
 	"threatlog",
 	"threatstop",

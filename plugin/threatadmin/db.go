@@ -1,0 +1,109 @@
+package threatadmin
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/threatstop/threatstop/plugin/pkg/shared"
+)
+
+// The database: bucket edits holds each policy's delta (JSON) by policy name; bucket audit holds one
+// record per change, by time and a sequence number, in order.
+var (
+	bucketEdits = []byte("edits")
+	bucketAudit = []byte("audit")
+)
+
+// dbs are the open databases, shared by the instances of a reload (bbolt locks its file).
+var dbs = shared.New(func(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketEdits, bucketAudit} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+})
+
+// audit is one change: who, when, from where, what.
+type audit struct {
+	Time     time.Time `json:"time"`
+	Customer string    `json:"customer"`
+	From     string    `json:"from"`
+	Action   string    `json:"action"` // add, remove, revert
+	Policy   string    `json:"policy"`
+	List     string    `json:"list"`
+	Value    string    `json:"value"`
+}
+
+var auditSeq atomic.Uint32
+
+func loadDeltas(db *bolt.DB) (map[string]delta, error) {
+	out := map[string]delta{}
+	err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketEdits).ForEach(func(k, v []byte) error {
+			var d delta
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out[string(k)] = d
+			return nil
+		})
+	})
+	return out, err
+}
+
+// saveDelta keeps policy p's delta and the audit record of the change in one transaction.
+func saveDelta(db *bolt.DB, p string, d delta, rec audit) error {
+	dv, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	av, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	key := binary.BigEndian.AppendUint64(nil, uint64(rec.Time.UnixNano()))
+	key = binary.BigEndian.AppendUint32(key, auditSeq.Add(1))
+	return db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketEdits).Put([]byte(p), dv); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketAudit).Put(key, av)
+	})
+}
+
+// audits returns the audit records of customer, oldest first, at most limit of the newest.
+func audits(db *bolt.DB, customer string, limit int) ([]audit, error) {
+	out := []audit{}
+	err := db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			var rec audit
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			if rec.Customer == customer {
+				out = append(out, rec)
+			}
+		}
+		return nil
+	})
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}

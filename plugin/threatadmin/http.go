@@ -1,0 +1,257 @@
+package threatadmin
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/threatstop/threatstop/plugin/pkg/state"
+)
+
+// openAPI is the API's description, served at /api/v1/openapi.json; TestOpenAPI keeps it and routes
+// the same.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// route is one operation of the API.
+type route struct {
+	method, path string // path in OpenAPI form: {name} for a parameter
+	write        bool   // needs a token of scope write
+	h            func(a *Admin, w http.ResponseWriter, r *http.Request, g grant)
+}
+
+// routes are every operation; the OpenAPI document lists exactly these.
+var routes = []route{
+	{"GET", "/api/v1/policies", false, (*Admin).listPolicies},
+	{"GET", "/api/v1/policies/{policy}", false, (*Admin).getPolicy},
+	{"POST", "/api/v1/policies/{policy}/{list}", true, (*Admin).addEntry},
+	{"DELETE", "/api/v1/policies/{policy}/{list}/{value}", true, (*Admin).removeEntry},
+	{"GET", "/api/v1/audit", false, (*Admin).listAudit},
+}
+
+const maxBody = 64 << 10
+
+func (a *Admin) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	for _, rt := range routes {
+		pattern := rt.method + " " + strings.Replace(rt.path, "{value}", "{value...}", 1) // a prefix has a '/'
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			g, ok := a.auth(r)
+			switch {
+			case !ok:
+				w.Header().Set("WWW-Authenticate", `Bearer realm="threatstop"`)
+				writeError(w, http.StatusUnauthorized, "a valid Bearer token is needed")
+			case rt.write && !g.write:
+				writeError(w, http.StatusForbidden, "this token may only read")
+			default:
+				rt.h(a, w, r, g)
+			}
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "no such resource; see /api/v1/openapi.json")
+	})
+	return counted{mux}
+}
+
+// auth finds the grant of the request's Bearer token.
+func (a *Admin) auth(r *http.Request) (grant, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return grant{}, false
+	}
+	g, ok := a.tokens[sha256.Sum256([]byte(strings.TrimSpace(tok)))]
+	return g, ok
+}
+
+// policyOf is the policy named in the path when the caller's customer owns it. Another customer's
+// policy is answered like one that does not exist: the answer tells nothing of it.
+func (a *Admin) policyOf(w http.ResponseWriter, r *http.Request, g grant) (*state.State, *state.Policy, bool) {
+	name := r.PathValue("policy")
+	st := a.store.Load()
+	if !g.customer.owns(name) {
+		writeError(w, http.StatusNotFound, "no such policy")
+		return nil, nil, false
+	}
+	return st, st.Blocks[a.block].Policy(name), true
+}
+
+// policyView is a policy as the API shows it.
+type policyView struct {
+	Name   string   `json:"name"`
+	Serial uint32   `json:"serial"`
+	Lists  []string `json:"lists"`
+	Block  []string `json:"block"`
+	Allow  []string `json:"allow"`
+}
+
+func view(st *state.State, p *state.Policy) policyView {
+	v := policyView{Name: p.Name, Serial: st.Serial(p), Lists: []string{}, Block: []string{}, Allow: []string{}}
+	for _, id := range p.Config.Block {
+		v.Lists = append(v.Lists, st.Catalog[id].Name)
+	}
+	for _, e := range p.Config.Blocked {
+		v.Block = append(v.Block, canonicalOr(e))
+	}
+	for _, e := range p.Config.Allowed {
+		v.Allow = append(v.Allow, canonicalOr(e))
+	}
+	return v
+}
+
+func (a *Admin) listPolicies(w http.ResponseWriter, _ *http.Request, g grant) {
+	st := a.store.Load()
+	out := []policyView{}
+	for _, name := range g.customer.policies {
+		out = append(out, view(st, st.Blocks[a.block].Policy(name)))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *Admin) getPolicy(w http.ResponseWriter, r *http.Request, g grant) {
+	if st, p, ok := a.policyOf(w, r, g); ok {
+		writeJSON(w, http.StatusOK, view(st, p))
+	}
+}
+
+// entryResult answers an edit.
+type entryResult struct {
+	Policy string `json:"policy"`
+	List   string `json:"list"`
+	Value  string `json:"value"`
+	Serial uint32 `json:"serial"`
+}
+
+func (a *Admin) addEntry(w http.ResponseWriter, r *http.Request, g grant) {
+	_, p, ok := a.policyOf(w, r, g)
+	if !ok {
+		return
+	}
+	list, ok := listOf(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Value string `json:"value"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, `the body must be {"value": "ENTRY"}: `+err.Error())
+		return
+	}
+	value, err := canonical(body.Value)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	changed, serial, err := a.edit(g, remoteIP(r), p.Name, list, value, false)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	code := http.StatusOK // it was there already
+	if changed {
+		code = http.StatusCreated
+		edits.WithLabelValues("add").Inc()
+	}
+	writeJSON(w, code, entryResult{Policy: p.Name, List: list, Value: value, Serial: serial})
+}
+
+func (a *Admin) removeEntry(w http.ResponseWriter, r *http.Request, g grant) {
+	_, p, ok := a.policyOf(w, r, g)
+	if !ok {
+		return
+	}
+	list, ok := listOf(w, r)
+	if !ok {
+		return
+	}
+	value, err := canonical(r.PathValue("value"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "no such entry: "+err.Error())
+		return
+	}
+	switch _, _, err := a.edit(g, remoteIP(r), p.Name, list, value, true); {
+	case errors.Is(err, errNoEntry):
+		writeError(w, http.StatusNotFound, "no such entry")
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	default:
+		edits.WithLabelValues("remove").Inc()
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (a *Admin) listAudit(w http.ResponseWriter, r *http.Request, g grant) {
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, "limit: 1 to 10000")
+			return
+		}
+		limit = n
+	}
+	recs, err := audits(a.bolt, g.customer.name, limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, recs)
+}
+
+func listOf(w http.ResponseWriter, r *http.Request) (string, bool) {
+	switch l := r.PathValue("list"); l {
+	case listBlock, listAllow:
+		return l, true
+	}
+	writeError(w, http.StatusNotFound, "a policy's lists are block and allow")
+	return "", false
+}
+
+func remoteIP(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// counted counts requests by method and status.
+type counted struct{ h http.Handler }
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
+
+func (c counted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	c.h.ServeHTTP(sw, r)
+	requests.WithLabelValues(r.Method, strconv.Itoa(sw.code)).Inc()
+}

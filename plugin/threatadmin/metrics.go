@@ -1,0 +1,18 @@
+package threatadmin
+
+import (
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	requests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "requests_total",
+		Help: "API requests by method and HTTP status.",
+	}, []string{"method", "code"})
+	edits = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "edits_total",
+		Help: "Edits of policies' own entries applied, by kind (add, remove).",
+	}, []string{"kind"})
+)

@@ -1,0 +1,310 @@
+package threatadmin_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/internal/coretest"
+)
+
+const (
+	demoToken  = "demo-api-7f3c9a1e5b2d4c6e"
+	readToken  = "demo-read-0123456789abcdef"
+	otherToken = "other-api-fedcba9876543210"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start serves policies demo (customer demo) and other (customer other) over feed drop, with the API on
+// api and its database in dir.
+func start(t *testing.T, dir, api string) *coretest.Server {
+	t.Helper()
+	feed := filepath.Join(dir, "drop.txt")
+	if _, err := os.Stat(feed); err != nil {
+		if err := os.WriteFile(feed, []byte("5.188.10.0/24\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return coretest.Start(t, fmt.Sprintf(`threatstop.local:0 {
+    bind 127.0.0.1
+    threatfeed {
+        feed drop {
+            file %[1]s
+            format plain
+            category spam
+        }
+    }
+    threatstop {
+        policy demo {
+            lists drop
+            block evil.example
+            answer custom 127.0.0.10
+            clients 127.0.0.1
+            transfer_clients 127.0.0.1
+        }
+        policy other {
+            lists drop
+            block other.example
+        }
+    }
+    transfer {
+        to *
+    }
+    threatadmin {
+        listen %[2]s
+        db %[3]s
+        customer demo {
+            policies demo
+            token %[4]s
+            token %[5]s read
+        }
+        customer other {
+            policies other
+            token %[6]s
+        }
+    }
+}
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken))
+}
+
+func call(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func rcode(t *testing.T, s *coretest.Server, name string) int {
+	t.Helper()
+	return s.Query(t, name, dns.TypeA).Rcode
+}
+
+// TestBlockAllow: the contract of the README. POST .../block makes the address listed at once with the
+// policy's custom answer, DELETE unlists it; the same for allow, which wins over a feed; a prefix is
+// removed by its path with the slash as is or escaped; an entry is added once.
+func TestBlockAllow(t *testing.T) {
+	api := freeAddr(t)
+	s := start(t, t.TempDir(), api)
+	base := "http://" + api + "/api/v1/policies/demo"
+	const name = "7.100.51.198.demo.threatstop.local."
+	if rc := rcode(t, s, name); rc != dns.RcodeNameError {
+		t.Fatalf("before: %s", dns.RcodeToString[rc])
+	}
+	code, body := call(t, "POST", base+"/block", demoToken, `{"value":"198.51.100.7"}`)
+	if code != http.StatusCreated || !strings.Contains(body, `"value": "198.51.100.7"`) {
+		t.Fatalf("POST block: %d %s", code, body)
+	}
+	r := s.Query(t, name, dns.TypeA)
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "127.0.0.10" {
+		t.Errorf("after POST: %v, want the custom answer 127.0.0.10", r)
+	}
+	if code, _ := call(t, "POST", base+"/block", demoToken, `{"value":"198.51.100.7"}`); code != http.StatusOK {
+		t.Errorf("the same entry again: %d, want 200", code)
+	}
+	if code, body := call(t, "DELETE", base+"/block/198.51.100.7", demoToken, ""); code != http.StatusNoContent {
+		t.Errorf("DELETE: %d %s", code, body)
+	}
+	if rc := rcode(t, s, name); rc != dns.RcodeNameError {
+		t.Errorf("after DELETE: %s, want NXDOMAIN", dns.RcodeToString[rc])
+	}
+	if code, _ := call(t, "DELETE", base+"/block/198.51.100.7", demoToken, ""); code != http.StatusNotFound {
+		t.Errorf("DELETE again: %d, want 404", code)
+	}
+	// allow wins over the feed.
+	const dropped = "9.10.188.5.demo.threatstop.local."
+	if code, body := call(t, "POST", base+"/allow", demoToken, `{"value":"5.188.10.9"}`); code != http.StatusCreated {
+		t.Fatalf("POST allow: %d %s", code, body)
+	}
+	if rc := rcode(t, s, dropped); rc != dns.RcodeNameError {
+		t.Errorf("allowed address: %s, want NXDOMAIN", dns.RcodeToString[rc])
+	}
+	if rc := rcode(t, s, "9.10.188.5.other.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("the other customer's policy lost the address: %s", dns.RcodeToString[rc])
+	}
+	if code, _ := call(t, "DELETE", base+"/allow/5.188.10.9", demoToken, ""); code != http.StatusNoContent || rcode(t, s, dropped) != dns.RcodeSuccess {
+		t.Errorf("DELETE allow: %d, the address not listed again", code)
+	}
+	// A prefix, and a Corefile entry removed through the API.
+	for _, path := range []string{"203.0.113.0/24", "203.0.113.0%2F24"} {
+		if code, body := call(t, "POST", base+"/block", demoToken, `{"value":"203.0.113.9/24"}`); code != http.StatusCreated || !strings.Contains(body, "203.0.113.0/24") {
+			t.Fatalf("POST prefix: %d %s", code, body)
+		}
+		if rc := rcode(t, s, "1.113.0.203.demo.threatstop.local."); rc != dns.RcodeSuccess {
+			t.Errorf("in the prefix: %s", dns.RcodeToString[rc])
+		}
+		if code, body := call(t, "DELETE", base+"/block/"+path, demoToken, ""); code != http.StatusNoContent {
+			t.Errorf("DELETE %s: %d %s", path, code, body)
+		}
+	}
+	if code, _ := call(t, "DELETE", base+"/block/EVIL.example", demoToken, ""); code != http.StatusNoContent || rcode(t, s, "evil.example.demo.threatstop.local.") != dns.RcodeNameError {
+		t.Errorf("removing the Corefile's evil.example: %d", code)
+	}
+	for _, bad := range []string{`{"value":"not an entry!"}`, `{"value":"10.0.0.1","x":1}`, `nope`, `{"value":""}`} {
+		if code, _ := call(t, "POST", base+"/block", demoToken, bad); code != http.StatusBadRequest {
+			t.Errorf("POST %s: %d, want 400", bad, code)
+		}
+	}
+}
+
+// TestIsolation walks every operation with another customer's token, a read-only token, a wrong token
+// and none: 404, 403 or 401, and never the policy's data.
+func TestIsolation(t *testing.T) {
+	api := freeAddr(t)
+	s := start(t, t.TempDir(), api)
+	base := "http://" + api
+	if code, _ := call(t, "POST", base+"/api/v1/policies/demo/block", demoToken, `{"value":"192.0.2.77"}`); code != http.StatusCreated {
+		t.Fatal("setup edit failed")
+	}
+	ops := []struct{ method, path, body string }{
+		{"GET", "/api/v1/policies/demo", ""},
+		{"POST", "/api/v1/policies/demo/block", `{"value":"192.0.2.78"}`},
+		{"POST", "/api/v1/policies/demo/allow", `{"value":"192.0.2.79"}`},
+		{"DELETE", "/api/v1/policies/demo/block/192.0.2.77", ""},
+		{"DELETE", "/api/v1/policies/demo/allow/192.0.2.77", ""},
+	}
+	for _, op := range ops {
+		for _, c := range []struct {
+			token string
+			want  int
+		}{{otherToken, http.StatusNotFound}, {"", http.StatusUnauthorized}, {"wrong-token-0123456789", http.StatusUnauthorized}} {
+			code, body := call(t, op.method, base+op.path, c.token, op.body)
+			if code != c.want || strings.Contains(body, "192.0.2.77") || strings.Contains(body, "evil.example") {
+				t.Errorf("%s %s with %q: %d %s, want %d and nothing of demo", op.method, op.path, c.token, code, body, c.want)
+			}
+		}
+		if op.method != "GET" {
+			if code, _ := call(t, op.method, base+op.path, readToken, op.body); code != http.StatusForbidden {
+				t.Errorf("%s %s with a read token: %d, want 403", op.method, op.path, code)
+			}
+		}
+	}
+	code, body := call(t, "GET", base+"/api/v1/policies", otherToken, "")
+	if code != http.StatusOK || strings.Contains(body, "demo") || !strings.Contains(body, "other.example") {
+		t.Errorf("other's list: %d %s", code, body)
+	}
+	code, body = call(t, "GET", base+"/api/v1/audit", otherToken, "")
+	if code != http.StatusOK || strings.TrimSpace(body) != "[]" {
+		t.Errorf("other's audit: %d %s, want []", code, body)
+	}
+	if rc := rcode(t, s, "77.2.0.192.demo.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("192.0.2.77 was unlisted by a refused request: %s", dns.RcodeToString[rc])
+	}
+	if code, body := call(t, "GET", base+"/api/v1/policies/demo", readToken, ""); code != http.StatusOK || !strings.Contains(body, "192.0.2.77") {
+		t.Errorf("demo with its read token: %d %s", code, body)
+	}
+}
+
+// TestKeptAcrossRestart: the edits and the audit log are in the database: a new server on it starts the
+// policy with them, at the serial it had.
+func TestKeptAcrossRestart(t *testing.T) {
+	dir, api := t.TempDir(), freeAddr(t)
+	s := start(t, dir, api)
+	base := "http://" + api + "/api/v1"
+	call(t, "POST", base+"/policies/demo/block", demoToken, `{"value":"198.51.100.7"}`)
+	call(t, "DELETE", base+"/policies/demo/block/evil.example", demoToken, "")
+	_, before := call(t, "GET", base+"/policies/demo", demoToken, "")
+	s.Stop()
+
+	s = start(t, dir, api)
+	if rc := rcode(t, s, "7.100.51.198.demo.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("the added entry after a restart: %s", dns.RcodeToString[rc])
+	}
+	if rc := rcode(t, s, "evil.example.demo.threatstop.local."); rc != dns.RcodeNameError {
+		t.Errorf("the removed entry after a restart: %s", dns.RcodeToString[rc])
+	}
+	_, after := call(t, "GET", base+"/policies/demo", demoToken, "")
+	if before != after {
+		t.Errorf("the policy before the restart:\n%s\nafter:\n%s", before, after)
+	}
+	code, body := call(t, "GET", base+"/audit", demoToken, "")
+	var recs []struct{ Action, Policy, List, Value, Customer, From string }
+	if err := json.Unmarshal([]byte(body), &recs); code != http.StatusOK || err != nil {
+		t.Fatalf("audit: %d %s %v", code, body, err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Customer+" "+r.From+" "+r.Action+" "+r.Policy+" "+r.List+" "+r.Value)
+	}
+	want := []string{"demo 127.0.0.1 add demo block 198.51.100.7", "demo 127.0.0.1 remove demo block evil.example"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit %q, want %q", got, want)
+	}
+}
+
+// TestEditIXFR: a secondary at the serial before an API edit gets the edit as an IXFR of the one record
+// it adds, and the other customer's zone keeps its serial.
+func TestEditIXFR(t *testing.T) {
+	api := freeAddr(t)
+	s := start(t, t.TempDir(), api)
+	soa := func(zone string) uint32 {
+		r := s.Query(t, zone, dns.TypeSOA)
+		if len(r.Answer) != 1 {
+			t.Fatalf("%s SOA: %v", zone, r)
+		}
+		return r.Answer[0].(*dns.SOA).Serial
+	}
+	before, other := soa("demo.rpz.threatstop.local."), soa("other.rpz.threatstop.local.")
+	if code, body := call(t, "POST", "http://"+api+"/api/v1/policies/demo/block", demoToken, `{"value":"198.51.100.7"}`); code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	after := soa("demo.rpz.threatstop.local.")
+	if int32(after-before) <= 0 || soa("other.rpz.threatstop.local.") != other {
+		t.Fatalf("serials: demo %d -> %d, other %d -> %d", before, after, other, soa("other.rpz.threatstop.local."))
+	}
+	m := new(dns.Msg)
+	m.SetIxfr("demo.rpz.threatstop.local.", before, "ns.threatstop.local.", "hostmaster.threatstop.local.")
+	tr := &dns.Transfer{}
+	ch, err := tr.In(m, s.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for env := range ch {
+		if env.Error != nil {
+			t.Fatal(env.Error)
+		}
+		for _, rr := range env.RR {
+			if soa, ok := rr.(*dns.SOA); ok {
+				got = append(got, fmt.Sprintf("SOA %d", soa.Serial))
+			} else {
+				got = append(got, rr.Header().Name+" "+dns.TypeToString[rr.Header().Rrtype])
+			}
+		}
+	}
+	want := []string{
+		fmt.Sprintf("SOA %d", after), fmt.Sprintf("SOA %d", before), fmt.Sprintf("SOA %d", after),
+		"32.7.100.51.198.rpz-ip.demo.rpz.threatstop.local. CNAME", fmt.Sprintf("SOA %d", after),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("IXFR from %d: %q,\nwant %q", before, got, want)
+	}
+}
