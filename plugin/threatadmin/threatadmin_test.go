@@ -23,7 +23,7 @@ const (
 	otherToken = "other-api-fedcba9876543210"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,7 +85,7 @@ func start(t *testing.T, dir, api string) *coretest.Server {
 `, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken))
 }
 
-func call(t *testing.T, method, url, token, body string) (int, string) {
+func call(t testing.TB, method, url, token, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
