@@ -32,11 +32,15 @@ var routes = []route{
 	{"GET", "/api/v1/policies", false, (*Admin).listPolicies},
 	{"GET", "/api/v1/policies/{policy}", false, (*Admin).getPolicy},
 	{"POST", "/api/v1/policies/{policy}/{list}", true, (*Admin).addEntry},
+	{"POST", "/api/v1/policies/{policy}/{list}/import", true, (*Admin).importEntries},
 	{"DELETE", "/api/v1/policies/{policy}/{list}/{value}", true, (*Admin).removeEntry},
 	{"GET", "/api/v1/audit", false, (*Admin).listAudit},
 }
 
-const maxBody = 64 << 10
+const (
+	maxBody   = 64 << 10
+	maxImport = 16 << 20 // a list of a few hundred thousand entries
+)
 
 func (a *Admin) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -192,6 +196,97 @@ func (a *Admin) removeEntry(w http.ResponseWriter, r *http.Request, g grant) {
 		edits.WithLabelValues("remove").Inc()
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// lineError is an import line that is not an entry.
+type lineError struct {
+	Line  int    `json:"line"`
+	Value string `json:"value"`
+	Error string `json:"error"`
+}
+
+// importResult answers an import.
+type importResult struct {
+	Added   int         `json:"added"`
+	Present int         `json:"present"`
+	Removed int         `json:"removed"`
+	Serial  uint32      `json:"serial"`
+	Errors  []lineError `json:"errors"`
+}
+
+// importEntries adds every entry of a text list (one a line, '#' and ';' comments) or a CSV file
+// (Content-Type text/csv: the first column; a first line without a dot or colon is a header) as one edit. Lines that are not
+// entries are reported with their numbers and the rest is imported; with replace=true the list becomes
+// the file's entries, and a file with errors changes nothing (422), since what it meant to keep is not
+// known.
+func (a *Admin) importEntries(w http.ResponseWriter, r *http.Request, g grant) {
+	_, p, ok := a.policyOf(w, r, g)
+	if !ok {
+		return
+	}
+	list, ok := listOf(w, r)
+	if !ok {
+		return
+	}
+	replace := r.URL.Query().Get("replace") == "true"
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxImport+1))
+	switch {
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case len(body) > maxImport:
+		writeError(w, http.StatusRequestEntityTooLarge, "an import is at most 16 MiB")
+		return
+	}
+	csv := strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv")
+	values, errs := parseImport(string(body), csv)
+	res := importResult{Errors: errs}
+	if replace && len(errs) > 0 {
+		writeJSON(w, http.StatusUnprocessableEntity, res)
+		return
+	}
+	cr, err := a.change(g, remoteIP(r), p.Name, list, values, nil, replace, "import",
+		strconv.Itoa(len(values))+" entries"+map[bool]string{true: ", replace", false: ""}[replace])
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if cr.added > 0 {
+		edits.WithLabelValues("add").Add(float64(cr.added))
+	}
+	if cr.removed > 0 {
+		edits.WithLabelValues("remove").Add(float64(cr.removed))
+	}
+	res.Added, res.Present, res.Removed, res.Serial = cr.added, cr.present, cr.removed, cr.serial
+	writeJSON(w, http.StatusOK, res)
+}
+
+// parseImport reads an import body: the canonical entries, and the lines that are not entries.
+func parseImport(body string, csv bool) ([]string, []lineError) {
+	values, errs := []string{}, []lineError{}
+	for n, line := range strings.Split(body, "\n") {
+		line = strings.TrimSpace(strings.TrimSuffix(line, "\r"))
+		if csv {
+			line, _, _ = strings.Cut(line, ",")
+			line = strings.Trim(strings.TrimSpace(line), `"`)
+		}
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if i := strings.IndexAny(line, "#;"); i > 0 && !csv {
+			line = strings.TrimSpace(line[:i]) // a comment after the entry
+		}
+		if csv && n == 0 && !strings.ContainsAny(line, ".:") {
+			continue // a header: no address or name of a list is a single label
+		}
+		v, err := canonical(line)
+		if err != nil {
+			errs = append(errs, lineError{Line: n + 1, Value: line, Error: err.Error()})
+			continue
+		}
+		values = append(values, v)
+	}
+	return values, errs
 }
 
 func (a *Admin) listAudit(w http.ResponseWriter, r *http.Request, g grant) {

@@ -192,61 +192,104 @@ var (
 )
 
 // edit adds (or with remove, removes) value to list of policy p, for who from the address from. It
-// reports whether anything changed.
+// reports whether anything changed; removing an entry the list does not hold is errNoEntry.
 func (a *Admin) edit(who grant, from, p, list, value string, remove bool) (changed bool, serial uint32, err error) {
+	action, add, del := "add", []string{value}, []string(nil)
+	if remove {
+		action, add, del = "remove", nil, []string{value}
+	}
+	res, err := a.change(who, from, p, list, add, del, false, action, value)
+	if err == nil && remove && res.removed == 0 {
+		err = errNoEntry
+	}
+	return res.added+res.removed > 0, res.serial, err
+}
+
+// changeResult is what a change did.
+type changeResult struct {
+	added, present, removed int
+	serial                  uint32
+}
+
+// change adds the canonical entries add to list of policy p and removes del (with replace, every entry
+// not in add), as one edit: one State, one serial, one audit record (action, value), for who from the
+// address from.
+func (a *Admin) change(who grant, from, p, list string, add, del []string, replace bool, action, value string) (changeResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var res changeResult
+	cur := a.store.Load().Blocks[a.block].Policy(p)
+	have := map[string]bool{}
+	for _, e := range *entries(&cur.Config, list) {
+		have[canonicalOr(e)] = true
+	}
+	var adds, dels []string
+	want := map[string]bool{}
+	for _, e := range add {
+		switch {
+		case want[e]:
+		case have[e]:
+			res.present++
+		default:
+			adds = append(adds, e)
+		}
+		want[e] = true
+	}
+	if replace {
+		for e := range have {
+			if !want[e] {
+				del = append(del, e)
+			}
+		}
+	}
+	for _, e := range del {
+		if have[e] && !slices.Contains(dels, e) {
+			dels = append(dels, e)
+		}
+	}
+	if len(adds)+len(dels) == 0 {
+		res.serial = a.store.Load().Serial(cur)
+		return res, nil
+	}
 	d := a.deltas[p]
 	ch := d.of(list)
-	cur := a.store.Load().Blocks[a.block].Policy(p)
-	have := slices.ContainsFunc(*entries(&cur.Config, list), func(e string) bool { return canonicalOr(e) == value })
-	switch {
-	case remove && !have:
-		return false, 0, errNoEntry
-	case !remove && have:
-		return false, a.store.Load().Serial(cur), nil
-	case remove:
-		if i := slices.Index(ch.Add, value); i >= 0 {
-			ch.Add = slices.Delete(slices.Clone(ch.Add), i, i+1)
+	ch.Add, ch.Del = slices.Clone(ch.Add), slices.Clone(ch.Del)
+	for _, e := range adds {
+		if i := slices.Index(ch.Del, e); i >= 0 {
+			ch.Del = slices.Delete(ch.Del, i, i+1)
 		} else {
-			ch.Del = append(slices.Clone(ch.Del), value)
+			ch.Add = append(ch.Add, e)
 		}
-	default:
-		if i := slices.Index(ch.Del, value); i >= 0 {
-			ch.Del = slices.Delete(slices.Clone(ch.Del), i, i+1)
+	}
+	for _, e := range dels {
+		if i := slices.Index(ch.Add, e); i >= 0 {
+			ch.Add = slices.Delete(ch.Add, i, i+1)
 		} else {
-			ch.Add = append(slices.Clone(ch.Add), value)
+			ch.Del = append(ch.Del, e)
 		}
+	}
+	gone := map[string]bool{}
+	for _, e := range dels {
+		gone[e] = true
 	}
 	op := func(cfg *policy.Config) error {
 		l := entries(cfg, list)
-		if remove {
-			*l = slices.DeleteFunc(*l, func(e string) bool { return canonicalOr(e) == value })
-		} else {
-			*l = append(*l, value)
-		}
+		*l = append(slices.DeleteFunc(*l, func(e string) bool { return gone[canonicalOr(e)] }), adds...)
 		return nil
-	}
-	undo := func(cfg *policy.Config) error {
-		l := entries(cfg, list)
-		*l = slices.Clone(*entries(&cur.Config, list))
-		return nil
-	}
-	action := "add"
-	if remove {
-		action = "remove"
 	}
 	rec := audit{Time: a.now().UTC(), Customer: who.customer.name, From: from, Action: action, Policy: p, List: list, Value: value}
 	// The database first: an edit that is not kept is not served either.
 	if err := saveDelta(a.bolt, p, d, rec); err != nil {
-		return false, 0, fmt.Errorf("not saved: %w", err)
+		return res, fmt.Errorf("not saved: %w", err)
 	}
 	st, err := a.store.Edit(a.block, p, op)
 	if err != nil {
-		_ = saveDelta(a.bolt, p, a.deltas[p], audit{Time: a.now().UTC(), Customer: who.customer.name, From: from, Action: "revert", Policy: p, List: list, Value: value})
-		_, _ = a.store.Edit(a.block, p, undo)
-		return false, 0, err
+		rec.Action = "revert"
+		_ = saveDelta(a.bolt, p, a.deltas[p], rec)
+		return res, err
 	}
 	a.deltas[p] = d
-	return true, st.Serial(st.Blocks[a.block].Policy(p)), nil
+	res.added, res.removed = len(adds), len(dels)
+	res.serial = st.Serial(st.Blocks[a.block].Policy(p))
+	return res, nil
 }

@@ -308,3 +308,87 @@ func TestEditIXFR(t *testing.T) {
 		t.Errorf("IXFR from %d: %q,\nwant %q", before, got, want)
 	}
 }
+
+// TestImport: a text list and a CSV file are imported as one edit each (one serial step), the lines that
+// are not entries are reported with their numbers and left out; replace=true makes the list the file's,
+// and refuses a file with errors whole.
+func TestImport(t *testing.T) {
+	api := freeAddr(t)
+	s := start(t, t.TempDir(), api)
+	base := "http://" + api + "/api/v1/policies/demo/block"
+	serial := func() uint32 { return soaOf(t, s, "demo.threatstop.local.") }
+	before := serial()
+	text := "# a comment\n198.51.100.7\n\n203.0.113.0/24 ; a prefix\nnot an entry!\nEVIL.example\nbad.test\n*.wild.test\n"
+	code, body := call(t, "POST", base+"/import", demoToken, text)
+	var res struct {
+		Added, Present, Removed int
+		Serial                  uint32
+		Errors                  []struct {
+			Line  int
+			Value string
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &res); code != http.StatusOK || err != nil {
+		t.Fatalf("import: %d %s %v", code, body, err)
+	}
+	if res.Added != 4 || res.Present != 1 || res.Removed != 0 || len(res.Errors) != 1 || res.Errors[0].Line != 5 || res.Errors[0].Value != "not an entry!" {
+		t.Errorf("import result %+v", res)
+	}
+	if after := serial(); after != res.Serial || int32(after-before) <= 0 {
+		t.Errorf("serial %d -> %d (result %d): want it moved on, to the result's", before, after, res.Serial)
+	}
+	_, body = call(t, "GET", "http://"+api+"/api/v1/audit", demoToken, "")
+	if n := strings.Count(body, `"action": "import"`); n != 1 {
+		t.Errorf("%d audit records of the import, want one:\n%s", n, body)
+	}
+	for _, name := range []string{"7.100.51.198", "1.113.0.203", "bad.test", "x.wild.test"} {
+		if rc := rcode(t, s, name+".demo.threatstop.local."); rc != dns.RcodeSuccess {
+			t.Errorf("%s not listed after the import: %s", name, dns.RcodeToString[rc])
+		}
+	}
+	// CSV: first column, header skipped, quoted values.
+	req, _ := http.NewRequest("POST", base+"/import?replace=true", strings.NewReader("indicator,comment\n\"198.51.100.7\",kept\nnew.test,added\n"))
+	req.Header.Set("Authorization", "Bearer "+demoToken)
+	req.Header.Set("Content-Type", "text/csv")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := json.Unmarshal(b, &res); resp.StatusCode != http.StatusOK || err != nil || res.Added != 1 || res.Present != 1 || res.Removed != 4 || len(res.Errors) != 0 {
+		t.Fatalf("CSV replace: %d %s", resp.StatusCode, b)
+	}
+	_, body = call(t, "GET", "http://"+api+"/api/v1/policies/demo", demoToken, "")
+	var v struct{ Block []string }
+	json.Unmarshal([]byte(body), &v)
+	slices.Sort(v.Block)
+	if !slices.Equal(v.Block, []string{"198.51.100.7", "new.test"}) {
+		t.Errorf("after replace: block %q", v.Block)
+	}
+	if rc := rcode(t, s, "bad.test.demo.threatstop.local."); rc != dns.RcodeNameError {
+		t.Errorf("bad.test still listed after replace: %s", dns.RcodeToString[rc])
+	}
+	// replace with an error changes nothing.
+	if code, _ := call(t, "POST", base+"/import?replace=true", demoToken, "only.test\nnot an entry!\n"); code != http.StatusUnprocessableEntity {
+		t.Errorf("replace with an error: %d, want 422", code)
+	}
+	if rc := rcode(t, s, "new.test.demo.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Error("a refused replace changed the list")
+	}
+	if code, _ := call(t, "POST", base+"/import", readToken, "x.test\n"); code != http.StatusForbidden {
+		t.Errorf("import with a read token: %d", code)
+	}
+	if code, _ := call(t, "POST", "http://"+api+"/api/v1/policies/other/block/import", demoToken, "x.test\n"); code != http.StatusNotFound {
+		t.Errorf("import into another customer's policy: %d", code)
+	}
+}
+
+func soaOf(t *testing.T, s *coretest.Server, zone string) uint32 {
+	t.Helper()
+	r := s.Query(t, zone, dns.TypeSOA)
+	if len(r.Answer) != 1 {
+		t.Fatalf("%s SOA: %v", zone, r)
+	}
+	return r.Answer[0].(*dns.SOA).Serial
+}
