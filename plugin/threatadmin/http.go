@@ -31,6 +31,7 @@ type route struct {
 var routes = []route{
 	{"GET", "/api/v1/policies", false, (*Admin).listPolicies},
 	{"GET", "/api/v1/policies/{policy}", false, (*Admin).getPolicy},
+	{"PUT", "/api/v1/policies/{policy}/selection", true, (*Admin).putSelection},
 	{"POST", "/api/v1/policies/{policy}/{list}", true, (*Admin).addEntry},
 	{"POST", "/api/v1/policies/{policy}/{list}/import", true, (*Admin).importEntries},
 	{"DELETE", "/api/v1/policies/{policy}/{list}/{value}", true, (*Admin).removeEntry},
@@ -93,17 +94,26 @@ func (a *Admin) policyOf(w http.ResponseWriter, r *http.Request, g grant) (*stat
 
 // policyView is a policy as the API shows it.
 type policyView struct {
-	Name   string   `json:"name"`
-	Serial uint32   `json:"serial"`
-	Lists  []string `json:"lists"`
-	Block  []string `json:"block"`
-	Allow  []string `json:"allow"`
+	Name       string            `json:"name"`
+	Serial     uint32            `json:"serial"`
+	Lists      []string          `json:"lists"`
+	AllowLists []string          `json:"allow_lists"`
+	Answers    map[string]string `json:"answers"`
+	Block      []string          `json:"block"`
+	Allow      []string          `json:"allow"`
 }
 
 func view(st *state.State, p *state.Policy) policyView {
-	v := policyView{Name: p.Name, Serial: st.Serial(p), Lists: []string{}, Block: []string{}, Allow: []string{}}
+	v := policyView{Name: p.Name, Serial: st.Serial(p), Lists: []string{}, AllowLists: []string{}, Answers: map[string]string{},
+		Block: []string{}, Allow: []string{}}
 	for _, id := range p.Config.Block {
 		v.Lists = append(v.Lists, st.Catalog[id].Name)
+	}
+	for _, id := range p.Config.Allow {
+		v.AllowLists = append(v.AllowLists, st.Catalog[id].Name)
+	}
+	for c, a := range p.Config.Answers {
+		v.Answers[c] = a
 	}
 	for _, e := range p.Config.Blocked {
 		v.Block = append(v.Block, canonicalOr(e))
@@ -287,6 +297,34 @@ func parseImport(body string, csv bool) ([]string, []lineError) {
 		values = append(values, v)
 	}
 	return values, errs
+}
+
+func (a *Admin) putSelection(w http.ResponseWriter, r *http.Request, g grant) {
+	_, p, ok := a.policyOf(w, r, g)
+	if !ok {
+		return
+	}
+	var sel selection
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sel); err != nil {
+		writeError(w, http.StatusBadRequest, "the body must be a selection (lists, categories, allow_lists, answers, actions): "+err.Error())
+		return
+	}
+	serial, err := a.choose(g, remoteIP(r), p.Name, sel)
+	var bad errBadSelection
+	switch {
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, bad.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	st := a.store.Load()
+	v := view(st, st.Blocks[a.block].Policy(p.Name))
+	v.Serial = serial
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (a *Admin) listAudit(w http.ResponseWriter, r *http.Request, g grant) {

@@ -10,6 +10,7 @@ package threatadmin
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 
 	bolt "go.etcd.io/bbolt"
@@ -69,8 +71,90 @@ const (
 // delta is what the API changed of a policy's own entries, against the Corefile's: a reload that changes
 // the Corefile's entries keeps them, and the customer's edits still apply.
 type delta struct {
-	Block change `json:"block"`
-	Allow change `json:"allow"`
+	Block     change     `json:"block"`
+	Allow     change     `json:"allow"`
+	Selection *selection `json:"selection,omitempty"` // nil: the Corefile's
+}
+
+// selection is what a policy takes from the feeds, by name, as the customer chose it: on a reload or a
+// restart it is resolved again, so a category takes in the feeds of that category added since.
+type selection struct {
+	Lists      []string          `json:"lists"`       // feeds whose entries are listed
+	Categories []string          `json:"categories"`  // every feed of these categories
+	AllowLists []string          `json:"allow_lists"` // feeds whose entries are never listed
+	Answers    map[string]string `json:"answers"`     // category, default or custom → 127.0.0.x
+	Actions    map[string]string `json:"actions"`     // category, default or custom → action, as in the Corefile
+}
+
+// resolved is a selection in the terms of a policy.Config.
+type resolved struct {
+	block, allow []int
+	answers      map[string]string
+	actions      map[string]policy.Action
+}
+
+// apply writes r into cfg. It reads no store: Store.Edit calls it with the store locked.
+func (r resolved) apply(cfg *policy.Config) error {
+	cfg.Block, cfg.Allow, cfg.Answers, cfg.Actions = r.block, r.allow, r.answers, r.actions
+	return nil
+}
+
+// resolve checks sel against the store's feeds.
+func (sel *selection) resolve(st *state.Store) (resolved, error) {
+	var none resolved
+	cat := st.Catalog()
+	known := func(c string) bool {
+		return c == "default" || c == policy.CustomList || slices.ContainsFunc(cat, func(l snapshot.ListInfo) bool { return l.Category == c })
+	}
+	ids := func(names []string) ([]int, error) {
+		var out []int
+		for _, n := range names {
+			id, ok := st.ListID(n)
+			if !ok {
+				return nil, fmt.Errorf("no feed %q", n)
+			}
+			out = append(out, id)
+		}
+		return out, nil
+	}
+	block, err := ids(sel.Lists)
+	if err != nil {
+		return none, err
+	}
+	for _, c := range sel.Categories {
+		got := st.Category(c)
+		if len(got) == 0 {
+			return none, fmt.Errorf("no feed of category %q", c)
+		}
+		block = append(block, got...)
+	}
+	allow, err := ids(sel.AllowLists)
+	if err != nil {
+		return none, err
+	}
+	answers := map[string]string{}
+	for c, a := range sel.Answers {
+		if !known(c) {
+			return none, fmt.Errorf("answer for category %q, which no feed has", c)
+		}
+		if _, err := policy.ParseAnswer(a); err != nil {
+			return none, err
+		}
+		answers[c] = a
+	}
+	actions := map[string]policy.Action{}
+	for c, a := range sel.Actions {
+		if !known(c) {
+			return none, fmt.Errorf("action for category %q, which no feed has", c)
+		}
+		act, err := policy.ParseAction(strings.Fields(a))
+		if err != nil {
+			return none, fmt.Errorf("action for %s: %w", c, err)
+		}
+		actions[c] = act
+	}
+	slices.Sort(block)
+	return resolved{block: slices.Compact(block), allow: allow, answers: answers, actions: actions}, nil
 }
 
 type change struct {
@@ -151,8 +235,20 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 			if !ok {
 				continue
 			}
+			var sel *resolved
+			if d.Selection != nil {
+				r, err := d.Selection.resolve(store)
+				if err != nil {
+					log.Errorf("policy %s: its stored choice of feeds does not apply (%v); served with the Corefile's", p, err)
+				} else {
+					sel = &r
+				}
+			}
 			if _, err := store.Edit(a.block, p, func(cfg *policy.Config) error {
 				cfg.Blocked, cfg.Allowed = d.Block.apply(cfg.Blocked), d.Allow.apply(cfg.Allowed)
+				if sel != nil {
+					return sel.apply(cfg)
+				}
 				return nil
 			}); err != nil {
 				log.Errorf("policy %s: its stored edits do not apply (%v); served without them", p, err)
@@ -293,3 +389,31 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 	res.serial = st.Serial(st.Blocks[a.block].Policy(p))
 	return res, nil
 }
+
+// choose replaces policy p's selection of feeds, answers and actions, for who from the address from.
+func (a *Admin) choose(who grant, from, p string, sel selection) (uint32, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, err := sel.resolve(a.store)
+	if err != nil {
+		return 0, errBadSelection{err}
+	}
+	d := a.deltas[p]
+	d.Selection = &sel
+	summary, _ := json.Marshal(sel)
+	rec := audit{Time: a.now().UTC(), Customer: who.customer.name, From: from, Action: "select", Policy: p, List: "selection", Value: string(summary)}
+	if err := saveDelta(a.bolt, p, d, rec); err != nil {
+		return 0, fmt.Errorf("not saved: %w", err)
+	}
+	st, err := a.store.Edit(a.block, p, r.apply)
+	if err != nil {
+		rec.Action = "revert"
+		_ = saveDelta(a.bolt, p, a.deltas[p], rec)
+		return 0, errBadSelection{err}
+	}
+	a.deltas[p] = d
+	return st.Serial(st.Blocks[a.block].Policy(p)), nil
+}
+
+// errBadSelection is a selection that does not fit the feeds: the client's mistake.
+type errBadSelection struct{ error }

@@ -392,3 +392,54 @@ func soaOf(t *testing.T, s *coretest.Server, zone string) uint32 {
 	}
 	return r.Answer[0].(*dns.SOA).Serial
 }
+
+// TestSelection: a customer chooses the feeds and categories of its policy and their answers; the next
+// query answers by the choice, a bad choice changes nothing, and a restart keeps the choice, resolved
+// again (a feed of a chosen category added to the Corefile is taken in).
+func TestSelection(t *testing.T) {
+	dir, api := t.TempDir(), freeAddr(t)
+	s := start(t, dir, api)
+	base := "http://" + api + "/api/v1/policies/demo/selection"
+	const dropped = "9.10.188.5.demo.threatstop.local."
+	if rc := rcode(t, s, dropped); rc != dns.RcodeSuccess {
+		t.Fatalf("before: %s", dns.RcodeToString[rc])
+	}
+	// No feed: the own entries alone.
+	if code, body := call(t, "PUT", base, demoToken, `{"lists":[]}`); code != http.StatusOK || !strings.Contains(body, `"lists": []`) {
+		t.Fatalf("PUT no lists: %d %s", code, body)
+	}
+	if rc := rcode(t, s, dropped); rc != dns.RcodeNameError {
+		t.Errorf("with no feed chosen: %s", dns.RcodeToString[rc])
+	}
+	if rc := rcode(t, s, "evil.example.demo.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("the own entry went with the feeds: %s", dns.RcodeToString[rc])
+	}
+	// The category, with an answer of its own.
+	if code, body := call(t, "PUT", base, demoToken, `{"categories":["spam"],"answers":{"spam":"127.0.0.7","custom":"127.0.0.10"}}`); code != http.StatusOK {
+		t.Fatalf("PUT category: %d %s", code, body)
+	}
+	r := s.Query(t, dropped, dns.TypeA)
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "127.0.0.7" {
+		t.Errorf("with category spam answered 127.0.0.7: %v", r)
+	}
+	for _, bad := range []string{`{"lists":["nope"]}`, `{"categories":["nope"]}`, `{"answers":{"spam":"10.0.0.1"}}`,
+		`{"actions":{"spam":"explode"}}`, `{"answers":{"nope":"127.0.0.3"}}`, `{"list":["drop"]}`} {
+		if code, _ := call(t, "PUT", base, demoToken, bad); code != http.StatusBadRequest {
+			t.Errorf("PUT %s: %d, want 400", bad, code)
+		}
+	}
+	if r := s.Query(t, dropped, dns.TypeA); r.Rcode != dns.RcodeSuccess || r.Answer[0].(*dns.A).A.String() != "127.0.0.7" {
+		t.Errorf("a refused selection changed the policy: %v", r)
+	}
+	if code, _ := call(t, "PUT", "http://"+api+"/api/v1/policies/other/selection", demoToken, `{"lists":[]}`); code != http.StatusNotFound {
+		t.Errorf("another customer's policy: %d", code)
+	}
+	if code, _ := call(t, "PUT", base, readToken, `{"lists":[]}`); code != http.StatusForbidden {
+		t.Errorf("a read token: %d", code)
+	}
+	s.Stop()
+	s = start(t, dir, api)
+	if r := s.Query(t, dropped, dns.TypeA); r.Rcode != dns.RcodeSuccess || r.Answer[0].(*dns.A).A.String() != "127.0.0.7" {
+		t.Errorf("after a restart: %v", r)
+	}
+}

@@ -222,7 +222,7 @@ func (st *Store) AddBlock(serverBlock int, key string, policies []*Policy) *Bloc
 // State of the current snapshot with it is published. Only that policy's sum is computed again, so only
 // its serial moves (when its content changed), and the subscribers see it as a change of that policy
 // alone: its secondaries get a NOTIFY, the others nothing. An error from fn or from building the policy
-// changes nothing.
+// changes nothing. fn runs with the Store locked: it must not call the Store.
 func (st *Store) Edit(b int, name string, fn func(*policy.Config) error) (*State, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
