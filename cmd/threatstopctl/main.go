@@ -1,5 +1,6 @@
 // Command threatstopctl is a client of the management API that the threatadmin plugin serves: it lists a
-// customer's policies, adds and removes their own block and allow entries, and reads the audit log, for operators, scripts and cron jobs. It exits 0 when every
+// customer's policies, adds and removes their own block and allow entries, one by one or a whole list
+// file at a time, and reads the audit log, for operators, scripts and cron jobs. It exits 0 when every
 // operation succeeded, 1 when one failed (each failure named on stderr), 2 for a usage error.
 //
 // See README.md beside this file.
@@ -21,6 +22,9 @@ const (
 	defaultServer = "http://127.0.0.1:9156"
 	tokenEnv      = "THREATSTOP_TOKEN"
 )
+
+// stdin is what import reads for "-"; a variable for the tests.
+var stdin io.Reader = os.Stdin
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -44,9 +48,10 @@ func (o *options) register(fs *flag.FlagSet) {
 // cmdline is a parsed command line.
 type cmdline struct {
 	options
-	args  []string // after the command's name
-	json  bool     // policies, show, audit: the server's JSON as it came
-	limit int      // audit
+	args    []string // after the command's name
+	json    bool     // policies, show, audit: the server's JSON as it came
+	limit   int      // audit
+	replace bool     // import
 }
 
 // A command is one verb of the command line.
@@ -68,6 +73,9 @@ var commands = []command{
 	{"allow", "POLICY ENTRY...", 2, -1, nil, addEntries("allow")},
 	{"unblock", "POLICY ENTRY...", 2, -1, nil, removeEntries("block")},
 	{"unallow", "POLICY ENTRY...", 2, -1, nil, removeEntries("allow")},
+	{"import", "[-replace] POLICY block|allow FILE|-", 3, 3, func(fs *flag.FlagSet, c *cmdline) {
+		fs.BoolVar(&c.replace, "replace", false, "then remove the policy's entries of that list that FILE does not hold")
+	}, importList},
 	{"audit", "[-limit N] [-json]", 0, 0, func(fs *flag.FlagSet, c *cmdline) {
 		fs.IntVar(&c.limit, "limit", 0, "the newest N records (1 to 10000; default: the server's, 100)")
 		jsonFlag(fs, c)
@@ -118,7 +126,7 @@ func parse(args []string, stderr io.Writer) (*client, *command, *cmdline, error)
 		}
 	}
 	if cmd == nil {
-		return nil, nil, nil, fmt.Errorf("no command %q (policies, show, block, allow, unblock, unallow, audit)", fs.Arg(0))
+		return nil, nil, nil, fmt.Errorf("no command %q (policies, show, block, allow, unblock, unallow, import, audit)", fs.Arg(0))
 	}
 
 	cfs := flag.NewFlagSet("threatstopctl "+cmd.name, flag.ContinueOnError)
@@ -141,6 +149,9 @@ func parse(args []string, stderr io.Writer) (*client, *command, *cmdline, error)
 	}
 	if c.limit < 0 || c.limit > 10000 {
 		return nil, nil, nil, errors.New("-limit: 1 to 10000")
+	}
+	if cmd.name == "import" && c.args[1] != "block" && c.args[1] != "allow" {
+		return nil, nil, nil, fmt.Errorf("import: the list is block or allow, not %q", c.args[1])
 	}
 	cl, err := c.client()
 	return cl, cmd, c, err

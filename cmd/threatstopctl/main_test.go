@@ -264,10 +264,12 @@ func TestUsage(t *testing.T) {
 		{[]string{"frobnicate"}, 2, `no command "frobnicate"`},
 		{[]string{"block", "demo"}, 2, "usage: threatstopctl block POLICY ENTRY..."},
 		{[]string{"show"}, 2, "usage: threatstopctl show [-json] POLICY"},
+		{[]string{"import", "demo", "deny", "-"}, 2, `the list is block or allow, not "deny"`},
 		{[]string{"audit", "-limit", "-3"}, 2, "-limit: 1 to 10000"},
 		{[]string{"policies", "-bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"-server", "ftp://x", "policies"}, 2, `-server "ftp://x": not an http or https URL`},
 		{[]string{"-h"}, 0, "usage: threatstopctl"},
+		{[]string{"import", "-h"}, 0, "-replace"},
 	} {
 		_, errs, code := ctl(t, c.args...)
 		if code != c.code || !strings.Contains(errs, c.err) || strings.Contains(errs, demoToken) {
