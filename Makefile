@@ -7,8 +7,8 @@ FUZZTIME ?= 10s
 
 all: build
 
-# Every command under cmd/ (threatstop, threatstop-sync) into bin/; go build's own cache makes this cheap
-# when nothing changed.
+# Every command under cmd/ (threatstop, threatstop-sync, threatstopctl) into bin/; go build's own cache
+# makes this cheap when nothing changed.
 build:
 	@mkdir -p bin
 	$(GO) build -o bin/ ./cmd/...
