@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -124,4 +125,54 @@ func auditPath(limit int) string {
 		return "/api/v1/audit?limit=" + strconv.Itoa(limit)
 	}
 	return "/api/v1/audit"
+}
+
+// importResult is the server's answer to an import.
+type importResult struct {
+	Added   int `json:"added"`
+	Present int `json:"present"`
+	Removed int `json:"removed"`
+	Serial  uint32
+	Errors  []struct {
+		Line  int    `json:"line"`
+		Value string `json:"value"`
+		Error string `json:"error"`
+	} `json:"errors"`
+}
+
+// importText sends a list as one import: one edit on the server, however many entries. A replace that
+// the server refuses for its bad lines (422) comes back as a result with those lines, and no error.
+func (c *client) importText(pol, list, text string, replace bool) (res importResult, err error) {
+	path := policyPath(pol) + "/" + url.PathEscape(list) + "/import"
+	if replace {
+		path += "?replace=true"
+	}
+	req, err := http.NewRequest(http.MethodPost, c.base+path, strings.NewReader(text))
+	if err != nil {
+		return res, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return res, fmt.Errorf("POST %s: %w", req.URL, err)
+	}
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnprocessableEntity && replace {
+		if err := json.Unmarshal(b, &res); err != nil {
+			return res, fmt.Errorf("POST %s: not an answer of the API: %w", req.URL, err)
+		}
+		return res, nil
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(b, &e) != nil || e.Error == "" {
+		e.Error = resp.Status
+	}
+	return res, &apiError{resp.StatusCode, e.Error}
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 )
@@ -48,9 +46,10 @@ func readList(r io.Reader) ([]line, error) {
 	return out, sc.Err()
 }
 
-// importList adds a file's entries to a policy's list, reporting each the server refuses by its line and
-// going on; any other failure (the policy, the token, the server) stops it. -replace then removes the
-// list's entries that the file does not hold, compared in the server's canonical form.
+// importList sends a file's entries to a policy's list as one import: one edit on the server (one serial
+// step, one IXFR), however long the file. The lines the server refuses are reported by their line in the
+// file and the rest is imported; with -replace the list becomes the file's entries, and a file with such
+// lines changes nothing.
 func importList(cl *client, c *cmdline, stdout, stderr io.Writer) int {
 	pol, list, file := c.args[0], c.args[1], c.args[2]
 	name, r := file, stdin
@@ -72,66 +71,36 @@ func importList(cl *client, c *cmdline, stdout, stderr io.Writer) int {
 		// An empty download would otherwise empty the list.
 		return fail(stderr, "%s holds no entries: -replace would remove every %s entry of %s; nothing done", name, list, pol)
 	}
-
-	var nAdded, nPresent, nRefused, nRemoved int
-	summary := func() {
-		fmt.Fprintf(stdout, "%d added, %d present, %d refused", nAdded, nPresent, nRefused)
-		if c.replace {
-			fmt.Fprintf(stdout, ", %d removed", nRemoved)
-		}
-		fmt.Fprintln(stdout)
-	}
-	keep := map[string]bool{}
+	// Line n of the body is line n of the file (its entry, or nothing), so the server's line numbers are
+	// the file's.
+	var body strings.Builder
+	at := 1
 	for _, l := range lines {
-		a, created, err := cl.add(pol, list, l.value)
-		var ae *apiError
-		switch {
-		case errors.As(err, &ae) && ae.code == http.StatusBadRequest:
-			fmt.Fprintf(stderr, "%s:%d: %s\n", name, l.n, ae.msg)
-			nRefused++
-			continue
-		case err != nil:
-			fmt.Fprintf(stderr, "%s:%d: %v; import stopped\n", name, l.n, err)
-			summary()
-			return 1
-		case created:
-			nAdded++
-		default:
-			nPresent++
+		for ; at < l.n; at++ {
+			body.WriteByte('\n')
 		}
-		keep[a.Value] = true
+		body.WriteString(l.value)
+		body.WriteByte('\n')
+		at++
 	}
-
-	status := 0
-	if nRefused > 0 {
-		status = 1
+	res, err := cl.importText(pol, list, body.String(), c.replace)
+	if err != nil {
+		return fail(stderr, "%s: %v; nothing imported", name, err)
 	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(stderr, "%s:%d: %s\n", name, e.Line, e.Error)
+	}
+	if c.replace && len(res.Errors) > 0 {
+		fmt.Fprintf(stdout, "nothing changed: -replace needs every line to be an entry (%d refused)\n", len(res.Errors))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%d added, %d present, %d refused", res.Added, res.Present, len(res.Errors))
 	if c.replace {
-		p, err := cl.policy(pol)
-		if err != nil {
-			fmt.Fprintf(stderr, "threatstopctl: %s: %v; nothing removed\n", pol, err)
-			summary()
-			return 1
-		}
-		have := p.Block
-		if list == "allow" {
-			have = p.Allow
-		}
-		for _, v := range have {
-			if keep[v] {
-				continue
-			}
-			var ae *apiError
-			switch err := cl.remove(pol, list, v); {
-			case err == nil:
-				nRemoved++
-			case errors.As(err, &ae) && ae.code == http.StatusNotFound && ae.msg == "no such entry":
-				// removed by someone else meanwhile
-			default:
-				status = fail(stderr, "removing %s: %v", v, err)
-			}
-		}
+		fmt.Fprintf(stdout, ", %d removed", res.Removed)
 	}
-	summary()
-	return status
+	fmt.Fprintln(stdout)
+	if len(res.Errors) > 0 {
+		return 1
+	}
+	return 0
 }

@@ -70,13 +70,14 @@ not an entry!,typo
 	out, errs, code = s.ctl(t, demoToken, "import", "demo", "block", "-")
 	want(t, "stdin", fmt.Sprint(code, " ", out, errs), "0 0 added, 1 present, 0 refused\n")
 
-	// A policy of another customer stops at the first line.
+	// A policy of another customer: nothing imported.
 	out, errs, code = s.ctl(t, otherToken, "import", "demo", "block", file)
-	want(t, "other's token", fmt.Sprint(code, " ", out, errs), "1 0 added, 0 present, 0 refused\n"+file+":2: no such policy; import stopped\n")
+	want(t, "other's token", fmt.Sprint(code, " ", out, errs), "1 threatstopctl: "+file+": no such policy; nothing imported\n")
 }
 
 // TestImportReplace: -replace removes the list's entries the file lacks, a Corefile entry and one written
-// differently (canonical forms compared) included, and leaves the other list alone.
+// differently (canonical forms compared) included, and leaves the other list alone; a file with a bad
+// line changes nothing.
 func TestImportReplace(t *testing.T) {
 	s := start(t)
 	if _, errs, code := s.ctl(t, demoToken, "block", "demo", "192.0.2.0/24", "old.example", "2001:db8::/32"); code != 0 {
@@ -85,10 +86,16 @@ func TestImportReplace(t *testing.T) {
 	if _, errs, code := s.ctl(t, demoToken, "allow", "demo", "good.example"); code != 0 {
 		t.Fatal(errs)
 	}
-	file := writeFile(t, "list.txt", "192.0.2.77/24\n2001:DB8:0::/32\nnew.example\nbad entry\n")
-	out, errs, code := s.ctl(t, demoToken, "import", "demo", "block", file, "-replace")
-	want(t, "summary", fmt.Sprint(code, " ", out), "1 1 added, 2 present, 1 refused, 2 removed\n")
-	want(t, "refused", errs, file+`:4: "bad entry" is not an address, a prefix, a domain name or *.domain`+"\n")
+	// A file with a line that is not an entry changes nothing: what it meant to keep is not known.
+	bad := writeFile(t, "bad.txt", "new.example\nbad entry\n")
+	out, errs, code := s.ctl(t, demoToken, "import", "demo", "block", bad, "-replace")
+	want(t, "with a bad line", fmt.Sprint(code, " ", out), "1 nothing changed: -replace needs every line to be an entry (1 refused)\n")
+	want(t, "refused", errs, bad+`:2: "bad entry" is not an address, a prefix, a domain name or *.domain`+"\n")
+	want(t, "unchanged", s.rcode(t, "old.example.demo.threatstop.local."), "NOERROR")
+
+	file := writeFile(t, "list.txt", "192.0.2.77/24\n2001:DB8:0::/32\nnew.example\n")
+	out, errs, code = s.ctl(t, demoToken, "import", "demo", "block", file, "-replace")
+	want(t, "summary", fmt.Sprint(code, " ", out, errs), "0 1 added, 2 present, 0 refused, 2 removed\n")
 	p := s.demo(t)
 	got := append([]string(nil), p.Block...)
 	slices.Sort(got)
