@@ -41,7 +41,8 @@ var dbs = shared.New(func(path string) (*bolt.DB, error) {
 // audit is one change: who, when, from where, what.
 type audit struct {
 	Time     time.Time `json:"time"`
-	Customer string    `json:"customer"`
+	Customer string    `json:"customer"` // whose policy
+	By       string    `json:"by"`       // who changed it: "customer NAME" or "operator NAME"
 	From     string    `json:"from"`
 	Action   string    `json:"action"` // add, remove, revert
 	Policy   string    `json:"policy"`
@@ -86,7 +87,8 @@ func saveDelta(db *bolt.DB, p string, d delta, rec audit) error {
 	})
 }
 
-// audits returns the audit records of customer, oldest first, at most limit of the newest.
+// audits returns the audit records of customer's policies (every record when customer is ""), oldest
+// first, at most limit of the newest.
 func audits(db *bolt.DB, customer string, limit int) ([]audit, error) {
 	out := []audit{}
 	err := db.View(func(tx *bolt.Tx) error {
@@ -96,7 +98,7 @@ func audits(db *bolt.DB, customer string, limit int) ([]audit, error) {
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return err
 			}
-			if rec.Customer == customer {
+			if customer == "" || rec.Customer == customer {
 				out = append(out, rec)
 			}
 		}

@@ -24,18 +24,21 @@ var openAPI []byte
 type route struct {
 	method, path string // path in OpenAPI form: {name} for a parameter
 	write        bool   // needs a token of scope write
+	operator     bool   // operators only
 	h            func(a *Admin, w http.ResponseWriter, r *http.Request, g grant)
 }
 
 // routes are every operation; the OpenAPI document lists exactly these.
 var routes = []route{
-	{"GET", "/api/v1/policies", false, (*Admin).listPolicies},
-	{"GET", "/api/v1/policies/{policy}", false, (*Admin).getPolicy},
-	{"PUT", "/api/v1/policies/{policy}/selection", true, (*Admin).putSelection},
-	{"POST", "/api/v1/policies/{policy}/{list}", true, (*Admin).addEntry},
-	{"POST", "/api/v1/policies/{policy}/{list}/import", true, (*Admin).importEntries},
-	{"DELETE", "/api/v1/policies/{policy}/{list}/{value}", true, (*Admin).removeEntry},
-	{"GET", "/api/v1/audit", false, (*Admin).listAudit},
+	{method: "GET", path: "/api/v1/policies", h: (*Admin).listPolicies},
+	{method: "GET", path: "/api/v1/policies/{policy}", h: (*Admin).getPolicy},
+	{method: "PUT", path: "/api/v1/policies/{policy}/selection", write: true, h: (*Admin).putSelection},
+	{method: "POST", path: "/api/v1/policies/{policy}/{list}", write: true, h: (*Admin).addEntry},
+	{method: "POST", path: "/api/v1/policies/{policy}/{list}/import", write: true, h: (*Admin).importEntries},
+	{method: "DELETE", path: "/api/v1/policies/{policy}/{list}/{value}", write: true, h: (*Admin).removeEntry},
+	{method: "GET", path: "/api/v1/audit", h: (*Admin).listAudit},
+	{method: "GET", path: "/api/v1/customers", operator: true, h: (*Admin).listCustomers},
+	{method: "GET", path: "/api/v1/feeds", operator: true, h: (*Admin).listFeeds},
 }
 
 const (
@@ -57,6 +60,8 @@ func (a *Admin) handler() http.Handler {
 			case !ok:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="threatstop"`)
 				writeError(w, http.StatusUnauthorized, "a valid Bearer token is needed")
+			case rt.operator && g.operator == "":
+				writeError(w, http.StatusForbidden, "for operators only")
 			case rt.write && !g.write:
 				writeError(w, http.StatusForbidden, "this token may only read")
 			default:
@@ -85,11 +90,12 @@ func (a *Admin) auth(r *http.Request) (grant, bool) {
 func (a *Admin) policyOf(w http.ResponseWriter, r *http.Request, g grant) (*state.State, *state.Policy, bool) {
 	name := r.PathValue("policy")
 	st := a.store.Load()
-	if !g.customer.owns(name) {
+	p := st.Blocks[a.block].Policy(name)
+	if p == nil || !g.owns(name) {
 		writeError(w, http.StatusNotFound, "no such policy")
 		return nil, nil, false
 	}
-	return st, st.Blocks[a.block].Policy(name), true
+	return st, p, true
 }
 
 // policyView is a policy as the API shows it.
@@ -127,8 +133,10 @@ func view(st *state.State, p *state.Policy) policyView {
 func (a *Admin) listPolicies(w http.ResponseWriter, _ *http.Request, g grant) {
 	st := a.store.Load()
 	out := []policyView{}
-	for _, name := range g.customer.policies {
-		out = append(out, view(st, st.Blocks[a.block].Policy(name)))
+	for _, p := range st.Blocks[a.block].Policies {
+		if g.owns(p.Name) {
+			out = append(out, view(st, p))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -337,12 +345,35 @@ func (a *Admin) listAudit(w http.ResponseWriter, r *http.Request, g grant) {
 		}
 		limit = n
 	}
-	recs, err := audits(a.bolt, g.customer.name, limit)
+	customer := "" // an operator reads every record
+	if g.customer != nil {
+		customer = g.customer.name
+	}
+	recs, err := audits(a.bolt, customer, limit)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, recs)
+}
+
+// customerView is a customer as an operator sees it.
+type customerView struct {
+	Name     string   `json:"name"`
+	Policies []string `json:"policies"`
+}
+
+func (a *Admin) listCustomers(w http.ResponseWriter, _ *http.Request, _ grant) {
+	out := []customerView{}
+	for _, cu := range a.customers {
+		out = append(out, customerView{Name: cu.name, Policies: cu.policies})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listFeeds is the threatfeed status endpoint's document, for operators.
+func (a *Admin) listFeeds(w http.ResponseWriter, _ *http.Request, _ grant) {
+	writeJSON(w, http.StatusOK, map[string]any{"feeds": a.feeds.Status(), "ready": a.feeds.Ready()})
 }
 
 func listOf(w http.ResponseWriter, r *http.Request) (string, bool) {

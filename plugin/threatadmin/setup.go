@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
 	"github.com/threatstop/threatstop/plugin/pkg/state"
+	"github.com/threatstop/threatstop/plugin/threatfeed"
 )
 
 const pluginName = "threatadmin"
@@ -34,6 +36,7 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	store := state.FromController(c)
+	a.feeds = threatfeed.FromController(c)
 	file, serverBlock := c.File(), c.ServerBlockIndex
 	// The directive comes before threatfeed's, so this runs before the first State is published: the
 	// policies start with their stored edits, and keep the serials they had with them.
@@ -98,13 +101,17 @@ func parse(c *caddy.Controller) (*Admin, error) {
 					return nil, err
 				}
 				a.customers = append(a.customers, cu)
+			case "operator":
+				if err := parseOperator(c, a); err != nil {
+					return nil, err
+				}
 			default:
 				return nil, c.Errf("unknown property %q", c.Val())
 			}
 		}
 	}
-	if len(a.customers) == 0 {
-		return nil, c.Err("threatadmin needs at least one customer")
+	if len(a.customers)+len(a.operators) == 0 {
+		return nil, c.Err("threatadmin needs at least one customer or operator")
 	}
 	return a, nil
 }
@@ -136,28 +143,9 @@ func parseCustomer(c *caddy.Controller, a *Admin) (*customer, error) {
 			}
 			cu.policies = append(cu.policies, ps...)
 		case "token":
-			ts := c.RemainingArgs()
-			if len(ts) < 1 || len(ts) > 2 {
-				return nil, c.ArgErr()
+			if err := parseToken(c, a, grant{customer: cu}, "customer "+cu.name); err != nil {
+				return nil, err
 			}
-			if len(ts[0]) < minToken {
-				return nil, c.Errf("customer %s: a token needs at least %d characters", cu.name, minToken)
-			}
-			g := grant{customer: cu, write: true}
-			if len(ts) == 2 {
-				switch ts[1] {
-				case "read":
-					g.write = false
-				case "write":
-				default:
-					return nil, c.Errf("customer %s: token scope %q: read or write", cu.name, ts[1])
-				}
-			}
-			h := sha256.Sum256([]byte(ts[0]))
-			if _, dup := a.tokens[h]; dup {
-				return nil, c.Errf("customer %s: a token given twice", cu.name)
-			}
-			a.tokens[h] = g // only the digest is kept
 		default:
 			return nil, c.Errf("customer %s: unknown property %q", cu.name, c.Val())
 		}
@@ -166,4 +154,60 @@ func parseCustomer(c *caddy.Controller, a *Admin) (*customer, error) {
 		return nil, c.Errf("customer %s: no policies", cu.name)
 	}
 	return cu, nil
+}
+
+// parseOperator reads an operator: every policy of the block, the customers and the feeds.
+func parseOperator(c *caddy.Controller, a *Admin) error {
+	args := c.RemainingArgs()
+	if len(args) != 1 || !nameRE.MatchString(args[0]) {
+		return c.Errf("operator needs one name of lowercase letters, digits and '-'")
+	}
+	name := args[0]
+	if slices.Contains(a.operators, name) {
+		return c.Errf("operator %s defined twice", name)
+	}
+	a.operators = append(a.operators, name)
+	tokens := 0
+	for c.NextBlock() {
+		switch c.Val() {
+		case "token":
+			if err := parseToken(c, a, grant{operator: name}, "operator "+name); err != nil {
+				return err
+			}
+			tokens++
+		default:
+			return c.Errf("operator %s: unknown property %q", name, c.Val())
+		}
+	}
+	if tokens == 0 {
+		return c.Errf("operator %s: no token", name)
+	}
+	return nil
+}
+
+// parseToken reads "token TOKEN [read|write]" for g, what names its holder in messages.
+func parseToken(c *caddy.Controller, a *Admin, g grant, what string) error {
+	ts := c.RemainingArgs()
+	if len(ts) < 1 || len(ts) > 2 {
+		return c.ArgErr()
+	}
+	if len(ts[0]) < minToken {
+		return c.Errf("%s: a token needs at least %d characters", what, minToken)
+	}
+	g.write = true
+	if len(ts) == 2 {
+		switch ts[1] {
+		case "read":
+			g.write = false
+		case "write":
+		default:
+			return c.Errf("%s: token scope %q: read or write", what, ts[1])
+		}
+	}
+	h := sha256.Sum256([]byte(ts[0]))
+	if _, dup := a.tokens[h]; dup {
+		return c.Errf("%s: a token given twice", what)
+	}
+	a.tokens[h] = g // only the digest is kept
+	return nil
 }

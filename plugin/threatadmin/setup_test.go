@@ -59,7 +59,10 @@ func TestSetupErrors(t *testing.T) {
 		want        string
 	}{
 		{"argument", "threatadmin x {\n}", 1, "Wrong argument count"},
-		{"no customer", "threatadmin {\n    listen 127.0.0.1:1\n}", 3, "at least one customer"},
+		{"no customer", "threatadmin {\n    listen 127.0.0.1:1\n}", 3, "at least one customer or operator"},
+		{"operator without token", block("operator ops {", "}"), 6, "operator ops: no token"},
+		{"operator twice", block("operator ops {", "token 0123456789abcdef", "}", "operator ops {"), 8, "operator ops defined twice"},
+		{"operator's token of a customer", block("customer b {", "policies b", "token 0123456789abcdef", "}", "operator ops {", "token 0123456789abcdef", "}"), 10, "operator ops: a token given twice"},
 		{"listen not host:port", block("listen 9156"), 5, "listen: address 9156: missing port"},
 		{"db without a path", block("db"), 5, "Wrong argument count"},
 		{"unknown property", block("port 1"), 5, `unknown property "port"`},

@@ -24,6 +24,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
+	"github.com/threatstop/threatstop/plugin/threatfeed"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -34,6 +35,8 @@ type Admin struct {
 	listen    string
 	db        string
 	customers []*customer
+	operators []string
+	feeds     *threatfeed.Feeds           // the status of the instance's feeds, for operators
 	tokens    map[[sha256.Size]byte]grant // by the token's SHA-256: the tokens themselves are not kept
 
 	store   *state.Store
@@ -56,10 +59,33 @@ type customer struct {
 
 func (c *customer) owns(p string) bool { return slices.Contains(c.policies, p) }
 
-// grant is what a token allows.
+// grant is what a token allows: a customer's policies, or for an operator every policy of the block, the
+// customers and the feeds.
 type grant struct {
-	customer *customer
+	customer *customer // nil for an operator
+	operator string    // the operator's name
 	write    bool
+}
+
+// owns reports whether the grant covers policy p (which the caller checks exists).
+func (g grant) owns(p string) bool { return g.operator != "" || g.customer.owns(p) }
+
+// who names the grant's holder in the audit log.
+func (g grant) who() string {
+	if g.operator != "" {
+		return "operator " + g.operator
+	}
+	return "customer " + g.customer.name
+}
+
+// ownerOf is the customer that owns policy p, "" for none.
+func (a *Admin) ownerOf(p string) string {
+	for _, cu := range a.customers {
+		if cu.owns(p) {
+			return cu.name
+		}
+	}
+	return ""
 }
 
 // Lists a customer edits.
@@ -373,7 +399,7 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 		*l = append(slices.DeleteFunc(*l, func(e string) bool { return gone[canonicalOr(e)] }), adds...)
 		return nil
 	}
-	rec := audit{Time: a.now().UTC(), Customer: who.customer.name, From: from, Action: action, Policy: p, List: list, Value: value}
+	rec := audit{Time: a.now().UTC(), Customer: a.ownerOf(p), By: who.who(), From: from, Action: action, Policy: p, List: list, Value: value}
 	// The database first: an edit that is not kept is not served either.
 	if err := saveDelta(a.bolt, p, d, rec); err != nil {
 		return res, fmt.Errorf("not saved: %w", err)
@@ -401,7 +427,7 @@ func (a *Admin) choose(who grant, from, p string, sel selection) (uint32, error)
 	d := a.deltas[p]
 	d.Selection = &sel
 	summary, _ := json.Marshal(sel)
-	rec := audit{Time: a.now().UTC(), Customer: who.customer.name, From: from, Action: "select", Policy: p, List: "selection", Value: string(summary)}
+	rec := audit{Time: a.now().UTC(), Customer: a.ownerOf(p), By: who.who(), From: from, Action: "select", Policy: p, List: "selection", Value: string(summary)}
 	if err := saveDelta(a.bolt, p, d, rec); err != nil {
 		return 0, fmt.Errorf("not saved: %w", err)
 	}

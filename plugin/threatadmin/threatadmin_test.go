@@ -21,6 +21,7 @@ const (
 	demoToken  = "demo-api-7f3c9a1e5b2d4c6e"
 	readToken  = "demo-read-0123456789abcdef"
 	otherToken = "other-api-fedcba9876543210"
+	opsToken   = "ops-api-00112233445566778899"
 )
 
 func freeAddr(t testing.TB) string {
@@ -80,9 +81,12 @@ func start(t *testing.T, dir, api string) *coretest.Server {
             policies other
             token %[6]s
         }
+        operator ops {
+            token %[7]s
+        }
     }
 }
-`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken))
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken))
 }
 
 func call(t testing.TB, method, url, token, body string) (int, string) {
@@ -246,15 +250,15 @@ func TestKeptAcrossRestart(t *testing.T) {
 		t.Errorf("the policy before the restart:\n%s\nafter:\n%s", before, after)
 	}
 	code, body := call(t, "GET", base+"/audit", demoToken, "")
-	var recs []struct{ Action, Policy, List, Value, Customer, From string }
+	var recs []struct{ Action, Policy, List, Value, Customer, By, From string }
 	if err := json.Unmarshal([]byte(body), &recs); code != http.StatusOK || err != nil {
 		t.Fatalf("audit: %d %s %v", code, body, err)
 	}
 	var got []string
 	for _, r := range recs {
-		got = append(got, r.Customer+" "+r.From+" "+r.Action+" "+r.Policy+" "+r.List+" "+r.Value)
+		got = append(got, r.Customer+" "+r.By+" "+r.From+" "+r.Action+" "+r.Policy+" "+r.List+" "+r.Value)
 	}
-	want := []string{"demo 127.0.0.1 add demo block 198.51.100.7", "demo 127.0.0.1 remove demo block evil.example"}
+	want := []string{"demo customer demo 127.0.0.1 add demo block 198.51.100.7", "demo customer demo 127.0.0.1 remove demo block evil.example"}
 	if !slices.Equal(got, want) {
 		t.Errorf("audit %q, want %q", got, want)
 	}
@@ -441,5 +445,46 @@ func TestSelection(t *testing.T) {
 	s = start(t, dir, api)
 	if r := s.Query(t, dropped, dns.TypeA); r.Rcode != dns.RcodeSuccess || r.Answer[0].(*dns.A).A.String() != "127.0.0.7" {
 		t.Errorf("after a restart: %v", r)
+	}
+}
+
+// TestOperator: an operator reads and edits every customer's policy, lists the customers and the feeds;
+// the customer reads the operator's change in its audit log; customers get 403 for the operators' calls.
+func TestOperator(t *testing.T) {
+	api := freeAddr(t)
+	s := start(t, t.TempDir(), api)
+	base := "http://" + api + "/api/v1"
+	code, body := call(t, "GET", base+"/policies", opsToken, "")
+	if code != http.StatusOK || !strings.Contains(body, `"name": "demo"`) || !strings.Contains(body, `"name": "other"`) {
+		t.Errorf("operator's policies: %d %s", code, body)
+	}
+	if code, _ := call(t, "POST", base+"/policies/other/block", opsToken, `{"value":"192.0.2.55"}`); code != http.StatusCreated {
+		t.Errorf("operator's edit of other: %d", code)
+	}
+	if rc := rcode(t, s, "55.2.0.192.other.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("the operator's edit is not served: %s", dns.RcodeToString[rc])
+	}
+	_, body = call(t, "GET", base+"/audit", otherToken, "")
+	if !strings.Contains(body, `"by": "operator ops"`) || !strings.Contains(body, `"customer": "other"`) {
+		t.Errorf("other's audit lacks the operator's change: %s", body)
+	}
+	if _, body := call(t, "GET", base+"/audit", demoToken, ""); strings.TrimSpace(body) != "[]" {
+		t.Errorf("demo's audit shows other's change: %s", body)
+	}
+	code, body = call(t, "GET", base+"/customers", opsToken, "")
+	if code != http.StatusOK || !strings.Contains(body, `"name": "demo"`) || !strings.Contains(body, `"other"`) {
+		t.Errorf("customers: %d %s", code, body)
+	}
+	code, body = call(t, "GET", base+"/feeds", opsToken, "")
+	if code != http.StatusOK || !strings.Contains(body, `"name": "drop"`) || !strings.Contains(body, `"ready": true`) {
+		t.Errorf("feeds: %d %s", code, body)
+	}
+	for _, path := range []string{"/customers", "/feeds"} {
+		if code, body := call(t, "GET", base+path, demoToken, ""); code != http.StatusForbidden || strings.Contains(body, "other") || strings.Contains(body, "drop") {
+			t.Errorf("GET %s with a customer's token: %d %s", path, code, body)
+		}
+	}
+	if code, _ := call(t, "GET", base+"/policies/nope", opsToken, ""); code != http.StatusNotFound {
+		t.Errorf("operator, a policy that does not exist: %d", code)
 	}
 }
