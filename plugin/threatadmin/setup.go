@@ -2,10 +2,12 @@ package threatadmin
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin"
@@ -89,6 +91,16 @@ func parse(c *caddy.Controller) (*Admin, error) {
 					return nil, c.Errf("listen: %v", err)
 				}
 				a.listen = args[0]
+			case "tls":
+				args := c.RemainingArgs()
+				if len(args) != 2 {
+					return nil, c.ArgErr()
+				}
+				l := &certLoader{cert: args[0], key: args[1]}
+				if _, err := l.load(); err != nil {
+					return nil, c.Errf("tls: %v", err)
+				}
+				a.tls = l
 			case "db":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
@@ -191,8 +203,19 @@ func parseToken(c *caddy.Controller, a *Admin, g grant, what string) error {
 	if len(ts) < 1 || len(ts) > 2 {
 		return c.ArgErr()
 	}
-	if len(ts[0]) < minToken {
-		return c.Errf("%s: a token needs at least %d characters", what, minToken)
+	var h [sha256.Size]byte
+	if hexSum, ok := strings.CutPrefix(ts[0], "sha256:"); ok {
+		// The digest alone, so that the Corefile need not hold the token: sha256sum of the token.
+		b, err := hex.DecodeString(hexSum)
+		if err != nil || len(b) != sha256.Size {
+			return c.Errf("%s: sha256: needs the 64 hex digits of the token's SHA-256", what)
+		}
+		copy(h[:], b)
+	} else {
+		if len(ts[0]) < minToken {
+			return c.Errf("%s: a token needs at least %d characters", what, minToken)
+		}
+		h = sha256.Sum256([]byte(ts[0]))
 	}
 	g.write = true
 	if len(ts) == 2 {
@@ -204,7 +227,6 @@ func parseToken(c *caddy.Controller, a *Admin, g grant, what string) error {
 			return c.Errf("%s: token scope %q: read or write", what, ts[1])
 		}
 	}
-	h := sha256.Sum256([]byte(ts[0]))
 	if _, dup := a.tokens[h]; dup {
 		return c.Errf("%s: a token given twice", what)
 	}

@@ -1,6 +1,7 @@
 package threatadmin
 
 import (
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -28,12 +29,13 @@ func TestSetup(t *testing.T) {
     customer other {
         policies other
         token other-api-fedcba9876543210 write
+        token sha256:944f581f8e3785e09cb0e73be0a517a5d39d73f5d61ecda2405d79a51e25a0c7 read
     }
 }`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.listen != "127.0.0.1:9999" || a.db != "/tmp/x.db" || len(a.customers) != 2 || len(a.tokens) != 3 {
+	if a.listen != "127.0.0.1:9999" || a.db != "/tmp/x.db" || len(a.customers) != 2 || len(a.tokens) != 4 {
 		t.Fatalf("parsed %+v", a)
 	}
 	writes := 0
@@ -41,6 +43,9 @@ func TestSetup(t *testing.T) {
 		if g.write {
 			writes++
 		}
+	}
+	if g, ok := a.tokens[sha256.Sum256([]byte("other-read-token-0123"))]; !ok || g.write || g.customer.name != "other" {
+		t.Errorf("the token given by its digest (sha256 of other-read-token-0123): %+v %v", g, ok)
 	}
 	if writes != 2 || !a.customers[0].owns("mail") || a.customers[1].owns("demo") {
 		t.Errorf("scopes or policies wrong: %d write tokens", writes)
@@ -72,6 +77,9 @@ func TestSetupErrors(t *testing.T) {
 		{"short token", block("customer b {", "policies b", "token short", "}"), 7, "at least 16 characters"},
 		{"token scope", block("customer b {", "policies b", "token 0123456789abcdef admin", "}"), 7, `token scope "admin"`},
 		{"token twice", block("customer b {", "policies b", "token 0123456789abcdef", "token 0123456789abcdef read", "}"), 8, "a token given twice"},
+		{"tls without files", block("tls /nonexistent/cert.pem /nonexistent/key.pem"), 5, "tls: open /nonexistent/cert.pem"},
+		{"tls with one file", block("tls cert.pem"), 5, "Wrong argument count"},
+		{"bad digest", block("customer b {", "policies b", "token sha256:00ff", "}"), 7, "needs the 64 hex digits"},
 		{"no policies", block("customer b {", "token 0123456789abcdef", "}"), 7, "customer b: no policies"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

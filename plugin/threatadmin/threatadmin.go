@@ -10,6 +10,7 @@ package threatadmin
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ type Admin struct {
 	customers []*customer
 	operators []string
 	feeds     *threatfeed.Feeds           // the status of the instance's feeds, for operators
+	tls       *certLoader                 // nil: plain HTTP (loopback, or behind a proxy that terminates TLS)
 	tokens    map[[sha256.Size]byte]grant // by the token's SHA-256: the tokens themselves are not kept
 
 	store   *state.Store
@@ -281,11 +283,15 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 			}
 		}
 	}
-	l, err := httplisten.Acquire(pluginName, a.listen, a.handler(), httplisten.Options{
+	opts := httplisten.Options{
 		Unavailable: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, "shutting down")
 		}),
-	})
+	}
+	if a.tls != nil {
+		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: a.tls.get}
+	}
+	l, err := httplisten.Acquire(pluginName, a.listen, a.handler(), opts)
 	if err != nil {
 		release()
 		return err

@@ -36,7 +36,7 @@ func freeAddr(t testing.TB) string {
 
 // start serves policies demo (customer demo) and other (customer other) over feed drop, with the API on
 // api and its database in dir.
-func start(t *testing.T, dir, api string) *coretest.Server {
+func start(t *testing.T, dir, api string, extra ...string) *coretest.Server {
 	t.Helper()
 	feed := filepath.Join(dir, "drop.txt")
 	if _, err := os.Stat(feed); err != nil {
@@ -70,6 +70,7 @@ func start(t *testing.T, dir, api string) *coretest.Server {
         to *
     }
     threatadmin {
+        %[8]s
         listen %[2]s
         db %[3]s
         customer demo {
@@ -86,7 +87,7 @@ func start(t *testing.T, dir, api string) *coretest.Server {
         }
     }
 }
-`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken))
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        ")))
 }
 
 func call(t testing.TB, method, url, token, body string) (int, string) {

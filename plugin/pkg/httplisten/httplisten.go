@@ -14,6 +14,7 @@ package httplisten
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -43,6 +44,8 @@ const (
 // A zero field takes its default; a negative one means no limit (no ShutdownTimeout: close at once).
 type Options struct {
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout time.Duration
+	// TLS, if set, serves HTTPS with it: the first lease's, like every option.
+	TLS *tls.Config
 	// Unavailable answers while no handler is set: between the last release and the server's close.
 	// Nil answers 503 "shutting down".
 	Unavailable http.Handler
@@ -97,6 +100,9 @@ func Acquire(kind, addr string, h http.Handler, opts Options) (*Lease, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, err
+		}
+		if opts.TLS != nil {
+			ln = tls.NewListener(ln, opts.TLS)
 		}
 		s = &server{key: k, ln: ln, done: make(chan struct{}), opts: opts}
 		s.srv = &http.Server{
