@@ -168,10 +168,14 @@ func (t *Threatstop) Name() string { return pluginName }
 // moved on.
 func (t *Threatstop) update(old, next *state.State) {
 	for _, p := range t.order {
-		policySerial.WithLabelValues(p.Name).Set(float64(next.Serial(p.Policy)))
 		omitted := next.Omitted[p.Index]
+		moved := old == nil || p.Index >= len(old.Serials) || old.Serial(p.Policy) != next.Serial(p.Policy) || len(old.Omitted[p.Index]) != len(omitted)
+		if !moved {
+			continue // with thousands of policies, a refresh or an edit changes a few: their gauges alone
+		}
+		policySerial.WithLabelValues(p.Name).Set(float64(next.Serial(p.Policy)))
 		rpzOmitted.WithLabelValues(p.Name).Set(float64(len(omitted)))
-		if len(omitted) > 0 && (old == nil || p.Index >= len(old.Serials) || old.Serial(p.Policy) != next.Serial(p.Policy) || len(old.Omitted[p.Index]) != len(omitted)) {
+		if len(omitted) > 0 {
 			log.Warningf("policy %s serial %d: %d names too long for its RPZ zone (owner over 255 octets), answered by DNSBL lookups but not in zone transfers, so not on edges or secondaries either: %s",
 				p.Name, next.Serial(p.Policy), len(omitted), omittedNames(omitted, 3))
 		}

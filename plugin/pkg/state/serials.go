@@ -57,8 +57,9 @@ func (r *registry) serial(key string, sum [sha256.Size]byte, now uint32) uint32 
 
 // remember records next's serials in the registry, unless a newer Store has taken a key over (the old
 // configuration of a reload keeps refreshing until it stops), and writes the serial file when one is set
-// and a serial changed.
-func (st *Store) remember(next *State) {
+// and a serial changed. Only what moved since prev (the last State this Store remembered, or nil) is
+// looked at: with thousands of policies, a refresh or an edit changes a few.
+func (st *Store) remember(prev, next *State) {
 	r := st.reg
 	r.mu.Lock()
 	dirty := false
@@ -73,9 +74,17 @@ func (st *Store) remember(next *State) {
 		}
 	}
 	for _, p := range next.Policies {
-		put(policyKey(next.Blocks[p.Block], p.Name), next.Serials[p.Index], next.Sums[p.Index])
+		i := p.Index
+		if prev != nil && i < len(prev.Policies) && prev.Policies[i].Name == p.Name && prev.Blocks[p.Block].Key == next.Blocks[p.Block].Key &&
+			prev.Serials[i] == next.Serials[i] && prev.Sums[i] == next.Sums[i] {
+			continue
+		}
+		put(policyKey(next.Blocks[p.Block], p.Name), next.Serials[i], next.Sums[i])
 	}
 	for _, b := range next.Blocks {
+		if prev != nil && b.Index < len(prev.ZoneSerials) && prev.ZoneSerials[b.Index] == next.ZoneSerials[b.Index] && prev.Blocks[b.Index].Key == b.Key {
+			continue
+		}
 		put(zoneKey(b), next.ZoneSerials[b.Index], blockSum(b, next.Sums))
 	}
 	var file map[string]fileRecord

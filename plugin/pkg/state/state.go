@@ -310,7 +310,7 @@ func (st *Store) swap(s *snapshot.Snapshot, loaded []time.Time, placeholder bool
 	next.placeholder = placeholder
 	st.cur.Store(next)
 	if !placeholder {
-		st.remember(next)
+		st.remember(prev, next)
 	}
 	for _, fn := range st.subs {
 		fn(old, next)
