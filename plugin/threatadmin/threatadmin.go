@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -216,26 +215,8 @@ func (ch change) apply(base []string) []string {
 	return out
 }
 
-// canonical is the form an entry is kept and compared in: an address as netip writes it, a prefix with
-// its host bits cleared (a full-length one as its address), a name in lowercase without a trailing dot,
-// *.name for a name and its subdomains.
-func canonical(e string) (string, error) {
-	e = strings.TrimSpace(e)
-	if err := policy.ValidEntry(e); err != nil {
-		return "", err
-	}
-	if a, err := netip.ParseAddr(e); err == nil {
-		return a.Unmap().String(), nil
-	}
-	if p, err := netip.ParsePrefix(e); err == nil {
-		p = p.Masked()
-		if p.Bits() == p.Addr().BitLen() {
-			return p.Addr().Unmap().String(), nil
-		}
-		return p.String(), nil
-	}
-	return strings.TrimSuffix(strings.ToLower(e), "."), nil
-}
+// canonical is the form an entry is kept and compared in: policy.Canonical, the form AddEntry stores.
+func canonical(e string) (string, error) { return policy.Canonical(e) }
 
 // canonicalOr is canonical, or e itself when it is not an entry.
 func canonicalOr(e string) string {

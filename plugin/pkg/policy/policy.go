@@ -223,6 +223,36 @@ func AddEntry(b *entryset.Builder, e string) error {
 	return nil
 }
 
+// Canonical is the one form of an own entry, the one AddEntry stores: an address as netip writes it (an
+// IPv4-mapped one as IPv4), a prefix with its host bits cleared (IPv4-mapped as IPv4, a
+// full-length one as its address), a name normalised as feeds' names are (lowercase, IDNA, no trailing
+// dot), with "*." in front for the name and its subdomains. Two spellings of one entry have one form.
+func Canonical(e string) (string, error) {
+	e = strings.TrimSpace(e)
+	if err := ValidEntry(e); err != nil {
+		return "", err
+	}
+	if strings.IndexByte(e, '/') >= 0 {
+		p := netip.MustParsePrefix(e).Masked() // ValidEntry parsed it
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		if p.Bits() == p.Addr().BitLen() {
+			return p.Addr().String(), nil
+		}
+		return p.String(), nil
+	}
+	if a, err := netip.ParseAddr(e); err == nil {
+		return a.Unmap().String(), nil
+	}
+	sub := strings.HasPrefix(e, "*.")
+	name, _ := domain.Normalize(strings.TrimPrefix(e, "*."))
+	if sub {
+		return "*." + name, nil
+	}
+	return name, nil
+}
+
 // ValidEntry checks an own entry as AddEntry would add it.
 func ValidEntry(e string) error {
 	var b entryset.Builder

@@ -3,6 +3,7 @@ package policy
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
@@ -127,6 +128,41 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		if _, err := New(cfg, cat); err == nil {
 			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}
+
+// TestCanonical: every spelling of an entry has the form AddEntry stores, and one form.
+func TestCanonical(t *testing.T) {
+	for in, want := range map[string]string{
+		"198.51.100.7":           "198.51.100.7",
+		" 198.51.100.7 ":         "198.51.100.7",
+		"::ffff:198.51.100.7":    "198.51.100.7",
+		"198.51.100.7/32":        "198.51.100.7",
+		"203.0.113.9/24":         "203.0.113.0/24",
+		"::ffff:203.0.113.0/120": "203.0.113.0/24",
+		"2001:DB8:0::/32":        "2001:db8::/32",
+		"2001:db8::1/128":        "2001:db8::1",
+		"EVIL.example.":          "evil.example",
+		"*.Phish.Example":        "*.phish.example",
+		"bücher.example":         "xn--bcher-kva.example",
+		"xn--bcher-kva.example":  "xn--bcher-kva.example",
+		"*.bücher.example":       "*.xn--bcher-kva.example",
+	} {
+		got, err := Canonical(in)
+		if err != nil || got != want {
+			t.Errorf("Canonical(%q) = %q, %v; want %q", in, got, err, want)
+			continue
+		}
+		// The form is AddEntry's: a set built from it equals one built from the spelling.
+		var a, b entryset.Builder
+		if AddEntry(&a, strings.TrimSpace(in)) != nil || AddEntry(&b, got) != nil || !a.Set().Equal(b.Set()) {
+			t.Errorf("Canonical(%q) = %q is another entry than AddEntry's", in, got)
+		}
+	}
+	for _, bad := range []string{"", "not an entry!", "198.51.100.7/33", "*."} {
+		if _, err := Canonical(bad); err == nil {
+			t.Errorf("Canonical(%q) accepted", bad)
 		}
 	}
 }
