@@ -42,7 +42,8 @@ type Admin struct {
 
 	store   *state.Store
 	block   int
-	mu      sync.Mutex // one edit at a time: the store's Edit, the database and the deltas agree
+	base    map[string]ownLists // each policy's own entries as the Corefile gives them, canonical
+	mu      sync.Mutex          // one edit at a time: the store's Edit, the database and the deltas agree
 	deltas  map[string]delta
 	bolt    *bolt.DB
 	release func() error
@@ -204,6 +205,42 @@ func entries(cfg *policy.Config, list string) *[]string {
 	return &cfg.Blocked
 }
 
+// ownLists are a policy's own entries, canonical.
+type ownLists struct{ block, allow []string }
+
+func (o ownLists) of(list string) []string {
+	if list == listAllow {
+		return o.allow
+	}
+	return o.block
+}
+
+func canonicalAll(es []string) []string {
+	out := make([]string, 0, len(es))
+	for _, e := range es {
+		if c := canonicalOr(e); !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// against is the change that makes base the list now.
+func against(base, now []string) change {
+	var ch change
+	for _, e := range now {
+		if !slices.Contains(base, e) {
+			ch.Add = append(ch.Add, e)
+		}
+	}
+	for _, e := range base {
+		if !slices.Contains(now, e) {
+			ch.Del = append(ch.Del, e)
+		}
+	}
+	return ch
+}
+
 // apply makes the Corefile's entries base what ch says.
 func (ch change) apply(base []string) []string {
 	out := slices.DeleteFunc(slices.Clone(base), func(e string) bool { return slices.Contains(ch.Del, canonicalOr(e)) })
@@ -238,8 +275,12 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 		release()
 		return fmt.Errorf("db %s: %w", a.db, err)
 	}
-	for _, cu := range a.customers {
-		for _, p := range cu.policies {
+	// Every policy of the block, owned or not (an operator edits those too), from the Corefile's entries.
+	a.base = map[string]ownLists{}
+	for _, sp := range block.Policies {
+		p := sp.Name
+		a.base[p] = ownLists{block: canonicalAll(sp.Config.Blocked), allow: canonicalAll(sp.Config.Allowed)}
+		{
 			d, ok := a.deltas[p]
 			if !ok {
 				continue
@@ -360,23 +401,6 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 		res.serial = a.store.Load().Serial(cur)
 		return res, nil
 	}
-	d := a.deltas[p]
-	ch := d.of(list)
-	ch.Add, ch.Del = slices.Clone(ch.Add), slices.Clone(ch.Del)
-	for _, e := range adds {
-		if i := slices.Index(ch.Del, e); i >= 0 {
-			ch.Del = slices.Delete(ch.Del, i, i+1)
-		} else {
-			ch.Add = append(ch.Add, e)
-		}
-	}
-	for _, e := range dels {
-		if i := slices.Index(ch.Add, e); i >= 0 {
-			ch.Add = slices.Delete(ch.Add, i, i+1)
-		} else {
-			ch.Del = append(ch.Del, e)
-		}
-	}
 	gone := map[string]bool{}
 	for _, e := range dels {
 		gone[e] = true
@@ -386,6 +410,15 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 		*l = append(slices.DeleteFunc(*l, func(e string) bool { return gone[canonicalOr(e)] }), adds...)
 		return nil
 	}
+	// Built before it is saved: what is saved is served.
+	next := cur.Config.Clone()
+	op(&next)
+	if _, err := policy.New(next, a.store.Catalog()); err != nil {
+		return res, err
+	}
+	// The delta is the list against the Corefile's, whatever the Corefile said when the entries came.
+	d := a.deltas[p]
+	*d.of(list) = against(a.base[p].of(list), canonicalAll(*entries(&next, list)))
 	rec := audit{Time: a.now().UTC(), Customer: a.ownerOf(p), By: who.who(), From: from, Action: action, Policy: p, List: list, Value: value}
 	// The database first: an edit that is not kept is not served either.
 	if err := saveDelta(a.bolt, p, d, rec); err != nil {
@@ -394,7 +427,9 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 	st, err := a.store.Edit(a.block, p, op)
 	if err != nil {
 		rec.Action = "revert"
-		_ = saveDelta(a.bolt, p, a.deltas[p], rec)
+		if rerr := saveDelta(a.bolt, p, a.deltas[p], rec); rerr != nil {
+			log.Errorf("policy %s: an edit that failed (%v) stays in %s (%v): a restart applies it", p, err, a.db, rerr)
+		}
 		return res, err
 	}
 	a.deltas[p] = d

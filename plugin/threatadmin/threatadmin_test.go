@@ -38,6 +38,12 @@ func freeAddr(t testing.TB) string {
 // api and its database in dir.
 func start(t *testing.T, dir, api string, extra ...string) *coretest.Server {
 	t.Helper()
+	return startWith(t, dir, api, "evil.example", extra...)
+}
+
+// startWith is start with demo's own block entries in the Corefile.
+func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coretest.Server {
+	t.Helper()
 	feed := filepath.Join(dir, "drop.txt")
 	if _, err := os.Stat(feed); err != nil {
 		if err := os.WriteFile(feed, []byte("5.188.10.0/24\n"), 0o644); err != nil {
@@ -56,7 +62,7 @@ func start(t *testing.T, dir, api string, extra ...string) *coretest.Server {
     threatstop {
         policy demo {
             lists drop
-            block evil.example
+            block %[9]s
             answer custom 127.0.0.10
             clients 127.0.0.1
             transfer_clients 127.0.0.1
@@ -64,6 +70,10 @@ func start(t *testing.T, dir, api string, extra ...string) *coretest.Server {
         policy other {
             lists drop
             block other.example
+        }
+        policy nobody {
+            lists drop
+            clients 127.0.0.1
         }
     }
     transfer {
@@ -87,7 +97,7 @@ func start(t *testing.T, dir, api string, extra ...string) *coretest.Server {
         }
     }
 }
-`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        ")))
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock))
 }
 
 func call(t testing.TB, method, url, token, body string) (int, string) {
@@ -487,5 +497,43 @@ func TestOperator(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", base+"/policies/nope", opsToken, ""); code != http.StatusNotFound {
 		t.Errorf("operator, a policy that does not exist: %d", code)
+	}
+}
+
+// TestCorefileChangesUnderEdits: the edits are kept against the Corefile's entries as they are at each
+// start. An entry the API added and the Corefile then gave too is gone after an API delete; one the API
+// removed, that the Corefile then dropped, stays after an API add; an operator's edit of a policy no
+// customer owns is kept too.
+func TestCorefileChangesUnderEdits(t *testing.T) {
+	dir, api := t.TempDir(), freeAddr(t)
+	base := "http://" + api + "/api/v1/policies/demo/block"
+	listed := func(s *coretest.Server, name string) bool { return rcode(t, s, name+".demo.threatstop.local.") == dns.RcodeSuccess }
+
+	s := startWith(t, dir, api, "evil.example keep.example")
+	call(t, "POST", base, demoToken, `{"value":"added.example"}`)
+	call(t, "DELETE", base+"/keep.example", demoToken, "")
+	if code, _ := call(t, "POST", "http://"+api+"/api/v1/policies/nobody/block", opsToken, `{"value":"ops.example"}`); code != http.StatusCreated {
+		t.Fatalf("operator's edit of an unowned policy: %d", code)
+	}
+	s.Stop()
+
+	// The Corefile now gives added.example itself, and no longer keep.example.
+	s = startWith(t, dir, api, "evil.example added.example")
+	if !listed(s, "added.example") || listed(s, "keep.example") {
+		t.Fatal("after the Corefile change")
+	}
+	call(t, "DELETE", base+"/added.example", demoToken, "")
+	call(t, "POST", base, demoToken, `{"value":"keep.example"}`)
+	s.Stop()
+
+	s = startWith(t, dir, api, "evil.example added.example")
+	if listed(s, "added.example") {
+		t.Error("an entry deleted through the API is back after a restart (the Corefile gives it)")
+	}
+	if !listed(s, "keep.example") {
+		t.Error("an entry added through the API is lost after a restart (the Corefile dropped it before)")
+	}
+	if rcode(t, s, "ops.example.nobody.threatstop.local.") != dns.RcodeSuccess {
+		t.Error("the operator's edit of an unowned policy is lost after a restart")
 	}
 }
