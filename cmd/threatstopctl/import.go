@@ -15,8 +15,9 @@ type line struct {
 }
 
 // readList reads a text or CSV list: an entry a line, its first comma-separated field; blank lines and
-// comments (from '#' or ';' to the end of the line) skipped. A first field with neither '.' nor ':' on
-// the first line is a header: every address, prefix and name holds one. The server judges the rest.
+// comments (from '#' or ';' to the end of the line) skipped. A first CSV line whose first field has
+// neither '.' nor ':' is a header: no address or prefix, and few listed names, lack both. The server
+// judges the rest.
 func readList(r io.Reader) ([]line, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -33,11 +34,12 @@ func readList(r io.Reader) ([]line, error) {
 		if strings.TrimSpace(s) == "" {
 			continue
 		}
-		s, _, _ = strings.Cut(s, ",")
+		s, _, csv := strings.Cut(s, ",")
 		s = strings.TrimSpace(strings.Trim(strings.TrimSpace(s), `"`))
 		if first {
 			first = false
-			if !strings.ContainsAny(s, ".:") {
+			// A CSV header; a plain list's first line is an entry, a single-label name included.
+			if csv && !strings.ContainsAny(s, ".:") {
 				continue
 			}
 		}

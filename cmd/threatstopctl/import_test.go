@@ -13,9 +13,10 @@ func TestReadList(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"198.51.100.7\n\n# comment\n; comment\nevil.example\n", "1:198.51.100.7 5:evil.example"},
 		{"\ufeffip,comment\n192.0.2.1,\"a host\"\n\"203.0.113.0/24\",net\n", "2:192.0.2.1 3:203.0.113.0/24"},
-		{"# header after a comment\nDomain\nevil.example\n", "3:evil.example"},
+		{"# header after a comment\nDomain,comment\nevil.example\n", "3:evil.example"},
+		{"zip\nevil.example\n", "1:zip 2:evil.example"}, // a plain list: its first line is an entry, one label or not
 		{"1.10.16.0/20 ; SBL256894\r\n2001:db8::/32 # note\r\n", "1:1.10.16.0/20 2:2001:db8::/32"},
-		{"not-a-header\n", ""}, // a header and nothing else
+		{"not-a-header,x\n", ""}, // a CSV header and nothing else
 		{"evil..example\nbad entry\n,x\n", "1:evil..example 2:bad entry 3:"}, // the server refuses these
 	} {
 		ls, err := readList(strings.NewReader(c.in))

@@ -259,6 +259,11 @@ func (a *Admin) importEntries(w http.ResponseWriter, r *http.Request, g grant) {
 	csv := strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv")
 	values, errs := parseImport(string(body), csv)
 	res := importResult{Errors: errs}
+	if replace && len(values) == 0 {
+		// A failed download would otherwise unblock everything.
+		writeError(w, http.StatusBadRequest, "replace=true needs at least one entry: it would empty the list")
+		return
+	}
 	if replace && len(errs) > 0 {
 		writeJSON(w, http.StatusUnprocessableEntity, res)
 		return

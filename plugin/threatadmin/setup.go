@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,6 +38,23 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
+	// Edits are kept by policy name and the listener serves one block's tokens: two blocks of an instance
+	// may share neither.
+	seen, _ := c.Get(seenKey{}).(map[string]int)
+	if seen == nil {
+		seen = map[string]int{}
+		c.Set(seenKey{}, seen)
+	}
+	abs, err := filepath.Abs(a.db)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	for _, k := range []string{"db " + abs, "listen " + a.listen} {
+		if line, dup := seen[k]; dup {
+			return plugin.Error(pluginName, fmt.Errorf("%s:%d - %s is the threatadmin block's of line %d too: each block needs its own", c.File(), a.line, k, line))
+		}
+		seen[k] = a.line
+	}
 	store := state.FromController(c)
 	a.feeds = threatfeed.FromController(c)
 	file, serverBlock := c.File(), c.ServerBlockIndex
@@ -67,6 +85,9 @@ func setup(c *caddy.Controller) error {
 	c.OnShutdown(a.stop)
 	return nil
 }
+
+// seenKey keys, in the instance's storage, the databases and listeners of its threatadmin blocks.
+type seenKey struct{}
 
 func parse(c *caddy.Controller) (*Admin, error) {
 	a := &Admin{listen: DefaultListen, db: DefaultDB, tokens: map[[sha256.Size]byte]grant{}}

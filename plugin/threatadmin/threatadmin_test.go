@@ -391,6 +391,12 @@ func TestImport(t *testing.T) {
 	if rc := rcode(t, s, "new.test.demo.threatstop.local."); rc != dns.RcodeSuccess {
 		t.Error("a refused replace changed the list")
 	}
+	if code, _ := call(t, "POST", base+"/import?replace=true", demoToken, "# nothing\n"); code != http.StatusBadRequest {
+		t.Errorf("replace with no entry: %d, want 400", code)
+	}
+	if rc := rcode(t, s, "new.test.demo.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Error("an empty replace emptied the list")
+	}
 	if code, _ := call(t, "POST", base+"/import", readToken, "x.test\n"); code != http.StatusForbidden {
 		t.Errorf("import with a read token: %d", code)
 	}
@@ -535,5 +541,52 @@ func TestCorefileChangesUnderEdits(t *testing.T) {
 	}
 	if rcode(t, s, "ops.example.nobody.threatstop.local.") != dns.RcodeSuccess {
 		t.Error("the operator's edit of an unowned policy is lost after a restart")
+	}
+}
+
+// TestOneDBPerBlock: two server blocks of one instance may not share a threatadmin database or listener
+// (their policies' edits would mix, one block's tokens would shut out the other's).
+func TestOneDBPerBlock(t *testing.T) {
+	dir := t.TempDir()
+	feed := filepath.Join(dir, "drop.txt")
+	os.WriteFile(feed, []byte("5.188.10.0/24\n"), 0o644)
+	block := func(zone, listen, db string) string {
+		return fmt.Sprintf(`%[1]s:0 {
+    bind 127.0.0.1
+    threatfeed {
+        feed drop%[1]s {
+            file %[4]s
+            format plain
+            category spam
+        }
+    }
+    threatstop {
+        policy home {
+            lists drop%[1]s
+        }
+    }
+    threatadmin {
+        listen %[2]s
+        db %[3]s
+        customer c%[1]s {
+            policies home
+            token token-of-%[1]s-0123456789
+        }
+    }
+}
+`, zone, listen, db, feed)
+	}
+	for _, c := range []struct{ name, second, want string }{
+		{"same db", block("b", freeAddr(t), filepath.Join(dir, "one.db")), "db " + filepath.Join(dir, "one.db") + " is the threatadmin block's of line"},
+		{"same listen", block("b", "127.0.0.1:1", filepath.Join(dir, "two.db")), "listen 127.0.0.1:1 is the threatadmin block's of line"},
+	} {
+		first := block("a", "127.0.0.1:1", filepath.Join(dir, "one.db"))
+		if c.name == "same db" {
+			first = block("a", freeAddr(t), filepath.Join(dir, "one.db"))
+		}
+		_, err := coretest.StartErr(first + c.second)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
 	}
 }
