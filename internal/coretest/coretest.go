@@ -92,6 +92,9 @@ func (s *Server) Query(tb testing.TB, name string, qtype uint16) *dns.Msg {
 
 type input string
 
+// Input is corefile as caddy reads it, for an instance's Restart (a reload).
+func Input(corefile string) caddy.Input { return input(corefile) }
+
 func (i input) Body() []byte       { return []byte(i) }
 func (i input) Path() string       { return "Corefile" }
 func (i input) ServerType() string { return "dns" }

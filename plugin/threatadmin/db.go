@@ -3,6 +3,7 @@ package threatadmin
 import (
 	"encoding/binary"
 	"encoding/json"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,8 +19,19 @@ var (
 	bucketAudit = []byte("audit")
 )
 
+// adminDB is one database and what the instances of a reload share with it: the deltas, the lock that
+// orders every edit (of the old instance and of the new one alike), and which Admin may edit. A reload
+// hands the database over under the lock, so an edit in flight in the old instance is either in the
+// deltas the new one starts from, or refused (503): none reaches only the configuration being replaced.
+type adminDB struct {
+	*bolt.DB
+	mu     sync.Mutex
+	deltas map[string]delta // by policy name
+	cur    *Admin           // the Admin whose edits are served; nil: none yet
+}
+
 // dbs are the open databases, shared by the instances of a reload (bbolt locks its file).
-var dbs = shared.New(func(path string) (*bolt.DB, error) {
+var dbs = shared.New(func(path string) (*adminDB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, err
@@ -35,7 +47,12 @@ var dbs = shared.New(func(path string) (*bolt.DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return db, nil
+	deltas, err := loadDeltas(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &adminDB{DB: db, deltas: deltas}, nil
 })
 
 // audit is one change: who, when, from where, what.

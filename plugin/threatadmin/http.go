@@ -180,7 +180,7 @@ func (a *Admin) addEntry(w http.ResponseWriter, r *http.Request, g grant) {
 	}
 	changed, serial, err := a.edit(g, remoteIP(r), p.Name, list, value, false)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		editFailed(w, err)
 		return
 	}
 	code := http.StatusOK // it was there already
@@ -209,7 +209,7 @@ func (a *Admin) removeEntry(w http.ResponseWriter, r *http.Request, g grant) {
 	case errors.Is(err, errNoEntry):
 		writeError(w, http.StatusNotFound, "no such entry")
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		editFailed(w, err)
 	default:
 		edits.WithLabelValues("remove").Inc()
 		w.WriteHeader(http.StatusNoContent)
@@ -271,7 +271,7 @@ func (a *Admin) importEntries(w http.ResponseWriter, r *http.Request, g grant) {
 	cr, err := a.change(g, remoteIP(r), p.Name, list, values, nil, replace, "import",
 		strconv.Itoa(len(values))+" entries"+map[bool]string{true: ", replace", false: ""}[replace])
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		editFailed(w, err)
 		return
 	}
 	if cr.added > 0 {
@@ -331,7 +331,7 @@ func (a *Admin) putSelection(w http.ResponseWriter, r *http.Request, g grant) {
 		writeError(w, http.StatusBadRequest, bad.Error())
 		return
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		editFailed(w, err)
 		return
 	}
 	st := a.store.Load()
@@ -354,7 +354,7 @@ func (a *Admin) listAudit(w http.ResponseWriter, r *http.Request, g grant) {
 	if g.customer != nil {
 		customer = g.customer.name
 	}
-	recs, err := audits(a.bolt, customer, limit)
+	recs, err := audits(a.bolt.DB, customer, limit)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -395,6 +395,17 @@ func remoteIP(r *http.Request) string {
 		return h
 	}
 	return r.RemoteAddr
+}
+
+// editFailed answers an edit that did not happen: 503 while a reload hands the database over (the client
+// retries), 500 otherwise.
+func editFailed(w http.ResponseWriter, err error) {
+	if errors.Is(err, errSuperseded) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeError(w, http.StatusInternalServerError, err.Error())
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -83,6 +83,7 @@ func setup(c *caddy.Controller) error {
 		return nil
 	})
 	c.OnShutdown(a.stop)
+	c.OnRestartFailed(a.restore)
 	return nil
 }
 

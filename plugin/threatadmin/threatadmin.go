@@ -25,8 +25,6 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/threatfeed"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Admin is one threatadmin block.
@@ -43,11 +41,10 @@ type Admin struct {
 	store   *state.Store
 	block   int
 	base    map[string]ownLists // each policy's own entries as the Corefile gives them, canonical
-	mu      sync.Mutex          // one edit at a time: the store's Edit, the database and the deltas agree
-	deltas  map[string]delta
-	bolt    *bolt.DB
+	bolt    *adminDB            // shared with the other instances of a reload: its lock orders every edit
 	release func() error
 	lease   *httplisten.Lease
+	opts    httplisten.Options
 	once    sync.Once
 	now     func() time.Time
 }
@@ -271,17 +268,17 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 		return fmt.Errorf("db %s: %w", a.db, err)
 	}
 	a.bolt, a.release = db, release
-	if a.deltas, err = loadDeltas(db); err != nil {
-		release()
-		return fmt.Errorf("db %s: %w", a.db, err)
-	}
+	// From here on this configuration's edits are the ones served; the old one's are refused.
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.cur = a
 	// Every policy of the block, owned or not (an operator edits those too), from the Corefile's entries.
 	a.base = map[string]ownLists{}
 	for _, sp := range block.Policies {
 		p := sp.Name
 		a.base[p] = ownLists{block: canonicalAll(sp.Config.Blocked), allow: canonicalAll(sp.Config.Allowed)}
 		{
-			d, ok := a.deltas[p]
+			d, ok := db.deltas[p]
 			if !ok {
 				continue
 			}
@@ -313,8 +310,10 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 	if a.tls != nil {
 		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: a.tls.get}
 	}
+	a.opts = opts
 	l, err := httplisten.Acquire(pluginName, a.listen, a.handler(), opts)
 	if err != nil {
+		db.cur = nil
 		release()
 		return err
 	}
@@ -322,8 +321,38 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 	return nil
 }
 
+// restore takes the API back after a reload failed (caddy's OnRestartFailed): the new configuration's
+// Admin, which caddy drops without stopping it, gives up the listener and the database, and the edits
+// are this configuration's again.
+func (a *Admin) restore() error {
+	if a.bolt == nil {
+		return nil
+	}
+	a.bolt.mu.Lock()
+	dead := a.bolt.cur
+	a.bolt.cur = a
+	a.bolt.mu.Unlock()
+	if l, err := httplisten.Acquire(pluginName, a.listen, a.handler(), a.opts); err == nil {
+		a.lease.Release()
+		a.lease = l // the newest lease: its handler is served
+	} else {
+		log.Errorf("after a failed reload: %v", err)
+	}
+	if dead != nil && dead != a {
+		dead.stop()
+	}
+	return nil
+}
+
 func (a *Admin) stop() error {
 	a.once.Do(func() {
+		if a.bolt != nil {
+			a.bolt.mu.Lock()
+			if a.bolt.cur == a {
+				a.bolt.cur = nil
+			}
+			a.bolt.mu.Unlock()
+		}
 		if a.lease != nil {
 			a.lease.Release()
 		}
@@ -338,7 +367,8 @@ func (a *Admin) stop() error {
 
 // Errors of an edit.
 var (
-	errNoEntry = errors.New("no such entry")
+	errNoEntry    = errors.New("no such entry")
+	errSuperseded = errors.New("the configuration is being reloaded: try again")
 )
 
 // edit adds (or with remove, removes) value to list of policy p, for who from the address from. It
@@ -365,9 +395,12 @@ type changeResult struct {
 // not in add), as one edit: one State, one serial, one audit record (action, value), for who from the
 // address from.
 func (a *Admin) change(who grant, from, p, list string, add, del []string, replace bool, action, value string) (changeResult, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.bolt.mu.Lock()
+	defer a.bolt.mu.Unlock()
 	var res changeResult
+	if a.bolt.cur != a {
+		return res, errSuperseded
+	}
 	cur := a.store.Load().Blocks[a.block].Policy(p)
 	have := map[string]bool{}
 	for _, e := range *entries(&cur.Config, list) {
@@ -417,22 +450,22 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 		return res, err
 	}
 	// The delta is the list against the Corefile's, whatever the Corefile said when the entries came.
-	d := a.deltas[p]
+	d := a.bolt.deltas[p]
 	*d.of(list) = against(a.base[p].of(list), canonicalAll(*entries(&next, list)))
 	rec := audit{Time: a.now().UTC(), Customer: a.ownerOf(p), By: who.who(), From: from, Action: action, Policy: p, List: list, Value: value}
 	// The database first: an edit that is not kept is not served either.
-	if err := saveDelta(a.bolt, p, d, rec); err != nil {
+	if err := saveDelta(a.bolt.DB, p, d, rec); err != nil {
 		return res, fmt.Errorf("not saved: %w", err)
 	}
 	st, err := a.store.Edit(a.block, p, op)
 	if err != nil {
 		rec.Action = "revert"
-		if rerr := saveDelta(a.bolt, p, a.deltas[p], rec); rerr != nil {
+		if rerr := saveDelta(a.bolt.DB, p, a.bolt.deltas[p], rec); rerr != nil {
 			log.Errorf("policy %s: an edit that failed (%v) stays in %s (%v): a restart applies it", p, err, a.db, rerr)
 		}
 		return res, err
 	}
-	a.deltas[p] = d
+	a.bolt.deltas[p] = d
 	res.added, res.removed = len(adds), len(dels)
 	res.serial = st.Serial(st.Blocks[a.block].Policy(p))
 	return res, nil
@@ -440,26 +473,31 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 
 // choose replaces policy p's selection of feeds, answers and actions, for who from the address from.
 func (a *Admin) choose(who grant, from, p string, sel selection) (uint32, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.bolt.mu.Lock()
+	defer a.bolt.mu.Unlock()
+	if a.bolt.cur != a {
+		return 0, errSuperseded
+	}
 	r, err := sel.resolve(a.store)
 	if err != nil {
 		return 0, errBadSelection{err}
 	}
-	d := a.deltas[p]
+	d := a.bolt.deltas[p]
 	d.Selection = &sel
 	summary, _ := json.Marshal(sel)
 	rec := audit{Time: a.now().UTC(), Customer: a.ownerOf(p), By: who.who(), From: from, Action: "select", Policy: p, List: "selection", Value: string(summary)}
-	if err := saveDelta(a.bolt, p, d, rec); err != nil {
+	if err := saveDelta(a.bolt.DB, p, d, rec); err != nil {
 		return 0, fmt.Errorf("not saved: %w", err)
 	}
 	st, err := a.store.Edit(a.block, p, r.apply)
 	if err != nil {
 		rec.Action = "revert"
-		_ = saveDelta(a.bolt, p, a.deltas[p], rec)
+		if rerr := saveDelta(a.bolt.DB, p, a.bolt.deltas[p], rec); rerr != nil {
+			log.Errorf("policy %s: a choice that failed (%v) stays in %s (%v): a restart applies it", p, err, a.db, rerr)
+		}
 		return 0, errBadSelection{err}
 	}
-	a.deltas[p] = d
+	a.bolt.deltas[p] = d
 	return st.Serial(st.Blocks[a.block].Policy(p)), nil
 }
 

@@ -24,6 +24,9 @@ const (
 	opsToken   = "ops-api-00112233445566778899"
 )
 
+// startCorefile, when set, takes startWith's Corefile instead of a server being started with it.
+var startCorefile func(string)
+
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -50,7 +53,7 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
 			t.Fatal(err)
 		}
 	}
-	return coretest.Start(t, fmt.Sprintf(`threatstop.local:0 {
+	c := fmt.Sprintf(`threatstop.local:0 {
     bind 127.0.0.1
     threatfeed {
         feed drop {
@@ -97,7 +100,12 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
         }
     }
 }
-`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock))
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock)
+	if startCorefile != nil {
+		startCorefile(c)
+		return nil
+	}
+	return coretest.Start(t, c)
 }
 
 func call(t testing.TB, method, url, token, body string) (int, string) {
@@ -513,7 +521,9 @@ func TestOperator(t *testing.T) {
 func TestCorefileChangesUnderEdits(t *testing.T) {
 	dir, api := t.TempDir(), freeAddr(t)
 	base := "http://" + api + "/api/v1/policies/demo/block"
-	listed := func(s *coretest.Server, name string) bool { return rcode(t, s, name+".demo.threatstop.local.") == dns.RcodeSuccess }
+	listed := func(s *coretest.Server, name string) bool {
+		return rcode(t, s, name+".demo.threatstop.local.") == dns.RcodeSuccess
+	}
 
 	s := startWith(t, dir, api, "evil.example keep.example")
 	call(t, "POST", base, demoToken, `{"value":"added.example"}`)
@@ -588,5 +598,59 @@ func TestOneDBPerBlock(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
+	}
+}
+
+// corefileOf is start's Corefile, for a reload.
+func corefileOf(t *testing.T, dir, api string, extra ...string) string {
+	t.Helper()
+	var got string
+	orig := startCorefile
+	startCorefile = func(c string) { got = c }
+	defer func() { startCorefile = orig }()
+	start(t, dir, api, extra...)
+	return got
+}
+
+// TestReload: a reload hands the API and the database to the new configuration, which serves the edits
+// made before it and takes new ones; a reload that fails leaves them with the configuration that still
+// serves (not to the configuration caddy dropped, which would take the edits and serve none).
+func TestReload(t *testing.T) {
+	dir, api := t.TempDir(), freeAddr(t)
+	s := start(t, dir, api)
+	base := "http://" + api + "/api/v1/policies/demo/block"
+	if code, _ := call(t, "POST", base, demoToken, `{"value":"before.example"}`); code != http.StatusCreated {
+		t.Fatal("POST before the reload")
+	}
+	inst, err := s.Inst.Restart(coretest.Input(corefileOf(t, dir, api, "customer late {", "    policies nobody", "    token late-token-0123456789", "}")))
+	if err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	s.Inst = inst
+	if rcode(t, s, "before.example.demo.threatstop.local.") != dns.RcodeSuccess {
+		t.Error("an edit of before the reload is not served after it")
+	}
+	if code, _ := call(t, "POST", base, demoToken, `{"value":"after.example"}`); code != http.StatusCreated || rcode(t, s, "after.example.demo.threatstop.local.") != dns.RcodeSuccess {
+		t.Errorf("an edit after the reload: %d, not served", code)
+	}
+	if code, _ := call(t, "GET", "http://"+api+"/api/v1/policies/nobody", "late-token-0123456789", ""); code != http.StatusOK {
+		t.Errorf("the new configuration's customer: %d", code)
+	}
+
+	// A reload that fails at start-up after this block's threatadmin has started: a later block's
+	// threatlog, which needs a threatstop beside it, fails.
+	bad := corefileOf(t, dir, api, "customer bad {", "    policies nobody", "    token bad-token-0123456789", "}") +
+		"other.local:0 {\n    bind 127.0.0.1\n    threatlog {\n        listen " + freeAddr(t) + "\n        db " + filepath.Join(dir, "log.db") + "\n    }\n}\n"
+	if _, err := s.Inst.Restart(coretest.Input(bad)); err == nil || !strings.Contains(err.Error(), "threatlog needs the threatstop plugin") {
+		t.Fatalf("the failing reload: %v", err)
+	}
+	if code, body := call(t, "POST", base, demoToken, `{"value":"failed.example"}`); code != http.StatusCreated {
+		t.Fatalf("POST after a failed reload: %d %s", code, body)
+	}
+	if rcode(t, s, "failed.example.demo.threatstop.local.") != dns.RcodeSuccess {
+		t.Error("after a failed reload, an edit is not served by the configuration that serves")
+	}
+	if code, _ := call(t, "GET", "http://"+api+"/api/v1/policies/nobody", "bad-token-0123456789", ""); code != http.StatusUnauthorized {
+		t.Errorf("the failed configuration's token: %d, want 401", code)
 	}
 }
