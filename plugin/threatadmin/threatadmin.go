@@ -311,6 +311,15 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: a.tls.get}
 	}
 	a.opts = opts
+	// The listener outlives a reload with the TLS settings it was opened with.
+	want := ""
+	if a.tls != nil {
+		want = a.tls.cert + " " + a.tls.key
+	}
+	if had, ok := listenTLS.Swap(a.listen, want); ok && had != want {
+		log.Warningf("%s: the tls settings changed; the listener keeps those it opened with (%q) until a restart", a.listen, had)
+		listenTLS.Store(a.listen, had)
+	}
 	l, err := httplisten.Acquire(pluginName, a.listen, a.handler(), opts)
 	if err != nil {
 		db.cur = nil
@@ -320,6 +329,9 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 	a.lease = l
 	return nil
 }
+
+// listenTLS is, by listen address, the TLS settings its listener was opened with ("" for none).
+var listenTLS sync.Map
 
 // restore takes the API back after a reload failed (caddy's OnRestartFailed): the new configuration's
 // Admin, which caddy drops without stopping it, gives up the listener and the database, and the edits

@@ -330,6 +330,25 @@ func TestEditIXFR(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("IXFR from %d: %q,\nwant %q", before, got, want)
 	}
+	// The whole zone has the entry too.
+	m = new(dns.Msg)
+	m.SetAxfr("demo.rpz.threatstop.local.")
+	ch, err = (&dns.Transfer{}).In(m, s.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for env := range ch {
+		if env.Error != nil {
+			t.Fatal(env.Error)
+		}
+		for _, rr := range env.RR {
+			found = found || rr.Header().Name == "32.7.100.51.198.rpz-ip.demo.rpz.threatstop.local."
+		}
+	}
+	if !found {
+		t.Error("the AXFR after the edit lacks its trigger")
+	}
 }
 
 // TestImport: a text list and a CSV file are imported as one edit each (one serial step), the lines that
