@@ -21,6 +21,8 @@ import (
 
 	"github.com/threatstop/threatstop/internal/coretest"
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/threatlog"
 )
 
@@ -856,5 +858,27 @@ func TestStalledCSVDownload(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("demo's upload waited for another customer's stalled CSV download")
+	}
+}
+
+// TestCheckAfterEdit: Check IoC gives the policy's verdict as the State defines it now: an own entry
+// added while serving (state.Store.Edit, what the management API calls) is blocked, an allow entry allows.
+func TestCheckAfterEdit(t *testing.T) {
+	e := setup(t, "")
+	st := state.FromInstance(e.srv.Inst)
+	if _, res := e.check("ioc=198.51.100.7", demo); res.Policy == nil || res.Policy.Verdict != "not-listed" {
+		t.Fatalf("before: %+v", res.Policy)
+	}
+	if _, err := st.Edit(0, "demo", func(c *policy.Config) error {
+		c.Blocked = append(c.Blocked, "198.51.100.7")
+		c.Allowed = append(c.Allowed, "1.10.16.5")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]string{"ioc=198.51.100.7": "blocked [custom]", "ioc=1.10.16.5": "allowed []"} {
+		if _, res := e.check(q, demo); res.Policy == nil || fmt.Sprintf("%s %v", res.Policy.Verdict, res.Policy.Lists) != want {
+			t.Errorf("%s after the edit: %+v, want %s", q, res.Policy, want)
+		}
 	}
 }
