@@ -253,11 +253,94 @@ func (st *Store) Edit(b int, name string, fn func(*policy.Config) error) (*State
 	nb.byName[name] = &next
 	st.blocks = slices.Clone(st.blocks)
 	st.blocks[b] = &nb
+	return st.publishLocked(), nil
+}
+
+// AddPolicy adds a policy to block b while it is served: named cfg.Name, built from cfg, served like the
+// block's policy like (its keys, clients, transfer clients and rendering). Its serial is the one the
+// process or the serial file remembers for it when its content is the same (a restart re-adding it), else
+// the current time. It publishes a State over the current snapshot.
+func (st *Store) AddPolicy(b int, like string, cfg policy.Config) (*State, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if b < 0 || b >= len(st.blocks) || st.blocks[b].byName[like] == nil {
+		return nil, fmt.Errorf("no policy %q in block %d", like, b)
+	}
+	if st.blocks[b].byName[cfg.Name] != nil {
+		return nil, fmt.Errorf("policy %q exists", cfg.Name)
+	}
+	pol, err := policy.New(cfg, st.catalog)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := st.blocks[b].byName[like]
+	p := *tmpl
+	p.Policy, p.Config, p.Index = pol, cfg, len(st.policies)
+	p.RPZOrigins = nil
+	for _, o := range tmpl.RPZOrigins {
+		p.RPZOrigins = append(p.RPZOrigins, cfg.Name+strings.TrimPrefix(o, like))
+	}
+	st.policies = append(slices.Clip(st.policies), &p)
+	nb := *st.blocks[b]
+	nb.Policies, nb.byName = append(slices.Clip(nb.Policies), &p), maps.Clone(nb.byName)
+	nb.byName[cfg.Name] = &p
+	st.blocks = slices.Clone(st.blocks)
+	st.blocks[b] = &nb
+	return st.publishLocked(), nil
+}
+
+// RemovePolicy removes policy name from block b while it is served, and publishes a State without it.
+// The policies after it in the Store take the next lower index (as new Policy values: a State's are
+// never changed).
+func (st *Store) RemovePolicy(b int, name string) (*State, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if b < 0 || b >= len(st.blocks) || st.blocks[b].byName[name] == nil {
+		return nil, fmt.Errorf("no policy %q in block %d", name, b)
+	}
+	gone := st.blocks[b].byName[name]
+	moved := map[*Policy]*Policy{}
+	var policies []*Policy
+	for _, p := range st.policies {
+		switch {
+		case p == gone:
+		case p.Index > gone.Index:
+			q := *p
+			q.Index = len(policies)
+			moved[p] = &q
+			policies = append(policies, &q)
+		default:
+			policies = append(policies, p)
+		}
+	}
+	st.policies = policies
+	blocks := make([]*Block, len(st.blocks))
+	for i, ob := range st.blocks {
+		nb := *ob
+		nb.Policies, nb.byName = nil, map[string]*Policy{}
+		for _, p := range ob.Policies {
+			if p == gone {
+				continue
+			}
+			if q := moved[p]; q != nil {
+				p = q
+			}
+			nb.Policies = append(nb.Policies, p)
+			nb.byName[p.Name] = p
+		}
+		blocks[i] = &nb
+	}
+	st.blocks = blocks
+	return st.publishLocked(), nil
+}
+
+// publishLocked publishes a State of the current snapshot with the Store's policies; st.mu is held.
+func (st *Store) publishLocked() *State {
 	cur := st.cur.Load()
 	if cur == nil {
-		return nil, nil
+		return nil
 	}
-	return st.swap(cur.Snap, cur.Loaded, cur.placeholder), nil
+	return st.swap(cur.Snap, cur.Loaded, cur.placeholder)
 }
 
 // Blocks returns the blocks added so far.
@@ -354,18 +437,28 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 		return n
 	}
 	changed := make([]bool, len(st.blocks))
+	for b := range st.blocks {
+		// A policy added or removed while serving changes the block's zone (and catalog).
+		changed[b] = old != nil && b < len(old.Blocks) && len(old.Blocks[b].Policies) != len(st.blocks[b].Policies)
+	}
 	for i, p := range st.policies {
-		if old != nil && i < len(old.Serials) {
-			if old.Policies[i] == p && !usesChanged(p.Policy, old.Snap, s) {
-				next.Sums[i], next.Serials[i], next.Omitted[i] = old.Sums[i], old.Serials[i], old.Omitted[i]
+		// The same policy in the old State, by block and name: an index moves when a policy before it goes.
+		var op *Policy
+		if old != nil && p.Block < len(old.Blocks) {
+			op = old.Blocks[p.Block].Policy(p.Name)
+		}
+		if op != nil {
+			j := op.Index
+			if op == p && !usesChanged(p.Policy, old.Snap, s) {
+				next.Sums[i], next.Serials[i], next.Omitted[i] = old.Sums[j], old.Serials[j], old.Omitted[j]
 				continue
 			}
 			next.Sums[i] = contentSum(p, s, setSum)
-			if next.Sums[i] == old.Sums[i] {
-				next.Serials[i], next.Omitted[i] = old.Serials[i], old.Omitted[i]
+			if next.Sums[i] == old.Sums[j] {
+				next.Serials[i], next.Omitted[i] = old.Serials[j], old.Omitted[j]
 				continue
 			}
-			next.Serials[i] = NextSerial(old.Serials[i], now)
+			next.Serials[i] = NextSerial(old.Serials[j], now)
 		} else {
 			next.Sums[i] = contentSum(p, s, setSum)
 			next.Serials[i] = st.reg.serial(policyKey(st.blocks[p.Block], p.Name), next.Sums[i], now)

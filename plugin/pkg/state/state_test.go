@@ -293,3 +293,66 @@ func TestEdit(t *testing.T) {
 		t.Error("the edit changed the Config of an earlier State")
 	}
 }
+
+// TestAddRemovePolicy: a policy added while serving answers its definition with the template's keys and
+// origins; removing one before others keeps every other policy's serial (the indices after it move) and
+// moves the block's zone serial; a name that exists, or a template that does not, is refused.
+func TestAddRemovePolicy(t *testing.T) {
+	st, now := fixture(t)
+	s1 := st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
+	st.blocks[0].byName["pa"].RPZOrigins = []string{"pa.rpz.z."} // what threatstop sets
+	*now = now.Add(5 * time.Second)
+	s2, err := st.AddPolicy(0, "pa", policy.Config{Name: "pnew", Block: []int{1}, Blocked: []string{"198.51.100.7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pn := s2.Blocks[0].Policy("pnew")
+	if pn == nil || s2.Policies[pn.Index] != pn || pn.Index != 3 || !pn.MatchAddr(s2.Snap, netip.MustParseAddr("198.51.100.7")).Listed {
+		t.Fatalf("the added policy: %+v", pn)
+	}
+	if !slices.Equal(pn.RPZOrigins, []string{"pnew.rpz.z."}) {
+		t.Errorf("origins %q", pn.RPZOrigins)
+	}
+	if !slices.Equal(s2.Serials[:3], s1.Serials) || s2.Serials[3] != s1.Serials[0]+5 {
+		t.Errorf("serials %v -> %v", s1.Serials, s2.Serials)
+	}
+	if s2.ZoneSerials[0] == s1.ZoneSerials[0] || s2.ZoneSerials[1] != s1.ZoneSerials[1] {
+		t.Errorf("zone serials %v -> %v, want block 0's alone moved", s1.ZoneSerials, s2.ZoneSerials)
+	}
+	if _, err := st.AddPolicy(0, "pa", policy.Config{Name: "pb"}); err == nil {
+		t.Error("a second pb was added")
+	}
+	if _, err := st.AddPolicy(0, "nope", policy.Config{Name: "px"}); err == nil {
+		t.Error("added like a policy that does not exist")
+	}
+	// Remove pa, the first: pb, pab and pnew move down one index and keep their serials.
+	*now = now.Add(5 * time.Second)
+	s3, err := st.RemovePolicy(0, "pa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s3.Blocks[0].Policy("pa") != nil || len(s3.Policies) != 3 {
+		t.Fatalf("pa still there: %v", s3.PolicyNames())
+	}
+	for _, name := range []string{"pb", "pnew"} {
+		p, o := s3.Blocks[0].Policy(name), s2.Blocks[0].Policy(name)
+		if s3.Policies[p.Index] != p || s3.Serial(p) != s2.Serial(o) {
+			t.Errorf("%s: index %d, serial %d -> %d", name, p.Index, s2.Serial(o), s3.Serial(p))
+		}
+	}
+	if p := s3.Blocks[1].Policy("pab"); s3.Serial(p) != s2.Serial(s2.Blocks[1].Policy("pab")) || s3.Policies[p.Index] != p {
+		t.Error("pab of the other block moved")
+	}
+	if s3.ZoneSerials[0] == s2.ZoneSerials[0] || s3.ZoneSerials[1] != s2.ZoneSerials[1] {
+		t.Errorf("zone serials %v -> %v", s2.ZoneSerials, s3.ZoneSerials)
+	}
+	// A refresh after both keeps what they did.
+	s4 := st.Publish(snapshot.Build(lists(t, 2, 1), s3.Snap), nil)
+	if s4.Blocks[0].Policy("pnew") == nil || s4.Blocks[0].Policy("pa") != nil || s4.Serial(s4.Blocks[0].Policy("pnew")) != s3.Serial(s3.Blocks[0].Policy("pnew")) {
+		t.Errorf("after a refresh: %v", s4.PolicyNames())
+	}
+	// The State before the removal still holds pa, at its index.
+	if p := s2.Blocks[0].Policy("pa"); p == nil || s2.Policies[p.Index] != p {
+		t.Error("the removal changed an earlier State")
+	}
+}
