@@ -128,7 +128,9 @@ func (f *Firewall) filter(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	// One State: the snapshot and the policy's serial (in the SOA of rewritten answers) that its DNSBL
 	// answers and RPZ zone go with.
 	st := f.store.Load()
-	p = st.Policies[p.Index] // as the State defines it: a policy can be edited while it is served
+	if p = st.Blocks[p.Block].Policy(p.Name); p == nil { // as the State defines it: policies change while served
+		return w, false, 0, nil
+	}
 	q := &fwQuery{ResponseWriter: w, f: f, p: p, s: st.Snap, serial: st.Serial(p), r: r, client: client}
 	name := strings.ToLower(r.Question[0].Name) // no allocation unless the name has upper case
 	switch q.before(name) {

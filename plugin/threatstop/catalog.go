@@ -23,11 +23,12 @@ func (t *Threatstop) serveCatalog(ctx context.Context, w dns.ResponseWriter, r *
 		}
 		return t.next(ctx, w, r)
 	}
-	return t.apex(w, r, name, z, t.catalogSerial, qtype)
+	return t.apex(w, r, name, z, t.catalogSerial.Load(), qtype)
 }
 
 // catalogRecords is the whole catalog zone of z at serial, between its two SOA records. Its members change
-// only with the Corefile, so its serial is the time this instance started (a reload starts a new one).
+// with the Corefile and with policies added or removed while serving: its serial is the time this instance
+// started, moved on at each such change.
 func (t *Threatstop) catalogRecords(z *zone, serial uint32) []dns.RR {
 	apex := catalogLabel + "." + z.name
 	soa := t.soa(apex, z, serial, false)
@@ -36,7 +37,7 @@ func (t *Threatstop) catalogRecords(z *zone, serial uint32) []dns.RR {
 		&dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: "invalid."}, // RFC 9432 §4.1: not resolvable
 		&dns.TXT{Hdr: t.hdr("version."+apex, dns.TypeTXT, t.ttl), Txt: []string{"2"}},
 	}
-	for _, p := range t.order {
+	for _, p := range t.store.Load().Blocks[t.block.Index].Policies {
 		member := p.Name + "." + rpzLabel + "." + z.name
 		rrs = append(rrs, &dns.PTR{Hdr: t.hdr(memberID(member)+".zones."+apex, dns.TypePTR, t.ttl), Ptr: member})
 	}

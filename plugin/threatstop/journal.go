@@ -45,7 +45,7 @@ type journal struct {
 }
 
 type diffKey struct {
-	policy   int
+	policy   string // by name: an index moves when a policy before it is removed
 	from, to uint32
 }
 
@@ -118,7 +118,7 @@ func (j *journal) find(b *state.Block, p *state.Policy, serial, current uint32) 
 		if op == nil || st.Serial(op) != serial {
 			continue
 		}
-		key := diffKey{p.Index, serial, current}
+		key := diffKey{p.Name, serial, current}
 		if j.diffs == nil {
 			j.diffs = map[diffKey]*ixfrDiff{}
 		}

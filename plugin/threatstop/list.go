@@ -109,8 +109,8 @@ func boundary(q netip.Prefix) uint32 {
 
 // pagesOf returns p's pages at the state's serial, computing them once per serial: the first query after
 // a change pays for one pass over the policy's content, later ones read the same pages.
-func (t *Threatstop) pagesOf(p *policyEntry, st *state.State) *listPages {
-	serial := st.Serial(p.Policy)
+func (t *Threatstop) pagesOf(p *policyEntry, sp *state.Policy, st *state.State) *listPages {
+	serial := st.Serial(sp)
 	if l := p.pages.Load(); l != nil && l.serial == serial {
 		return l
 	}
@@ -119,7 +119,7 @@ func (t *Threatstop) pagesOf(p *policyEntry, st *state.State) *listPages {
 	if l := p.pages.Load(); l != nil && l.serial == serial {
 		return l
 	}
-	l := buildPages(st.Policies[p.Index].Policy, st.Snap, serial, t.listPage) // as this State defines it
+	l := buildPages(sp.Policy, st.Snap, serial, t.listPage) // as this State defines it
 	p.pages.Store(l)
 	return l
 }
@@ -130,9 +130,9 @@ func isList(inner string) bool {
 }
 
 // serveList answers _list.POLICY.ZONE and its pages.
-func (t *Threatstop) serveList(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, p *policyEntry, st *state.State, z *zone, inner, apex string, qtype uint16) (int, error) {
-	serial := st.Serial(p.Policy)
-	l := t.pagesOf(p, st)
+func (t *Threatstop) serveList(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, p *policyEntry, sp *state.Policy, st *state.State, z *zone, inner, apex string, qtype uint16) (int, error) {
+	serial := st.Serial(sp)
+	l := t.pagesOf(p, sp, st)
 	name := r.Question[0].Name
 	m := reply(r)
 	m.Compress = true // a page repeats its owner thousands of times

@@ -134,10 +134,13 @@ func (t *Threatstop) renderSum() [sha256.Size]byte {
 // start makes the block ready to answer: metrics series and the catalog's serial. It runs in OnStartup.
 func (t *Threatstop) start(store *state.Store) {
 	policySeries.Replace(store.Load().PolicyNames()) // the series of policies a reload removed go
+	entries := map[string]*policyEntry{}
 	for _, p := range t.order {
 		p.counters = newCounters(p.Name)
+		entries[p.Name] = p
 	}
-	t.catalogSerial = nextCatalogSerial(uint32(time.Now().Unix()))
+	t.entries.Store(&entries)
+	t.catalogSerial.Store(nextCatalogSerial(uint32(time.Now().Unix())))
 }
 
 func (t *Threatstop) notifyCatalogs() {

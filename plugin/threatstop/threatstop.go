@@ -9,6 +9,7 @@ package threatstop
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,13 @@ type Threatstop struct {
 
 	store    *state.Store
 	block    *state.Block            // this block's policies in the store's States
-	policies map[string]*policyEntry // by name
+	policies map[string]*policyEntry // by name: the Corefile's
 	order    []*policyEntry          // as in the Corefile
+
+	// entries holds, by name, what the handler keeps beside each policy a State serves (the Corefile's
+	// and those added while serving); the State itself says which policies exist and what they are.
+	entries   atomic.Pointer[map[string]*policyEntry]
+	entriesMu sync.Mutex // adds an entry
 
 	ttl, negTTL uint32
 	ns          []string // NS targets; default ns1.<zone>
@@ -40,7 +46,7 @@ type Threatstop struct {
 
 	notifier      notifier        // the transfer plugin of the server block, if any: NOTIFY on changes
 	catalogKeys   map[string]bool // TSIG keys that may transfer the catalog zone
-	catalogSerial uint32          // the catalog's serial: when this configuration started
+	catalogSerial atomic.Uint32   // the catalog's serial: when this configuration started, or its members last changed
 	journal       journal         // recent versions, for IXFR
 	listPage      int             // the most entries a list page holds
 	renotify      *time.Timer     // the catalog's second NOTIFY after a start
@@ -108,11 +114,11 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
 		return t.refuse(w, r)
 	}
-	p := t.policies[label]
-	if p == nil {
+	sp := st.Blocks[t.block.Index].Policy(label) // as this State defines it: policies change while served
+	if sp == nil {
 		return t.nxdomain(w, r, z.name, z, zoneSerial)
 	}
-	sp := st.Policies[p.Index] // as this State defines it: a policy can be edited while it is served
+	p := t.entryOf(sp)
 	list := isList(inner)
 	// The list pages are the policy's whole content, allow carve-outs included: only for those that may
 	// read it, whether or not the policy has clients.
@@ -126,7 +132,7 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		return t.apex(w, r, apex, z, serial, qtype)
 	}
 	if list {
-		return t.serveList(ctx, w, r, p, st, z, inner, apex, qtype)
+		return t.serveList(ctx, w, r, p, sp, st, z, inner, apex, qtype)
 	}
 
 	q := qname.Decode(inner)
@@ -167,21 +173,77 @@ func (t *Threatstop) Name() string { return pluginName }
 // update follows a new State: the serial gauges, the journal, and NOTIFY for each policy whose serial
 // moved on.
 func (t *Threatstop) update(old, next *state.State) {
-	for _, p := range t.order {
+	for _, p := range next.Blocks[t.block.Index].Policies {
 		omitted := next.Omitted[p.Index]
-		moved := old == nil || p.Index >= len(old.Serials) || old.Serial(p.Policy) != next.Serial(p.Policy) || len(old.Omitted[p.Index]) != len(omitted)
+		op := t.before(old, p.Name)
+		moved := op == nil || old.Serial(op) != next.Serial(p) || len(old.Omitted[op.Index]) != len(omitted)
 		if !moved {
 			continue // with thousands of policies, a refresh or an edit changes a few: their gauges alone
 		}
-		policySerial.WithLabelValues(p.Name).Set(float64(next.Serial(p.Policy)))
+		policySerial.WithLabelValues(p.Name).Set(float64(next.Serial(p)))
 		rpzOmitted.WithLabelValues(p.Name).Set(float64(len(omitted)))
 		if len(omitted) > 0 {
 			log.Warningf("policy %s serial %d: %d names too long for its RPZ zone (owner over 255 octets), answered by DNSBL lookups but not in zone transfers, so not on edges or secondaries either: %s",
-				p.Name, next.Serial(p.Policy), len(omitted), omittedNames(omitted, 3))
+				p.Name, next.Serial(p), len(omitted), omittedNames(omitted, 3))
+		}
+	}
+	if old != nil && !sameMembers(old.Blocks[t.block.Index], next.Blocks[t.block.Index]) {
+		// A policy added or removed while serving: the catalog's members changed.
+		t.catalogSerial.Store(nextCatalogSerial(max(t.catalogSerial.Load(), uint32(time.Now().Unix()))))
+		if t.notifier != nil {
+			for _, z := range t.zones {
+				t.notifyZone(catalogLabel + "." + z.name)
+			}
 		}
 	}
 	t.journal.add(next)
 	t.notify(old, next)
+}
+
+// before is the policy called name in old (nil when old is nil or has none): this block's.
+func (t *Threatstop) before(old *state.State, name string) *state.Policy {
+	if old == nil || t.block.Index >= len(old.Blocks) {
+		return nil
+	}
+	return old.Blocks[t.block.Index].Policy(name)
+}
+
+// sameMembers reports whether two versions of a block hold the same policies, by name and in order.
+func sameMembers(a, b *state.Block) bool {
+	if len(a.Policies) != len(b.Policies) {
+		return false
+	}
+	for i, p := range a.Policies {
+		if b.Policies[i].Name != p.Name {
+			return false
+		}
+	}
+	return true
+}
+
+// entryOf is the handler's entry for policy p: created on the first query of a policy added while
+// serving (a State is served before its subscribers run).
+func (t *Threatstop) entryOf(p *state.Policy) *policyEntry {
+	if m := t.entries.Load(); m != nil {
+		if e := (*m)[p.Name]; e != nil {
+			return e
+		}
+	}
+	t.entriesMu.Lock()
+	defer t.entriesMu.Unlock()
+	var m map[string]*policyEntry
+	if cur := t.entries.Load(); cur != nil {
+		m = *cur
+	}
+	if e := m[p.Name]; e != nil {
+		return e
+	}
+	n := make(map[string]*policyEntry, len(m)+1)
+	maps.Copy(n, m)
+	e := &policyEntry{Policy: p, counters: newCounters(p.Name)}
+	n[p.Name] = e
+	t.entries.Store(&n)
+	return e
 }
 
 // omittedNames lists the first n omitted triggers, and how many more there are.

@@ -25,18 +25,19 @@ const rpzLabel = "rpz"
 // lookup interface), so they are REFUSED.
 func (t *Threatstop) serveRPZ(ctx context.Context, w dns.ResponseWriter, r *dns.Msg, z *zone, rest, name string, qtype uint16) (int, error) {
 	st := t.store.Load()
-	p := t.policies[rest]
-	if p == nil {
+	block := st.Blocks[t.block.Index]
+	sp := block.Policy(rest)
+	if sp == nil {
 		if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
 			return t.refuse(w, r)
 		}
 		label := rest[strings.LastIndexByte(rest, '.')+1:]
-		if t.policies[label] == nil {
+		if block.Policy(label) == nil {
 			return t.nxdomain(w, r, z.name, z, st.ZoneSerials[t.block.Index])
 		}
 		return t.refuse(w, r)
 	}
-	sp := st.Policies[p.Index]
+	p := t.entryOf(sp)
 	switch qtype {
 	case dns.TypeAXFR, dns.TypeIXFR:
 		if !mayTransfer(ctx, w, sp) && !t.catalogKey(ctx) {
@@ -87,7 +88,7 @@ func (t *Threatstop) transferCatalog(zone string, serial uint32) (<-chan []dns.R
 	if z == nil || zone != catalogLabel+"."+z.name {
 		return nil, transfer.ErrNotAuthoritative
 	}
-	current := t.catalogSerial
+	current := t.catalogSerial.Load()
 	rrs := t.catalogRecords(z, current)
 	if serial != 0 && int32(serial-current) >= 0 {
 		rrs = rrs[:1]
@@ -98,33 +99,36 @@ func (t *Threatstop) transferCatalog(zone string, serial uint32) (<-chan []dns.R
 	return ch, nil
 }
 
-// rpzZone finds the policy and served zone of an RPZ zone name.
-func (t *Threatstop) rpzZone(name string) (*policyEntry, *zone) {
+// rpzZone finds the policy name and served zone of an RPZ zone name ("" when it is not one).
+func (t *Threatstop) rpzZone(name string) (string, *zone) {
 	name = strings.ToLower(dns.Fqdn(name))
 	z := t.match(name)
 	if z == nil || len(name) <= len(z.name) {
-		return nil, nil
+		return "", nil
 	}
 	rest := strings.TrimSuffix(name[:len(name)-len(z.name)], ".")
 	pol, ok := strings.CutSuffix(rest, "."+rpzLabel)
 	if !ok {
-		return nil, nil
+		return "", nil
 	}
-	return t.policies[pol], z
+	return pol, z
 }
 
 // Transfer implements transfer.Transferer for the policies' RPZ zones. The snapshot and the serial come
 // from one state, so a transfer is consistent even while a feed changes. An IXFR from the current serial
 // (or a later one) gets the single SOA; from an earlier one, the whole zone (RFC 1995 §4 allows it).
 func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
-	p, z := t.rpzZone(zone)
-	if p == nil {
+	name, z := t.rpzZone(zone)
+	st := t.store.Load()
+	var sp *state.Policy
+	if name != "" {
+		sp = st.Blocks[t.block.Index].Policy(name)
+	}
+	if sp == nil {
 		return t.transferCatalog(zone, serial)
 	}
-	st := t.store.Load()
-	sp := st.Policies[p.Index]
 	current := st.Serial(sp)
-	apex := p.Name + "." + rpzLabel + "." + z.name
+	apex := sp.Name + "." + rpzLabel + "." + z.name
 	soa := t.soa(apex, z, current, false)
 	ch := make(chan []dns.RR, 2)
 	if serial != 0 && int32(serial-current) >= 0 {
@@ -179,8 +183,8 @@ func (t *Threatstop) notify(old, next *state.State) {
 		return
 	}
 
-	for _, p := range t.order {
-		if next.Serial(p.Policy) == old.Serial(p.Policy) {
+	for _, p := range next.Blocks[t.block.Index].Policies {
+		if op := t.before(old, p.Name); op != nil && next.Serial(p) == old.Serial(op) {
 			continue
 		}
 		for _, z := range t.zones {
