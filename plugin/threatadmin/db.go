@@ -15,9 +15,18 @@ import (
 // The database: bucket edits holds each policy's delta (JSON) by policy name; bucket audit holds one
 // record per change, by time and a sequence number, in order.
 var (
-	bucketEdits = []byte("edits")
-	bucketAudit = []byte("audit")
+	bucketEdits    = []byte("edits")
+	bucketAudit    = []byte("audit")
+	bucketPolicies = []byte("policies") // those created through the API, by name
 )
+
+// createdPolicy is a policy a customer created through the API: served like the policy it was made like,
+// with its own entries in its delta.
+type createdPolicy struct {
+	Customer string    `json:"customer"`
+	Like     string    `json:"like"`
+	Created  time.Time `json:"created"`
+}
 
 // adminDB is one database and what the instances of a reload share with it: the deltas, the lock that
 // orders every edit (of the old instance and of the new one alike), and which Admin may edit. A reload
@@ -25,9 +34,10 @@ var (
 // deltas the new one starts from, or refused (503): none reaches only the configuration being replaced.
 type adminDB struct {
 	*bolt.DB
-	mu     sync.Mutex
-	deltas map[string]delta // by policy name
-	cur    *Admin           // the Admin whose edits are served; nil: none yet
+	mu      sync.Mutex
+	deltas  map[string]delta         // by policy name
+	created map[string]createdPolicy // policies created through the API, by name
+	cur     *Admin                   // the Admin whose edits are served; nil: none yet
 }
 
 // dbs are the open databases, shared by the instances of a reload (bbolt locks its file).
@@ -37,7 +47,7 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		return nil, err
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEdits, bucketAudit} {
+		for _, b := range [][]byte{bucketEdits, bucketAudit, bucketPolicies} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -52,7 +62,22 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &adminDB{DB: db, deltas: deltas}, nil
+	created := map[string]createdPolicy{}
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPolicies).ForEach(func(k, v []byte) error {
+			var c createdPolicy
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			created[string(k)] = c
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &adminDB{DB: db, deltas: deltas, created: created}, nil
 })
 
 // audit is one change: who, when, from where, what.
@@ -125,4 +150,44 @@ func audits(db *bolt.DB, customer string, limit int) ([]audit, error) {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out, err
+}
+
+// saveCreated keeps (or with c nil, forgets) the created policy p, its delta d (nil: none) and the audit
+// record of the change, in one transaction.
+func saveCreated(db *bolt.DB, p string, c *createdPolicy, d *delta, rec audit) error {
+	av, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	key := binary.BigEndian.AppendUint64(nil, uint64(rec.Time.UnixNano()))
+	key = binary.BigEndian.AppendUint32(key, auditSeq.Add(1))
+	return db.Update(func(tx *bolt.Tx) error {
+		if c == nil {
+			if err := tx.Bucket(bucketPolicies).Delete([]byte(p)); err != nil {
+				return err
+			}
+		} else {
+			cv, err := json.Marshal(c)
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketPolicies).Put([]byte(p), cv); err != nil {
+				return err
+			}
+		}
+		if d == nil {
+			if err := tx.Bucket(bucketEdits).Delete([]byte(p)); err != nil {
+				return err
+			}
+		} else {
+			dv, err := json.Marshal(d)
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketEdits).Put([]byte(p), dv); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketAudit).Put(key, av)
+	})
 }

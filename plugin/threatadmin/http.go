@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,7 +32,9 @@ type route struct {
 // routes are every operation; the OpenAPI document lists exactly these.
 var routes = []route{
 	{method: "GET", path: "/api/v1/policies", h: (*Admin).listPolicies},
+	{method: "POST", path: "/api/v1/policies", write: true, h: (*Admin).createPolicy},
 	{method: "GET", path: "/api/v1/policies/{policy}", h: (*Admin).getPolicy},
+	{method: "DELETE", path: "/api/v1/policies/{policy}", write: true, h: (*Admin).deletePolicy},
 	{method: "PUT", path: "/api/v1/policies/{policy}/selection", write: true, h: (*Admin).putSelection},
 	{method: "POST", path: "/api/v1/policies/{policy}/{list}", write: true, h: (*Admin).addEntry},
 	{method: "POST", path: "/api/v1/policies/{policy}/{list}/import", write: true, h: (*Admin).importEntries},
@@ -91,7 +94,7 @@ func (a *Admin) policyOf(w http.ResponseWriter, r *http.Request, g grant) (*stat
 	name := r.PathValue("policy")
 	st := a.store.Load()
 	p := st.Blocks[a.block].Policy(name)
-	if p == nil || !g.owns(name) {
+	if p == nil || !a.owns(g, name) {
 		writeError(w, http.StatusNotFound, "no such policy")
 		return nil, nil, false
 	}
@@ -134,7 +137,7 @@ func (a *Admin) listPolicies(w http.ResponseWriter, _ *http.Request, g grant) {
 	st := a.store.Load()
 	out := []policyView{}
 	for _, p := range st.Blocks[a.block].Policies {
-		if g.owns(p.Name) {
+		if a.owns(g, p.Name) {
 			out = append(out, view(st, p))
 		}
 	}
@@ -144,6 +147,103 @@ func (a *Admin) listPolicies(w http.ResponseWriter, _ *http.Request, g grant) {
 func (a *Admin) getPolicy(w http.ResponseWriter, r *http.Request, g grant) {
 	if st, p, ok := a.policyOf(w, r, g); ok {
 		writeJSON(w, http.StatusOK, view(st, p))
+	}
+}
+
+// newPolicy is the body of a policy's creation.
+type newPolicy struct {
+	Name     string   `json:"name"`
+	Like     string   `json:"like"`     // served like this policy of the caller's; default: its first
+	Customer string   `json:"customer"` // whose: a customer's token says, an operator names one
+	Block    []string `json:"block"`
+	Allow    []string `json:"allow"`
+}
+
+func (a *Admin) createPolicy(w http.ResponseWriter, r *http.Request, g grant) {
+	var np newPolicy
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&np); err != nil {
+		writeError(w, http.StatusBadRequest, `the body must be {"name": ..., "like": ..., "block": [...], "allow": [...]}: `+err.Error())
+		return
+	}
+	if !nameRE.MatchString(np.Name) || np.Name == "rpz" || np.Name == "catalog" {
+		writeError(w, http.StatusBadRequest, "a policy's name is one DNS label of lowercase letters, digits and '-' (not rpz or catalog)")
+		return
+	}
+	owner := np.Customer
+	switch {
+	case g.customer != nil && owner != "" && owner != g.customer.name:
+		writeError(w, http.StatusForbidden, "a customer creates its own policies")
+		return
+	case g.customer != nil:
+		owner = g.customer.name
+	case !slices.ContainsFunc(a.customers, func(cu *customer) bool { return cu.name == owner }):
+		writeError(w, http.StatusBadRequest, "an operator names the customer of the policy")
+		return
+	}
+	var cu *customer
+	for _, c := range a.customers {
+		if c.name == owner {
+			cu = c
+		}
+	}
+	like := np.Like
+	if like == "" {
+		like = cu.policies[0]
+	}
+	st := a.store.Load()
+	if st.Blocks[a.block].Policy(like) == nil || a.ownerOf(like) != owner {
+		writeError(w, http.StatusBadRequest, "like: no policy "+strconv.Quote(like)+" of customer "+owner)
+		return
+	}
+	var block, allow []string
+	for _, l := range []struct {
+		in  []string
+		out *[]string
+	}{{np.Block, &block}, {np.Allow, &allow}} {
+		for _, e := range l.in {
+			c, err := canonical(e)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			if !slices.Contains(*l.out, c) {
+				*l.out = append(*l.out, c)
+			}
+		}
+	}
+	_, err := a.create(g, remoteIP(r), owner, np.Name, like, block, allow)
+	var bad errBadSelection
+	switch {
+	case errors.Is(err, errExists):
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, bad.Error())
+		return
+	case err != nil:
+		editFailed(w, err)
+		return
+	}
+	edits.WithLabelValues("create").Inc()
+	st = a.store.Load()
+	writeJSON(w, http.StatusCreated, view(st, st.Blocks[a.block].Policy(np.Name)))
+}
+
+func (a *Admin) deletePolicy(w http.ResponseWriter, r *http.Request, g grant) {
+	_, p, ok := a.policyOf(w, r, g)
+	if !ok {
+		return
+	}
+	switch err := a.remove(g, remoteIP(r), p.Name); {
+	case errors.Is(err, errCorefile):
+		writeError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		editFailed(w, err)
+	default:
+		edits.WithLabelValues("delete").Inc()
+		w.WriteHeader(http.StatusNoContent)
 	}
 }
 

@@ -13,6 +13,6 @@ var (
 	}, []string{"method", "code"})
 	edits = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace, Subsystem: pluginName, Name: "edits_total",
-		Help: "Edits of policies' own entries applied, by kind (add, remove).",
+		Help: "Edits applied, by kind: add and remove (own entries), create and delete (policies).",
 	}, []string{"kind"})
 )

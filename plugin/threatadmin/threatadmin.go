@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -66,8 +67,11 @@ type grant struct {
 	write    bool
 }
 
-// owns reports whether the grant covers policy p (which the caller checks exists).
-func (g grant) owns(p string) bool { return g.operator != "" || g.customer.owns(p) }
+// owns reports whether g covers policy p (which the caller checks exists): an operator every policy, a
+// customer those the Corefile gives it and those it created.
+func (a *Admin) owns(g grant, p string) bool {
+	return g.operator != "" || a.ownerOf(p) == g.customer.name
+}
 
 // who names the grant's holder in the audit log.
 func (g grant) who() string {
@@ -84,7 +88,19 @@ func (a *Admin) ownerOf(p string) string {
 			return cu.name
 		}
 	}
-	return ""
+	a.bolt.mu.Lock()
+	defer a.bolt.mu.Unlock()
+	return a.bolt.created[p].Customer
+}
+
+// ownerLocked is ownerOf with a.bolt.mu held.
+func (a *Admin) ownerLocked(p string) string {
+	for _, cu := range a.customers {
+		if cu.owns(p) {
+			return cu.name
+		}
+	}
+	return a.bolt.created[p].Customer
 }
 
 // Lists a customer edits.
@@ -96,6 +112,7 @@ const (
 // delta is what the API changed of a policy's own entries, against the Corefile's: a reload that changes
 // the Corefile's entries keeps them, and the customer's edits still apply.
 type delta struct {
+	Owner     string     `json:"owner,omitempty"` // the customer whose policy it was edited as
 	Block     change     `json:"block"`
 	Allow     change     `json:"allow"`
 	Selection *selection `json:"selection,omitempty"` // nil: the Corefile's
@@ -275,11 +292,40 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 	// Every policy of the block, owned or not (an operator edits those too), from the Corefile's entries.
 	a.base = map[string]ownLists{}
 	for _, sp := range block.Policies {
-		p := sp.Name
-		a.base[p] = ownLists{block: canonicalAll(sp.Config.Blocked), allow: canonicalAll(sp.Config.Allowed)}
+		a.base[sp.Name] = ownLists{block: canonicalAll(sp.Config.Blocked), allow: canonicalAll(sp.Config.Allowed)}
+	}
+	// The policies created through the API, in the order they came; the Corefile's win over one of the
+	// same name. Their own entries are their deltas, against none.
+	names := slices.SortedFunc(maps.Keys(db.created), func(x, y string) int { return db.created[x].Created.Compare(db.created[y].Created) })
+	for _, p := range names {
+		c := db.created[p]
+		switch {
+		case block.Policy(p) != nil:
+			log.Warningf("policy %s: the Corefile defines it, so customer %s's policy of that name, created through the API, is not served", p, c.Customer)
+			continue
+		case !slices.ContainsFunc(a.customers, func(cu *customer) bool { return cu.name == c.Customer }):
+			log.Warningf("policy %s: customer %s, who created it, is no longer in the Corefile; not served", p, c.Customer)
+			continue
+		case block.Policy(c.Like) == nil:
+			log.Errorf("policy %s: the policy it was made like, %s, is gone; not served", p, c.Like)
+			continue
+		}
+		cfg := block.Policy(c.Like).Config.Clone()
+		cfg.Name, cfg.Blocked, cfg.Allowed = p, nil, nil
+		if _, err := store.AddPolicy(a.block, c.Like, cfg); err != nil {
+			log.Errorf("policy %s: %v; not served", p, err)
+			continue
+		}
+		a.base[p] = ownLists{}
+	}
+	for p := range a.base {
 		{
 			d, ok := db.deltas[p]
 			if !ok {
+				continue
+			}
+			if d.Owner != "" && d.Owner != a.ownerLocked(p) {
+				log.Warningf("policy %s: its stored edits are customer %s's, and it is now %q's: not applied", p, d.Owner, a.ownerLocked(p))
 				continue
 			}
 			var sel *resolved
@@ -463,8 +509,9 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 	}
 	// The delta is the list against the Corefile's, whatever the Corefile said when the entries came.
 	d := a.bolt.deltas[p]
+	d.Owner = a.ownerLocked(p)
 	*d.of(list) = against(a.base[p].of(list), canonicalAll(*entries(&next, list)))
-	rec := audit{Time: a.now().UTC(), Customer: a.ownerOf(p), By: who.who(), From: from, Action: action, Policy: p, List: list, Value: value}
+	rec := audit{Time: a.now().UTC(), Customer: a.ownerLocked(p), By: who.who(), From: from, Action: action, Policy: p, List: list, Value: value}
 	// The database first: an edit that is not kept is not served either.
 	if err := saveDelta(a.bolt.DB, p, d, rec); err != nil {
 		return res, fmt.Errorf("not saved: %w", err)
@@ -495,9 +542,10 @@ func (a *Admin) choose(who grant, from, p string, sel selection) (uint32, error)
 		return 0, errBadSelection{err}
 	}
 	d := a.bolt.deltas[p]
+	d.Owner = a.ownerLocked(p)
 	d.Selection = &sel
 	summary, _ := json.Marshal(sel)
-	rec := audit{Time: a.now().UTC(), Customer: a.ownerOf(p), By: who.who(), From: from, Action: "select", Policy: p, List: "selection", Value: string(summary)}
+	rec := audit{Time: a.now().UTC(), Customer: a.ownerLocked(p), By: who.who(), From: from, Action: "select", Policy: p, List: "selection", Value: string(summary)}
 	if err := saveDelta(a.bolt.DB, p, d, rec); err != nil {
 		return 0, fmt.Errorf("not saved: %w", err)
 	}
@@ -515,3 +563,86 @@ func (a *Admin) choose(who grant, from, p string, sel selection) (uint32, error)
 
 // errBadSelection is a selection that does not fit the feeds: the client's mistake.
 type errBadSelection struct{ error }
+
+// Errors of creating and removing policies.
+var (
+	errExists   = errors.New("a policy of that name exists")
+	errCorefile = errors.New("the Corefile defines this policy: it can be edited, not removed")
+)
+
+// create adds policy name for customer owner, served like policy like (its lists, answers, actions,
+// keys and clients), with the own entries block and allow (canonical).
+func (a *Admin) create(who grant, from, owner, name, like string, block, allow []string) (uint32, error) {
+	a.bolt.mu.Lock()
+	defer a.bolt.mu.Unlock()
+	if a.bolt.cur != a {
+		return 0, errSuperseded
+	}
+	st := a.store.Load()
+	b := st.Blocks[a.block]
+	if b.Policy(name) != nil {
+		return 0, errExists
+	}
+	tmpl := b.Policy(like)
+	cfg := tmpl.Config.Clone()
+	cfg.Name, cfg.Blocked, cfg.Allowed = name, block, allow
+	if _, err := policy.New(cfg, a.store.Catalog()); err != nil {
+		return 0, errBadSelection{err}
+	}
+	c := createdPolicy{Customer: owner, Like: like, Created: a.now().UTC()}
+	// Its choice of feeds is its own from now on, by name, whatever becomes of like's.
+	sel := selection{Lists: []string{}, AllowLists: []string{}, Answers: maps.Clone(cfg.Answers), Actions: map[string]string{}}
+	for _, id := range cfg.Block {
+		sel.Lists = append(sel.Lists, st.Catalog[id].Name)
+	}
+	for _, id := range cfg.Allow {
+		sel.AllowLists = append(sel.AllowLists, st.Catalog[id].Name)
+	}
+	for k, act := range cfg.Actions {
+		sel.Actions[k] = act.String()
+	}
+	d := delta{Owner: owner, Block: change{Add: block}, Allow: change{Add: allow}, Selection: &sel}
+	rec := audit{Time: c.Created, Customer: owner, By: who.who(), From: from, Action: "create", Policy: name, List: "policy", Value: "like " + like}
+	if err := saveCreated(a.bolt.DB, name, &c, &d, rec); err != nil {
+		return 0, fmt.Errorf("not saved: %w", err)
+	}
+	next, err := a.store.AddPolicy(a.block, like, cfg)
+	if err != nil {
+		rec.Action = "revert"
+		if rerr := saveCreated(a.bolt.DB, name, nil, nil, rec); rerr != nil {
+			log.Errorf("policy %s: a creation that failed (%v) stays in %s (%v): a restart applies it", name, err, a.db, rerr)
+		}
+		return 0, err
+	}
+	a.bolt.created[name], a.bolt.deltas[name], a.base[name] = c, d, ownLists{}
+	return next.Serial(next.Blocks[a.block].Policy(name)), nil
+}
+
+// remove removes policy name, one created through the API.
+func (a *Admin) remove(who grant, from, name string) error {
+	a.bolt.mu.Lock()
+	defer a.bolt.mu.Unlock()
+	if a.bolt.cur != a {
+		return errSuperseded
+	}
+	c, ok := a.bolt.created[name]
+	if !ok {
+		return errCorefile
+	}
+	rec := audit{Time: a.now().UTC(), Customer: c.Customer, By: who.who(), From: from, Action: "delete", Policy: name, List: "policy"}
+	if err := saveCreated(a.bolt.DB, name, nil, nil, rec); err != nil {
+		return fmt.Errorf("not saved: %w", err)
+	}
+	if _, err := a.store.RemovePolicy(a.block, name); err != nil {
+		d := a.bolt.deltas[name]
+		rec.Action = "revert"
+		if rerr := saveCreated(a.bolt.DB, name, &c, &d, rec); rerr != nil {
+			log.Errorf("policy %s: a removal that failed (%v) stays in %s (%v)", name, err, a.db, rerr)
+		}
+		return err
+	}
+	delete(a.bolt.created, name)
+	delete(a.bolt.deltas, name)
+	delete(a.base, name)
+	return nil
+}

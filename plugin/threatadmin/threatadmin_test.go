@@ -27,6 +27,9 @@ const (
 // startCorefile, when set, takes startWith's Corefile instead of a server being started with it.
 var startCorefile func(string)
 
+// extraPolicies are more policies for startWith's Corefile.
+var extraPolicies string
+
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -78,6 +81,7 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
             lists drop
             clients 127.0.0.1
         }
+%[10]s
     }
     transfer {
         to *
@@ -100,7 +104,7 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
         }
     }
 }
-`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock)
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock, extraPolicies)
 	if startCorefile != nil {
 		startCorefile(c)
 		return nil
@@ -671,5 +675,105 @@ func TestReload(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", "http://"+api+"/api/v1/policies/nobody", "bad-token-0123456789", ""); code != http.StatusUnauthorized {
 		t.Errorf("the failed configuration's token: %d, want 401", code)
+	}
+}
+
+// TestCreatePolicy: a customer creates a policy, served at once like its first (clients, feeds, answers)
+// with its own entries, listed in the catalog and transferable; nobody else sees it; it survives a
+// restart at its serial; removing it unlists its names; Corefile policies cannot be removed, and a
+// Corefile that comes to define the same name wins.
+func TestCreatePolicy(t *testing.T) {
+	dir, api := t.TempDir(), freeAddr(t)
+	s := start(t, dir, api)
+	base := "http://" + api + "/api/v1/policies"
+	code, body := call(t, "POST", base, demoToken, `{"name":"branch","block":["192.0.2.99"]}`)
+	if code != http.StatusCreated || !strings.Contains(body, `"name": "branch"`) || !strings.Contains(body, `"drop"`) {
+		t.Fatalf("POST policies: %d %s", code, body)
+	}
+	r := s.Query(t, "99.2.0.192.branch.threatstop.local.", dns.TypeA)
+	if r.Rcode != dns.RcodeSuccess || r.Answer[0].(*dns.A).A.String() != "127.0.0.10" {
+		t.Errorf("the new policy's own entry: %v (want demo's custom answer)", r)
+	}
+	if rc := rcode(t, s, "9.10.188.5.branch.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("the new policy lacks demo's feed: %s", dns.RcodeToString[rc])
+	}
+	serial := soaOf(t, s, "branch.threatstop.local.")
+	// Its zone, transferable as demo's is (transfer_clients 127.0.0.1), and in the catalog's answer set.
+	m := new(dns.Msg)
+	m.SetAxfr("branch.rpz.threatstop.local.")
+	ch, err := (&dns.Transfer{}).In(m, s.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for env := range ch {
+		if env.Error != nil {
+			t.Fatal(env.Error)
+		}
+		n += len(env.RR)
+	}
+	if n < 4 {
+		t.Errorf("AXFR of branch.rpz: %d records", n)
+	}
+	// Isolation, and the names that are taken.
+	if code, _ := call(t, "GET", base+"/branch", otherToken, ""); code != http.StatusNotFound {
+		t.Errorf("another customer reads it: %d", code)
+	}
+	for body, want := range map[string]int{
+		`{"name":"branch"}`:                       http.StatusConflict,
+		`{"name":"other"}`:                        http.StatusConflict,
+		`{"name":"Bad_Name"}`:                     http.StatusBadRequest,
+		`{"name":"rpz"}`:                          http.StatusBadRequest,
+		`{"name":"x2","like":"other"}`:            http.StatusBadRequest, // other's policy
+		`{"name":"x3","block":["not an entry!"]}`: http.StatusBadRequest,
+	} {
+		if code, b := call(t, "POST", base, demoToken, body); code != want {
+			t.Errorf("POST %s: %d %s, want %d", body, code, b, want)
+		}
+	}
+	if code, _ := call(t, "POST", base, readToken, `{"name":"x4"}`); code != http.StatusForbidden {
+		t.Errorf("a read token creates: %d", code)
+	}
+	if code, _ := call(t, "DELETE", base+"/demo", demoToken, ""); code != http.StatusConflict {
+		t.Errorf("DELETE a Corefile policy: %d, want 409", code)
+	}
+	// Kept across a restart, at its serial, with its entry.
+	s.Stop()
+	s = start(t, dir, api)
+	if got := soaOf(t, s, "branch.threatstop.local."); got != serial {
+		t.Errorf("branch's serial after a restart: %d, want %d", got, serial)
+	}
+	if rc := rcode(t, s, "99.2.0.192.branch.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("after a restart: %s", dns.RcodeToString[rc])
+	}
+	// Removed: its names are no policy's.
+	if code, _ := call(t, "DELETE", base+"/branch", demoToken, ""); code != http.StatusNoContent {
+		t.Fatalf("DELETE branch: %d", code)
+	}
+	if rc := rcode(t, s, "99.2.0.192.branch.threatstop.local."); rc != dns.RcodeNameError {
+		t.Errorf("after DELETE: %s", dns.RcodeToString[rc])
+	}
+	_, body = call(t, "GET", "http://"+api+"/api/v1/audit", demoToken, "")
+	if !strings.Contains(body, `"action": "create"`) || !strings.Contains(body, `"action": "delete"`) {
+		t.Errorf("audit lacks the creation or removal: %s", body)
+	}
+
+	// A policy the API created and the Corefile then defines: the Corefile's is served, and the API one's
+	// own entries are not applied to it.
+	if code, _ := call(t, "POST", base, demoToken, `{"name":"later","block":["192.0.2.98"]}`); code != http.StatusCreated {
+		t.Fatal("POST later")
+	}
+	s.Stop()
+	extraPolicies = "        policy later {\n            lists drop\n            clients 127.0.0.1\n        }\n"
+	defer func() { extraPolicies = "" }()
+	s = start(t, dir, api, "customer late {", "    policies later", "    token late-token-0123456789", "}")
+	if rc := rcode(t, s, "98.2.0.192.later.threatstop.local."); rc != dns.RcodeNameError {
+		t.Errorf("the API policy's entry on the Corefile's policy of the same name: %s", dns.RcodeToString[rc])
+	}
+	if rc := rcode(t, s, "9.10.188.5.later.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("the Corefile's policy later is not served: %s", dns.RcodeToString[rc])
+	}
+	if code, _ := call(t, "GET", base+"/later", demoToken, ""); code != http.StatusNotFound {
+		t.Errorf("demo still owns later: %d", code)
 	}
 }

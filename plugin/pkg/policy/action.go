@@ -45,6 +45,15 @@ type Action struct {
 	Redirect []netip.Addr // A and AAAA answers of a redirect
 }
 
+// String is the action as a Corefile writes it: "nxdomain", "redirect 192.0.2.80 2001:db8::80".
+func (a Action) String() string {
+	s := a.Kind.String()
+	for _, r := range a.Redirect {
+		s += " " + r.String()
+	}
+	return s
+}
+
 // DefaultAction is the action of a policy that sets none.
 var DefaultAction = Action{Kind: NXDomain}
 
