@@ -192,3 +192,78 @@ zone "a.rpz.threatstop.test" {
 		t.Errorf("after DELETE: %s", rcode(r))
 	}
 }
+
+// TestAdminPolicyReachesBINDByCatalog: named follows the catalog zone only; a policy a customer creates
+// through the API joins the catalog, whose NOTIFY brings named to transfer the new zone, with no edit of
+// named.conf and no reload of threatstop.
+func TestAdminPolicyReachesBINDByCatalog(t *testing.T) {
+	t.Parallel()
+	path := namedPath(t)
+	dir := t.TempDir()
+	namedDir := filepath.Join(dir, "named")
+	if err := os.Mkdir(namedDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path = unconfinedNamed(t, path, namedDir)
+	feed := filepath.Join(dir, "f.txt")
+	writeFile(t, feed, "1.2.3.4\nbad.example.com\n")
+	namedPort, apiPort := freePort(t, true), freePort(t, false)
+	api := fmt.Sprintf("127.0.0.1:%d", apiPort)
+	admin := fmt.Sprintf("    threatadmin {\n        listen %s\n        db %s\n        customer acme {\n            policies a\n            token %s\n        }\n    }\n}\n",
+		api, filepath.Join(dir, "admin.db"), adminToken)
+	ts := startCorefile(t, dir, "Corefile", func() (string, int, int, int) {
+		port, ready, metrics := freePort(t, true), freePort(t, false), freePort(t, false)
+		text := secCorefile(feed, false, namedPort)(port, ready, metrics)
+		return strings.TrimSuffix(text, "}\n") + admin, port, ready, metrics
+	})
+	writeFile(t, filepath.Join(namedDir, "site.test.db"), bindSiteZone)
+	conf := filepath.Join(namedDir, "named.conf")
+	writeFile(t, conf, fmt.Sprintf(`options {
+    directory %[1]q;
+    pid-file %[2]q;
+    session-keyfile %[3]q;
+    managed-keys-directory %[1]q;
+    listen-on port %[4]d { 127.0.0.1; };
+    listen-on-v6 { none; };
+    recursion no;
+    allow-query { any; };
+    allow-transfer { none; };
+    dnssec-validation no;
+    notify no;
+    catalog-zones {
+        zone "catalog.threatstop.test" default-primaries port %[5]d { 127.0.0.1 key %[6]q; } in-memory yes;
+    };
+};
+controls { };
+logging {
+    channel out { stderr; severity info; print-time yes; print-category yes; print-severity yes; };
+    category default { out; };
+};
+key %[6]q { algorithm hmac-sha256; secret %[7]q; };
+zone "site.test" { type primary; file "site.test.db"; };
+zone "catalog.threatstop.test" {
+    type secondary;
+    primaries port %[5]d { 127.0.0.1 key %[6]q; };
+    file "catalog.db";
+};
+`, namedDir, filepath.Join(namedDir, "named.pid"), filepath.Join(namedDir, "session.key"), namedPort, ts.Port, secCatKey, secCatSecret))
+	named := startNamed(t, path, namedDir, conf, namedPort)
+	xfrOK := func(zone string) *regexp.Regexp {
+		return regexp.MustCompile(`transfer of '` + regexp.QuoteMeta(zone) + `/IN' from 127\.0\.0\.1#\d+: Transfer status: success`)
+	}
+	named.waitLog(t, 0, xfrOK("a.rpz.threatstop.test"), 10*time.Second)
+
+	from := len(named.Output())
+	if code := adminCall(t, "POST", "http://"+api+"/api/v1/policies", `{"name":"branch","block":["198.51.100.7"]}`); code != http.StatusCreated {
+		t.Fatalf("POST policies: %d", code)
+	}
+	named.waitLog(t, from, xfrOK("branch.rpz.threatstop.test"), 15*time.Second)
+	m := new(dns.Msg)
+	m.SetQuestion("32.7.100.51.198.rpz-ip.branch.rpz.threatstop.test.", dns.TypeCNAME)
+	if r, _, err := (&dns.Client{Timeout: queryTimeout}).Exchange(m, named.addr); err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Errorf("named's copy of the new policy lacks its entry: %v %v", r, err)
+	}
+	if r := ts.Query(t, "7.100.51.198.branch.threatstop.test.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("the new policy's DNSBL name: %s", rcode(r))
+	}
+}
