@@ -39,6 +39,7 @@ var routes = []route{
 	{method: "POST", path: "/api/v1/policies/{policy}/{list}", write: true, h: (*Admin).addEntry},
 	{method: "POST", path: "/api/v1/policies/{policy}/{list}/import", write: true, h: (*Admin).importEntries},
 	{method: "DELETE", path: "/api/v1/policies/{policy}/{list}/{value}", write: true, h: (*Admin).removeEntry},
+	{method: "GET", path: "/api/v1/policies/{policy}/config/{device}", write: true, h: (*Admin).getSnippet},
 	{method: "GET", path: "/api/v1/audit", h: (*Admin).listAudit},
 	{method: "GET", path: "/api/v1/customers", operator: true, h: (*Admin).listCustomers},
 	{method: "GET", path: "/api/v1/feeds", operator: true, h: (*Admin).listFeeds},
@@ -245,6 +246,36 @@ func (a *Admin) deletePolicy(w http.ResponseWriter, r *http.Request, g grant) {
 		edits.WithLabelValues("delete").Inc()
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// getSnippet answers the configuration of a device for the policy, as text to paste.
+func (a *Admin) getSnippet(w http.ResponseWriter, r *http.Request, g grant) {
+	_, p, ok := a.policyOf(w, r, g)
+	if !ok {
+		return
+	}
+	key, secret := "", ""
+	for _, k := range p.KeyNames() {
+		if s, ok := a.secrets[k]; ok {
+			key, secret = k, s
+			break
+		}
+	}
+	text, err := snippet(r.PathValue("device"), p, a.zone, a.primary, key, secret)
+	switch {
+	case errors.Is(err, errNoKind):
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	case errors.Is(err, errNoKey):
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // it holds a secret
+	io.WriteString(w, text)
 }
 
 // entryResult answers an edit.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
@@ -57,6 +58,18 @@ func setup(c *caddy.Controller) error {
 	}
 	store := state.FromController(c)
 	a.feeds = threatfeed.FromController(c)
+	cfg := dnsserver.GetConfig(c)
+	a.secrets = cfg.TsigSecret // the tsig plugin's directive comes first
+	if a.primary == "" {
+		host := "127.0.0.1"
+		for _, h := range cfg.ListenHosts {
+			if h != "" {
+				host = h
+				break
+			}
+		}
+		a.primary = net.JoinHostPort(host, cfg.Port)
+	}
 	file, serverBlock := c.File(), c.ServerBlockIndex
 	// The directive comes before threatfeed's, so this runs before the first State is published: the
 	// policies start with their stored edits, and keep the serials they had with them.
@@ -123,6 +136,15 @@ func parse(c *caddy.Controller) (*Admin, error) {
 					return nil, c.Errf("tls: %v", err)
 				}
 				a.tls = l
+			case "primary":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return nil, c.ArgErr()
+				}
+				if _, _, err := net.SplitHostPort(args[0]); err != nil {
+					return nil, c.Errf("primary: %v", err)
+				}
+				a.primary = args[0]
 			case "db":
 				args := c.RemainingArgs()
 				if len(args) != 1 {

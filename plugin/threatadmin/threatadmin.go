@@ -36,6 +36,9 @@ type Admin struct {
 	customers []*customer
 	operators []string
 	feeds     *threatfeed.Feeds           // the status of the instance's feeds, for operators
+	primary   string                      // HOST:PORT the snippets name: the block's DNS address, or primary
+	secrets   map[string]string           // the block's TSIG secrets (the tsig plugin's), for the snippets
+	zone      string                      // the block's first threatstop zone
 	tls       *certLoader                 // nil: plain HTTP (loopback, or behind a proxy that terminates TLS)
 	tokens    map[[sha256.Size]byte]grant // by the token's SHA-256: the tokens themselves are not kept
 
@@ -293,6 +296,10 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 	a.base = map[string]ownLists{}
 	for _, sp := range block.Policies {
 		a.base[sp.Name] = ownLists{block: canonicalAll(sp.Config.Blocked), allow: canonicalAll(sp.Config.Allowed)}
+	}
+	if len(block.Policies) > 0 && len(block.Policies[0].RPZOrigins) > 0 {
+		o := block.Policies[0].RPZOrigins[0] // POLICY.rpz.ZONE
+		a.zone = o[strings.Index(o, ".rpz.")+len(".rpz."):]
 	}
 	// The policies created through the API, in the order they came; the Corefile's win over one of the
 	// same name. Their own entries are their deltas, against none.
@@ -567,6 +574,8 @@ type errBadSelection struct{ error }
 // Errors of creating and removing policies.
 var (
 	errExists   = errors.New("a policy of that name exists")
+	errNoKey    = errors.New("the policy has no TSIG key, which this device needs")
+	errNoKind   = errors.New("no such device: bind, unbound, powerdns, threatstop-sync or nftables")
 	errCorefile = errors.New("the Corefile defines this policy: it can be edited, not removed")
 )
 

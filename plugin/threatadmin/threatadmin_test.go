@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ const (
 	readToken  = "demo-read-0123456789abcdef"
 	otherToken = "other-api-fedcba9876543210"
 	opsToken   = "ops-api-00112233445566778899"
+	demoSecret = "ZGVtby1rZXktb2YtdGhlLWFkbWluLXRlc3QteHh4eHg="
 )
 
 // startCorefile, when set, takes startWith's Corefile instead of a server being started with it.
@@ -58,6 +60,9 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
 	}
 	c := fmt.Sprintf(`threatstop.local:0 {
     bind 127.0.0.1
+    tsig {
+        secret demo.key. %[11]s
+    }
     threatfeed {
         feed drop {
             file %[1]s
@@ -72,6 +77,7 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
             answer custom 127.0.0.10
             clients 127.0.0.1
             transfer_clients 127.0.0.1
+            keys demo.key.
         }
         policy other {
             lists drop
@@ -104,7 +110,7 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
         }
     }
 }
-`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock, extraPolicies)
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock, extraPolicies, demoSecret)
 	if startCorefile != nil {
 		startCorefile(c)
 		return nil
@@ -775,5 +781,59 @@ func TestCreatePolicy(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", base+"/later", demoToken, ""); code != http.StatusNotFound {
 		t.Errorf("demo still owns later: %d", code)
+	}
+}
+
+// TestSnippets: each device's configuration names the policy's zone, this server and its key; BIND's is
+// a configuration named-checkconf accepts as it is; they need a write token and the policy's owner.
+func TestSnippets(t *testing.T) {
+	api := freeAddr(t)
+	start(t, t.TempDir(), api, "primary 192.0.2.53:5353") // the address devices reach, behind NAT say
+	const port = "5353"
+	base := "http://" + api + "/api/v1/policies/demo/config/"
+	for kind, want := range map[string][]string{
+		"bind":            {`zone "demo.rpz.threatstop.local"`, "primaries port " + port + ` { 192.0.2.53 key "demo.key."; }`, demoSecret, `response-policy { zone "demo.rpz.threatstop.local"; }`},
+		"unbound":         {`name: "demo.rpz.threatstop.local."`, "primary: 192.0.2.53@" + port, "transfer_clients"},
+		"powerdns":        {`rpzPrimary("192.0.2.53:` + port + `", "demo.rpz.threatstop.local", {tsigname="demo.key.", tsigalgo="hmac-sha256", tsigsecret="` + demoSecret + `"`},
+		"threatstop-sync": {"threatstop-sync --once --zone demo.rpz.threatstop.local --server 192.0.2.53:" + port, demoSecret},
+		"nftables":        {"--nft", "nft list table inet threatstop"},
+	} {
+		code, body := call(t, "GET", base+kind, demoToken, "")
+		if code != http.StatusOK {
+			t.Errorf("%s: %d %s", kind, code, body)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s snippet lacks %q:\n%s", kind, w, body)
+			}
+		}
+		if kind == "bind" {
+			if checkconf, err := exec.LookPath("named-checkconf"); err == nil {
+				f := filepath.Join(t.TempDir(), "named.conf")
+				os.WriteFile(f, []byte(body), 0o644)
+				if out, err := exec.Command(checkconf, f).CombinedOutput(); err != nil {
+					t.Errorf("named-checkconf refuses the BIND snippet: %v\n%s\n%s", err, out, body)
+				}
+			} else if os.Getenv("CI") != "" {
+				t.Error("named-checkconf is not installed (.ci/run installs bind9)")
+			}
+		}
+	}
+	if code, _ := call(t, "GET", base+"bind", readToken, ""); code != http.StatusForbidden {
+		t.Errorf("a read token gets the key: %d", code)
+	}
+	if code, body := call(t, "GET", base+"bind", otherToken, ""); code != http.StatusNotFound || strings.Contains(body, demoSecret) {
+		t.Errorf("another customer: %d %s", code, body)
+	}
+	if code, _ := call(t, "GET", base+"cisco", demoToken, ""); code != http.StatusNotFound {
+		t.Errorf("an unknown device: %d", code)
+	}
+	// A policy without a key: unsigned for resolvers, none for threatstop-sync.
+	if code, body := call(t, "GET", "http://"+api+"/api/v1/policies/nobody/config/bind", opsToken, ""); code != http.StatusOK || strings.Contains(body, "key ") {
+		t.Errorf("bind for a policy without a key: %d %s", code, body)
+	}
+	if code, _ := call(t, "GET", "http://"+api+"/api/v1/policies/nobody/config/threatstop-sync", opsToken, ""); code != http.StatusConflict {
+		t.Errorf("threatstop-sync for a policy without a key: %d", code)
 	}
 }
