@@ -45,6 +45,7 @@ type Admin struct {
 	store   *state.Store
 	block   int
 	base    map[string]ownLists // each policy's own entries as the Corefile gives them, canonical
+	defined map[string]bool     // the Corefile's policies: edited, never removed, through the API
 	bolt    *adminDB            // shared with the other instances of a reload: its lock orders every edit
 	release func() error
 	lease   *httplisten.Lease
@@ -293,9 +294,10 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 	defer db.mu.Unlock()
 	db.cur = a
 	// Every policy of the block, owned or not (an operator edits those too), from the Corefile's entries.
-	a.base = map[string]ownLists{}
+	a.base, a.defined = map[string]ownLists{}, map[string]bool{}
 	for _, sp := range block.Policies {
 		a.base[sp.Name] = ownLists{block: canonicalAll(sp.Config.Blocked), allow: canonicalAll(sp.Config.Allowed)}
+		a.defined[sp.Name] = true
 	}
 	if len(block.Policies) > 0 && len(block.Policies[0].RPZOrigins) > 0 {
 		o := block.Policies[0].RPZOrigins[0] // POLICY.rpz.ZONE
@@ -313,11 +315,14 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 		case !slices.ContainsFunc(a.customers, func(cu *customer) bool { return cu.name == c.Customer }):
 			log.Warningf("policy %s: customer %s, who created it, is no longer in the Corefile; not served", p, c.Customer)
 			continue
-		case block.Policy(c.Like) == nil:
+		}
+		// The template may be a policy created before this one: the Store's block holds both.
+		tmpl := store.Load().Blocks[a.block].Policy(c.Like)
+		if tmpl == nil {
 			log.Errorf("policy %s: the policy it was made like, %s, is gone; not served", p, c.Like)
 			continue
 		}
-		cfg := block.Policy(c.Like).Config.Clone()
+		cfg := tmpl.Config.Clone()
 		cfg.Name, cfg.Blocked, cfg.Allowed = p, nil, nil
 		if _, err := store.AddPolicy(a.block, c.Like, cfg); err != nil {
 			log.Errorf("policy %s: %v; not served", p, err)
@@ -516,7 +521,9 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 	}
 	// The delta is the list against the Corefile's, whatever the Corefile said when the entries came.
 	d := a.bolt.deltas[p]
-	d.Owner = a.ownerLocked(p)
+	if owner := a.ownerLocked(p); d.Owner != owner {
+		d = delta{Owner: owner} // another customer's, from before the Corefile took the name: not this one's
+	}
 	*d.of(list) = against(a.base[p].of(list), canonicalAll(*entries(&next, list)))
 	rec := audit{Time: a.now().UTC(), Customer: a.ownerLocked(p), By: who.who(), From: from, Action: action, Policy: p, List: list, Value: value}
 	// The database first: an edit that is not kept is not served either.
@@ -549,7 +556,9 @@ func (a *Admin) choose(who grant, from, p string, sel selection) (uint32, error)
 		return 0, errBadSelection{err}
 	}
 	d := a.bolt.deltas[p]
-	d.Owner = a.ownerLocked(p)
+	if owner := a.ownerLocked(p); d.Owner != owner {
+		d = delta{Owner: owner}
+	}
 	d.Selection = &sel
 	summary, _ := json.Marshal(sel)
 	rec := audit{Time: a.now().UTC(), Customer: a.ownerLocked(p), By: who.who(), From: from, Action: "select", Policy: p, List: "selection", Value: string(summary)}
@@ -593,6 +602,9 @@ func (a *Admin) create(who grant, from, owner, name, like string, block, allow [
 		return 0, errExists
 	}
 	tmpl := b.Policy(like)
+	if tmpl == nil {
+		return 0, errBadSelection{fmt.Errorf("like: no policy %q", like)}
+	}
 	cfg := tmpl.Config.Clone()
 	cfg.Name, cfg.Blocked, cfg.Allowed = name, block, allow
 	if _, err := policy.New(cfg, a.store.Catalog()); err != nil {
@@ -635,10 +647,10 @@ func (a *Admin) remove(who grant, from, name string) error {
 		return errSuperseded
 	}
 	c, ok := a.bolt.created[name]
-	if !ok {
+	if !ok || a.defined[name] {
 		return errCorefile
 	}
-	rec := audit{Time: a.now().UTC(), Customer: c.Customer, By: who.who(), From: from, Action: "delete", Policy: name, List: "policy"}
+	rec := audit{Time: a.now().UTC(), Customer: a.ownerLocked(name), By: who.who(), From: from, Action: "delete", Policy: name, List: "policy"}
 	if err := saveCreated(a.bolt.DB, name, nil, nil, rec); err != nil {
 		return fmt.Errorf("not saved: %w", err)
 	}

@@ -782,6 +782,45 @@ func TestCreatePolicy(t *testing.T) {
 	if code, _ := call(t, "GET", base+"/later", demoToken, ""); code != http.StatusNotFound {
 		t.Errorf("demo still owns later: %d", code)
 	}
+	// The Corefile's later can be edited by its owner, not removed; demo's old entries never join it.
+	const lateToken = "late-token-0123456789"
+	if code, _ := call(t, "DELETE", base+"/later", lateToken, ""); code != http.StatusConflict {
+		t.Errorf("DELETE of the Corefile's later: %d, want 409", code)
+	}
+	if rc := rcode(t, s, "9.10.188.5.later.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("the Corefile's later after a refused DELETE: %s", dns.RcodeToString[rc])
+	}
+	if code, _ := call(t, "POST", base+"/later/allow", lateToken, `{"value":"198.51.100.1"}`); code != http.StatusCreated {
+		t.Fatal("late's edit")
+	}
+	s.Stop()
+	s = start(t, dir, api, "customer late {", "    policies later", "    token late-token-0123456789", "}")
+	if rc := rcode(t, s, "98.2.0.192.later.threatstop.local."); rc != dns.RcodeNameError {
+		t.Errorf("demo's entry joined late's policy through late's edit: %s", dns.RcodeToString[rc])
+	}
+	if _, body := call(t, "GET", "http://"+api+"/api/v1/audit", demoToken, ""); strings.Contains(body, "customer late") {
+		t.Errorf("demo's audit shows late's actions: %s", body)
+	}
+	extraPolicies = ""
+	// A policy made like a policy the API created is served again after a restart.
+	for _, b := range []string{`{"name":"b1","block":["192.0.2.96"]}`, `{"name":"b2","like":"b1","block":["192.0.2.97"]}`} {
+		if code, body := call(t, "POST", base, demoToken, b); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", b, code, body)
+		}
+	}
+	s.Stop()
+	s = start(t, dir, api)
+	if rc := rcode(t, s, "97.2.0.192.b2.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("b2, made like b1, after a restart: %s", dns.RcodeToString[rc])
+	}
+	// Removing b1, before b2 in the Store, renumbers b2: still served, at its serial.
+	serial = soaOf(t, s, "b2.threatstop.local.")
+	if code, _ := call(t, "DELETE", base+"/b1", demoToken, ""); code != http.StatusNoContent {
+		t.Fatal("DELETE b1")
+	}
+	if rc := rcode(t, s, "97.2.0.192.b2.threatstop.local."); rc != dns.RcodeSuccess || soaOf(t, s, "b2.threatstop.local.") != serial {
+		t.Errorf("b2 after b1's removal: %s, serial %d (was %d)", dns.RcodeToString[rc], soaOf(t, s, "b2.threatstop.local."), serial)
+	}
 }
 
 // TestSnippets: each device's configuration names the policy's zone, this server and its key; BIND's is

@@ -75,7 +75,7 @@ func (st *Store) remember(prev, next *State) {
 	}
 	for _, p := range next.Policies {
 		i := p.Index
-		if prev != nil && i < len(prev.Policies) && prev.Policies[i].Name == p.Name && prev.Blocks[p.Block].Key == next.Blocks[p.Block].Key &&
+		if prev != nil && i < len(prev.Policies) && prev.Policies[i].Name == p.Name && prev.Policies[i].Block == p.Block && prev.Blocks[p.Block].Key == next.Blocks[p.Block].Key &&
 			prev.Serials[i] == next.Serials[i] && prev.Sums[i] == next.Sums[i] {
 			continue
 		}
