@@ -821,6 +821,11 @@ func TestCreatePolicy(t *testing.T) {
 	if rc := rcode(t, s, "97.2.0.192.b2.threatstop.local."); rc != dns.RcodeSuccess || soaOf(t, s, "b2.threatstop.local.") != serial {
 		t.Errorf("b2 after b1's removal: %s, serial %d (was %d)", dns.RcodeToString[rc], soaOf(t, s, "b2.threatstop.local."), serial)
 	}
+	// The removed policy's series go; the others' stay.
+	if coretest.Counter(t, "coredns_threatstop_policy_serial", map[string]string{"policy": "b1"}) != 0 ||
+		coretest.Counter(t, "coredns_threatstop_policy_serial", map[string]string{"policy": "b2"}) != float64(serial) {
+		t.Error("policy_serial of b1 still exported after its removal, or b2's gone")
+	}
 }
 
 // TestSnippets: each device's configuration names the policy's zone, this server and its key; BIND's is

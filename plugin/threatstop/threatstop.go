@@ -188,7 +188,10 @@ func (t *Threatstop) update(old, next *state.State) {
 		}
 	}
 	if old != nil && !sameMembers(old.Blocks[t.block.Index], next.Blocks[t.block.Index]) {
-		// A policy added or removed while serving: the catalog's members changed.
+		// A policy added or removed while serving: the catalog's members changed, and a removed policy's
+		// series and entry go.
+		policySeries.Replace(next.PolicyNames())
+		t.pruneEntries(next.Blocks[t.block.Index])
 		t.catalogSerial.Store(nextCatalogSerial(max(t.catalogSerial.Load(), uint32(time.Now().Unix()))))
 		if t.notifier != nil {
 			for _, z := range t.zones {
@@ -219,6 +222,23 @@ func sameMembers(a, b *state.Block) bool {
 		}
 	}
 	return true
+}
+
+// pruneEntries drops the entries of policies b no longer holds.
+func (t *Threatstop) pruneEntries(b *state.Block) {
+	t.entriesMu.Lock()
+	defer t.entriesMu.Unlock()
+	cur := t.entries.Load()
+	if cur == nil {
+		return
+	}
+	n := make(map[string]*policyEntry, len(b.Policies))
+	for name, e := range *cur {
+		if b.Policy(name) != nil {
+			n[name] = e
+		}
+	}
+	t.entries.Store(&n)
 }
 
 // entryOf is the handler's entry for policy p: created on the first query of a policy added while
