@@ -40,6 +40,7 @@ var routes = []route{
 	{method: "POST", path: "/api/v1/policies/{policy}/{list}/import", write: true, h: (*Admin).importEntries},
 	{method: "DELETE", path: "/api/v1/policies/{policy}/{list}/{value}", write: true, h: (*Admin).removeEntry},
 	{method: "GET", path: "/api/v1/policies/{policy}/config/{device}", write: true, h: (*Admin).getSnippet},
+	{method: "GET", path: "/api/v1/policies/{policy}/report", h: (*Admin).getReport},
 	{method: "GET", path: "/api/v1/audit", h: (*Admin).listAudit},
 	{method: "GET", path: "/api/v1/customers", operator: true, h: (*Admin).listCustomers},
 	{method: "GET", path: "/api/v1/feeds", operator: true, h: (*Admin).listFeeds},
@@ -276,6 +277,20 @@ func (a *Admin) getSnippet(w http.ResponseWriter, r *http.Request, g grant) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store") // it holds a secret
 	io.WriteString(w, text)
+}
+
+// getReport is threatlog's report of the policy (what its devices' uploaded logs say), scoped to the
+// caller by the policy's owner.
+func (a *Admin) getReport(w http.ResponseWriter, r *http.Request, g grant) {
+	_, p, ok := a.policyOf(w, r, g)
+	if !ok {
+		return
+	}
+	if a.logs == nil {
+		writeError(w, http.StatusNotFound, "no threatlog in this server block: no reports")
+		return
+	}
+	a.logs.ServeReport(w, r, p.Name)
 }
 
 // entryResult answers an edit.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/threatfeed"
+	"github.com/threatstop/threatstop/plugin/threatlog"
 )
 
 const pluginName = "threatadmin"
@@ -90,6 +91,7 @@ func setup(c *caddy.Controller) error {
 				}
 			}
 		}
+		a.logs, _ = c.Get(threatlog.BlockKey(serverBlock)).(*threatlog.Threatlog) // nil: no threatlog here
 		if err := a.start(store, block); err != nil {
 			return plugin.Error(pluginName, fmt.Errorf("%s:%d - %w", file, a.line, err))
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/threatfeed"
+	"github.com/threatstop/threatstop/plugin/threatlog"
 )
 
 // Admin is one threatadmin block.
@@ -36,6 +37,7 @@ type Admin struct {
 	customers []*customer
 	operators []string
 	feeds     *threatfeed.Feeds           // the status of the instance's feeds, for operators
+	logs      *threatlog.Threatlog        // the block\'s uploaded logs, for reports; nil: none
 	primary   string                      // HOST:PORT the snippets name: the block's DNS address, or primary
 	secrets   map[string]string           // the block's TSIG secrets (the tsig plugin's), for the snippets
 	zone      string                      // the block's first threatstop zone

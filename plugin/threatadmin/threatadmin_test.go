@@ -92,6 +92,10 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
     transfer {
         to *
     }
+    threatlog {
+        listen %[12]s
+        db %[13]s
+    }
     threatadmin {
         %[8]s
         listen %[2]s
@@ -110,7 +114,7 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
         }
     }
 }
-`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock, extraPolicies, demoSecret)
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock, extraPolicies, demoSecret, freeAddr(t), filepath.Join(dir, "log.db"))
 	if startCorefile != nil {
 		startCorefile(c)
 		return nil
@@ -879,5 +883,21 @@ func TestSnippets(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", "http://"+api+"/api/v1/policies/nobody/config/threatstop-sync", opsToken, ""); code != http.StatusConflict {
 		t.Errorf("threatstop-sync for a policy without a key: %d", code)
+	}
+}
+
+// TestReport: the policy's threatlog report through the API, for its owner only.
+func TestReport(t *testing.T) {
+	api := freeAddr(t)
+	start(t, t.TempDir(), api)
+	code, body := call(t, "GET", "http://"+api+"/api/v1/policies/demo/report", demoToken, "")
+	if code != http.StatusOK || !strings.Contains(body, `"likely_infected": []`) || !strings.Contains(body, `"policy": "demo"`) {
+		t.Errorf("demo's report: %d %s", code, body)
+	}
+	if code, body := call(t, "GET", "http://"+api+"/api/v1/policies/demo/report", otherToken, ""); code != http.StatusNotFound || strings.Contains(body, "likely_infected") {
+		t.Errorf("another customer's report of demo: %d %s", code, body)
+	}
+	if code, _ := call(t, "GET", "http://"+api+"/api/v1/policies/demo/report?from=yesterday", demoToken, ""); code != http.StatusBadRequest {
+		t.Errorf("a bad period: %d", code)
 	}
 }

@@ -333,6 +333,13 @@ func (t *Threatlog) serveReport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	t.ServeReport(w, r, wh.policy)
+}
+
+// ServeReport answers the report of policy for the request's period (from, to, step, top; its path's
+// .csv and .html as /report's), to a caller that another plugin (threatadmin) authenticated.
+func (t *Threatlog) ServeReport(w http.ResponseWriter, r *http.Request, policy string) {
+	wh := token{policy: policy}
 	from, to, step, err := period(r, clock())
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())

@@ -73,6 +73,7 @@ func setup(c *caddy.Controller) error {
 		return nil
 	})
 	c.OnShutdown(t.stop)
+	c.Set(BlockKey(c.ServerBlockIndex), t) // for threatadmin's reports
 	formerr.Install(c)
 	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
 		t.Next = next
@@ -80,6 +81,9 @@ func setup(c *caddy.Controller) error {
 	})
 	return nil
 }
+
+// BlockKey keys, in a CoreDNS instance's storage, the Threatlog of a server block.
+type BlockKey int
 
 func parse(c *caddy.Controller) (*Threatlog, error) {
 	t := &Threatlog{

@@ -257,7 +257,8 @@ func (st *Store) Edit(b int, name string, fn func(*policy.Config) error) (*State
 }
 
 // AddPolicy adds a policy to block b while it is served: named cfg.Name, built from cfg, served like the
-// block's policy like (its keys, clients, transfer clients and rendering). Its serial is the one the
+// block's policy like (its clients, transfer clients and rendering; not its keys, since a TSIG key
+// authenticates one policy: the new one is transferred by catalog keys and transfer clients). Its serial is the one the
 // process or the serial file remembers for it when its content is the same (a restart re-adding it), else
 // the current time. It publishes a State over the current snapshot.
 func (st *Store) AddPolicy(b int, like string, cfg policy.Config) (*State, error) {
@@ -275,7 +276,7 @@ func (st *Store) AddPolicy(b int, like string, cfg policy.Config) (*State, error
 	}
 	tmpl := st.blocks[b].byName[like]
 	p := *tmpl
-	p.Policy, p.Config, p.Index = pol, cfg, len(st.policies)
+	p.Policy, p.Config, p.Index, p.Keys = pol, cfg, len(st.policies), nil
 	p.RPZOrigins = nil
 	for _, o := range tmpl.RPZOrigins {
 		p.RPZOrigins = append(p.RPZOrigins, cfg.Name+strings.TrimPrefix(o, like))
