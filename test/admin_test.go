@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,13 +85,8 @@ func adminCall(t *testing.T, method, url, body string) int {
 // NOTIFY and transfers the change incrementally; a reload that adds policy b keeps the edit and a's serial.
 func TestAdminEditReachesBIND(t *testing.T) {
 	t.Parallel()
-	path := namedPath(t)
 	dir := t.TempDir()
-	namedDir := filepath.Join(dir, "named")
-	if err := os.Mkdir(namedDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path = unconfinedNamed(t, path, namedDir)
+	path, namedDir := prepareNamed(t, dir)
 	feed := filepath.Join(dir, "f.txt")
 	writeFile(t, feed, "1.2.3.4\n45.9.8.0/24\nbad.example.com\n")
 	namedPort, apiPort := freePort(t, true), freePort(t, false)
@@ -104,39 +97,8 @@ func TestAdminEditReachesBIND(t *testing.T) {
 		ready, metrics = freePort(t, false), freePort(t, false)
 		return adminCorefile(feed, dir, api, false, namedPort)(port, ready, metrics), port, ready, metrics
 	})
-	conf := filepath.Join(namedDir, "named.conf")
-	writeFile(t, filepath.Join(namedDir, "site.test.db"), bindSiteZone)
-	writeFile(t, conf, fmt.Sprintf(`options {
-    directory %[1]q;
-    pid-file %[2]q;
-    session-keyfile %[3]q;
-    managed-keys-directory %[1]q;
-    listen-on port %[4]d { 127.0.0.1; };
-    listen-on-v6 { none; };
-    recursion no;
-    allow-query { any; };
-    allow-transfer { none; };
-    dnssec-validation no;
-    notify no;
-};
-controls { };
-logging {
-    channel out { stderr; severity info; print-time yes; print-category yes; print-severity yes; };
-    channel xfr { stderr; severity debug 3; print-time yes; print-category yes; print-severity yes; };
-    category default { out; };
-    category xfer-in { xfr; };
-    category notify { xfr; };
-};
-key %[6]q { algorithm hmac-sha256; secret %[7]q; };
-zone "site.test" { type primary; file "site.test.db"; };
-zone "a.rpz.threatstop.test" {
-    type secondary;
-    primaries port %[5]d { 127.0.0.1 key %[6]q; };
-    file "a.rpz.db";
-};
-`, namedDir, filepath.Join(namedDir, "named.pid"), filepath.Join(namedDir, "session.key"), namedPort, ts.Port, secKeyA, secSecretA))
-	named := startNamed(t, path, namedDir, conf, namedPort)
-	xfr := regexp.MustCompile(`transfer of 'a\.rpz\.threatstop\.test/IN' from 127\.0\.0\.1#\d+: Transfer status: success`)
+	named := runNamed(t, path, namedDir, namedSecondaryA(namedDir, namedPort, ts.Port), namedPort)
+	xfr := xfrSuccess("a.rpz.threatstop.test")
 	named.waitLog(t, 0, xfr, 10*time.Second)
 	apex := "a.rpz.threatstop.test."
 	before := soaSerial(t, ts, apex)
@@ -198,13 +160,8 @@ zone "a.rpz.threatstop.test" {
 // named.conf and no reload of threatstop.
 func TestAdminPolicyReachesBINDByCatalog(t *testing.T) {
 	t.Parallel()
-	path := namedPath(t)
 	dir := t.TempDir()
-	namedDir := filepath.Join(dir, "named")
-	if err := os.Mkdir(namedDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path = unconfinedNamed(t, path, namedDir)
+	path, namedDir := prepareNamed(t, dir)
 	feed := filepath.Join(dir, "f.txt")
 	writeFile(t, feed, "1.2.3.4\nbad.example.com\n")
 	namedPort, apiPort := freePort(t, true), freePort(t, false)
@@ -216,48 +173,14 @@ func TestAdminPolicyReachesBINDByCatalog(t *testing.T) {
 		text := secCorefile(feed, false, namedPort)(port, ready, metrics)
 		return strings.TrimSuffix(text, "}\n") + admin, port, ready, metrics
 	})
-	writeFile(t, filepath.Join(namedDir, "site.test.db"), bindSiteZone)
-	conf := filepath.Join(namedDir, "named.conf")
-	writeFile(t, conf, fmt.Sprintf(`options {
-    directory %[1]q;
-    pid-file %[2]q;
-    session-keyfile %[3]q;
-    managed-keys-directory %[1]q;
-    listen-on port %[4]d { 127.0.0.1; };
-    listen-on-v6 { none; };
-    recursion no;
-    allow-query { any; };
-    allow-transfer { none; };
-    dnssec-validation no;
-    notify no;
-    catalog-zones {
-        zone "catalog.threatstop.test" default-primaries port %[5]d { 127.0.0.1 key %[6]q; } in-memory yes;
-    };
-};
-controls { };
-logging {
-    channel out { stderr; severity info; print-time yes; print-category yes; print-severity yes; };
-    category default { out; };
-};
-key %[6]q { algorithm hmac-sha256; secret %[7]q; };
-zone "site.test" { type primary; file "site.test.db"; };
-zone "catalog.threatstop.test" {
-    type secondary;
-    primaries port %[5]d { 127.0.0.1 key %[6]q; };
-    file "catalog.db";
-};
-`, namedDir, filepath.Join(namedDir, "named.pid"), filepath.Join(namedDir, "session.key"), namedPort, ts.Port, secCatKey, secCatSecret))
-	named := startNamed(t, path, namedDir, conf, namedPort)
-	xfrOK := func(zone string) *regexp.Regexp {
-		return regexp.MustCompile(`transfer of '` + regexp.QuoteMeta(zone) + `/IN' from 127\.0\.0\.1#\d+: Transfer status: success`)
-	}
-	named.waitLog(t, 0, xfrOK("a.rpz.threatstop.test"), 10*time.Second)
+	named := runNamed(t, path, namedDir, namedCatalog(namedDir, namedPort, ts.Port), namedPort)
+	named.waitLog(t, 0, xfrSuccess("a.rpz.threatstop.test"), 10*time.Second)
 
 	from := len(named.Output())
 	if code := adminCall(t, "POST", "http://"+api+"/api/v1/policies", `{"name":"branch","block":["198.51.100.7"]}`); code != http.StatusCreated {
 		t.Fatalf("POST policies: %d", code)
 	}
-	named.waitLog(t, from, xfrOK("branch.rpz.threatstop.test"), 15*time.Second)
+	named.waitLog(t, from, xfrSuccess("branch.rpz.threatstop.test"), 15*time.Second)
 	m := new(dns.Msg)
 	m.SetQuestion("32.7.100.51.198.rpz-ip.branch.rpz.threatstop.test.", dns.TypeCNAME)
 	if r, _, err := (&dns.Client{Timeout: queryTimeout}).Exchange(m, named.addr); err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {

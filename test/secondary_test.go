@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -148,13 +147,8 @@ func TestStockSecondary(t *testing.T) {
 // Corefile and loaded by SIGUSR1 reaches named by the catalog's NOTIFY, without a change to named.conf.
 func TestBINDCatalog(t *testing.T) {
 	t.Parallel()
-	path := namedPath(t)
 	dir := t.TempDir()
-	namedDir := filepath.Join(dir, "named")
-	if err := os.Mkdir(namedDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path = unconfinedNamed(t, path, namedDir)
+	path, namedDir := prepareNamed(t, dir)
 	feed := filepath.Join(dir, "f.txt")
 	writeFile(t, feed, "1.2.3.4\nbad.example.com\n")
 	namedPort := freePort(t, true)
@@ -164,43 +158,9 @@ func TestBINDCatalog(t *testing.T) {
 		ready, metrics = freePort(t, false), freePort(t, false)
 		return secCorefile(feed, false, namedPort)(port, ready, metrics), port, ready, metrics
 	})
-	writeFile(t, filepath.Join(namedDir, "site.test.db"), bindSiteZone)
-	conf := filepath.Join(namedDir, "named.conf")
-	writeFile(t, conf, fmt.Sprintf(`options {
-    directory %[1]q;
-    pid-file %[2]q;
-    session-keyfile %[3]q;
-    managed-keys-directory %[1]q;
-    listen-on port %[4]d { 127.0.0.1; };
-    listen-on-v6 { none; };
-    recursion no;
-    allow-query { any; };
-    allow-transfer { none; };
-    dnssec-validation no;
-    notify no;
-    catalog-zones {
-        zone "catalog.threatstop.test" default-primaries port %[5]d { 127.0.0.1 key %[6]q; } in-memory yes;
-    };
-};
-controls { };
-logging {
-    channel out { stderr; severity info; print-time yes; print-category yes; print-severity yes; };
-    category default { out; };
-};
-key %[6]q { algorithm hmac-sha256; secret %[7]q; };
-zone "site.test" { type primary; file "site.test.db"; };
-zone "catalog.threatstop.test" {
-    type secondary;
-    primaries port %[5]d { 127.0.0.1 key %[6]q; };
-    file "catalog.db";
-};
-`, namedDir, filepath.Join(namedDir, "named.pid"), filepath.Join(namedDir, "session.key"), namedPort, ts.Port, secCatKey, secCatSecret))
-	named := startNamed(t, path, namedDir, conf, namedPort)
+	named := runNamed(t, path, namedDir, namedCatalog(namedDir, namedPort, ts.Port), namedPort)
 
-	xfrOK := func(zone string) *regexp.Regexp {
-		return regexp.MustCompile(`transfer of '` + regexp.QuoteMeta(zone) + `/IN' from 127\.0\.0\.1#` + strconv.Itoa(ts.Port) + `: Transfer status: success`)
-	}
-	named.waitLog(t, 0, xfrOK("a.rpz.threatstop.test"), 10*time.Second)
+	named.waitLog(t, 0, xfrSuccess("a.rpz.threatstop.test"), 10*time.Second)
 	soaFromNamed := func(apex string) *dns.Msg {
 		m := new(dns.Msg)
 		m.SetQuestion(apex, dns.TypeSOA)
@@ -223,8 +183,94 @@ zone "catalog.threatstop.test" {
 	if err := ts.p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	named.waitLog(t, from, xfrOK("b.rpz.threatstop.test"), 15*time.Second)
+	named.waitLog(t, from, xfrSuccess("b.rpz.threatstop.test"), 15*time.Second)
 	if r := soaFromNamed("b.rpz.threatstop.test."); r.Rcode != dns.RcodeSuccess || !r.Authoritative || len(r.Answer) != 1 {
 		t.Fatalf("named does not serve the new member b.rpz.threatstop.test: %v", r)
 	}
+}
+
+// prepareNamed makes dir/named for a test's named and returns the executable to run there and the folder.
+func prepareNamed(t *testing.T, dir string) (path, namedDir string) {
+	t.Helper()
+	path = namedPath(t)
+	namedDir = filepath.Join(dir, "named")
+	if err := os.Mkdir(namedDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return unconfinedNamed(t, path, namedDir), namedDir
+}
+
+// runNamed writes named's own zone site.test and conf as namedDir/named.conf, and starts named on port.
+func runNamed(t *testing.T, path, namedDir, conf string, port int) *namedProc {
+	t.Helper()
+	writeFile(t, filepath.Join(namedDir, "site.test.db"), bindSiteZone)
+	file := filepath.Join(namedDir, "named.conf")
+	writeFile(t, file, conf)
+	return startNamed(t, path, namedDir, file, port)
+}
+
+// namedHead is the start of a test named.conf in namedDir, listening on port, non-recursive, with
+// extraOptions inside options.
+func namedHead(namedDir string, port int, extraOptions string) string {
+	return fmt.Sprintf(`options {
+    directory %[1]q;
+    pid-file %[2]q;
+    session-keyfile %[3]q;
+    managed-keys-directory %[1]q;
+    listen-on port %[4]d { 127.0.0.1; };
+    listen-on-v6 { none; };
+    recursion no;
+    allow-query { any; };
+    allow-transfer { none; };
+    dnssec-validation no;
+    notify no;
+%[5]s};
+controls { };
+`, namedDir, filepath.Join(namedDir, "named.pid"), filepath.Join(namedDir, "session.key"), port, extraOptions)
+}
+
+// namedSecondaryA is a named.conf with policy a's zone as a secondary of threatstop on tsPort, with a.key.,
+// its transfers and NOTIFYs logged at debug 3 ("got incremental response").
+func namedSecondaryA(namedDir string, port, tsPort int) string {
+	return namedHead(namedDir, port, "") + fmt.Sprintf(`logging {
+    channel out { stderr; severity info; print-time yes; print-category yes; print-severity yes; };
+    channel xfr { stderr; severity debug 3; print-time yes; print-category yes; print-severity yes; };
+    category default { out; };
+    category xfer-in { xfr; };
+    category notify { xfr; };
+};
+key %[2]q { algorithm hmac-sha256; secret %[3]q; };
+zone "site.test" { type primary; file "site.test.db"; };
+zone "a.rpz.threatstop.test" {
+    type secondary;
+    primaries port %[1]d { 127.0.0.1 key %[2]q; };
+    file "a.rpz.db";
+};
+`, tsPort, secKeyA, secSecretA)
+}
+
+// namedCatalog is a named.conf that follows threatstop's catalog zone on tsPort only, with the catalog
+// key, and takes every member zone from there (default-primaries).
+func namedCatalog(namedDir string, port, tsPort int) string {
+	return namedHead(namedDir, port, fmt.Sprintf(`    catalog-zones {
+        zone "catalog.threatstop.test" default-primaries port %[1]d { 127.0.0.1 key %[2]q; } in-memory yes;
+    };
+`, tsPort, secCatKey)) + fmt.Sprintf(`logging {
+    channel out { stderr; severity info; print-time yes; print-category yes; print-severity yes; };
+    category default { out; };
+};
+key %[2]q { algorithm hmac-sha256; secret %[3]q; };
+zone "site.test" { type primary; file "site.test.db"; };
+zone "catalog.threatstop.test" {
+    type secondary;
+    primaries port %[1]d { 127.0.0.1 key %[2]q; };
+    file "catalog.db";
+};
+`, tsPort, secCatKey, secCatSecret)
+}
+
+// xfrSuccess matches named's log line of a successful transfer of zone (no trailing dot) from
+// threatstop on 127.0.0.1.
+func xfrSuccess(zone string) *regexp.Regexp {
+	return regexp.MustCompile(`transfer of '` + regexp.QuoteMeta(zone) + `/IN' from 127\.0\.0\.1#\d+: Transfer status: success`)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,13 +82,8 @@ func wantSOAAlone(t *testing.T, what string, rrs []dns.RR, serial uint32) {
 // incremental transfer from the serial of before the reload.
 func TestReloadKeepsSerialsBIND(t *testing.T) {
 	t.Parallel()
-	path := namedPath(t)
 	dir := t.TempDir()
-	namedDir := filepath.Join(dir, "named")
-	if err := os.Mkdir(namedDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path = unconfinedNamed(t, path, namedDir)
+	path, namedDir := prepareNamed(t, dir)
 	feed := filepath.Join(dir, "f.txt")
 	writeFile(t, feed, "1.2.3.4\n45.9.8.0/24\nbad.example.com\n")
 	namedPort := freePort(t, true)
@@ -99,39 +93,8 @@ func TestReloadKeepsSerialsBIND(t *testing.T) {
 		ready, metrics = freePort(t, false), freePort(t, false)
 		return serialsCorefile(feed, "", false, namedPort)(port, ready, metrics), port, ready, metrics
 	})
-	conf := filepath.Join(namedDir, "named.conf")
-	writeFile(t, filepath.Join(namedDir, "site.test.db"), bindSiteZone)
-	writeFile(t, conf, fmt.Sprintf(`options {
-    directory %[1]q;
-    pid-file %[2]q;
-    session-keyfile %[3]q;
-    managed-keys-directory %[1]q;
-    listen-on port %[4]d { 127.0.0.1; };
-    listen-on-v6 { none; };
-    recursion no;
-    allow-query { any; };
-    allow-transfer { none; };
-    dnssec-validation no;
-    notify no;
-};
-controls { };
-logging {
-    channel out { stderr; severity info; print-time yes; print-category yes; print-severity yes; };
-    channel xfr { stderr; severity debug 3; print-time yes; print-category yes; print-severity yes; };
-    category default { out; };
-    category xfer-in { xfr; };
-    category notify { xfr; };
-};
-key %[6]q { algorithm hmac-sha256; secret %[7]q; };
-zone "site.test" { type primary; file "site.test.db"; };
-zone "a.rpz.threatstop.test" {
-    type secondary;
-    primaries port %[5]d { 127.0.0.1 key %[6]q; };
-    file "a.rpz.db";
-};
-`, namedDir, filepath.Join(namedDir, "named.pid"), filepath.Join(namedDir, "session.key"), namedPort, ts.Port, secKeyA, secSecretA))
-	named := startNamed(t, path, namedDir, conf, namedPort)
-	xfr := regexp.MustCompile(`transfer of 'a\.rpz\.threatstop\.test/IN' from 127\.0\.0\.1#\d+: Transfer status: success`)
+	named := runNamed(t, path, namedDir, namedSecondaryA(namedDir, namedPort, ts.Port), namedPort)
+	xfr := xfrSuccess("a.rpz.threatstop.test")
 	named.waitLog(t, 0, xfr, 10*time.Second)
 	apex := "a.rpz.threatstop.test."
 	before := soaSerial(t, ts, apex)
