@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,12 +35,7 @@ func start(t *testing.T) *server {
 	if err := os.WriteFile(feed, []byte("5.188.10.0/24\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := l.Addr().String()
-	l.Close()
+	api := coretest.FreeAddr(t)
 	s := coretest.Start(t, fmt.Sprintf(`threatstop.local:0 {
     bind 127.0.0.1
     threatfeed {

@@ -4,6 +4,7 @@
 package coretest
 
 import (
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -64,6 +65,17 @@ func StartErr(corefile string) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// FreeAddr is a loopback TCP address nothing listens on now, for a plugin's HTTP listener.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // Exchange sends m over net ("udp" or "tcp") and returns the reply.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,15 +31,7 @@ var startCorefile func(string)
 // extraPolicies are more policies for startWith's Corefile.
 var extraPolicies string
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t testing.TB) string { return coretest.FreeAddr(t) }
 
 // start serves policies demo (customer demo) and other (customer other) over feed drop, with the API on
 // api and its database in dir.

@@ -46,15 +46,7 @@ func root(t testing.TB) string {
 	return r
 }
 
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freePort(t testing.TB) string { return coretest.FreeAddr(t) }
 
 // corefile: two customers (policies demo and other) over real feeds, threatlog listening on addr.
 func corefile(t testing.TB, dir, addr, extra string) string {
