@@ -111,22 +111,7 @@ func loadDeltas(db *bolt.DB) (map[string]delta, error) {
 
 // saveDelta keeps policy p's delta and the audit record of the change in one transaction.
 func saveDelta(db *bolt.DB, p string, d delta, rec audit) error {
-	dv, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	av, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	key := binary.BigEndian.AppendUint64(nil, uint64(rec.Time.UnixNano()))
-	key = binary.BigEndian.AppendUint32(key, auditSeq.Add(1))
-	return db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketEdits).Put([]byte(p), dv); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketAudit).Put(key, av)
-	})
+	return save(db, p, rec, write{bucketEdits, d})
 }
 
 // audits returns the audit records of customer's policies (every record when customer is ""), oldest
@@ -155,36 +140,47 @@ func audits(db *bolt.DB, customer string, limit int) ([]audit, error) {
 // saveCreated keeps (or with c nil, forgets) the created policy p, its delta d (nil: none) and the audit
 // record of the change, in one transaction.
 func saveCreated(db *bolt.DB, p string, c *createdPolicy, d *delta, rec audit) error {
+	wc, wd := write{bucket: bucketPolicies}, write{bucket: bucketEdits}
+	if c != nil {
+		wc.v = c
+	}
+	if d != nil {
+		wd.v = d
+	}
+	return save(db, p, rec, wc, wd)
+}
+
+// write is a value to put at a policy's key of a bucket, or none (nil) to delete it.
+type write struct {
+	bucket []byte
+	v      any
+}
+
+// save applies writes at key p and adds the audit record rec, in one transaction.
+func save(db *bolt.DB, p string, rec audit, writes ...write) error {
 	av, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	key := binary.BigEndian.AppendUint64(nil, uint64(rec.Time.UnixNano()))
-	key = binary.BigEndian.AppendUint32(key, auditSeq.Add(1))
-	return db.Update(func(tx *bolt.Tx) error {
-		if c == nil {
-			if err := tx.Bucket(bucketPolicies).Delete([]byte(p)); err != nil {
-				return err
-			}
-		} else {
-			cv, err := json.Marshal(c)
-			if err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketPolicies).Put([]byte(p), cv); err != nil {
+	vals := make([][]byte, len(writes))
+	for i, w := range writes {
+		if w.v != nil {
+			if vals[i], err = json.Marshal(w.v); err != nil {
 				return err
 			}
 		}
-		if d == nil {
-			if err := tx.Bucket(bucketEdits).Delete([]byte(p)); err != nil {
-				return err
+	}
+	key := binary.BigEndian.AppendUint64(nil, uint64(rec.Time.UnixNano()))
+	key = binary.BigEndian.AppendUint32(key, auditSeq.Add(1))
+	return db.Update(func(tx *bolt.Tx) error {
+		for i, w := range writes {
+			var err error
+			if w.v != nil {
+				err = tx.Bucket(w.bucket).Put([]byte(p), vals[i])
+			} else {
+				err = tx.Bucket(w.bucket).Delete([]byte(p))
 			}
-		} else {
-			dv, err := json.Marshal(d)
 			if err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketEdits).Put([]byte(p), dv); err != nil {
 				return err
 			}
 		}

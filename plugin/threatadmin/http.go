@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
@@ -205,7 +206,7 @@ func (a *Admin) createPolicy(w http.ResponseWriter, r *http.Request, g grant) {
 		out *[]string
 	}{{np.Block, &block}, {np.Allow, &allow}} {
 		for _, e := range l.in {
-			c, err := canonical(e)
+			c, err := policy.Canonical(e)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, err.Error())
 				return
@@ -319,7 +320,7 @@ func (a *Admin) addEntry(w http.ResponseWriter, r *http.Request, g grant) {
 		writeError(w, http.StatusBadRequest, `the body must be {"value": "ENTRY"}: `+err.Error())
 		return
 	}
-	value, err := canonical(body.Value)
+	value, err := policy.Canonical(body.Value)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -346,7 +347,7 @@ func (a *Admin) removeEntry(w http.ResponseWriter, r *http.Request, g grant) {
 	if !ok {
 		return
 	}
-	value, err := canonical(r.PathValue("value"))
+	value, err := policy.Canonical(r.PathValue("value"))
 	if err != nil {
 		writeError(w, http.StatusNotFound, "no such entry: "+err.Error())
 		return
@@ -448,7 +449,7 @@ func parseImport(body string, csv bool) ([]string, []lineError) {
 		if csv && n == 0 && !strings.ContainsAny(line, ".:") {
 			continue // a header: no address or name of a list is a single label
 		}
-		v, err := canonical(line)
+		v, err := policy.Canonical(line)
 		if err != nil {
 			errs = append(errs, lineError{Line: n + 1, Value: line, Error: err.Error()})
 			continue

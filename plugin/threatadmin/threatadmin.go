@@ -89,14 +89,9 @@ func (g grant) who() string {
 
 // ownerOf is the customer that owns policy p, "" for none.
 func (a *Admin) ownerOf(p string) string {
-	for _, cu := range a.customers {
-		if cu.owns(p) {
-			return cu.name
-		}
-	}
 	a.bolt.mu.Lock()
 	defer a.bolt.mu.Unlock()
-	return a.bolt.created[p].Customer
+	return a.ownerLocked(p)
 }
 
 // ownerLocked is ownerOf with a.bolt.mu held.
@@ -272,12 +267,9 @@ func (ch change) apply(base []string) []string {
 	return out
 }
 
-// canonical is the form an entry is kept and compared in: policy.Canonical, the form AddEntry stores.
-func canonical(e string) (string, error) { return policy.Canonical(e) }
-
 // canonicalOr is canonical, or e itself when it is not an entry.
 func canonicalOr(e string) string {
-	if c, err := canonical(e); err == nil {
+	if c, err := policy.Canonical(e); err == nil {
 		return c
 	}
 	return e
@@ -318,8 +310,9 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 			log.Warningf("policy %s: customer %s, who created it, is no longer in the Corefile; not served", p, c.Customer)
 			continue
 		}
-		// The template may be a policy created before this one: the Store's block holds both.
-		tmpl := store.Load().Blocks[a.block].Policy(c.Like)
+		// The template may be a policy created before this one: the Store's block holds both. (Not
+		// store.Load: before the first State, it would make one that every later edit here rebuilds.)
+		tmpl := store.Blocks()[a.block].Policy(c.Like)
 		if tmpl == nil {
 			log.Errorf("policy %s: the policy it was made like, %s, is gone; not served", p, c.Like)
 			continue
@@ -333,33 +326,31 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 		a.base[p] = ownLists{}
 	}
 	for p := range a.base {
-		{
-			d, ok := db.deltas[p]
-			if !ok {
-				continue
+		d, ok := db.deltas[p]
+		if !ok {
+			continue
+		}
+		if d.Owner != "" && d.Owner != a.ownerLocked(p) {
+			log.Warningf("policy %s: its stored edits are customer %s's, and it is now %q's: not applied", p, d.Owner, a.ownerLocked(p))
+			continue
+		}
+		var sel *resolved
+		if d.Selection != nil {
+			r, err := d.Selection.resolve(store)
+			if err != nil {
+				log.Errorf("policy %s: its stored choice of feeds does not apply (%v); served with the Corefile's", p, err)
+			} else {
+				sel = &r
 			}
-			if d.Owner != "" && d.Owner != a.ownerLocked(p) {
-				log.Warningf("policy %s: its stored edits are customer %s's, and it is now %q's: not applied", p, d.Owner, a.ownerLocked(p))
-				continue
+		}
+		if _, err := store.Edit(a.block, p, func(cfg *policy.Config) error {
+			cfg.Blocked, cfg.Allowed = d.Block.apply(cfg.Blocked), d.Allow.apply(cfg.Allowed)
+			if sel != nil {
+				return sel.apply(cfg)
 			}
-			var sel *resolved
-			if d.Selection != nil {
-				r, err := d.Selection.resolve(store)
-				if err != nil {
-					log.Errorf("policy %s: its stored choice of feeds does not apply (%v); served with the Corefile's", p, err)
-				} else {
-					sel = &r
-				}
-			}
-			if _, err := store.Edit(a.block, p, func(cfg *policy.Config) error {
-				cfg.Blocked, cfg.Allowed = d.Block.apply(cfg.Blocked), d.Allow.apply(cfg.Allowed)
-				if sel != nil {
-					return sel.apply(cfg)
-				}
-				return nil
-			}); err != nil {
-				log.Errorf("policy %s: its stored edits do not apply (%v); served without them", p, err)
-			}
+			return nil
+		}); err != nil {
+			log.Errorf("policy %s: its stored edits do not apply (%v); served without them", p, err)
 		}
 	}
 	opts := httplisten.Options{
@@ -522,25 +513,13 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 		return res, err
 	}
 	// The delta is the list against the Corefile's, whatever the Corefile said when the entries came.
-	d := a.bolt.deltas[p]
-	if owner := a.ownerLocked(p); d.Owner != owner {
-		d = delta{Owner: owner} // another customer's, from before the Corefile took the name: not this one's
-	}
+	d := a.deltaOf(p)
 	*d.of(list) = against(a.base[p].of(list), canonicalAll(*entries(&next, list)))
 	rec := audit{Time: a.now().UTC(), Customer: a.ownerLocked(p), By: who.who(), From: from, Action: action, Policy: p, List: list, Value: value}
-	// The database first: an edit that is not kept is not served either.
-	if err := saveDelta(a.bolt.DB, p, d, rec); err != nil {
-		return res, fmt.Errorf("not saved: %w", err)
-	}
-	st, err := a.store.Edit(a.block, p, op)
+	st, err := a.commit(p, d, rec, op)
 	if err != nil {
-		rec.Action = "revert"
-		if rerr := saveDelta(a.bolt.DB, p, a.bolt.deltas[p], rec); rerr != nil {
-			log.Errorf("policy %s: an edit that failed (%v) stays in %s (%v): a restart applies it", p, err, a.db, rerr)
-		}
 		return res, err
 	}
-	a.bolt.deltas[p] = d
 	res.added, res.removed = len(adds), len(dels)
 	res.serial = st.Serial(st.Blocks[a.block].Policy(p))
 	return res, nil
@@ -557,26 +536,53 @@ func (a *Admin) choose(who grant, from, p string, sel selection) (uint32, error)
 	if err != nil {
 		return 0, errBadSelection{err}
 	}
+	d := a.deltaOf(p)
+	d.Selection = &sel
+	summary, _ := json.Marshal(sel)
+	rec := audit{Time: a.now().UTC(), Customer: a.ownerLocked(p), By: who.who(), From: from, Action: "select", Policy: p, List: "selection", Value: string(summary)}
+	st, err := a.commit(p, d, rec, r.apply)
+	var saved errNotSaved
+	switch {
+	case errors.As(err, &saved):
+		return 0, err
+	case err != nil:
+		return 0, errBadSelection{err}
+	}
+	return st.Serial(st.Blocks[a.block].Policy(p)), nil
+}
+
+// deltaOf is policy p's stored delta to change, or a new one when it was made for another customer
+// (before the Corefile took the name): never carried over to this one. a.bolt.mu is held.
+func (a *Admin) deltaOf(p string) delta {
 	d := a.bolt.deltas[p]
 	if owner := a.ownerLocked(p); d.Owner != owner {
 		d = delta{Owner: owner}
 	}
-	d.Selection = &sel
-	summary, _ := json.Marshal(sel)
-	rec := audit{Time: a.now().UTC(), Customer: a.ownerLocked(p), By: who.who(), From: from, Action: "select", Policy: p, List: "selection", Value: string(summary)}
+	return d
+}
+
+// errNotSaved is an edit the database did not keep: neither kept nor served.
+type errNotSaved struct{ error }
+
+func (e errNotSaved) Unwrap() error { return e.error }
+
+// commit keeps policy p's delta d with the audit record rec, then serves op (one state.Store.Edit). The
+// database comes first, so an edit that is not kept is not served; an edit that the Store refuses sets
+// the database back. a.bolt.mu is held.
+func (a *Admin) commit(p string, d delta, rec audit, op func(*policy.Config) error) (*state.State, error) {
 	if err := saveDelta(a.bolt.DB, p, d, rec); err != nil {
-		return 0, fmt.Errorf("not saved: %w", err)
+		return nil, errNotSaved{fmt.Errorf("not saved: %w", err)}
 	}
-	st, err := a.store.Edit(a.block, p, r.apply)
+	st, err := a.store.Edit(a.block, p, op)
 	if err != nil {
 		rec.Action = "revert"
 		if rerr := saveDelta(a.bolt.DB, p, a.bolt.deltas[p], rec); rerr != nil {
-			log.Errorf("policy %s: a choice that failed (%v) stays in %s (%v): a restart applies it", p, err, a.db, rerr)
+			log.Errorf("policy %s: an edit that failed (%v) stays in %s (%v): a restart applies it", p, err, a.db, rerr)
 		}
-		return 0, errBadSelection{err}
+		return nil, err
 	}
 	a.bolt.deltas[p] = d
-	return st.Serial(st.Blocks[a.block].Policy(p)), nil
+	return st, nil
 }
 
 // errBadSelection is a selection that does not fit the feeds: the client's mistake.
@@ -590,8 +596,9 @@ var (
 	errCorefile = errors.New("the Corefile defines this policy: it can be edited, not removed")
 )
 
-// create adds policy name for customer owner, served like policy like (its lists, answers, actions,
-// keys and clients), with the own entries block and allow (canonical).
+// create adds policy name for customer owner, served like policy like (a copy of its lists, answers and
+// actions; its clients and transfer clients, not its keys: state.Store.AddPolicy), with the own entries
+// block and allow (canonical).
 func (a *Admin) create(who grant, from, owner, name, like string, block, allow []string) (uint32, error) {
 	a.bolt.mu.Lock()
 	defer a.bolt.mu.Unlock()
