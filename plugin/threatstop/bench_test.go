@@ -46,9 +46,9 @@ func benchHandler(b *testing.B) (*Threatstop, []string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	t := &Threatstop{Zones: []string{"threatstop.local."}, policies: map[string]*policyEntry{}, ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
+	t := &Threatstop{Zones: []string{"threatstop.local."}, ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
 	e := &policyEntry{Policy: &state.Policy{Policy: p}, counters: newCounters("bench")}
-	t.policies["demo"], t.order = e, []*policyEntry{e}
+	t.order = []*policyEntry{e}
 	t.zones = zonesOf(t.Zones, nil, "")
 	t.store = state.NewStore()
 	for _, l := range s.Lists {

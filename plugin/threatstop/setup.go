@@ -152,7 +152,7 @@ func (t *Threatstop) notifyCatalogs() {
 // parse reads a threatstop block into a configuration; the lists its policies name are those of the
 // store's catalog (every threatfeed block is parsed by now: threatfeed comes first in the directive order).
 func parse(c *caddy.Controller, store *state.Store) (*Threatstop, error) {
-	t := &Threatstop{policies: map[string]*policyEntry{}, ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
+	t := &Threatstop{ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
 	t.journal.versions, t.journal.maxBytes = DefaultJournal, DefaultJournalBytes
 	t.listPage = DefaultListPage
 	catalog := store.Catalog()
@@ -260,10 +260,9 @@ func parse(c *caddy.Controller, store *state.Store) (*Threatstop, error) {
 				if err != nil {
 					return nil, err
 				}
-				if _, dup := t.policies[p.Name]; dup {
+				if t.corefilePolicy(p.Name) != nil {
 					return nil, fmt.Errorf("%s:%d - Error during parsing: policy %q is defined twice", c.File(), p.Line, p.Name)
 				}
-				t.policies[p.Name] = p
 				t.order = append(t.order, p)
 			default:
 				return nil, c.Errf("unknown property %q", c.Val())

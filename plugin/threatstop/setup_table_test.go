@@ -126,7 +126,7 @@ func TestSetupTable(t *testing.T) {
 			if soa.Ns != "a.ns.example." || soa.Mbox != "dns-admin.example.org." || soa.Minttl != 30 || soa.Hdr.Ttl != 30 {
 				t.Errorf("SOA %v", soa)
 			}
-			if keys := ts.policies["p"].KeyNames(); !slices.Equal(keys, []string{"xfr.key."}) {
+			if keys := ts.corefilePolicy("p").KeyNames(); !slices.Equal(keys, []string{"xfr.key."}) {
 				t.Errorf("keys of p = %q", keys)
 			}
 		}},

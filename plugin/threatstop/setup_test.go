@@ -141,7 +141,7 @@ func TestSetup(t *testing.T) {
 	if !ts.catalogKeys["cat.key."] {
 		t.Errorf("catalog keys %v", ts.catalogKeys)
 	}
-	p := ts.policies["a"]
+	p := ts.corefilePolicy("a")
 	if p == nil || !p.Keys["a.key."] || p.Clients == nil || p.TransferClients == nil || p.Line != 9 {
 		t.Fatalf("policy a: %+v", p)
 	}

@@ -29,10 +29,9 @@ type Threatstop struct {
 	Next  plugin.Handler
 	Zones []string
 
-	store    *state.Store
-	block    *state.Block            // this block's policies in the store's States
-	policies map[string]*policyEntry // by name: the Corefile's
-	order    []*policyEntry          // as in the Corefile
+	store *state.Store
+	block *state.Block   // this block's policies in the store's States
+	order []*policyEntry // the Corefile's, in its order
 
 	// entries holds, by name, what the handler keeps beside each policy a State serves (the Corefile's
 	// and those added while serving); the State itself says which policies exist and what they are.
@@ -222,6 +221,16 @@ func sameMembers(a, b *state.Block) bool {
 		}
 	}
 	return true
+}
+
+// corefilePolicy is the Corefile's policy called name, or nil.
+func (t *Threatstop) corefilePolicy(name string) *policyEntry {
+	for _, p := range t.order {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
 }
 
 // pruneEntries drops the entries of policies b no longer holds.
