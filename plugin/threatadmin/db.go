@@ -57,22 +57,12 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		db.Close()
 		return nil, err
 	}
-	deltas, err := loadDeltas(db)
+	deltas, err := load[delta](db, bucketEdits)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	created := map[string]createdPolicy{}
-	err = db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPolicies).ForEach(func(k, v []byte) error {
-			var c createdPolicy
-			if err := json.Unmarshal(v, &c); err != nil {
-				return err
-			}
-			created[string(k)] = c
-			return nil
-		})
-	})
+	created, err := load[createdPolicy](db, bucketPolicies)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -94,15 +84,16 @@ type audit struct {
 
 var auditSeq atomic.Uint32
 
-func loadDeltas(db *bolt.DB) (map[string]delta, error) {
-	out := map[string]delta{}
+// load reads a bucket of JSON values by policy name.
+func load[T any](db *bolt.DB, bucket []byte) (map[string]T, error) {
+	out := map[string]T{}
 	err := db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketEdits).ForEach(func(k, v []byte) error {
-			var d delta
-			if err := json.Unmarshal(v, &d); err != nil {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var x T
+			if err := json.Unmarshal(v, &x); err != nil {
 				return err
 			}
-			out[string(k)] = d
+			out[string(k)] = x
 			return nil
 		})
 	})
