@@ -339,27 +339,24 @@ func (t *Threatlog) serveReport(w http.ResponseWriter, r *http.Request) {
 // ServeReport answers the report of policy for the request's period (from, to, step, top; its path's
 // .csv and .html as /report's), to a caller that another plugin (threatadmin) authenticated.
 func (t *Threatlog) ServeReport(w http.ResponseWriter, r *http.Request, policy string) {
-	wh := token{policy: policy}
-	from, to, step, err := period(r, clock())
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	w.Header().Set("Cache-Control", "private, no-store")
 	if r.URL.Path == "/report.csv" {
-		t.serveCSV(w, wh.policy, from, to)
-		return
-	}
-	top := 20
-	if s := r.URL.Query().Get("top"); s != "" {
-		if top, err = strconv.Atoi(s); err != nil || top < 1 || top > 1000 {
-			httpError(w, http.StatusBadRequest, "top is 1 to 1000")
+		from, to, _, err := period(r, clock())
+		if err != nil {
+			httpError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		t.serveCSV(w, policy, from, to)
+		return
 	}
-	rep, err := t.report(wh.policy, from, to, step, top)
-	if err != nil {
-		log.Errorf("report of %s: %v", wh.policy, err)
+	rep, err := t.ReportOf(r, policy)
+	var bad errBadQuery
+	switch {
+	case errors.As(err, &bad):
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
+		log.Errorf("report of %s: %v", policy, err)
 		httpError(w, http.StatusInternalServerError, "could not read the log")
 		return
 	}
@@ -370,6 +367,33 @@ func (t *Threatlog) ServeReport(w http.ResponseWriter, r *http.Request, policy s
 		return
 	}
 	writeJSON(w, rep)
+}
+
+// errBadQuery is a report query that does not parse: the client's mistake.
+type errBadQuery struct{ error }
+
+// ReportOf is the report of policy that r's query asks for: from, to (RFC 3339 or YYYY-MM-DD), step (hour
+// or day), top (1 to 1000) and device (one device's events; "" for all). A query that does not parse is
+// an error that says what is wrong.
+func (t *Threatlog) ReportOf(r *http.Request, policy string) (*Report, error) {
+	from, to, step, err := period(r, clock())
+	if err != nil {
+		return nil, errBadQuery{err}
+	}
+	q := r.URL.Query()
+	top := 20
+	if s := q.Get("top"); s != "" {
+		if top, err = strconv.Atoi(s); err != nil || top < 1 || top > 1000 {
+			return nil, errBadQuery{errors.New("top is 1 to 1000")}
+		}
+	}
+	return t.report(policy, q.Get("device"), from, to, step, top)
+}
+
+// Check says which feeds hold ioc (an address, a prefix or a name) and what policy does with it, in the
+// State served now; an ioc that does not parse is an error that says why.
+func (t *Threatlog) Check(ioc, policy string) (*CheckResult, error) {
+	return t.check(ioc, t.policy(t.state.Load(), policy))
 }
 
 // CSVHeader is the first row of the CSV export.

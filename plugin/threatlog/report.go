@@ -11,6 +11,7 @@ import (
 // Report is one customer's report over a period.
 type Report struct {
 	Policy   string    `json:"policy"`
+	Device   string    `json:"device,omitempty"` // the one device reported, "" for all
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
 	Step     string    `json:"step"` // hour or day
@@ -63,8 +64,10 @@ type Bucket struct {
 var passing = map[string]bool{"accept": true, "pass": true, "log": true, "log-only": true, "passthru": true}
 
 // report computes the report of customer over [from, to).
-func (t *Threatlog) report(customer string, from, to time.Time, step time.Duration, top int) (*Report, error) {
-	rep := &Report{Policy: customer, From: from, To: to, Step: "hour", Threshold: t.infected}
+// With device not "", only that device's events are counted, but Devices still counts every device (the
+// choice of devices to filter by).
+func (t *Threatlog) report(customer, device string, from, to time.Time, step time.Duration, top int) (*Report, error) {
+	rep := &Report{Policy: customer, Device: device, From: from, To: to, Step: "hour", Threshold: t.infected}
 	if step == 24*time.Hour {
 		rep.Step = "day"
 	}
@@ -86,8 +89,11 @@ func (t *Threatlog) report(customer string, from, to time.Time, step time.Durati
 		rep.Series = append(rep.Series, Bucket{Start: start.Add(time.Duration(i) * step)})
 	}
 	err := t.store.Each(customer, from, to, func(r *logstore.Record) error {
-		rep.Events++
 		devices[r.Device]++
+		if device != "" && r.Device != device {
+			return nil
+		}
+		rep.Events++
 		b := int(r.Time.Sub(start) / step)
 		if b >= 0 && b < len(rep.Series) {
 			rep.Series[b].Events++

@@ -11,6 +11,7 @@ package threatlog
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"sync"
@@ -54,6 +55,9 @@ type Threatlog struct {
 	syncPrefix  string
 	listedOnly  bool             // store only events whose remote side the policy lists
 	tokens      map[string]token // token → policy and device
+	// devices are the upload tokens threatadmin makes at run time (its devices), by their SHA-256: they
+	// come and go without a reload.
+	devices atomic.Pointer[map[[sha256.Size]byte]DeviceToken]
 
 	state    *state.Store     // the State: snapshot and policies
 	block    int              // index of the server block's threatstop block in the State
@@ -226,3 +230,10 @@ func (t *Threatlog) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.M
 
 // Name implements plugin.Handler.
 func (t *Threatlog) Name() string { return pluginName }
+
+// DeviceToken is the policy and the device of an upload token made at run time.
+type DeviceToken struct{ Policy, Device string }
+
+// SetDeviceTokens replaces the run-time upload tokens, given by their SHA-256 (threatadmin keeps no token
+// itself). It takes effect for the next request.
+func (t *Threatlog) SetDeviceTokens(m map[[sha256.Size]byte]DeviceToken) { t.devices.Store(&m) }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -875,5 +876,45 @@ func TestCheckAfterEdit(t *testing.T) {
 		if _, res := e.check(q, demo); res.Policy == nil || fmt.Sprintf("%s %v", res.Policy.Verdict, res.Policy.Lists) != want {
 			t.Errorf("%s after the edit: %+v, want %s", q, res.Policy, want)
 		}
+	}
+}
+
+// TestDeviceTokens: upload tokens made at run time (threatadmin's devices) upload as their device, come
+// and go without a reload, and the report filters by device.
+func TestDeviceTokens(t *testing.T) {
+	e := setup(t, "")
+	e.uploadAll() // as device gw
+	e.srv.Inst.StorageMu.RLock()
+	tl := e.srv.Inst.Storage[threatlog.BlockKey(0)].(*threatlog.Threatlog)
+	e.srv.Inst.StorageMu.RUnlock()
+	const tok = "device-token-fw1-0123456789abcdef"
+	tl.SetDeviceTokens(map[[sha256.Size]byte]threatlog.DeviceToken{sha256.Sum256([]byte(tok)): {Policy: "demo", Device: "fw1"}})
+	code, res := e.upload(fixture(t, "asa.log"), nil, tokenCred(tok))
+	if code != http.StatusOK || res.Policy != "demo" || res.Device != "fw1" || res.Stored != 7 {
+		t.Fatalf("upload with the device token: %d %+v", code, res)
+	}
+	if code, _ := e.upload(fixture(t, "netfilter.log"), map[string]string{threatlog.HeaderDevice: "gw"}, tokenCred(tok)); code != http.StatusUnauthorized {
+		t.Errorf("the device token naming another device: %d, want 401", code)
+	}
+	basic := func(user string) cred {
+		return func(r *http.Request, _ []byte) { r.SetBasicAuth(user, tok) }
+	}
+	if code, _ := e.do(http.MethodGet, "/report"+period, nil, nil, basic("other")); code != http.StatusUnauthorized {
+		t.Errorf("the device token as Basic for policy other: %d, want 401", code)
+	}
+	code, b := e.do(http.MethodGet, "/report"+period+"&device=fw1", nil, nil, basic("demo"))
+	var rep threatlog.Report
+	if code != http.StatusOK || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("report of fw1: %d %s", code, b)
+	}
+	if rep.Device != "fw1" || rep.Events != 7 || counts(rep.Devices)["gw"] == 0 || counts(rep.Devices)["fw1"] != 7 {
+		t.Errorf("report of fw1: device %q, %d events, devices %v; want fw1, 7, and gw still offered", rep.Device, rep.Events, rep.Devices)
+	}
+	if all := e.report(demo); all.Events != 40+7 || all.Device != "" {
+		t.Errorf("the report of all devices: %d events (device %q), want gw's 40 and fw1's 7", all.Events, all.Device)
+	}
+	tl.SetDeviceTokens(nil) // revoked
+	if code, _ := e.upload(fixture(t, "pflog.txt"), nil, tokenCred(tok)); code != http.StatusUnauthorized {
+		t.Errorf("a revoked device token: %d, want 401", code)
 	}
 }

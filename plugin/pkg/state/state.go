@@ -240,20 +240,48 @@ func (st *Store) Edit(b int, name string, fn func(*policy.Config) error) (*State
 	}
 	next := *old
 	next.Policy, next.Config = pol, cfg
+	st.replaceLocked(b, old, &next)
+	return st.publishLocked(), nil
+}
+
+// replaceLocked puts next in the place of policy old of block b; st.mu is held. Blocks are shared by the
+// States that hold them: the changed one is a new Block.
+func (st *Store) replaceLocked(b int, old, next *Policy) {
 	st.policies = slices.Clone(st.policies)
-	st.policies[old.Index] = &next
-	// Blocks are shared by the States that hold them: the edited one is a new Block.
+	st.policies[old.Index] = next
 	nb := *st.blocks[b]
 	nb.Policies, nb.byName = slices.Clone(nb.Policies), maps.Clone(nb.byName)
 	for i, p := range nb.Policies {
 		if p == old {
-			nb.Policies[i] = &next
+			nb.Policies[i] = next
 		}
 	}
-	nb.byName[name] = &next
+	nb.byName[next.Name] = next
 	st.blocks = slices.Clone(st.blocks)
 	st.blocks[b] = &nb
-	return st.publishLocked(), nil
+}
+
+// AddKeys lets the TSIG keys named keys (fully qualified, lowercase) transfer policy name of block b, as
+// the policy's own keys do: threatadmin's devices, whose secrets the server learns when it (re)starts. The
+// content, and so the serial, does not change. It publishes a State when one was published before.
+func (st *Store) AddKeys(b int, name string, keys []string) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if b < 0 || b >= len(st.blocks) || st.blocks[b].byName[name] == nil {
+		return fmt.Errorf("no policy %q in block %d", name, b)
+	}
+	old := st.blocks[b].byName[name]
+	next := *old
+	next.Keys = maps.Clone(old.Keys)
+	if next.Keys == nil {
+		next.Keys = map[string]bool{}
+	}
+	for _, k := range keys {
+		next.Keys[k] = true
+	}
+	st.replaceLocked(b, old, &next)
+	st.publishLocked()
+	return nil
 }
 
 // AddPolicy adds a policy to block b while it is served: named cfg.Name, built from cfg, served like the

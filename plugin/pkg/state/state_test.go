@@ -356,3 +356,26 @@ func TestAddRemovePolicy(t *testing.T) {
 		t.Error("the removal changed an earlier State")
 	}
 }
+
+// TestAddKeys: a device's key transfers the policy like its own keys, and moves no serial.
+func TestAddKeys(t *testing.T) {
+	st, now := fixture(t)
+	s1 := st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
+	*now = now.Add(5 * time.Second)
+	if err := st.AddKeys(0, "pb", []string{"dev.pb.key."}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := st.Load()
+	if s2 == s1 || !s2.Blocks[0].Policy("pb").Keys["dev.pb.key."] || !s2.Policies[1].Keys["dev.pb.key."] {
+		t.Fatalf("the new State's pb has keys %v", s2.Blocks[0].Policy("pb").KeyNames())
+	}
+	if s1.Blocks[0].Policy("pb").Keys["dev.pb.key."] {
+		t.Error("the key reached the State from before")
+	}
+	if !slices.Equal(s2.Serials, s1.Serials) {
+		t.Errorf("serials %v -> %v: a key is no content", s1.Serials, s2.Serials)
+	}
+	if err := st.AddKeys(0, "nope", []string{"x."}); err == nil {
+		t.Error("a key for no policy was accepted")
+	}
+}
