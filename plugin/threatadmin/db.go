@@ -18,6 +18,7 @@ var (
 	bucketEdits    = []byte("edits")
 	bucketAudit    = []byte("audit")
 	bucketPolicies = []byte("policies") // those created through the API, by name
+	bucketDevices  = []byte("devices")  // by POLICY/NAME
 )
 
 // createdPolicy is a policy a customer created through the API: served like the policy it was made like,
@@ -37,6 +38,7 @@ type adminDB struct {
 	mu      sync.Mutex
 	deltas  map[string]delta         // by policy name
 	created map[string]createdPolicy // policies created through the API, by name
+	devices map[string]device        // by deviceID
 	cur     *Admin                   // the Admin whose edits are served; nil: none yet
 }
 
@@ -47,7 +49,7 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		return nil, err
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEdits, bucketAudit, bucketPolicies} {
+		for _, b := range [][]byte{bucketEdits, bucketAudit, bucketPolicies, bucketDevices} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -67,7 +69,12 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &adminDB{DB: db, deltas: deltas, created: created}, nil
+	devices, err := load[device](db, bucketDevices)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &adminDB{DB: db, deltas: deltas, created: created, devices: devices}, nil
 })
 
 // audit is one change: who, when, from where, what.
@@ -84,7 +91,7 @@ type audit struct {
 
 var auditSeq atomic.Uint32
 
-// load reads a bucket of JSON values by policy name.
+// load reads a bucket of JSON values by key (a policy's name, a device's ID).
 func load[T any](db *bolt.DB, bucket []byte) (map[string]T, error) {
 	out := map[string]T{}
 	err := db.View(func(tx *bolt.Tx) error {
@@ -147,7 +154,7 @@ type write struct {
 	v      any
 }
 
-// save applies writes at key p and adds the audit record rec, in one transaction.
+// save applies writes at key p (a policy's name, a device's ID) and adds the audit record rec, in one transaction.
 func save(db *bolt.DB, p string, rec audit, writes ...write) error {
 	av, err := json.Marshal(rec)
 	if err != nil {

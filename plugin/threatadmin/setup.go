@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -60,7 +61,17 @@ func setup(c *caddy.Controller) error {
 	store := state.FromController(c)
 	a.feeds = threatfeed.FromController(c)
 	cfg := dnsserver.GetConfig(c)
-	a.secrets = cfg.TsigSecret // the tsig plugin's directive comes first
+	// The tsig plugin's directive comes first: its map is the block's secrets, to which the devices' keys
+	// are added before the servers are made.
+	a.secrets = maps.Clone(cfg.TsigSecret)
+	if cfg.TsigSecret != nil {
+		if err := installDeviceKeys(a.db, cfg.TsigSecret); err != nil {
+			return plugin.Error(pluginName, fmt.Errorf("%s:%d - db %s: %w", c.File(), a.line, a.db, err))
+		}
+		a.deviceSecrets = cfg.TsigSecret
+	}
+	admins, _ := c.Get(instanceKey{}).([]*Admin)
+	c.Set(instanceKey{}, append(admins, a))
 	if a.primary == "" {
 		host := "127.0.0.1"
 		for _, h := range cfg.ListenHosts {

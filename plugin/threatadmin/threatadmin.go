@@ -19,7 +19,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/coredns/caddy"
 
 	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
@@ -39,7 +42,11 @@ type Admin struct {
 	feeds     *threatfeed.Feeds           // the status of the instance's feeds, for operators
 	logs      *threatlog.Threatlog        // the block\'s uploaded logs, for reports; nil: none
 	primary   string                      // HOST:PORT the snippets name: the block's DNS address, or primary
-	secrets   map[string]string           // the block's TSIG secrets (the tsig plugin's), for the snippets
+	secrets   map[string]string           // the Corefile's TSIG secrets of the block, for the snippets
+	// deviceSecrets is the block's map of TSIG secrets (the tsig plugin's) with the devices' keys added at
+	// setup, what the servers were made with; nil: the block has no tsig plugin.
+	deviceSecrets map[string]string
+	inst          atomic.Pointer[caddy.Instance] // the instance, to restart when devices' keys change
 	zone      string                      // the block's first threatstop zone
 	tls       *certLoader                 // nil: plain HTTP (loopback, or behind a proxy that terminates TLS)
 	tokens    map[[sha256.Size]byte]grant // by the token's SHA-256: the tokens themselves are not kept
@@ -353,6 +360,7 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 			log.Errorf("policy %s: its stored edits do not apply (%v); served without them", p, err)
 		}
 	}
+	a.startDevices(store)
 	opts := httplisten.Options{
 		Unavailable: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, "shutting down")

@@ -237,3 +237,6 @@ type DeviceToken struct{ Policy, Device string }
 // SetDeviceTokens replaces the run-time upload tokens, given by their SHA-256 (threatadmin keeps no token
 // itself). It takes effect for the next request.
 func (t *Threatlog) SetDeviceTokens(m map[[sha256.Size]byte]DeviceToken) { t.devices.Store(&m) }
+
+// Listen is the address of the upload and report listener, as the Corefile gives it.
+func (t *Threatlog) Listen() string { return t.listen }
