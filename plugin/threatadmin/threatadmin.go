@@ -39,17 +39,17 @@ type Admin struct {
 	db        string
 	customers []*customer
 	operators []string
-	feeds     *threatfeed.Feeds           // the status of the instance's feeds, for operators
-	logs      *threatlog.Threatlog        // the block\'s uploaded logs, for reports; nil: none
-	primary   string                      // HOST:PORT the snippets name: the block's DNS address, or primary
-	secrets   map[string]string           // the Corefile's TSIG secrets of the block, for the snippets
+	feeds     *threatfeed.Feeds    // the status of the instance's feeds, for operators
+	logs      *threatlog.Threatlog // the block\'s uploaded logs, for reports; nil: none
+	primary   string               // HOST:PORT the snippets name: the block's DNS address, or primary
+	secrets   map[string]string    // the Corefile's TSIG secrets of the block, for the snippets
 	// deviceSecrets is the block's map of TSIG secrets (the tsig plugin's) with the devices' keys added at
 	// setup, what the servers were made with; nil: the block has no tsig plugin.
 	deviceSecrets map[string]string
 	inst          atomic.Pointer[caddy.Instance] // the instance, to restart when devices' keys change
-	zone      string                      // the block's first threatstop zone
-	tls       *certLoader                 // nil: plain HTTP (loopback, or behind a proxy that terminates TLS)
-	tokens    map[[sha256.Size]byte]grant // by the token's SHA-256: the tokens themselves are not kept
+	zone          string                         // the block's first threatstop zone
+	tls           *certLoader                    // nil: plain HTTP (loopback, or behind a proxy that terminates TLS)
+	tokens        map[[sha256.Size]byte]grant    // by the token's SHA-256: the tokens themselves are not kept
 
 	store   *state.Store
 	block   int
