@@ -39,6 +39,7 @@ type adminDB struct {
 	deltas  map[string]delta         // by policy name
 	created map[string]createdPolicy // policies created through the API, by name
 	devices map[string]device        // by deviceID
+	portal  *sessions                // the portal's sessions
 	cur     *Admin                   // the Admin whose edits are served; nil: none yet
 }
 
@@ -74,7 +75,7 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &adminDB{DB: db, deltas: deltas, created: created, devices: devices}, nil
+	return &adminDB{DB: db, deltas: deltas, created: created, devices: devices, portal: newSessions()}, nil
 })
 
 // audit is one change: who, when, from where, what.

@@ -80,6 +80,10 @@ func (a *Admin) handler() http.Handler {
 			}
 		})
 	}
+	a.portalRoutes(mux)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such resource; see /api/v1/openapi.json")
 	})

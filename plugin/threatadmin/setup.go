@@ -15,6 +15,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/threatfeed"
@@ -117,7 +118,7 @@ func setup(c *caddy.Controller) error {
 type seenKey struct{}
 
 func parse(c *caddy.Controller) (*Admin, error) {
-	a := &Admin{listen: DefaultListen, db: DefaultDB, tokens: map[[sha256.Size]byte]grant{}}
+	a := &Admin{listen: DefaultListen, db: DefaultDB, tokens: map[[sha256.Size]byte]grant{}, users: map[string]*user{}}
 	seen := false
 	for c.Next() {
 		if seen {
@@ -215,6 +216,10 @@ func parseCustomer(c *caddy.Controller, a *Admin) (*customer, error) {
 			if err := parseToken(c, a, grant{customer: cu}, "customer "+cu.name); err != nil {
 				return nil, err
 			}
+		case "user":
+			if err := parseUser(c, a, &user{customer: cu.name}, "customer "+cu.name); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, c.Errf("customer %s: unknown property %q", cu.name, c.Val())
 		}
@@ -244,12 +249,17 @@ func parseOperator(c *caddy.Controller, a *Admin) error {
 				return err
 			}
 			tokens++
+		case "user":
+			if err := parseUser(c, a, &user{operator: name}, "operator "+name); err != nil {
+				return err
+			}
+			tokens++
 		default:
 			return c.Errf("operator %s: unknown property %q", name, c.Val())
 		}
 	}
 	if tokens == 0 {
-		return c.Errf("operator %s: no token", name)
+		return c.Errf("operator %s: no token and no user", name)
 	}
 	return nil
 }
@@ -288,5 +298,35 @@ func parseToken(c *caddy.Controller, a *Admin, g grant, what string) error {
 		return c.Errf("%s: a token given twice", what)
 	}
 	a.tokens[h] = g // only the digest is kept
+	return nil
+}
+
+// parseUser reads "user NAME BCRYPT-HASH [read|write]": one who signs in to the portal as u's customer
+// or operator. The hash is bcrypt's (threatstopctl passwd, or htpasswd -nbB); the password is not kept.
+func parseUser(c *caddy.Controller, a *Admin, u *user, what string) error {
+	args := c.RemainingArgs()
+	if len(args) < 2 || len(args) > 3 {
+		return c.ArgErr()
+	}
+	if !nameRE.MatchString(args[0]) {
+		return c.Errf("%s: a user's name is lowercase letters, digits and '-'", what)
+	}
+	if _, dup := a.users[args[0]]; dup {
+		return c.Errf("%s: user %s defined twice", what, args[0])
+	}
+	if _, err := bcrypt.Cost([]byte(args[1])); err != nil {
+		return c.Errf("%s: user %s: the password must be given as its bcrypt hash ($2a$/$2b$/$2y$...; threatstopctl passwd makes one): %v", what, args[0], err)
+	}
+	u.name, u.hash, u.write = args[0], []byte(args[1]), true
+	if len(args) == 3 {
+		switch args[2] {
+		case "read":
+			u.write = false
+		case "write":
+		default:
+			return c.Errf("%s: user %s: scope %q: read or write", what, args[0], args[2])
+		}
+	}
+	a.users[u.name] = u
 	return nil
 }

@@ -50,6 +50,7 @@ type Admin struct {
 	zone          string                         // the block's first threatstop zone
 	tls           *certLoader                    // nil: plain HTTP (loopback, or behind a proxy that terminates TLS)
 	tokens        map[[sha256.Size]byte]grant    // by the token's SHA-256: the tokens themselves are not kept
+	users         map[string]*user               // the portal's, by name
 
 	store   *state.Store
 	block   int

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/threatstop/threatstop/internal/coretest"
 )
@@ -24,6 +25,18 @@ const (
 	opsToken   = "ops-api-00112233445566778899"
 	demoSecret = "ZGVtby1rZXktb2YtdGhlLWFkbWluLXRlc3QteHh4eHg="
 )
+
+// password is every portal user's of the test Corefile; passwordHash its bcrypt hash (the lowest cost:
+// the tests sign in often).
+const password = "correct horse battery staple"
+
+var passwordHash = func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+}()
 
 // startCorefile, when set, takes startWith's Corefile instead of a server being started with it.
 var startCorefile func(string)
@@ -95,17 +108,21 @@ func startWith(t *testing.T, dir, api, demoBlock string, extra ...string) *coret
             policies demo
             token %[4]s
             token %[5]s read
+            user alice %[14]s
+            user carol %[14]s read
         }
         customer other {
             policies other
             token %[6]s
+            user olga %[14]s
         }
         operator ops {
             token %[7]s
+            user oscar %[14]s
         }
     }
 }
-`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock, extraPolicies, demoSecret, freeAddr(t), filepath.Join(dir, "log.db"))
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, opsToken, strings.Join(extra, "\n        "), demoBlock, extraPolicies, demoSecret, freeAddr(t), filepath.Join(dir, "log.db"), passwordHash)
 	if startCorefile != nil {
 		startCorefile(c)
 		return nil
