@@ -29,11 +29,11 @@ type label struct {
 }
 
 const (
-	chartW, chartH = 720, 240
-	chartLeft      = 52 // room for the counts
+	chartW, chartH = 480, 200
+	chartLeft      = 40 // room for the counts
 	chartBottom    = 36 // room for the dates
 	chartTop       = 10
-	chartLabels    = 7 // at most, under the bars
+	chartLabels    = 5 // at most, under the bars
 )
 
 func chartOf(rep *threatlog.Report) chart {

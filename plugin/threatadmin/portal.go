@@ -96,6 +96,7 @@ func (a *Admin) portalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /ui/policies/{policy}/selection", a.signedIn(true, a.selectionForm))
 	mux.HandleFunc("GET /ui/policies/{policy}/devices", a.signedIn(false, a.devicesPage))
 	mux.HandleFunc("POST /ui/policies/{policy}/devices", a.signedIn(true, a.deviceForm))
+	mux.HandleFunc("GET /ui/policies/{policy}/devices/{device}/config/{kind}", a.signedIn(false, a.deviceSnippetPage))
 	mux.HandleFunc("GET /ui/policies/{policy}/report", a.signedIn(false, a.reportPage))
 	mux.HandleFunc("GET /ui/check", a.signedIn(false, a.checkPage))
 	mux.HandleFunc("GET /ui/audit", a.signedIn(false, a.auditPage))
@@ -518,6 +519,26 @@ func (a *Admin) deviceForm(w http.ResponseWriter, r *http.Request, pc portalCtx)
 		msg = "New secrets for " + name + ": the old ones no longer work. Copy these now: they are shown this once."
 	}
 	a.render(w, http.StatusOK, "devices", &pc, pageData{Title: "Devices of " + p.Name, Msg: msg, Data: a.devicesData(p, made)})
+}
+
+// deviceSnippetPage is a device's configuration of one kind, its secrets left out (shown once).
+func (a *Admin) deviceSnippetPage(w http.ResponseWriter, r *http.Request, pc portalCtx) {
+	_, p, ok := a.portalPolicy(w, r, pc)
+	if !ok {
+		return
+	}
+	for _, d := range a.devicesOf(p.Name) {
+		if d.Name != r.PathValue("device") {
+			continue
+		}
+		if text, ok := a.deviceSnippets(p, d, secretPlaceholder, secretPlaceholder)[r.PathValue("kind")]; ok {
+			securePage(w)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(w, text)
+			return
+		}
+	}
+	a.render(w, http.StatusNotFound, "error", &pc, pageData{Title: "Not found", Err: "No such device or kind."})
 }
 
 type reportPageData struct {
