@@ -52,6 +52,10 @@ type cmdline struct {
 	json    bool     // policies, show, audit: the server's JSON as it came
 	limit   int      // audit
 	replace bool     // import
+	config  string   // device-create, device-rotate: print this configuration
+	from    string   // report
+	to      string   // report
+	device  string   // report
 }
 
 // A command is one verb of the command line.
@@ -80,6 +84,20 @@ var commands = []command{
 		fs.IntVar(&c.limit, "limit", 0, "the newest N records (1 to 10000; default: the server's, 100)")
 		jsonFlag(fs, c)
 	}, listAudit},
+	{"devices", "[-json] POLICY", 1, 1, jsonFlag, listDevices},
+	{"device-create", "[-config KIND] POLICY NAME", 2, 2, configFlag, makeDevice(false)},
+	{"device-rotate", "[-config KIND] POLICY NAME", 2, 2, configFlag, makeDevice(true)},
+	{"device-revoke", "POLICY NAME", 2, 2, nil, revokeDevice},
+	{"report", "[-from DATE] [-to DATE] [-device NAME] [-json] POLICY", 1, 1, func(fs *flag.FlagSet, c *cmdline) {
+		fs.StringVar(&c.from, "from", "", "first day or time (YYYY-MM-DD or RFC 3339; default: 7 days ago)")
+		fs.StringVar(&c.to, "to", "", "end, not included (default: now)")
+		fs.StringVar(&c.device, "device", "", "one device's events only")
+		jsonFlag(fs, c)
+	}, showReport},
+}
+
+func configFlag(fs *flag.FlagSet, c *cmdline) {
+	fs.StringVar(&c.config, "config", "", "print this configuration, with the secrets, instead: bind, unbound, powerdns, threatstop-sync, nftables, upload")
 }
 
 // errUsage is a bad command line whose reason the usage text or the flag package printed already.
@@ -109,6 +127,7 @@ func parse(args []string, stderr io.Writer) (*client, *command, *cmdline, error)
 		for _, cmd := range commands {
 			fmt.Fprintf(stderr, "       threatstopctl %s %s\n", cmd.name, cmd.args)
 		}
+		fmt.Fprintln(stderr, "       threatstopctl passwd < PASSWORD-FILE   (a bcrypt hash for the Corefile's user NAME HASH)")
 		fmt.Fprintf(stderr, "The token may also come from $%s. Flags:\n", tokenEnv)
 		fs.PrintDefaults()
 	}
@@ -119,6 +138,9 @@ func parse(args []string, stderr io.Writer) (*client, *command, *cmdline, error)
 		fs.Usage()
 		return nil, nil, nil, errUsage
 	}
+	if fs.Arg(0) == "passwd" {
+		return nil, &command{name: "passwd", run: func(_ *client, _ *cmdline, stdout, stderr io.Writer) int { return passwd(stdout, stderr) }}, c, nil
+	}
 	var cmd *command
 	for i := range commands {
 		if commands[i].name == fs.Arg(0) {
@@ -126,7 +148,7 @@ func parse(args []string, stderr io.Writer) (*client, *command, *cmdline, error)
 		}
 	}
 	if cmd == nil {
-		return nil, nil, nil, fmt.Errorf("no command %q (policies, show, block, allow, unblock, unallow, import, audit)", fs.Arg(0))
+		return nil, nil, nil, fmt.Errorf("no command %q (policies, show, block, allow, unblock, unallow, import, audit, devices, device-create, device-rotate, device-revoke, report, passwd)", fs.Arg(0))
 	}
 
 	cfs := flag.NewFlagSet("threatstopctl "+cmd.name, flag.ContinueOnError)

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/threatstop/threatstop/internal/coretest"
 )
@@ -38,6 +42,9 @@ func start(t *testing.T) *server {
 	api := coretest.FreeAddr(t)
 	s := coretest.Start(t, fmt.Sprintf(`threatstop.local:0 {
     bind 127.0.0.1
+    tsig {
+        secret unused.key. dW51c2VkLWtleS1vZi10aGUtdGVzdC14eHh4eHh4eHg=
+    }
     threatfeed {
         feed drop {
             file %[1]s
@@ -57,6 +64,13 @@ func start(t *testing.T) *server {
             block other.example
         }
     }
+    transfer {
+        to *
+    }
+    threatlog {
+        listen %[7]s
+        db %[8]s
+    }
     threatadmin {
         listen %[2]s
         db %[3]s
@@ -71,7 +85,7 @@ func start(t *testing.T) *server {
         }
     }
 }
-`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken))
+`, feed, api, filepath.Join(dir, "admin.db"), demoToken, readToken, otherToken, coretest.FreeAddr(t), filepath.Join(dir, "log.db")))
 	return &server{s, "http://" + api}
 }
 
@@ -274,5 +288,73 @@ func TestUsage(t *testing.T) {
 	_, errs, code := ctl(t, "-server", "127.0.0.1:1", "-token", demoToken, "policies")
 	if code != 1 || !strings.Contains(errs, "http://127.0.0.1:1/api/v1/policies") || strings.Contains(errs, demoToken) {
 		t.Errorf("no server: %d %q", code, errs)
+	}
+}
+
+// TestDevicesReport: device-create prints the key, its secret and the upload token once (or a
+// configuration with them), devices lists the device without them, the token uploads a log that report
+// -device then counts, rotate changes the secrets, revoke ends the device; passwd makes a bcrypt hash.
+func TestDevicesReport(t *testing.T) {
+	s := start(t)
+	out, errs, code := s.ctl(t, demoToken, "device-create", "demo", "fw1")
+	fields := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(l, " ")
+		fields[k] = v
+	}
+	if code != 0 || fields["key"] != "fw1.demo.device." || fields["algorithm"] != "hmac-sha256" || len(fields["secret"]) != 44 || !strings.HasPrefix(fields["upload-token"], "tsd_") {
+		t.Fatalf("device-create: %d %q %s", code, out, errs)
+	}
+	out, _, code = s.ctl(t, readToken, "devices", "demo")
+	if code != 0 || !strings.Contains(out, "fw1") || !strings.Contains(out, "fw1.demo.device.") || strings.Contains(out, fields["secret"]) {
+		t.Errorf("devices demo: %d %q", code, out)
+	}
+	if _, errs, code := s.ctl(t, otherToken, "devices", "demo"); code != 1 || !strings.Contains(errs, "no such policy") {
+		t.Errorf("another customer's devices: %d %s", code, errs)
+	}
+	if _, _, code := s.ctl(t, readToken, "device-create", "demo", "fw2"); code != 1 {
+		t.Errorf("device-create with a read token: %d", code)
+	}
+
+	// The upload configuration of a second device names threatlog's address and its token.
+	up, _, code := s.ctl(t, demoToken, "device-create", "-config", "upload", "demo", "fw2")
+	url := regexp.MustCompile(`http://\S+/upload`).FindString(up)
+	tok := regexp.MustCompile(`Bearer (tsd_\S+)'`).FindStringSubmatch(up)
+	if code != 0 || url == "" || tok == nil {
+		t.Fatalf("device-create -config upload: %d %q", code, up)
+	}
+	line := "[INFO] plugin/threatstop: decision time=" + time.Now().UTC().Add(-time.Hour).Format(time.RFC3339Nano) +
+		" client=192.168.1.20 qname=x.example. qtype=A policy=demo trigger=ip value=5.188.10.7 entry=5.188.10.0/24 list=drop category=spam action=nxdomain\n"
+	req, _ := http.NewRequest("POST", url, strings.NewReader(line+line))
+	req.Header.Set("Authorization", "Bearer "+tok[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	out, errs, code = s.ctl(t, readToken, "report", "-device", "fw2", "demo")
+	if code != 0 || !strings.Contains(out, "events 2\n") || !strings.Contains(out, "remote 5.188.10.7 2 drop") {
+		t.Errorf("report -device fw2: %d %q %s", code, out, errs)
+	}
+	if out, _, _ := s.ctl(t, readToken, "report", "-device", "fw1", "demo"); !strings.Contains(out, "events 0\n") {
+		t.Errorf("report -device fw1: %q", out)
+	}
+
+	out, _, code = s.ctl(t, demoToken, "device-rotate", "demo", "fw1")
+	if code != 0 || !strings.Contains(out, "secret ") || strings.Contains(out, fields["secret"]) {
+		t.Errorf("device-rotate: %d %q", code, out)
+	}
+	if out, _, code := s.ctl(t, demoToken, "device-revoke", "demo", "fw1"); code != 0 || out != "revoked fw1\n" {
+		t.Errorf("device-revoke: %d %q", code, out)
+	}
+	if out, _, _ := s.ctl(t, readToken, "devices", "demo"); strings.Contains(out, "fw1") {
+		t.Errorf("after revoke: %q", out)
+	}
+
+	stdin = strings.NewReader("a long portal password\n")
+	defer func() { stdin = os.Stdin }()
+	out, errs, code = ctl(t, "passwd")
+	if code != 0 || bcrypt.CompareHashAndPassword([]byte(strings.TrimSpace(out)), []byte("a long portal password")) != nil {
+		t.Errorf("passwd: %d %q %s", code, out, errs)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	_ "github.com/threatstop/threatstop/cmd/threatstop/chain" // the plugins and directive order of the binary
+	"github.com/threatstop/threatstop/plugin/threatadmin"
 )
 
 var mu sync.Mutex // caddy's start-up is not safe for concurrent use
@@ -37,8 +38,10 @@ func Start(tb testing.TB, corefile string) *Server {
 }
 
 // Stop shuts the server down as the process does on SIGTERM: the plugins' shutdown hooks (which stop
-// their goroutines and listeners), then the servers.
+// their goroutines and listeners), then the servers; those of the instance it runs as now, when
+// threatadmin's device changes restarted it.
 func (s *Server) Stop() {
+	s.Inst = threatadmin.Restarted(s.Inst)
 	s.Inst.ShutdownCallbacks()
 	s.Inst.Stop()
 }

@@ -117,7 +117,7 @@ func TestPortalBrowser(t *testing.T) {
 	secret, token := get(b, chromedp.Text(chromedp.ID("secret"))), get(b, chromedp.Text(chromedp.ID("upload-token")))
 	bind, upload := get(b, chromedp.Text(chromedp.ID("snippet-bind"))), get(b, chromedp.Text(chromedp.ID("snippet-upload")))
 	b.shot("device")
-	s.Inst = threatadmin.Follow(s.Inst)
+	s.Inst = threatadmin.Restarted(s.Inst)
 	if len(secret) != 44 || !strings.Contains(bind, `key "fw1.demo.device."`) || !strings.Contains(bind, secret) || !strings.Contains(bind, "response-policy") {
 		t.Fatalf("device page: secret %q, bind snippet:\n%s", secret, bind)
 	}

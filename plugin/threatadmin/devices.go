@@ -274,7 +274,7 @@ func (a *Admin) deviceSnippets(p *state.Policy, d device, secret, token string) 
 // restarts of this process's Admins.
 var (
 	restartMu  sync.Mutex
-	successors sync.Map // *caddy.Instance → the instance a device change restarted it into (for tests)
+	successors sync.Map // *caddy.Instance → the instance a device change restarted it into
 )
 
 // instanceKey keys, in an instance's storage, its Admins.
@@ -313,4 +313,16 @@ func (a *Admin) restart() error {
 	}
 	successors.Store(inst, next)
 	return nil
+}
+
+// Restarted is the instance that inst runs as now: inst itself, or the one that device changes restarted
+// it into. A program (or a test) that started inst and stops it later stops this one.
+func Restarted(inst *caddy.Instance) *caddy.Instance {
+	for {
+		next, ok := successors.Load(inst)
+		if !ok {
+			return inst
+		}
+		inst = next.(*caddy.Instance)
+	}
 }

@@ -84,7 +84,7 @@ func TestDevices(t *testing.T) {
 	}
 
 	d := makeDevice(t, api, "other", otherToken, "fw1")
-	s.Inst = threatadmin.Follow(s.Inst)
+	s.Inst = threatadmin.Restarted(s.Inst)
 	if d.Key != "fw1.other.device." || d.Algorithm != "hmac-sha256" || len(d.Secret) != 44 || !strings.HasPrefix(d.UploadToken, "tsd_") {
 		t.Errorf("device: %+v", d)
 	}
@@ -149,7 +149,7 @@ func TestDevices(t *testing.T) {
 
 	// Rotate: the new key and token work, the old ones no longer.
 	code, body = call(t, "POST", base+"/fw1/rotate", otherToken, "")
-	s.Inst = threatadmin.Follow(s.Inst)
+	s.Inst = threatadmin.Restarted(s.Inst)
 	var r newDevice
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &r) != nil || r.Secret == d.Secret || r.UploadToken == d.UploadToken {
 		t.Fatalf("rotate: %d %s", code, body)
@@ -183,7 +183,7 @@ func TestDevices(t *testing.T) {
 	if code, body := call(t, "DELETE", base+"/fw1", otherToken, ""); code != http.StatusNoContent {
 		t.Fatalf("revoke: %d %s", code, body)
 	}
-	s.Inst = threatadmin.Follow(s.Inst)
+	s.Inst = threatadmin.Restarted(s.Inst)
 	if rc := axfr(t, s, zone, r.Key, r.Secret); rc == dns.RcodeSuccess {
 		t.Error("a revoked device's key transfers")
 	}
