@@ -11,4 +11,3 @@ func Routes() []string {
 
 // OpenAPI is the embedded document.
 func OpenAPI() []byte { return openAPI }
-
