@@ -47,6 +47,7 @@ var routes = []route{
 	{method: "DELETE", path: "/api/v1/policies/{policy}/devices/{device}", write: true, h: (*Admin).deleteDevice},
 	{method: "POST", path: "/api/v1/policies/{policy}/devices/{device}/rotate", write: true, h: (*Admin).rotateDevice},
 	{method: "GET", path: "/api/v1/policies/{policy}/devices/{device}/config/{kind}", h: (*Admin).getDeviceSnippet},
+	{method: "GET", path: "/api/v1/check", h: (*Admin).getCheck},
 	{method: "GET", path: "/api/v1/audit", h: (*Admin).listAudit},
 	{method: "GET", path: "/api/v1/customers", operator: true, h: (*Admin).listCustomers},
 	{method: "GET", path: "/api/v1/feeds", operator: true, h: (*Admin).listFeeds},
@@ -301,6 +302,27 @@ func (a *Admin) getReport(w http.ResponseWriter, r *http.Request, g grant) {
 		return
 	}
 	a.logs.ServeReport(w, r, p.Name)
+}
+
+// getCheck is threatlog's Check IoC: which feeds hold the indicator and since when, and with policy=P
+// what the caller's policy P does with it (another customer's policy is answered 404).
+func (a *Admin) getCheck(w http.ResponseWriter, r *http.Request, g grant) {
+	q := r.URL.Query()
+	pol := q.Get("policy")
+	if pol != "" && (a.store.Load().Blocks[a.block].Policy(pol) == nil || !a.owns(g, pol)) {
+		writeError(w, http.StatusNotFound, "no such policy")
+		return
+	}
+	if a.logs == nil {
+		writeError(w, http.StatusNotFound, "no threatlog in this server block: no Check IoC")
+		return
+	}
+	res, err := a.logs.Check(q.Get("ioc"), pol)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // entryResult answers an edit.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/threatstop/threatstop/internal/coretest"
+	"github.com/threatstop/threatstop/plugin/threatadmin"
 )
 
 const (
@@ -907,5 +908,75 @@ func TestReport(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", "http://"+api+"/api/v1/policies/demo/report?from=yesterday", demoToken, ""); code != http.StatusBadRequest {
 		t.Errorf("a bad period: %d", code)
+	}
+}
+
+// TestIsolationEveryRoute walks every operation of the API (the routes themselves, so a new one is walked
+// too) with customer other's token against customer demo's policy, its entries and its device: each is
+// 403 or 404 and shows nothing of demo's; the operations that name no policy show other's alone.
+func TestIsolationEveryRoute(t *testing.T) {
+	api := freeAddr(t)
+	s := start(t, t.TempDir(), api)
+	base := "http://" + api
+	if code, _ := call(t, "POST", base+"/api/v1/policies/demo/block", demoToken, `{"value":"192.0.2.77"}`); code != http.StatusCreated {
+		t.Fatal("setup edit failed")
+	}
+	d := makeDevice(t, api, "demo", demoToken, "fw1")
+	demoData := []string{"192.0.2.77", "evil.example", "fw1.demo", d.Secret, `"demo"`}
+	bodies := map[string]string{
+		"POST /api/v1/policies":                        `{"name":"stolen","like":"demo"}`,
+		"POST /api/v1/policies/{policy}/{list}":        `{"value":"192.0.2.78"}`,
+		"POST /api/v1/policies/{policy}/{list}/import": "192.0.2.79\n",
+		"PUT /api/v1/policies/{policy}/selection":      `{"lists":["drop"]}`,
+		"POST /api/v1/policies/{policy}/devices":       `{"name":"fw2"}`,
+	}
+	params := strings.NewReplacer("{policy}", "demo", "{list}", "block", "{value}", "192.0.2.77", "{device}", "fw1", "{kind}", "bind")
+	for _, rt := range threatadmin.Routes() {
+		method, path, _ := strings.Cut(rt, " ")
+		url := base + params.Replace(path)
+		switch path {
+		case "/api/v1/openapi.json":
+			continue // the same document for everyone
+		case "/api/v1/check":
+			url += "?ioc=192.0.2.77&policy=demo"
+		}
+		code, body := call(t, method, url, otherToken, bodies[rt])
+		leak := ""
+		for _, s := range demoData {
+			if strings.Contains(body, s) {
+				leak = s
+			}
+		}
+		switch {
+		case leak != "":
+			t.Errorf("%s as customer other: %d, and the answer holds demo's %q: %s", rt, code, leak, body)
+		case strings.Contains(path, "{policy}") || path == "/api/v1/check" || path == "/api/v1/customers" || path == "/api/v1/feeds":
+			if code != http.StatusNotFound && code != http.StatusForbidden {
+				t.Errorf("%s as customer other: %d, want 403 or 404", rt, code)
+			}
+		case rt == "POST /api/v1/policies":
+			if code != http.StatusBadRequest {
+				t.Errorf("%s like demo as customer other: %d, want 400", rt, code)
+			}
+		case method == "GET": // the caller's own: the policies, the audit log
+			if code != http.StatusOK {
+				t.Errorf("%s as customer other: %d", rt, code)
+			}
+		default:
+			t.Errorf("%s: not walked by this test", rt)
+		}
+	}
+	// Nothing changed: demo's entry, its device, no policy made like it.
+	if rc := rcode(t, s, "77.2.0.192.demo.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("demo's entry: %s", dns.RcodeToString[rc])
+	}
+	if rc := rcode(t, s, "78.2.0.192.demo.threatstop.local."); rc != dns.RcodeNameError {
+		t.Errorf("an entry other added to demo: %s", dns.RcodeToString[rc])
+	}
+	if rc := axfr(t, s, "demo.rpz.threatstop.local.", d.Key, d.Secret); rc != dns.RcodeSuccess {
+		t.Errorf("demo's device after other's requests: rcode %d", rc)
+	}
+	if code, body := call(t, "GET", base+"/api/v1/policies/demo/devices", demoToken, ""); code != http.StatusOK || !strings.Contains(body, `"fw1"`) || strings.Contains(body, "fw2") {
+		t.Errorf("demo's devices: %d %s", code, body)
 	}
 }
