@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,11 +18,18 @@ import (
 	"github.com/threatstop/threatstop/internal/coretest"
 )
 
-// benchServer serves 10,000 policies over a 5,000-prefix feed; customer demo owns p0, p5000 and p9999.
-func benchServer(b *testing.B) (*coretest.Server, string) {
-	const policies = 10_000
-	dir := b.TempDir()
-	feed := filepath.Join(dir, "drop.txt")
+// benchFeeds are the feeds of the benchmarks' servers: those of make bench's data set when
+// $THREATSTOP_BENCH_FEEDS names its folder (v4.txt, v6.txt, dom.txt: bench/out/data-*/feeds, 2.1M
+// entries), else one feed of 5,000 prefixes made here. It returns the threatfeed block's feeds.
+func benchFeeds(b *testing.B) string {
+	if d := os.Getenv("THREATSTOP_BENCH_FEEDS"); d != "" {
+		var out strings.Builder
+		for _, f := range []string{"v4", "v6", "dom"} {
+			fmt.Fprintf(&out, "        feed %s {\n            file %s\n            format plain\n            category bench\n        }\n", f, filepath.Join(d, f+".txt"))
+		}
+		return out.String()
+	}
+	feed := filepath.Join(b.TempDir(), "drop.txt")
 	var lines strings.Builder
 	for i := range 5000 {
 		fmt.Fprintf(&lines, "5.%d.%d.0/24\n", 100+i/256, i%256)
@@ -27,33 +37,49 @@ func benchServer(b *testing.B) (*coretest.Server, string) {
 	if err := os.WriteFile(feed, []byte(lines.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
+	return fmt.Sprintf("        feed drop {\n            file %s\n            format plain\n            category spam\n        }\n", feed)
+}
+
+// benchServer serves n policies p0 ... over the benchmark feeds; customer demo owns p0, p5000 and p9999
+// (those of them there are).
+func benchServer(b *testing.B, n int) (*coretest.Server, string) {
+	feeds := benchFeeds(b)
 	var ps strings.Builder
-	for i := range policies {
-		fmt.Fprintf(&ps, "        policy p%d {\n            lists drop\n            block 192.0.2.%d\n            clients 127.0.0.1\n        }\n", i, i%256)
+	for i := range n {
+		fmt.Fprintf(&ps, "        policy p%d {\n            lists %s\n            block 192.0.2.%d\n            clients 127.0.0.1\n        }\n", i, benchLists(feeds), i%256)
+	}
+	owned := []string{"p0"}
+	for _, i := range []int{5000, 9999} {
+		if i < n {
+			owned = append(owned, fmt.Sprintf("p%d", i))
+		}
 	}
 	api := freeAddr(b)
 	s := coretest.Start(b, fmt.Sprintf(`threatstop.local:0 {
     bind 127.0.0.1
     threatfeed {
-        feed drop {
-            file %s
-            format plain
-            category spam
-        }
-    }
+%s    }
     threatstop {
 %s    }
     threatadmin {
         listen %s
         db %s
         customer demo {
-            policies p0 p5000 p9999
+            policies %s
             token %s
         }
     }
 }
-`, feed, ps.String(), api, filepath.Join(dir, "admin.db"), demoToken))
+`, feeds, ps.String(), api, filepath.Join(b.TempDir(), "admin.db"), strings.Join(owned, " "), demoToken))
 	return s, api
+}
+
+// benchLists are the names of the feeds of benchFeeds' block.
+func benchLists(feeds string) string {
+	if strings.Contains(feeds, "feed drop") {
+		return "drop"
+	}
+	return "v4 v6 dom"
 }
 
 // BenchmarkEditVisible: an API edit until the DNS answer shows it, with 10,000 policies served: the POST
@@ -62,7 +88,7 @@ func benchServer(b *testing.B) (*coretest.Server, string) {
 //
 //	go test -run '^$' -bench EditVisible -benchtime 200x ./plugin/threatadmin/
 func BenchmarkEditVisible(b *testing.B) {
-	s, api := benchServer(b)
+	s, api := benchServer(b, 10_000)
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {
@@ -94,7 +120,7 @@ func BenchmarkEditVisible(b *testing.B) {
 //
 //	go test -run '^$' -bench SustainedEdits -benchtime 6000x ./plugin/threatadmin/
 func BenchmarkSustainedEdits(b *testing.B) {
-	s, api := benchServer(b)
+	s, api := benchServer(b, 10_000)
 	stop := make(chan struct{})
 	done := make(chan [2]int)
 	go func() {
@@ -139,4 +165,62 @@ func BenchmarkSustainedEdits(b *testing.B) {
 	if r[1] > 0 {
 		b.Errorf("%d DNS answers failed during the edits", r[1])
 	}
+}
+
+// BenchmarkPoliciesRSS: the process's RSS with one policy, then with 10,000 policies of which 9,999 were
+// made through the API like the first (POST /api/v1/policies), each measured after a GC that returns freed
+// memory to the system. Reports both and their ratio (the target is at most 1.2 over make bench's data
+// set), and how long the 9,999 creations took.
+//
+//	THREATSTOP_BENCH_FEEDS=$PWD/bench/out/data-1000000-100000-1000000-1000000-20251123/feeds \
+//	    go test -run '^$' -bench PoliciesRSS -benchtime 1x -timeout 30m ./plugin/threatadmin/
+func BenchmarkPoliciesRSS(b *testing.B) {
+	for range b.N {
+		s, api := benchServer(b, 1)
+		one, oneAnon := rssKB(b)
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		start := time.Now()
+		for i := 1; i < 10_000; i++ {
+			if code, body := call(b, "POST", "http://"+api+"/api/v1/policies", demoToken, fmt.Sprintf(`{"name":"a%d","like":"p0"}`, i)); code != http.StatusCreated {
+				b.Fatalf("create a%d: %d %s", i, code, body)
+			}
+		}
+		took := time.Since(start)
+		if r := s.Query(b, "2.0.0.127.a9999.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
+			b.Fatalf("a9999: %v", r)
+		}
+		many, manyAnon := rssKB(b)
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(int64(m1.HeapInuse)-int64(m0.HeapInuse))/9999, "heap-B/policy")
+		b.ReportMetric(float64(int64(m1.Sys)-int64(m0.Sys))/9999, "sys-B/policy")
+		b.ReportMetric(float64(one)/1024, "rss-1-MB")
+		b.ReportMetric(float64(many)/1024, "rss-10k-MB")
+		b.ReportMetric(float64(many)/float64(one), "ratio")
+		b.ReportMetric(float64(manyAnon)/float64(oneAnon), "anon-ratio")
+		b.ReportMetric(took.Seconds()/9999*1000, "ms/create")
+		s.Stop()
+	}
+}
+
+// rssKB is the process's VmRSS and RssAnon (VmRSS less the pages of files, bbolt's mapped database
+// among them) after a GC that gives freed memory back.
+func rssKB(b *testing.B) (rss, anon int) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	st, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status")
+	}
+	field := func(name string) int {
+		for _, l := range strings.Split(string(st), "\n") {
+			if v, ok := strings.CutPrefix(l, name+":"); ok {
+				kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+				return kb
+			}
+		}
+		b.Fatalf("no %s", name)
+		return 0
+	}
+	return field("VmRSS"), field("RssAnon")
 }

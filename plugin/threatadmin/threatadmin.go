@@ -325,7 +325,7 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 			log.Errorf("policy %s: the policy it was made like, %s, is gone; not served", p, c.Like)
 			continue
 		}
-		cfg := tmpl.Config.Clone()
+		cfg := tmpl.Config // shared, not cloned: a Config's slices and maps are never changed in place
 		cfg.Name, cfg.Blocked, cfg.Allowed = p, nil, nil
 		if _, err := store.AddPolicy(a.block, c.Like, cfg); err != nil {
 			log.Errorf("policy %s: %v; not served", p, err)
@@ -623,14 +623,16 @@ func (a *Admin) create(who grant, from, owner, name, like string, block, allow [
 	if tmpl == nil {
 		return 0, errBadSelection{fmt.Errorf("like: no policy %q", like)}
 	}
-	cfg := tmpl.Config.Clone()
+	// The template's lists, answers and actions are shared, not copied (thousands of policies are made
+	// like one): a Config's slices and maps are never changed in place, every edit changes a Clone.
+	cfg := tmpl.Config
 	cfg.Name, cfg.Blocked, cfg.Allowed = name, block, allow
 	if _, err := policy.New(cfg, a.store.Catalog()); err != nil {
 		return 0, errBadSelection{err}
 	}
 	c := createdPolicy{Customer: owner, Like: like, Created: a.now().UTC()}
 	// Its choice of feeds is its own from now on, by name, whatever becomes of like's.
-	sel := selection{Lists: []string{}, AllowLists: []string{}, Answers: maps.Clone(cfg.Answers), Actions: map[string]string{}}
+	sel := selection{Lists: make([]string, 0, len(cfg.Block)), AllowLists: make([]string, 0, len(cfg.Allow)), Answers: cfg.Answers}
 	for _, id := range cfg.Block {
 		sel.Lists = append(sel.Lists, st.Catalog[id].Name)
 	}
@@ -638,6 +640,9 @@ func (a *Admin) create(who grant, from, owner, name, like string, block, allow [
 		sel.AllowLists = append(sel.AllowLists, st.Catalog[id].Name)
 	}
 	for k, act := range cfg.Actions {
+		if sel.Actions == nil {
+			sel.Actions = map[string]string{}
+		}
 		sel.Actions[k] = act.String()
 	}
 	d := delta{Owner: owner, Block: change{Add: block}, Allow: change{Add: allow}, Selection: &sel}

@@ -180,8 +180,12 @@ func (t *Threatstop) update(old, next *state.State) {
 			continue // with thousands of policies, a refresh or an edit changes a few: their gauges alone
 		}
 		policySerial.WithLabelValues(p.Name).Set(float64(next.Serial(p)))
-		rpzOmitted.WithLabelValues(p.Name).Set(float64(len(omitted)))
-		if len(omitted) > 0 {
+		if len(omitted) == 0 {
+			// Only policies that leave names out have the series: with thousands of policies, a zero
+			// for each would cost more than the rest of their metrics.
+			rpzOmitted.DeleteLabelValues(p.Name)
+		} else {
+			rpzOmitted.WithLabelValues(p.Name).Set(float64(len(omitted)))
 			log.Warningf("policy %s serial %d: %d names too long for its RPZ zone (owner over 255 octets), answered by DNSBL lookups but not in zone transfers, so not on edges or secondaries either: %s",
 				p.Name, next.Serial(p), len(omitted), omittedNames(omitted, 3))
 		}
