@@ -19,6 +19,7 @@ var (
 	bucketAudit    = []byte("audit")
 	bucketPolicies = []byte("policies") // those created through the API, by name
 	bucketDevices  = []byte("devices")  // by POLICY/NAME
+	bucketLists    = []byte("lists")    // user-defined lists, by CUSTOMER/NAME
 )
 
 // createdPolicy is a policy a customer created through the API: served like the policy it was made like,
@@ -39,6 +40,7 @@ type adminDB struct {
 	deltas  map[string]delta         // by policy name
 	created map[string]createdPolicy // policies created through the API, by name
 	devices map[string]device        // by deviceID
+	lists   map[string]userList      // by listID
 	portal  *sessions                // the portal's sessions
 	cur     *Admin                   // the Admin whose edits are served; nil: none yet
 }
@@ -50,7 +52,7 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		return nil, err
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEdits, bucketAudit, bucketPolicies, bucketDevices} {
+		for _, b := range [][]byte{bucketEdits, bucketAudit, bucketPolicies, bucketDevices, bucketLists} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -75,7 +77,12 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &adminDB{DB: db, deltas: deltas, created: created, devices: devices, portal: newSessions()}, nil
+	lists, err := load[userList](db, bucketLists)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &adminDB{DB: db, deltas: deltas, created: created, devices: devices, lists: lists, portal: newSessions()}, nil
 })
 
 // audit is one change: who, when, from where, what.

@@ -47,6 +47,14 @@ var routes = []route{
 	{method: "DELETE", path: "/api/v1/policies/{policy}/devices/{device}", write: true, h: (*Admin).deleteDevice},
 	{method: "POST", path: "/api/v1/policies/{policy}/devices/{device}/rotate", write: true, h: (*Admin).rotateDevice},
 	{method: "GET", path: "/api/v1/policies/{policy}/devices/{device}/config/{kind}", h: (*Admin).getDeviceSnippet},
+	{method: "PUT", path: "/api/v1/policies/{policy}/lists", write: true, h: (*Admin).putUses},
+	{method: "GET", path: "/api/v1/lists", h: (*Admin).listLists},
+	{method: "POST", path: "/api/v1/lists", write: true, h: (*Admin).createList},
+	{method: "GET", path: "/api/v1/lists/{name}", h: (*Admin).getList},
+	{method: "DELETE", path: "/api/v1/lists/{name}", write: true, h: (*Admin).deleteListHTTP},
+	{method: "POST", path: "/api/v1/lists/{name}/entries", write: true, h: (*Admin).addListEntry},
+	{method: "DELETE", path: "/api/v1/lists/{name}/entries/{value}", write: true, h: (*Admin).removeListEntry},
+	{method: "POST", path: "/api/v1/lists/{name}/import", write: true, h: (*Admin).importList},
 	{method: "GET", path: "/api/v1/check", h: (*Admin).getCheck},
 	{method: "GET", path: "/api/v1/audit", h: (*Admin).listAudit},
 	{method: "GET", path: "/api/v1/customers", operator: true, h: (*Admin).listCustomers},
@@ -123,11 +131,14 @@ type policyView struct {
 	Answers    map[string]string `json:"answers"`
 	Block      []string          `json:"block"`
 	Allow      []string          `json:"allow"`
+	UserLists  uses              `json:"user_lists"` // the customer's lists it takes in, beside Block and Allow
 }
 
-func view(st *state.State, p *state.Policy) policyView {
+// view is policy p of st as the API shows it: its own entries apart from those of the user-defined lists
+// it takes in.
+func (a *Admin) view(st *state.State, p *state.Policy) policyView {
 	v := policyView{Name: p.Name, Serial: st.Serial(p), Lists: []string{}, AllowLists: []string{}, Answers: map[string]string{},
-		Block: []string{}, Allow: []string{}}
+		UserLists: uses{Block: []string{}, Allow: []string{}}}
 	for _, id := range p.Config.Block {
 		v.Lists = append(v.Lists, st.Catalog[id].Name)
 	}
@@ -137,11 +148,11 @@ func view(st *state.State, p *state.Policy) policyView {
 	for c, a := range p.Config.Answers {
 		v.Answers[c] = a
 	}
-	for _, e := range p.Config.Blocked {
-		v.Block = append(v.Block, canonicalOr(e))
-	}
-	for _, e := range p.Config.Allowed {
-		v.Allow = append(v.Allow, canonicalOr(e))
+	a.bolt.mu.Lock()
+	defer a.bolt.mu.Unlock()
+	v.Block, v.Allow = append([]string{}, a.ownLocked(p.Name, listBlock)...), append([]string{}, a.ownLocked(p.Name, listAllow)...)
+	if u := a.deltaOf(p.Name).Uses; u != nil {
+		v.UserLists.Block, v.UserLists.Allow = append(v.UserLists.Block, u.Block...), append(v.UserLists.Allow, u.Allow...)
 	}
 	return v
 }
@@ -151,7 +162,7 @@ func (a *Admin) listPolicies(w http.ResponseWriter, _ *http.Request, g grant) {
 	out := []policyView{}
 	for _, p := range st.Blocks[a.block].Policies {
 		if a.owns(g, p.Name) {
-			out = append(out, view(st, p))
+			out = append(out, a.view(st, p))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -159,7 +170,7 @@ func (a *Admin) listPolicies(w http.ResponseWriter, _ *http.Request, g grant) {
 
 func (a *Admin) getPolicy(w http.ResponseWriter, r *http.Request, g grant) {
 	if st, p, ok := a.policyOf(w, r, g); ok {
-		writeJSON(w, http.StatusOK, view(st, p))
+		writeJSON(w, http.StatusOK, a.view(st, p))
 	}
 }
 
@@ -241,7 +252,7 @@ func (a *Admin) createPolicy(w http.ResponseWriter, r *http.Request, g grant) {
 	}
 	edits.WithLabelValues("create").Inc()
 	st = a.store.Load()
-	writeJSON(w, http.StatusCreated, view(st, st.Blocks[a.block].Policy(np.Name)))
+	writeJSON(w, http.StatusCreated, a.view(st, st.Blocks[a.block].Policy(np.Name)))
 }
 
 func (a *Admin) deletePolicy(w http.ResponseWriter, r *http.Request, g grant) {
@@ -513,7 +524,7 @@ func (a *Admin) putSelection(w http.ResponseWriter, r *http.Request, g grant) {
 		return
 	}
 	st := a.store.Load()
-	v := view(st, st.Blocks[a.block].Policy(p.Name))
+	v := a.view(st, st.Blocks[a.block].Policy(p.Name))
 	v.Serial = serial
 	writeJSON(w, http.StatusOK, v)
 }

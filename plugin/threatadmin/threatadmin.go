@@ -125,6 +125,24 @@ type delta struct {
 	Block     change     `json:"block"`
 	Allow     change     `json:"allow"`
 	Selection *selection `json:"selection,omitempty"` // nil: the Corefile's
+	Uses      *uses      `json:"uses,omitempty"`      // the customer's own lists it takes in; nil: none
+}
+
+// uses names the user-defined lists (of the policy's customer) whose entries a policy blocks and allows,
+// beside its own.
+type uses struct {
+	Block []string `json:"block"`
+	Allow []string `json:"allow"`
+}
+
+func (u *uses) of(list string) []string {
+	if u == nil {
+		return nil
+	}
+	if list == listAllow {
+		return u.Allow
+	}
+	return u.Block
 }
 
 // selection is what a policy takes from the feeds, by name, as the customer chose it: on a reload or a
@@ -353,6 +371,10 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 		}
 		if _, err := store.Edit(a.block, p, func(cfg *policy.Config) error {
 			cfg.Blocked, cfg.Allowed = d.Block.apply(cfg.Blocked), d.Allow.apply(cfg.Allowed)
+			if d.Uses != nil {
+				cfg.Blocked = a.withLists(a.ownerLocked(p), d.Uses, listBlock, cfg.Blocked)
+				cfg.Allowed = a.withLists(a.ownerLocked(p), d.Uses, listAllow, cfg.Allowed)
+			}
 			if sel != nil {
 				return sel.apply(cfg)
 			}
@@ -474,9 +496,10 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 		return res, errSuperseded
 	}
 	cur := a.store.Load().Blocks[a.block].Policy(p)
+	own := a.ownLocked(p, list)
 	have := map[string]bool{}
-	for _, e := range *entries(&cur.Config, list) {
-		have[canonicalOr(e)] = true
+	for _, e := range own {
+		have[e] = true
 	}
 	var adds, dels []string
 	want := map[string]bool{}
@@ -510,9 +533,11 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 	for _, e := range dels {
 		gone[e] = true
 	}
+	nextOwn := append(slices.DeleteFunc(slices.Clone(own), func(e string) bool { return gone[e] }), adds...)
+	d := a.deltaOf(p)
+	served := a.withLists(d.Owner, d.Uses, list, nextOwn) // with the entries of the user-defined lists it takes in
 	op := func(cfg *policy.Config) error {
-		l := entries(cfg, list)
-		*l = append(slices.DeleteFunc(*l, func(e string) bool { return gone[canonicalOr(e)] }), adds...)
+		*entries(cfg, list) = served
 		return nil
 	}
 	// Built before it is saved: what is saved is served.
@@ -522,8 +547,7 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 		return res, err
 	}
 	// The delta is the list against the Corefile's, whatever the Corefile said when the entries came.
-	d := a.deltaOf(p)
-	*d.of(list) = against(a.base[p].of(list), canonicalAll(*entries(&next, list)))
+	*d.of(list) = against(a.base[p].of(list), nextOwn)
 	rec := audit{Time: a.now().UTC(), Customer: a.ownerLocked(p), By: who.who(), From: from, Action: action, Policy: p, List: list, Value: value}
 	st, err := a.commit(p, d, rec, op)
 	if err != nil {
@@ -558,6 +582,36 @@ func (a *Admin) choose(who grant, from, p string, sel selection) (uint32, error)
 		return 0, errBadSelection{err}
 	}
 	return st.Serial(st.Blocks[a.block].Policy(p)), nil
+}
+
+// ownLocked is policy p's own entries of list (canonical): the Corefile's with the API's edits, without
+// those of the user-defined lists it takes in. a.bolt.mu is held.
+func (a *Admin) ownLocked(p, list string) []string {
+	d := a.deltaOf(p)
+	return d.of(list).apply(a.base[p].of(list))
+}
+
+// withLists is own, entries of list of a policy of customer owner, with those of the user-defined lists
+// u names for list added once each. a.bolt.mu is held (or start runs, which holds it).
+func (a *Admin) withLists(owner string, u *uses, list string, own []string) []string {
+	names := u.of(list)
+	if len(names) == 0 {
+		return own
+	}
+	seen := make(map[string]bool, len(own))
+	out := slices.Clone(own)
+	for _, e := range own {
+		seen[canonicalOr(e)] = true
+	}
+	for _, n := range names {
+		for _, e := range a.bolt.lists[listID(owner, n)].Entries {
+			if !seen[e] {
+				seen[e] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 // deltaOf is policy p's stored delta to change, or a new one when it was made for another customer

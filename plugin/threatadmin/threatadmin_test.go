@@ -922,15 +922,22 @@ func TestIsolationEveryRoute(t *testing.T) {
 		t.Fatal("setup edit failed")
 	}
 	d := makeDevice(t, api, "demo", demoToken, "fw1")
-	demoData := []string{"192.0.2.77", "evil.example", "fw1.demo", d.Secret, `"demo"`}
+	if code, body := call(t, "POST", base+"/api/v1/lists", demoToken, `{"name":"demo-list","entries":["192.0.2.90"]}`); code != http.StatusCreated {
+		t.Fatalf("setup list: %d %s", code, body)
+	}
+	demoData := []string{"192.0.2.77", "evil.example", "fw1.demo", d.Secret, `"demo"`, "192.0.2.90", "demo-list"}
 	bodies := map[string]string{
 		"POST /api/v1/policies":                        `{"name":"stolen","like":"demo"}`,
 		"POST /api/v1/policies/{policy}/{list}":        `{"value":"192.0.2.78"}`,
 		"POST /api/v1/policies/{policy}/{list}/import": "192.0.2.79\n",
 		"PUT /api/v1/policies/{policy}/selection":      `{"lists":["drop"]}`,
 		"POST /api/v1/policies/{policy}/devices":       `{"name":"fw2"}`,
+		"PUT /api/v1/policies/{policy}/lists":          `{"block":["demo-list"]}`,
+		"POST /api/v1/lists/{name}/entries":            `{"value":"192.0.2.80"}`,
+		"POST /api/v1/lists/{name}/import":             "192.0.2.81\n",
+		"POST /api/v1/lists":                           `{"name":"mine","entries":["192.0.2.82"]}`,
 	}
-	params := strings.NewReplacer("{policy}", "demo", "{list}", "block", "{value}", "192.0.2.77", "{device}", "fw1", "{kind}", "bind")
+	params := strings.NewReplacer("{policy}", "demo", "{list}", "block", "{value}", "192.0.2.77", "{device}", "fw1", "{kind}", "bind", "{name}", "demo-list")
 	for _, rt := range threatadmin.Routes() {
 		method, path, _ := strings.Cut(rt, " ")
 		url := base + params.Replace(path)
@@ -950,13 +957,17 @@ func TestIsolationEveryRoute(t *testing.T) {
 		switch {
 		case leak != "":
 			t.Errorf("%s as customer other: %d, and the answer holds demo's %q: %s", rt, code, leak, body)
-		case strings.Contains(path, "{policy}") || path == "/api/v1/check" || path == "/api/v1/customers" || path == "/api/v1/feeds":
+		case strings.Contains(path, "{policy}") || strings.Contains(path, "{name}") || path == "/api/v1/check" || path == "/api/v1/customers" || path == "/api/v1/feeds":
 			if code != http.StatusNotFound && code != http.StatusForbidden {
 				t.Errorf("%s as customer other: %d, want 403 or 404", rt, code)
 			}
 		case rt == "POST /api/v1/policies":
 			if code != http.StatusBadRequest {
 				t.Errorf("%s like demo as customer other: %d, want 400", rt, code)
+			}
+		case rt == "POST /api/v1/lists": // other's own list, which demo's policies cannot take in
+			if code != http.StatusCreated {
+				t.Errorf("%s as customer other: %d", rt, code)
 			}
 		case method == "GET": // the caller's own: the policies, the audit log
 			if code != http.StatusOK {
@@ -965,6 +976,10 @@ func TestIsolationEveryRoute(t *testing.T) {
 		default:
 			t.Errorf("%s: not walked by this test", rt)
 		}
+	}
+	// Nor the other way round: demo's policy cannot take in other's list.
+	if code, body := call(t, "PUT", base+"/api/v1/policies/demo/lists", demoToken, `{"block":["mine"]}`); code != http.StatusBadRequest || strings.Contains(body, "192.0.2.82") {
+		t.Errorf("demo takes in other's list: %d %s", code, body)
 	}
 	// Nothing changed: demo's entry, its device, no policy made like it.
 	if rc := rcode(t, s, "77.2.0.192.demo.threatstop.local."); rc != dns.RcodeSuccess {
