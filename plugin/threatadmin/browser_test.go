@@ -109,6 +109,29 @@ func TestPortalBrowser(t *testing.T) {
 		t.Error("a preview changed the policy")
 	}
 
+	// A list of the customer's own, taken in by the policy.
+	b.do("new list", chromedp.Navigate(base+"/ui/lists"), chromedp.WaitVisible(chromedp.ID("new-list")),
+		chromedp.SendKeys(chromedp.CSS(`#new-list input[name=name]`), "partners-bad"),
+		chromedp.SendKeys(chromedp.CSS(`#new-list textarea`), "198.51.100.50\nbad.partner.example"),
+		chromedp.Submit(chromedp.ID("new-list")),
+		chromedp.WaitVisible(chromedp.ID("list-entries")))
+	if list := get(b, chromedp.Text(chromedp.ID("list-entries"))); !strings.Contains(list, "198.51.100.50") || !strings.Contains(list, "bad.partner.example") {
+		t.Errorf("the new list's entries: %q", list)
+	}
+	b.shot("list")
+	b.do("use list", chromedp.Navigate(base+"/ui/policies/demo"), chromedp.WaitVisible(chromedp.ID("uses")),
+		chromedp.Click(chromedp.CSS(`#uses input[name=block][value=partners-bad]`)),
+		chromedp.Submit(chromedp.ID("uses")),
+		chromedp.WaitVisible(chromedp.CSS("p.msg")))
+	if rc := rcode(t, s, "50.100.51.198.demo.threatstop.local."); rc != dns.RcodeSuccess {
+		t.Errorf("the list's entry after taking it in: %s", dns.RcodeToString[rc])
+	}
+	b.do("lists", chromedp.Navigate(base+"/ui/lists"), chromedp.WaitVisible(chromedp.ID("lists")))
+	if rows := get(b, chromedp.Text(chromedp.ID("lists"))); !strings.Contains(rows, "partners-bad") || !strings.Contains(rows, "demo") {
+		t.Errorf("lists page: %q", rows)
+	}
+	b.shot("lists")
+
 	// Make a device and read its snippet.
 	b.do("device", chromedp.Navigate(base+"/ui/policies/demo/devices"), chromedp.WaitVisible(chromedp.ID("new-device")),
 		chromedp.SendKeys(chromedp.CSS(`#new-device input[name=name]`), "fw1"),

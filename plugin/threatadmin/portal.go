@@ -98,6 +98,7 @@ func (a *Admin) portalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /ui/policies/{policy}/devices", a.signedIn(true, a.deviceForm))
 	mux.HandleFunc("GET /ui/policies/{policy}/devices/{device}/config/{kind}", a.signedIn(false, a.deviceSnippetPage))
 	mux.HandleFunc("GET /ui/policies/{policy}/report", a.signedIn(false, a.reportPage))
+	a.portalListRoutes(mux)
 	mux.HandleFunc("GET /ui/check", a.signedIn(false, a.checkPage))
 	mux.HandleFunc("GET /ui/audit", a.signedIn(false, a.auditPage))
 	mux.HandleFunc("GET /ui/customers", a.signedIn(false, a.customersPage))
@@ -276,7 +277,7 @@ func (a *Admin) policiesPage(w http.ResponseWriter, r *http.Request, pc portalCt
 	for _, name := range a.policiesOf(pc.g) {
 		p := st.Blocks[a.block].Policy(name)
 		rows = append(rows, policyRow{Name: name, Serial: st.Serial(p), Feeds: len(p.Config.Block), Block: len(p.Config.Blocked),
-			Allow: len(p.Config.Allowed), Devices: len(a.devicesOf(name)), Customer: a.ownerOf(name)})
+			Allow: len(p.Config.Allowed), Devices: len(a.devicesOf(name)), Customer: a.ownerOf(name)}) // with the lists' entries
 	}
 	a.render(w, http.StatusOK, "policies", &pc, pageData{Title: "Policies", Msg: r.URL.Query().Get("msg"), Data: rows})
 }
@@ -305,6 +306,7 @@ type policyPageData struct {
 	Block      []string
 	Allow      []string
 	Listed     int // entries of the feeds it lists, counted by feed
+	UserLists  []listChoice
 	Preview    *selectionPreview
 }
 
@@ -317,7 +319,10 @@ type selectionPreview struct {
 }
 
 func (a *Admin) policyData(st *state.State, p *state.Policy) policyPageData {
-	d := policyPageData{Name: p.Name, Serial: st.Serial(p), Block: canonicalAll(p.Config.Blocked), Allow: canonicalAll(p.Config.Allowed)}
+	d := policyPageData{Name: p.Name, Serial: st.Serial(p), UserLists: a.listChoices(p.Name)}
+	a.bolt.mu.Lock()
+	d.Block, d.Allow = a.ownLocked(p.Name, listBlock), a.ownLocked(p.Name, listAllow)
+	a.bolt.mu.Unlock()
 	cats := map[string]*categoryRow{}
 	for id, l := range st.Catalog {
 		n := entriesOf(st, id)

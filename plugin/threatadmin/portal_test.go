@@ -117,6 +117,9 @@ func TestPortalSecurity(t *testing.T) {
 		t.Errorf("after the form: %s, want listed", dns.RcodeToString[rc])
 	}
 
+	if code, body := call(t, "POST", "http://"+api+"/api/v1/lists", demoToken, `{"name":"partners-bad","entries":["198.51.100.50"]}`); code != http.StatusCreated {
+		t.Fatalf("demo's list: %d %s", code, body)
+	}
 	// Another customer's session: 404 for demo's pages and forms, nothing of them shown.
 	o := newBrowser(t, api)
 	if code := o.login("olga", password); code != http.StatusSeeOther {
@@ -133,14 +136,20 @@ func TestPortalSecurity(t *testing.T) {
 		{"POST", "/ui/policies/demo/devices", url.Values{"csrf": {o.csrf}, "name": {"x"}, "op": {"create"}}},
 		{"GET", "/ui/check?ioc=198.51.100.7&policy=demo", nil},
 		{"GET", "/ui/customers", nil}, {"GET", "/ui/feeds", nil},
+		{"GET", "/ui/lists/partners-bad", nil}, {"GET", "/ui/lists/partners-bad?customer=demo", nil},
+		{"POST", "/ui/lists/partners-bad", url.Values{"csrf": {o.csrf}, "op": {"add"}, "value": {"192.0.2.1"}, "customer": {"demo"}}},
+		{"POST", "/ui/policies/demo/lists", url.Values{"csrf": {o.csrf}, "block": {"partners-bad"}}},
 	} {
 		code, body, _ := o.do(c.method, c.path, c.form)
-		if (code != http.StatusNotFound && code != http.StatusForbidden && !strings.Contains(body, "No such policy")) || strings.Contains(body, "198.51.100.7</code>") || strings.Contains(body, "evil.example") {
+		if (code != http.StatusNotFound && code != http.StatusForbidden && !strings.Contains(body, "No such policy")) || strings.Contains(body, "198.51.100.7</code>") || strings.Contains(body, "evil.example") || strings.Contains(body, "198.51.100.50") {
 			t.Errorf("olga: %s %s: %d\n%s", c.method, c.path, code, body)
 		}
 	}
 	if code, body, _ := o.do("GET", "/ui/audit", nil); code != http.StatusOK || strings.Contains(body, "198.51.100.7") {
 		t.Errorf("olga's audit log shows demo's change: %d", code)
+	}
+	if code, body, _ := o.do("GET", "/ui/lists", nil); code != http.StatusOK || strings.Contains(body, "partners-bad") {
+		t.Errorf("olga's lists show demo's: %d", code)
 	}
 
 	// A read-only user reads and changes nothing.
