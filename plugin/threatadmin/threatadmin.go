@@ -258,39 +258,62 @@ func (o ownLists) of(list string) []string {
 
 func canonicalAll(es []string) []string {
 	out := make([]string, 0, len(es))
+	seen := make(map[string]bool, len(es))
 	for _, e := range es {
-		if c := canonicalOr(e); !slices.Contains(out, c) {
+		if c := canonicalOr(e); !seen[c] {
+			seen[c] = true
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// against is the change that makes base the list now.
+// against is the change that makes base the list now (both canonical).
 func against(base, now []string) change {
 	var ch change
+	inBase, inNow := setOf(base), setOf(now)
 	for _, e := range now {
-		if !slices.Contains(base, e) {
+		if !inBase[e] {
 			ch.Add = append(ch.Add, e)
 		}
 	}
 	for _, e := range base {
-		if !slices.Contains(now, e) {
+		if !inNow[e] {
 			ch.Del = append(ch.Del, e)
 		}
 	}
 	return ch
 }
 
-// apply makes the Corefile's entries base what ch says.
+// apply makes the Corefile's entries base what ch says. Linear: it runs on every edit, and a policy's
+// own list may hold hundreds of thousands of entries.
 func (ch change) apply(base []string) []string {
-	out := slices.DeleteFunc(slices.Clone(base), func(e string) bool { return slices.Contains(ch.Del, canonicalOr(e)) })
+	del := setOf(ch.Del)
+	out := make([]string, 0, len(base)+len(ch.Add))
+	seen := make(map[string]bool, len(base)+len(ch.Add))
+	for _, e := range base {
+		c := canonicalOr(e)
+		if del[c] || seen[c] {
+			continue
+		}
+		seen[c] = true
+		out = append(out, e)
+	}
 	for _, e := range ch.Add {
-		if !slices.ContainsFunc(out, func(o string) bool { return canonicalOr(o) == e }) {
+		if !seen[e] {
+			seen[e] = true
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+func setOf(es []string) map[string]bool {
+	m := make(map[string]bool, len(es))
+	for _, e := range es {
+		m[e] = true
+	}
+	return m
 }
 
 // canonicalOr is canonical, or e itself when it is not an entry.
