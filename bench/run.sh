@@ -18,11 +18,13 @@ case $MODE in
 full)
 	: "${V4:=1000000}" "${V6:=100000}" "${DOM:=1000000}" "${QUERIES:=1000000}"
 	: "${RUN_S:=20}" "${LAT_S:=10}" "${LAT_RUNS:=3}" "${MC_LAT_S:=$LAT_S}" "${MEM_LOAD_S:=5}" "${REFRESH_S:=20}" "${REBUILDS:=5}"
+	: "${ADMIN_EDITS:=200}" "${ADMIN_SUSTAINED:=6000}"
 	: "${REPORT:=$ROOT/BENCHMARKS.md}"
 	;;
 quick)
 	: "${V4:=100000}" "${V6:=10000}" "${DOM:=100000}" "${QUERIES:=200000}"
 	: "${RUN_S:=2}" "${LAT_S:=2}" "${LAT_RUNS:=1}" "${MC_LAT_S:=0}" "${MEM_LOAD_S:=1}" "${REFRESH_S:=3}" "${REBUILDS:=3}"
+	: "${ADMIN_EDITS:=50}" "${ADMIN_SUSTAINED:=500}"
 	: "${REPORT:=$ROOT/bench/out/BENCHMARKS-quick.md}"
 	;;
 *)
@@ -54,7 +56,7 @@ if ((NCPU >= 3)); then : "${REFRESH_CLIENT_CPU:=2}"; else : "${REFRESH_CLIENT_CP
 : "${DNSPERF_TIMEOUT:=1}"  # dnsperf -t: a query unanswered after 1 s on loopback is lost (default 5 s: each
                            # run would wait 5 s at its end for the few datagrams the kernel dropped)
 : "${SERVERS:=rbldnsd threatstop whoami template}"
-: "${SCENARIOS:=single multi memory rebuild refresh firewall axfr}"
+: "${SCENARIOS:=single multi memory rebuild refresh firewall axfr admin}"
 : "${FW_CLEAN:=3000}" "${FW_ALIAS:=500}" "${FW_BADIP:=1000}" "${FW_BADNAME:=500}" # firewall scenario names
 
 OUT=$ROOT/bench/out
@@ -643,6 +645,27 @@ scenario_firewall() {
 # scenario_axfr: the policy's RPZ zone over the whole data set by AXFR, from threatstop (rendered from the
 # snapshot at transfer time) and from BIND serving the same records from a zone file as a primary, each
 # pinned to SERVER_CPU, dig on CLIENT_CPU; the best of AXFR_RUNS transfers each.
+# scenario_admin: the management API over the data set, by the Go benchmarks of plugin/threatadmin
+# (in-process servers over the data set's feeds): an API edit until the DNS answer shows it with 10,000
+# policies (p50, p99 of ADMIN_EDITS), edits at 100 a second (ADMIN_SUSTAINED of them) while a client asks
+# other policies (failed answers), and the RSS of 10,000 policies made through the API against one.
+scenario_admin() {
+	local out=$RUN/admin.txt b
+	: >"$out"
+	for b in "EditVisible -benchtime ${ADMIN_EDITS}x" "SustainedEdits -benchtime ${ADMIN_SUSTAINED}x" "PoliciesRSS -benchtime 1x"; do
+		log "admin: $b"
+		# shellcheck disable=SC2086
+		note_cmd THREATSTOP_BENCH_FEEDS=$DATA/feeds go test -run "'^\$'" -bench $b -timeout 30m ./plugin/threatadmin/
+		# shellcheck disable=SC2086
+		THREATSTOP_BENCH_FEEDS=$DATA/feeds go test -run '^$' -bench $b -timeout 30m ./plugin/threatadmin/ 2>&1 | grep 'ns/op' >>"$out" ||
+			die "admin: $b failed, see $out"
+	done
+	local m
+	for m in p50-ms p99-ms edits/s failed qps ratio anon-ratio rss-1-MB rss-10k-MB ms/create heap-B/policy; do
+		set_r "admin.$m" "$(awk -v m="$m" '{for (i = 3; i < NF; i++) if ($(i + 1) == m) v = $i} END {print v}' "$out")"
+	done
+}
+
 scenario_axfr() {
 	local dir=$RUN/axfr bport=$((PORT + 5)) zone=$POLICY.rpz.$ZONE i
 	command -v named >/dev/null || { log "axfr: named (bind9) is not installed: skipped"; return; }
@@ -848,6 +871,11 @@ extra_table() {
 		echo "| same chain with the in-line firewall (1 policy over the data set; $(get_r firewall.listed_pct)% of names listed, blocked: $(get_r firewall.firewall.nx_pct1)%) | $(get_r firewall.firewall.qps) ($(get_r firewall.firewall.qps_min), $(get_r firewall.firewall.qps_max)) | | |"
 		echo "| ratio: with firewall / without | $fr | ≥ 0.90 | $(verdict "$fr" ">= 0.9") |"
 	fi
+	if [[ " $SCENARIOS " == *" admin "* ]]; then
+		echo "| management API: edit → DNS answer with 10,000 policies, p50 / p99 of $ADMIN_EDITS edits (\`BenchmarkEditVisible\`) | $(get_r admin.p50-ms) ms / $(get_r admin.p99-ms) ms | p99 < 1 s | $(verdict "$(get_r admin.p99-ms)" "< 1000") |"
+		echo "| edits a second held over $ADMIN_SUSTAINED edits at 100/s, DNS answers failed meanwhile (of $(get_r admin.qps) QPS) (\`BenchmarkSustainedEdits\`) | $(get_r admin.edits/s) /s, $(get_r admin.failed) failed | 100/s, 0 failed | $(verdict "$(get_r admin.failed)" "== 0") |"
+		echo "| RSS with 10,000 policies made through the API / with 1 ($(get_r admin.rss-10k-MB) MB / $(get_r admin.rss-1-MB) MB, in-process after a GC; $(get_r admin.heap-B/policy) B of heap a policy) (\`BenchmarkPoliciesRSS\`) | $(get_r admin.ratio) | ≤ 1.2 | $(verdict "$(get_r admin.ratio)" "<= 1.2") |"
+	fi
 	if [[ " $SCENARIOS " == *" axfr "* ]]; then
 		echo "| AXFR of policy $POLICY's RPZ zone ($(get_r axfr.threatstop.records) records): threatstop, best of ${AXFR_RUNS:-3} (bytes, messages) | $(get_r axfr.threatstop.s) s ($(get_r axfr.threatstop.bytes) B, $(get_r axfr.threatstop.messages)) | | |"
 		echo "| same records from BIND as a primary (bytes, messages; BIND loaded the zone in $(get_r axfr.bind.load_s) s, RSS $(fmt_mb "$(get_r axfr.bind.rss_kb)") MB) | $(get_r axfr.bind.s) s ($(get_r axfr.bind.bytes) B, $(get_r axfr.bind.messages)) | | |"
@@ -955,6 +983,13 @@ report() {
 			  pass first, so every measured answer comes from the cache): 30% of them listed, by their answer
 			  address or by name. The share of NXDOMAIN answers must equal the listed share through the firewall
 			  and be 0 without it, or the run is void.
+			* **Management API.** The Go benchmarks of plugin/threatadmin with `THREATSTOP_BENCH_FEEDS` set
+			  to the data set's feeds: in-process servers over the same entries, 10,000 policies in the
+			  Corefile (edits) or 1 in the Corefile and 9,999 made by `POST /api/v1/policies` (RSS, VmRSS after
+			  `runtime.GC` and `debug.FreeOSMemory`, so without GC headroom), the API on loopback. An edit is
+			  timed from the POST to the first DNS answer that shows it; the sustained run sends one edit every
+			  10 ms from four clients to the customer's three policies in turn while another client asks other
+			  policies' listed and clean names over UDP.
 			* **AXFR.** The policy's RPZ zone by AXFR with dig (TCP, TSIG-signed), best of 3: from threatstop, which renders it
 			  from the snapshot at transfer time, and from BIND serving the same records (the first transfer
 			  written to a zone file) as a primary; both servers on the server CPU.
