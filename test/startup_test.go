@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -284,6 +287,40 @@ func checkAdminContract(t *testing.T) {
 		t.Errorf("DELETE allow: %s, want 204", code)
 	}
 	within(dropped, "NOERROR 127.0.0.2")
+	checkPortalSignIn(t)
+}
+
+// checkPortalSignIn signs in to the portal of Corefile.example as the README says (user demo, password
+// demo-portal-7f3c9a1e) and reads the policies page; a wrong password is refused.
+func checkPortalSignIn(t *testing.T) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	signIn := func(pw string) (int, string) {
+		resp, err := c.Get("http://127.0.0.1:9156/ui/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+		if m == nil {
+			t.Fatalf("the sign-in page has no CSRF token:\n%s", page)
+		}
+		resp, err = c.PostForm("http://127.0.0.1:9156/ui/login", url.Values{"csrf": {string(m[1])}, "user": {"demo"}, "password": {pw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := signIn("not the password"); code != http.StatusUnauthorized {
+		t.Errorf("portal sign-in with a wrong password: %d, want 401", code)
+	}
+	if code, body := signIn("demo-portal-7f3c9a1e"); code != http.StatusOK || !strings.Contains(body, `href="/ui/policies/demo"`) || !strings.Contains(body, `href="/ui/policies/mail"`) {
+		t.Errorf("portal sign-in as the README says: %d\n%s", code, body)
+	}
 }
 
 // TestCorefileExampleClients: every policy of Corefile.example names its clients, so that the example
