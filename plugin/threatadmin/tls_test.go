@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -77,6 +78,20 @@ func TestTLS(t *testing.T) {
 	}
 	if code, err := get(http.DefaultClient, "http://"+api+"/api/v1/policies"); err == nil && code == http.StatusOK {
 		t.Error("plain HTTP answered on a TLS listener")
+	}
+	// The portal's cookies are Secure on a TLS listener: the sign-in form's and the session's.
+	b := newBrowser(t, api)
+	b.base = "https://" + api
+	b.c.Transport = client(c1).Transport
+	_, _, resp := b.do("GET", "/ui/login", nil)
+	code, _, resp2 := b.do("POST", "/ui/login", url.Values{"csrf": {b.csrf}, "user": {"alice"}, "password": {password}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("sign-in over HTTPS: %d", code)
+	}
+	for _, c := range append(resp.Cookies(), resp2.Cookies()...) {
+		if c.MaxAge >= 0 && (!c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode) {
+			t.Errorf("cookie %s over HTTPS: Secure %v, HttpOnly %v, SameSite %v", c.Name, c.Secure, c.HttpOnly, c.SameSite)
+		}
 	}
 	// Renewed: the old certificate no longer verifies, the new one does.
 	time.Sleep(10 * time.Millisecond) // a modification time of its own
