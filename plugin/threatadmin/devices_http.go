@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // deviceView is a device as the API shows it: never its secret or its token.
@@ -100,20 +102,28 @@ func (a *Admin) getDeviceSnippet(w http.ResponseWriter, r *http.Request, g grant
 	if !ok {
 		return
 	}
-	for _, d := range a.devicesOf(p.Name) {
-		if d.Name != r.PathValue("device") {
-			continue
-		}
-		text, ok := a.deviceSnippets(p, d, secretPlaceholder, secretPlaceholder)[r.PathValue("kind")]
-		if !ok {
-			writeError(w, http.StatusNotFound, "no such kind: bind, unbound, powerdns, threatstop-sync, nftables or upload (with threatlog)")
-			return
-		}
+	text, found, ok := a.deviceSnippet(p, r.PathValue("device"), r.PathValue("kind"))
+	switch {
+	case !found:
+		writeError(w, http.StatusNotFound, errNoDevice.Error())
+	case !ok:
+		writeError(w, http.StatusNotFound, "no such kind: bind, unbound, powerdns, threatstop-sync, nftables or upload (with threatlog)")
+	default:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, text)
-		return
 	}
-	writeError(w, http.StatusNotFound, errNoDevice.Error())
+}
+
+// deviceSnippet is the configuration of kind of device name of policy p, the secrets left out; found
+// says whether there is such a device, ok such a kind.
+func (a *Admin) deviceSnippet(p *state.Policy, name, kind string) (text string, found, ok bool) {
+	for _, d := range a.devicesOf(p.Name) {
+		if d.Name == name {
+			text, ok = a.deviceSnippets(p, d, secretPlaceholder, secretPlaceholder)[kind]
+			return text, true, ok
+		}
+	}
+	return "", false, false
 }
 
 // deviceFailed answers err of a device change, and reports whether there was none.

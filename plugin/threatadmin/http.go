@@ -353,18 +353,8 @@ func (a *Admin) addEntry(w http.ResponseWriter, r *http.Request, g grant) {
 	if !ok {
 		return
 	}
-	var body struct {
-		Value string `json:"value"`
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"value": "ENTRY"}: `+err.Error())
-		return
-	}
-	value, err := policy.Canonical(body.Value)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	value, ok := entryOf(w, r)
+	if !ok {
 		return
 	}
 	changed, serial, err := a.edit(g, remoteIP(r), p.Name, list, value, false)
@@ -435,18 +425,10 @@ func (a *Admin) importEntries(w http.ResponseWriter, r *http.Request, g grant) {
 	if !ok {
 		return
 	}
-	replace := r.URL.Query().Get("replace") == "true"
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxImport+1))
-	switch {
-	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	case len(body) > maxImport:
-		writeError(w, http.StatusRequestEntityTooLarge, "an import is at most 16 MiB")
+	values, errs, replace, ok := importOf(w, r)
+	if !ok {
 		return
 	}
-	csv := strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv")
-	values, errs := parseImport(string(body), csv)
 	res := importResult{Errors: errs}
 	if replace && len(values) == 0 {
 		// A failed download would otherwise unblock everything.
@@ -471,6 +453,41 @@ func (a *Admin) importEntries(w http.ResponseWriter, r *http.Request, g grant) {
 	}
 	res.Added, res.Present, res.Removed, res.Serial = cr.added, cr.present, cr.removed, cr.serial
 	writeJSON(w, http.StatusOK, res)
+}
+
+// entryOf is the canonical entry of a {"value": ENTRY} body, or an answered 400.
+func entryOf(w http.ResponseWriter, r *http.Request) (string, bool) {
+	var body struct {
+		Value string `json:"value"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, `the body must be {"value": "ENTRY"}: `+err.Error())
+		return "", false
+	}
+	v, err := policy.Canonical(body.Value)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return "", false
+	}
+	return v, true
+}
+
+// importOf reads an import request: its entries, the lines that are not entries, and ?replace=true; or
+// answers 400 or 413.
+func importOf(w http.ResponseWriter, r *http.Request) (values []string, errs []lineError, replace, ok bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxImport+1))
+	switch {
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, nil, false, false
+	case len(body) > maxImport:
+		writeError(w, http.StatusRequestEntityTooLarge, "an import is at most 16 MiB")
+		return nil, nil, false, false
+	}
+	values, errs = parseImport(string(body), strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv"))
+	return values, errs, r.URL.Query().Get("replace") == "true", true
 }
 
 // parseImport reads an import body: the canonical entries, and the lines that are not entries.

@@ -532,16 +532,11 @@ func (a *Admin) deviceSnippetPage(w http.ResponseWriter, r *http.Request, pc por
 	if !ok {
 		return
 	}
-	for _, d := range a.devicesOf(p.Name) {
-		if d.Name != r.PathValue("device") {
-			continue
-		}
-		if text, ok := a.deviceSnippets(p, d, secretPlaceholder, secretPlaceholder)[r.PathValue("kind")]; ok {
-			securePage(w)
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(w, text)
-			return
-		}
+	if text, _, ok := a.deviceSnippet(p, r.PathValue("device"), r.PathValue("kind")); ok {
+		securePage(w)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, text)
+		return
 	}
 	a.render(w, http.StatusNotFound, "error", &pc, pageData{Title: "Not found", Err: "No such device or kind."})
 }

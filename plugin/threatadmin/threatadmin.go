@@ -520,41 +520,11 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 	}
 	cur := a.store.Load().Blocks[a.block].Policy(p)
 	own := a.ownLocked(p, list)
-	have := map[string]bool{}
-	for _, e := range own {
-		have[e] = true
-	}
-	var adds, dels []string
-	want := map[string]bool{}
-	for _, e := range add {
-		switch {
-		case want[e]:
-		case have[e]:
-			res.present++
-		default:
-			adds = append(adds, e)
-		}
-		want[e] = true
-	}
-	if replace {
-		for e := range have {
-			if !want[e] {
-				del = append(del, e)
-			}
-		}
-	}
-	for _, e := range del {
-		if have[e] && !slices.Contains(dels, e) {
-			dels = append(dels, e)
-		}
-	}
-	if len(adds)+len(dels) == 0 {
+	adds, gone, present := planChange(own, add, del, replace)
+	res.present = present
+	if len(adds)+len(gone) == 0 {
 		res.serial = a.store.Load().Serial(cur)
 		return res, nil
-	}
-	gone := map[string]bool{}
-	for _, e := range dels {
-		gone[e] = true
 	}
 	nextOwn := append(slices.DeleteFunc(slices.Clone(own), func(e string) bool { return gone[e] }), adds...)
 	d := a.deltaOf(p)
@@ -576,9 +546,41 @@ func (a *Admin) change(who grant, from, p, list string, add, del []string, repla
 	if err != nil {
 		return res, err
 	}
-	res.added, res.removed = len(adds), len(dels)
+	res.added, res.removed = len(adds), len(gone)
 	res.serial = st.Serial(st.Blocks[a.block].Policy(p))
 	return res, nil
+}
+
+// planChange is what adding the canonical entries add to the list have and removing del (with replace,
+// every entry not in add) changes: the entries to add, in order and once each, those to remove, and how
+// many of add the list has already.
+func planChange(have, add, del []string, replace bool) (adds []string, gone map[string]bool, present int) {
+	in := setOf(have)
+	want := make(map[string]bool, len(add))
+	for _, e := range add {
+		switch {
+		case want[e]:
+		case in[e]:
+			present++
+		default:
+			adds = append(adds, e)
+		}
+		want[e] = true
+	}
+	gone = map[string]bool{}
+	for _, e := range del {
+		if in[e] {
+			gone[e] = true
+		}
+	}
+	if replace {
+		for e := range in {
+			if !want[e] {
+				gone[e] = true
+			}
+		}
+	}
+	return adds, gone, present
 }
 
 // choose replaces policy p's selection of feeds, answers and actions, for who from the address from.

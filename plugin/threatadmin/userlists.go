@@ -72,35 +72,8 @@ func (a *Admin) changeList(who grant, from, customer, name string, create bool, 
 	case !create && !had:
 		return res, errNoList
 	}
-	have := map[string]bool{}
-	for _, e := range l.Entries {
-		have[e] = true
-	}
-	want := map[string]bool{}
-	var adds []string
-	for _, e := range add {
-		switch {
-		case want[e]:
-		case have[e]:
-			res.present++
-		default:
-			adds = append(adds, e)
-		}
-		want[e] = true
-	}
-	gone := map[string]bool{}
-	for _, e := range del {
-		if have[e] {
-			gone[e] = true
-		}
-	}
-	if replace {
-		for e := range have {
-			if !want[e] {
-				gone[e] = true
-			}
-		}
-	}
+	adds, gone, present := planChange(l.Entries, add, del, replace)
+	res.present = present
 	res.added, res.removed = len(adds), len(gone)
 	if !create && res.added+res.removed == 0 {
 		res.policies = a.usersOf(customer, name)

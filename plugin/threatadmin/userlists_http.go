@@ -170,18 +170,8 @@ func (a *Admin) addListEntry(w http.ResponseWriter, r *http.Request, g grant) {
 	if !ok {
 		return
 	}
-	var body struct {
-		Value string `json:"value"`
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"value": "ENTRY"}: `+err.Error())
-		return
-	}
-	v, err := policy.Canonical(body.Value)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	v, ok := entryOf(w, r)
+	if !ok {
 		return
 	}
 	res, err := a.changeList(g, remoteIP(r), c, r.PathValue("name"), false, []string{v}, nil, false, "add", v)
@@ -213,17 +203,10 @@ func (a *Admin) importList(w http.ResponseWriter, r *http.Request, g grant) {
 	if !ok {
 		return
 	}
-	replace := r.URL.Query().Get("replace") == "true"
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxImport+1))
-	switch {
-	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	case len(body) > maxImport:
-		writeError(w, http.StatusRequestEntityTooLarge, "an import is at most 16 MiB")
+	values, errs, replace, ok := importOf(w, r)
+	if !ok {
 		return
 	}
-	values, errs := parseImport(string(body), strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv"))
 	if replace && len(errs) > 0 {
 		writeJSON(w, http.StatusUnprocessableEntity, listResult{Name: r.PathValue("name"), Policies: []string{}, Errors: errs})
 		return
