@@ -1,8 +1,13 @@
 package threatstop
 
 import (
+	"cmp"
+	"slices"
+	"sync"
+
 	"github.com/coredns/coredns/plugin"
 	"github.com/threatstop/threatstop/plugin/pkg/series"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -15,13 +20,78 @@ var (
 		Name:      "lookups_total",
 		Help:      "Lookups by policy and result: listed, clean, refused (client not allowed), error (name neither an address nor a domain).",
 	}, []string{"policy", "result"})
-	policySerial = promauto.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: plugin.Namespace,
-		Subsystem: pluginName,
-		Name:      "policy_serial",
-		Help:      "The SOA serial of each policy; it increases whenever the policy's content changes.",
-	}, []string{"policy"})
 )
+
+// policy_serial is read from the current States when Prometheus scrapes, not kept as a series per policy:
+// with thousands of policies the series would cost about 300 bytes each.
+var serialDesc = prometheus.NewDesc(prometheus.BuildFQName(plugin.Namespace, pluginName, "policy_serial"),
+	"The SOA serial of each policy; it increases whenever the policy's content changes.", []string{"policy"}, nil)
+
+// serving are the Stores of the started instances (one for all the blocks of an instance), by the order
+// they started in: during a reload both instances serve, and the newer's serials are exported.
+var serving = struct {
+	sync.Mutex
+	seq    uint64
+	stores map[*state.Store]uint64
+}{stores: map[*state.Store]uint64{}}
+
+// serveSerials exports the serials of store's States; the blocks of an instance share one registration.
+func serveSerials(store *state.Store) {
+	serving.Lock()
+	defer serving.Unlock()
+	if _, ok := serving.stores[store]; !ok {
+		serving.seq++
+		serving.stores[store] = serving.seq
+	}
+}
+
+func unserveSerials(store *state.Store) {
+	serving.Lock()
+	defer serving.Unlock()
+	delete(serving.stores, store)
+}
+
+// dropNewer forgets the Stores registered after store's: after a failed reload of store's instance, the
+// new instance was dropped without shutting down (caddy runs the old instance's OnRestartFailed only).
+func dropNewer(store *state.Store) {
+	serving.Lock()
+	defer serving.Unlock()
+	mine, ok := serving.stores[store]
+	for s, seq := range serving.stores {
+		if ok && seq > mine {
+			delete(serving.stores, s)
+		}
+	}
+}
+
+type serialCollector struct{}
+
+func (serialCollector) Describe(ch chan<- *prometheus.Desc) { ch <- serialDesc }
+
+func (serialCollector) Collect(ch chan<- prometheus.Metric) {
+	serving.Lock()
+	stores := make([]*state.Store, 0, len(serving.stores))
+	for s := range serving.stores {
+		stores = append(stores, s)
+	}
+	slices.SortFunc(stores, func(a, b *state.Store) int { return cmp.Compare(serving.stores[b], serving.stores[a]) }) // newest first
+	serving.Unlock()
+	seen := map[string]bool{}
+	for _, store := range stores {
+		st := store.Load()
+		if st.Placeholder() {
+			continue
+		}
+		for _, p := range st.Policies {
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				ch <- prometheus.MustNewConstMetric(serialDesc, prometheus.GaugeValue, float64(st.Serial(p)), p.Name)
+			}
+		}
+	}
+}
+
+func init() { prometheus.MustRegister(serialCollector{}) }
 
 // counters are one policy's lookup counters, resolved once so a query does no label lookup.
 type counters struct {
@@ -62,7 +132,7 @@ var rpzOmitted = promauto.NewGaugeVec(prometheus.GaugeOpts{
 }, []string{"policy"})
 
 // policySeries deletes the per-policy series of policies that a reload removed.
-var policySeries = series.New("policy", lookups, policySerial, transfersRefused, rpzOmitted)
+var policySeries = series.New("policy", lookups, transfersRefused, rpzOmitted)
 
 var (
 	journalVersions = promauto.NewGauge(prometheus.GaugeOpts{

@@ -72,9 +72,15 @@ func setup(c *caddy.Controller) error {
 		}
 		t.journal.takeOver(t.block.Key)
 		store.Subscribe(t.update)
+		serveSerials(store)
+		return nil
+	})
+	c.OnRestartFailed(func() error {
+		dropNewer(store)
 		return nil
 	})
 	c.OnShutdown(func() error {
+		unserveSerials(store)
 		if t.renotify != nil {
 			t.renotify.Stop()
 		}

@@ -179,7 +179,6 @@ func (t *Threatstop) update(old, next *state.State) {
 		if !moved {
 			continue // with thousands of policies, a refresh or an edit changes a few: their gauges alone
 		}
-		policySerial.WithLabelValues(p.Name).Set(float64(next.Serial(p)))
 		if len(omitted) == 0 {
 			// Only policies that leave names out have the series: with thousands of policies, a zero
 			// for each would cost more than the rest of their metrics.

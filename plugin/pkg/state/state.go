@@ -105,6 +105,10 @@ func (s *State) PolicyNames() []string {
 	return names
 }
 
+// Placeholder reports whether s is the empty State that Load gives before the first Publish, whose
+// serials mean nothing yet.
+func (s *State) Placeholder() bool { return s.placeholder }
+
 // Serial is the serial of policy p in s.
 func (s *State) Serial(p *Policy) uint32 { return s.Serials[p.Index] }
 
