@@ -54,7 +54,7 @@ type Admin struct {
 
 	store   *state.Store
 	block   int
-	base    map[string]ownLists // each policy's own entries as the Corefile gives them, canonical
+	base    map[string]ownLists // the Corefile policies' own entries as it gives them, canonical (none: a created policy's)
 	defined map[string]bool     // the Corefile's policies: edited, never removed, through the API
 	bolt    *adminDB            // shared with the other instances of a reload: its lock orders every edit
 	release func() error
@@ -372,9 +372,10 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 			log.Errorf("policy %s: %v; not served", p, err)
 			continue
 		}
-		a.base[p] = ownLists{}
+		// No entry in a.base: a created policy's own entries are all its delta's, against none.
 	}
-	for p := range a.base {
+	for _, sp := range store.Blocks()[a.block].Policies {
+		p := sp.Name
 		d, ok := db.deltas[p]
 		if !ok {
 			continue
@@ -737,7 +738,7 @@ func (a *Admin) create(who grant, from, owner, name, like string, block, allow [
 		}
 		return 0, err
 	}
-	a.bolt.created[name], a.bolt.deltas[name], a.base[name] = c, d, ownLists{}
+	a.bolt.created[name], a.bolt.deltas[name] = c, d // and no a.base entry: its base is empty
 	return next.Serial(next.Blocks[a.block].Policy(name)), nil
 }
 

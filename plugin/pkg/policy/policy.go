@@ -13,6 +13,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/threatstop/threatstop/plugin/pkg/domain"
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
@@ -126,6 +128,8 @@ func New(cfg Config, cat Catalog) (*Policy, error) {
 	if a, ok := cfg.Actions[CustomList]; ok {
 		p.customAction = a
 	}
+	// Thousands of policies made like one share its answers and actions: the slices are never changed.
+	p.answers, p.actions = interned(p.answers, p.actions)
 	var block, allow entryset.Builder
 	for _, e := range cfg.Blocked {
 		if err := AddEntry(&block, e); err != nil {
@@ -144,6 +148,45 @@ func New(cfg Config, cat Catalog) (*Policy, error) {
 	}
 	p.Def = p.digest(cat)
 	return p, nil
+}
+
+// internedSlices are answers and actions by their content, at most maxInterned of them (beyond that
+// a policy keeps its own: memory, not correctness).
+var (
+	internedSlices sync.Map // string → answersActions
+	internedCount  atomic.Int32
+)
+
+const maxInterned = 4096
+
+type answersActions struct {
+	answers []netip.Addr
+	actions []Action
+}
+
+// interned returns slices equal to answers and actions, shared with every other policy that has the
+// same ones.
+func interned(answers []netip.Addr, actions []Action) ([]netip.Addr, []Action) {
+	var k strings.Builder
+	for _, a := range answers {
+		k.WriteString(a.String())
+		k.WriteByte(',')
+	}
+	k.WriteByte('|')
+	for _, a := range actions {
+		k.WriteString(a.String())
+		k.WriteByte(',')
+	}
+	if v, ok := internedSlices.Load(k.String()); ok {
+		aa := v.(answersActions)
+		return aa.answers, aa.actions
+	}
+	if internedCount.Add(1) <= maxInterned {
+		v, _ := internedSlices.LoadOrStore(k.String(), answersActions{answers, actions})
+		aa := v.(answersActions)
+		return aa.answers, aa.actions
+	}
+	return answers, actions
 }
 
 // ownSnapshot compiles a policy's own block and allow entries.
