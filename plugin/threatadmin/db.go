@@ -20,6 +20,8 @@ var (
 	bucketPolicies = []byte("policies") // those created through the API, by name
 	bucketDevices  = []byte("devices")  // by POLICY/NAME
 	bucketLists    = []byte("lists")    // user-defined lists, by CUSTOMER/NAME
+	bucketUsers    = []byte("users")    // portal users made through the API, by name
+	bucketTokens   = []byte("tokens")   // API tokens made through the API, by their SHA-256 (hex)
 )
 
 // createdPolicy is a policy a customer created through the API: served like the policy it was made like,
@@ -41,6 +43,8 @@ type adminDB struct {
 	created map[string]createdPolicy // policies created through the API, by name
 	devices map[string]device        // by deviceID
 	lists   map[string]userList      // by listID
+	users   map[string]storedUser    // by name
+	tokens  map[string]storedToken   // by SHA-256 (hex)
 	portal  *sessions                // the portal's sessions
 	cur     *Admin                   // the Admin whose edits are served; nil: none yet
 }
@@ -52,7 +56,7 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		return nil, err
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEdits, bucketAudit, bucketPolicies, bucketDevices, bucketLists} {
+		for _, b := range [][]byte{bucketEdits, bucketAudit, bucketPolicies, bucketDevices, bucketLists, bucketUsers, bucketTokens} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -82,7 +86,17 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &adminDB{DB: db, deltas: deltas, created: created, devices: devices, lists: lists, portal: newSessions()}, nil
+	users, err := load[storedUser](db, bucketUsers)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	tokens, err := load[storedToken](db, bucketTokens)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &adminDB{DB: db, deltas: deltas, created: created, devices: devices, lists: lists, users: users, tokens: tokens, portal: newSessions()}, nil
 })
 
 // audit is one change: who, when, from where, what.

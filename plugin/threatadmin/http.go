@@ -55,6 +55,12 @@ var routes = []route{
 	{method: "POST", path: "/api/v1/lists/{name}/entries", write: true, h: (*Admin).addListEntry},
 	{method: "DELETE", path: "/api/v1/lists/{name}/entries/{value}", write: true, h: (*Admin).removeListEntry},
 	{method: "POST", path: "/api/v1/lists/{name}/import", write: true, h: (*Admin).importList},
+	{method: "GET", path: "/api/v1/users", h: (*Admin).listUsers},
+	{method: "POST", path: "/api/v1/users", write: true, h: (*Admin).createUser},
+	{method: "DELETE", path: "/api/v1/users/{user}", write: true, h: (*Admin).deleteUser},
+	{method: "GET", path: "/api/v1/tokens", h: (*Admin).listTokens},
+	{method: "POST", path: "/api/v1/tokens", write: true, h: (*Admin).createToken},
+	{method: "DELETE", path: "/api/v1/tokens/{id}", write: true, h: (*Admin).deleteToken},
 	{method: "GET", path: "/api/v1/check", h: (*Admin).getCheck},
 	{method: "GET", path: "/api/v1/audit", h: (*Admin).listAudit},
 	{method: "GET", path: "/api/v1/customers", operator: true, h: (*Admin).listCustomers},
@@ -105,8 +111,12 @@ func (a *Admin) auth(r *http.Request) (grant, bool) {
 	if !ok || tok == "" {
 		return grant{}, false
 	}
-	g, ok := a.tokens[sha256.Sum256([]byte(strings.TrimSpace(tok)))]
-	return g, ok
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	if g, ok := a.tokens[sum]; ok {
+		return g, true
+	}
+	return a.tokenGrant(sum) // one made through the API
+
 }
 
 // policyOf is the policy named in the path when the caller's customer owns it. Another customer's

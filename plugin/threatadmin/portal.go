@@ -167,7 +167,7 @@ func (a *Admin) signedIn(form bool, h func(http.ResponseWriter, *http.Request, p
 			se, ok = a.bolt.portal.get(c.Value, a.now())
 		}
 		var g grant
-		if u := a.users[se.user]; ok && u != nil {
+		if u := a.userOf(se.user); ok && u != nil {
 			g, ok = a.grantOf(u)
 		} else {
 			ok = false

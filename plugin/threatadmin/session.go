@@ -136,7 +136,7 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.De
 
 // checkPassword finds the user called name whose password is pw.
 func (a *Admin) checkPassword(name, pw string) (*user, bool) {
-	u := a.users[name]
+	u := a.userOf(name)
 	h := dummyHash
 	if u != nil {
 		h = u.hash

@@ -925,7 +925,14 @@ func TestIsolationEveryRoute(t *testing.T) {
 	if code, body := call(t, "POST", base+"/api/v1/lists", demoToken, `{"name":"demo-list","entries":["192.0.2.90"]}`); code != http.StatusCreated {
 		t.Fatalf("setup list: %d %s", code, body)
 	}
-	demoData := []string{"192.0.2.77", "evil.example", "fw1.demo", d.Secret, `"demo"`, "192.0.2.90", "demo-list"}
+	if code, body := call(t, "POST", base+"/api/v1/users", demoToken, `{"name":"dave","password":"a long enough password"}`); code != http.StatusCreated {
+		t.Fatalf("setup user: %d %s", code, body)
+	}
+	var tok struct{ ID, Token string }
+	if code, body := call(t, "POST", base+"/api/v1/tokens", demoToken, `{"label":"demo-cron"}`); code != http.StatusCreated || json.Unmarshal([]byte(body), &tok) != nil {
+		t.Fatalf("setup token: %d %s", code, body)
+	}
+	demoData := []string{"192.0.2.77", "evil.example", "fw1.demo", d.Secret, `"demo"`, "192.0.2.90", "demo-list", "dave", tok.ID, "demo-cron"}
 	bodies := map[string]string{
 		"POST /api/v1/policies":                        `{"name":"stolen","like":"demo"}`,
 		"POST /api/v1/policies/{policy}/{list}":        `{"value":"192.0.2.78"}`,
@@ -936,8 +943,10 @@ func TestIsolationEveryRoute(t *testing.T) {
 		"POST /api/v1/lists/{name}/entries":            `{"value":"192.0.2.80"}`,
 		"POST /api/v1/lists/{name}/import":             "192.0.2.81\n",
 		"POST /api/v1/lists":                           `{"name":"mine","entries":["192.0.2.82"]}`,
+		"POST /api/v1/users":                           `{"name":"olga2","password":"a long enough password"}`,
+		"POST /api/v1/tokens":                          `{"label":"mine"}`,
 	}
-	params := strings.NewReplacer("{policy}", "demo", "{list}", "block", "{value}", "192.0.2.77", "{device}", "fw1", "{kind}", "bind", "{name}", "demo-list")
+	params := strings.NewReplacer("{policy}", "demo", "{list}", "block", "{value}", "192.0.2.77", "{device}", "fw1", "{kind}", "bind", "{name}", "demo-list", "{user}", "dave", "{id}", tok.ID)
 	for _, rt := range threatadmin.Routes() {
 		method, path, _ := strings.Cut(rt, " ")
 		url := base + params.Replace(path)
@@ -957,7 +966,8 @@ func TestIsolationEveryRoute(t *testing.T) {
 		switch {
 		case leak != "":
 			t.Errorf("%s as customer other: %d, and the answer holds demo's %q: %s", rt, code, leak, body)
-		case strings.Contains(path, "{policy}") || strings.Contains(path, "{name}") || path == "/api/v1/check" || path == "/api/v1/customers" || path == "/api/v1/feeds":
+		case strings.Contains(path, "{policy}") || strings.Contains(path, "{name}") || strings.Contains(path, "{user}") || strings.Contains(path, "{id}") ||
+			path == "/api/v1/check" || path == "/api/v1/customers" || path == "/api/v1/feeds":
 			if code != http.StatusNotFound && code != http.StatusForbidden {
 				t.Errorf("%s as customer other: %d, want 403 or 404", rt, code)
 			}
@@ -965,7 +975,7 @@ func TestIsolationEveryRoute(t *testing.T) {
 			if code != http.StatusBadRequest {
 				t.Errorf("%s like demo as customer other: %d, want 400", rt, code)
 			}
-		case rt == "POST /api/v1/lists": // other's own list, which demo's policies cannot take in
+		case rt == "POST /api/v1/lists" || rt == "POST /api/v1/users" || rt == "POST /api/v1/tokens": // other's own
 			if code != http.StatusCreated {
 				t.Errorf("%s as customer other: %d", rt, code)
 			}
