@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/threatstop/threatstop/plugin/pkg/shared"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
 // The database: bucket edits holds each policy's delta (JSON) by policy name; bucket audit holds one
@@ -46,7 +47,12 @@ type adminDB struct {
 	users   map[string]storedUser    // by name
 	tokens  map[string]storedToken   // by SHA-256 (hex)
 	portal  *sessions                // the portal's sessions
-	cur     *Admin                   // the Admin whose edits are served; nil: none yet
+
+	// The selection of the last policy created and the version of the policy it was made like, for the
+	// next one made like it (Admin.create).
+	lastTmpl *state.Policy
+	lastSel  *selection
+	cur      *Admin // the Admin whose edits are served; nil: none yet
 }
 
 // dbs are the open databases, shared by the instances of a reload (bbolt locks its file).

@@ -711,21 +711,27 @@ func (a *Admin) create(who grant, from, owner, name, like string, block, allow [
 		return 0, errBadSelection{err}
 	}
 	c := createdPolicy{Customer: owner, Like: like, Created: a.now().UTC()}
-	// Its choice of feeds is its own from now on, by name, whatever becomes of like's.
-	sel := selection{Lists: make([]string, 0, len(cfg.Block)), AllowLists: make([]string, 0, len(cfg.Allow)), Answers: cfg.Answers}
-	for _, id := range cfg.Block {
-		sel.Lists = append(sel.Lists, st.Catalog[id].Name)
-	}
-	for _, id := range cfg.Allow {
-		sel.AllowLists = append(sel.AllowLists, st.Catalog[id].Name)
-	}
-	for k, act := range cfg.Actions {
-		if sel.Actions == nil {
-			sel.Actions = map[string]string{}
+	// Its choice of feeds is its own from now on, by name, whatever becomes of like's. Policies made one
+	// after another like the same version of a policy share one (a selection is never changed in place:
+	// choose sets a new one).
+	sel := a.bolt.lastSel
+	if a.bolt.lastTmpl != tmpl || sel == nil {
+		sel = &selection{Lists: make([]string, 0, len(cfg.Block)), AllowLists: make([]string, 0, len(cfg.Allow)), Answers: cfg.Answers}
+		for _, id := range cfg.Block {
+			sel.Lists = append(sel.Lists, st.Catalog[id].Name)
 		}
-		sel.Actions[k] = act.String()
+		for _, id := range cfg.Allow {
+			sel.AllowLists = append(sel.AllowLists, st.Catalog[id].Name)
+		}
+		for k, act := range cfg.Actions {
+			if sel.Actions == nil {
+				sel.Actions = map[string]string{}
+			}
+			sel.Actions[k] = act.String()
+		}
+		a.bolt.lastTmpl, a.bolt.lastSel = tmpl, sel
 	}
-	d := delta{Owner: owner, Block: change{Add: block}, Allow: change{Add: allow}, Selection: &sel}
+	d := delta{Owner: owner, Block: change{Add: block}, Allow: change{Add: allow}, Selection: sel}
 	rec := audit{Time: c.Created, Customer: owner, By: who.who(), From: from, Action: "create", Policy: name, List: "policy", Value: "like " + like}
 	if err := saveCreated(a.bolt.DB, name, &c, &d, rec); err != nil {
 		return 0, fmt.Errorf("not saved: %w", err)
