@@ -2,7 +2,6 @@ package threatadmin
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -75,7 +74,7 @@ func (a *Admin) rotateDevice(w http.ResponseWriter, r *http.Request, g grant) {
 // answerDevice makes or rotates a device and answers its secrets.
 func (a *Admin) answerDevice(w http.ResponseWriter, r *http.Request, g grant, p, name string, rotate bool) {
 	d, sec, err := a.makeDevice(g, remoteIP(r), p, name, rotate)
-	if !deviceFailed(w, err) {
+	if !failed(w, err) {
 		return
 	}
 	edits.WithLabelValues("device").Inc()
@@ -89,7 +88,7 @@ func (a *Admin) answerDevice(w http.ResponseWriter, r *http.Request, g grant, p,
 }
 
 func (a *Admin) deleteDevice(w http.ResponseWriter, r *http.Request, g grant) {
-	if _, p, ok := a.policyOf(w, r, g); ok && deviceFailed(w, a.revokeDevice(g, remoteIP(r), p.Name, r.PathValue("device"))) {
+	if _, p, ok := a.policyOf(w, r, g); ok && failed(w, a.revokeDevice(g, remoteIP(r), p.Name, r.PathValue("device"))) {
 		edits.WithLabelValues("device").Inc()
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -124,19 +123,4 @@ func (a *Admin) deviceSnippet(p *state.Policy, name, kind string) (text string, 
 		}
 	}
 	return "", false, false
-}
-
-// deviceFailed answers err of a device change, and reports whether there was none.
-func deviceFailed(w http.ResponseWriter, err error) bool {
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, errNoDevice):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, errDeviceExists), errors.Is(err, errNoTSIG), errors.Is(err, errKeyTaken):
-		writeError(w, http.StatusConflict, err.Error())
-	default:
-		editFailed(w, err)
-	}
-	return false
 }

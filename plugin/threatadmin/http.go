@@ -247,17 +247,7 @@ func (a *Admin) createPolicy(w http.ResponseWriter, r *http.Request, g grant) {
 			}
 		}
 	}
-	_, err := a.create(g, remoteIP(r), owner, np.Name, like, block, allow)
-	var bad errBadSelection
-	switch {
-	case errors.Is(err, errExists):
-		writeError(w, http.StatusConflict, err.Error())
-		return
-	case errors.As(err, &bad):
-		writeError(w, http.StatusBadRequest, bad.Error())
-		return
-	case err != nil:
-		editFailed(w, err)
+	if _, err := a.create(g, remoteIP(r), owner, np.Name, like, block, allow); !failed(w, err) {
 		return
 	}
 	edits.WithLabelValues("create").Inc()
@@ -270,12 +260,7 @@ func (a *Admin) deletePolicy(w http.ResponseWriter, r *http.Request, g grant) {
 	if !ok {
 		return
 	}
-	switch err := a.remove(g, remoteIP(r), p.Name); {
-	case errors.Is(err, errCorefile):
-		writeError(w, http.StatusConflict, err.Error())
-	case err != nil:
-		editFailed(w, err)
-	default:
+	if failed(w, a.remove(g, remoteIP(r), p.Name)) {
 		edits.WithLabelValues("delete").Inc()
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -295,15 +280,7 @@ func (a *Admin) getSnippet(w http.ResponseWriter, r *http.Request, g grant) {
 		}
 	}
 	text, err := snippet(r.PathValue("device"), p, a.zone, a.primary, key, secret)
-	switch {
-	case errors.Is(err, errNoKind):
-		writeError(w, http.StatusNotFound, err.Error())
-		return
-	case errors.Is(err, errNoKey):
-		writeError(w, http.StatusConflict, err.Error())
-		return
-	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+	if !failed(w, err) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -394,12 +371,7 @@ func (a *Admin) removeEntry(w http.ResponseWriter, r *http.Request, g grant) {
 		writeError(w, http.StatusNotFound, "no such entry: "+err.Error())
 		return
 	}
-	switch _, _, err := a.edit(g, remoteIP(r), p.Name, list, value, true); {
-	case errors.Is(err, errNoEntry):
-		writeError(w, http.StatusNotFound, "no such entry")
-	case err != nil:
-		editFailed(w, err)
-	default:
+	if _, _, err := a.edit(g, remoteIP(r), p.Name, list, value, true); failed(w, err) {
 		edits.WithLabelValues("remove").Inc()
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -541,13 +513,7 @@ func (a *Admin) putSelection(w http.ResponseWriter, r *http.Request, g grant) {
 		return
 	}
 	serial, err := a.choose(g, remoteIP(r), p.Name, sel)
-	var bad errBadSelection
-	switch {
-	case errors.As(err, &bad):
-		writeError(w, http.StatusBadRequest, bad.Error())
-		return
-	case err != nil:
-		editFailed(w, err)
+	if !failed(w, err) {
 		return
 	}
 	st := a.store.Load()
@@ -611,6 +577,34 @@ func remoteIP(r *http.Request) string {
 		return h
 	}
 	return r.RemoteAddr
+}
+
+// Status codes of the operations' errors; any other is editFailed's.
+var (
+	notFound = []error{errNoEntry, errNoKind, errNoDevice, errNoList, errNoUser, errNoToken}
+	conflict = []error{errExists, errCorefile, errNoKey, errDeviceExists, errNoTSIG, errKeyTaken, errListExists, errListInUse, errUserExists}
+)
+
+// failed answers err of an operation, and reports whether there was none: 404 for what does not exist,
+// 409 for what is in the way, 400 for what the request got wrong, else editFailed.
+func failed(w http.ResponseWriter, err error) bool {
+	is := func(errs []error) bool {
+		return slices.ContainsFunc(errs, func(e error) bool { return errors.Is(err, e) })
+	}
+	var bad errBadSelection
+	switch {
+	case err == nil:
+		return true
+	case is(notFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case is(conflict):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.As(err, &bad), errors.Is(err, errWeak):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		editFailed(w, err)
+	}
+	return false
 }
 
 // editFailed answers an edit that did not happen: 503 while a reload hands the database over (the client

@@ -2,7 +2,6 @@ package threatadmin
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -126,14 +125,7 @@ func (a *Admin) createList(w http.ResponseWriter, r *http.Request, g grant) {
 
 // answerList answers a change of list name.
 func (a *Admin) answerList(w http.ResponseWriter, code int, name string, res listChange, errs []lineError, err error) {
-	switch {
-	case errors.Is(err, errNoList):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, errListExists), errors.Is(err, errListInUse):
-		writeError(w, http.StatusConflict, err.Error())
-	case err != nil:
-		editFailed(w, err)
-	default:
+	if failed(w, err) {
 		if errs == nil {
 			errs = []lineError{}
 		}
@@ -152,14 +144,7 @@ func (a *Admin) deleteListHTTP(w http.ResponseWriter, r *http.Request, g grant) 
 	if !ok {
 		return
 	}
-	switch err := a.deleteList(g, remoteIP(r), c, r.PathValue("name")); {
-	case errors.Is(err, errNoList):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, errListInUse):
-		writeError(w, http.StatusConflict, err.Error())
-	case err != nil:
-		editFailed(w, err)
-	default:
+	if failed(w, a.deleteList(g, remoteIP(r), c, r.PathValue("name"))) {
 		edits.WithLabelValues("list").Inc()
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -229,14 +214,7 @@ func (a *Admin) putUses(w http.ResponseWriter, r *http.Request, g grant) {
 		writeError(w, http.StatusBadRequest, `the body must be {"block": [LIST...], "allow": [LIST...]}: `+err.Error())
 		return
 	}
-	_, err := a.use(g, remoteIP(r), p.Name, u)
-	var bad errBadSelection
-	switch {
-	case errors.As(err, &bad):
-		writeError(w, http.StatusBadRequest, bad.Error())
-		return
-	case err != nil:
-		editFailed(w, err)
+	if _, err := a.use(g, remoteIP(r), p.Name, u); !failed(w, err) {
 		return
 	}
 	edits.WithLabelValues("select").Inc()

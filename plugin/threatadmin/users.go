@@ -34,8 +34,8 @@ type storedToken struct {
 // Errors of users and tokens.
 var (
 	errUserExists = errors.New("a user of that name exists")
-	errNoUser     = errors.New("no such user")
-	errNoToken    = errors.New("no such token")
+	errNoUser     = errors.New("no such user made through the API (the Corefile's are removed there)")
+	errNoToken    = errors.New("no such token made through the API")
 	errWeak       = errors.New("a password needs at least 12 characters")
 )
 

@@ -2,7 +2,6 @@ package threatadmin
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -90,14 +89,7 @@ func (a *Admin) createUser(w http.ResponseWriter, r *http.Request, g grant) {
 		writeError(w, http.StatusBadRequest, "a user's name is lowercase letters, digits and '-'; the scope read or write")
 		return
 	}
-	switch err := a.makeUser(g, remoteIP(r), c, body.Name, body.Password, canWrite); {
-	case errors.Is(err, errWeak):
-		writeError(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, errUserExists):
-		writeError(w, http.StatusConflict, err.Error())
-	case err != nil:
-		editFailed(w, err)
-	default:
+	if failed(w, a.makeUser(g, remoteIP(r), c, body.Name, body.Password, canWrite)) {
 		writeJSON(w, http.StatusCreated, userView{Name: body.Name, Customer: c, Scope: scopeOf(canWrite), Source: "api", Created: a.now().UTC()})
 	}
 }
@@ -107,12 +99,7 @@ func (a *Admin) deleteUser(w http.ResponseWriter, r *http.Request, g grant) {
 	if !ok {
 		return
 	}
-	switch err := a.removeUser(g, remoteIP(r), c, r.PathValue("user")); {
-	case errors.Is(err, errNoUser):
-		writeError(w, http.StatusNotFound, err.Error()+" made through the API (the Corefile's are removed there)")
-	case err != nil:
-		editFailed(w, err)
-	default:
+	if failed(w, a.removeUser(g, remoteIP(r), c, r.PathValue("user"))) {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -171,12 +158,7 @@ func (a *Admin) deleteToken(w http.ResponseWriter, r *http.Request, g grant) {
 	if !ok {
 		return
 	}
-	switch err := a.removeToken(g, remoteIP(r), c, r.PathValue("id")); {
-	case errors.Is(err, errNoToken):
-		writeError(w, http.StatusNotFound, err.Error()+" made through the API")
-	case err != nil:
-		editFailed(w, err)
-	default:
+	if failed(w, a.removeToken(g, remoteIP(r), c, r.PathValue("id"))) {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
