@@ -1,7 +1,6 @@
 package threatadmin
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"time"
@@ -52,10 +51,7 @@ func (a *Admin) createDevice(w http.ResponseWriter, r *http.Request, g grant) {
 	var body struct {
 		Name string `json:"name"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"name": ...}: `+err.Error())
+	if !decodeBody(w, r, maxBody, &body, `the body must be {"name": ...}: `) {
 		return
 	}
 	if !nameRE.MatchString(body.Name) {

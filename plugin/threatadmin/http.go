@@ -195,10 +195,7 @@ type newPolicy struct {
 
 func (a *Admin) createPolicy(w http.ResponseWriter, r *http.Request, g grant) {
 	var np newPolicy
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&np); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"name": ..., "like": ..., "block": [...], "allow": [...]}: `+err.Error())
+	if !decodeBody(w, r, maxBody, &np, `the body must be {"name": ..., "like": ..., "block": [...], "allow": [...]}: `) {
 		return
 	}
 	if !nameRE.MatchString(np.Name) || np.Name == "rpz" || np.Name == "catalog" {
@@ -437,15 +434,24 @@ func (a *Admin) importEntries(w http.ResponseWriter, r *http.Request, g grant) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// decodeBody decodes r's JSON body (at most limit octets, no unknown field) into v, or answers 400 with
+// what, the shape expected, and the decoder's reason.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, what string) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, what+err.Error())
+		return false
+	}
+	return true
+}
+
 // entryOf is the canonical entry of a {"value": ENTRY} body, or an answered 400.
 func entryOf(w http.ResponseWriter, r *http.Request) (string, bool) {
 	var body struct {
 		Value string `json:"value"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"value": "ENTRY"}: `+err.Error())
+	if !decodeBody(w, r, maxBody, &body, `the body must be {"value": "ENTRY"}: `) {
 		return "", false
 	}
 	v, err := policy.Canonical(body.Value)
@@ -506,10 +512,7 @@ func (a *Admin) putSelection(w http.ResponseWriter, r *http.Request, g grant) {
 		return
 	}
 	var sel selection
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sel); err != nil {
-		writeError(w, http.StatusBadRequest, "the body must be a selection (lists, categories, allow_lists, answers, actions): "+err.Error())
+	if !decodeBody(w, r, maxBody, &sel, "the body must be a selection (lists, categories, allow_lists, answers, actions): ") {
 		return
 	}
 	serial, err := a.choose(g, remoteIP(r), p.Name, sel)

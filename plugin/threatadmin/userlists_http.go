@@ -1,8 +1,6 @@
 package threatadmin
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -100,10 +98,7 @@ func (a *Admin) createList(w http.ResponseWriter, r *http.Request, g grant) {
 		Name    string   `json:"name"`
 		Entries []string `json:"entries"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxImport))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"name": ..., "entries": [...]}: `+err.Error())
+	if !decodeBody(w, r, maxImport, &body, `the body must be {"name": ..., "entries": [...]}: `) {
 		return
 	}
 	if !nameRE.MatchString(body.Name) {
@@ -208,10 +203,7 @@ func (a *Admin) putUses(w http.ResponseWriter, r *http.Request, g grant) {
 		return
 	}
 	var u uses
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&u); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"block": [LIST...], "allow": [LIST...]}: `+err.Error())
+	if !decodeBody(w, r, maxBody, &u, `the body must be {"block": [LIST...], "allow": [LIST...]}: `) {
 		return
 	}
 	if _, err := a.use(g, remoteIP(r), p.Name, u); !failed(w, err) {

@@ -1,8 +1,6 @@
 package threatadmin
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -78,10 +76,7 @@ func (a *Admin) createUser(w http.ResponseWriter, r *http.Request, g grant) {
 		Password string `json:"password"`
 		Scope    string `json:"scope"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"name": ..., "password": ..., "scope": "read"|"write"}: `+err.Error())
+	if !decodeBody(w, r, maxBody, &body, `the body must be {"name": ..., "password": ..., "scope": "read"|"write"}: `) {
 		return
 	}
 	canWrite, ok := scopeWrite(body.Scope)
@@ -130,10 +125,7 @@ func (a *Admin) createToken(w http.ResponseWriter, r *http.Request, g grant) {
 		Label string `json:"label"`
 		Scope string `json:"scope"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, `the body must be {"label": ..., "scope": "read"|"write"}: `+err.Error())
+	if !decodeBody(w, r, maxBody, &body, `the body must be {"label": ..., "scope": "read"|"write"}: `) {
 		return
 	}
 	canWrite, ok := scopeWrite(body.Scope)
