@@ -306,6 +306,12 @@ func (st *Store) AddPolicy(b int, like string, cfg policy.Config) (*State, error
 	if err != nil {
 		return nil, err
 	}
+	st.addLocked(b, like, cfg, pol)
+	return st.publishLocked(), nil
+}
+
+// addLocked adds policy pol, built from cfg, to block b, served like its policy like; st.mu is held.
+func (st *Store) addLocked(b int, like string, cfg policy.Config, pol *policy.Policy) {
 	tmpl := st.blocks[b].byName[like]
 	p := *tmpl
 	p.Policy, p.Config, p.Index, p.Keys = pol, cfg, len(st.policies), nil
@@ -319,7 +325,6 @@ func (st *Store) AddPolicy(b int, like string, cfg policy.Config) (*State, error
 	nb.byName[cfg.Name] = &p
 	st.blocks = slices.Clone(st.blocks)
 	st.blocks[b] = &nb
-	return st.publishLocked(), nil
 }
 
 // RemovePolicy removes policy name from block b while it is served, and publishes a State without it.
@@ -331,6 +336,12 @@ func (st *Store) RemovePolicy(b int, name string) (*State, error) {
 	if b < 0 || b >= len(st.blocks) || st.blocks[b].byName[name] == nil {
 		return nil, fmt.Errorf("no policy %q in block %d", name, b)
 	}
+	st.removeLocked(b, name)
+	return st.publishLocked(), nil
+}
+
+// removeLocked removes policy name from block b; st.mu is held.
+func (st *Store) removeLocked(b int, name string) {
 	gone := st.blocks[b].byName[name]
 	moved := map[*Policy]*Policy{}
 	var policies []*Policy
@@ -364,6 +375,97 @@ func (st *Store) RemovePolicy(b int, name string) (*State, error) {
 		blocks[i] = &nb
 	}
 	st.blocks = blocks
+}
+
+// Change is one policy of a batch (Apply): Config is its whole definition, and a policy the block lacks
+// is added, served like its policy Like (as AddPolicy does); with Remove, the policy goes instead.
+type Change struct {
+	Config policy.Config
+	Like   string
+	Remove bool
+}
+
+// Apply makes the changes to the policies of block b and publishes one State with them all: what a
+// server that follows another's definitions needs, where thousands may come in one transfer and a State
+// each would cost a build each. Removals go first, then the others in order (a policy added may serve
+// as Like of a later one). Every definition is built first: an error changes nothing.
+func (st *Store) Apply(b int, changes []Change) (*State, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if b < 0 || b >= len(st.blocks) {
+		return nil, fmt.Errorf("no block %d", b)
+	}
+	names := map[string]bool{} // the block's policies once the removals are done, and as the adds go
+	for n := range st.blocks[b].byName {
+		names[n] = true
+	}
+	for _, ch := range changes {
+		if ch.Remove {
+			if !names[ch.Config.Name] {
+				return nil, fmt.Errorf("no policy %q in block %d", ch.Config.Name, b)
+			}
+			delete(names, ch.Config.Name)
+		}
+	}
+	built := make([]*policy.Policy, len(changes))
+	for i, ch := range changes {
+		name := ch.Config.Name
+		if ch.Remove {
+			continue
+		}
+		if !names[name] && !names[ch.Like] {
+			return nil, fmt.Errorf("policy %s: no policy %q in block %d to serve it like", name, ch.Like, b)
+		}
+		pol, err := policy.New(ch.Config, st.catalog)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", name, err)
+		}
+		built[i], names[name] = pol, true
+	}
+	for _, ch := range changes {
+		if ch.Remove {
+			st.removeLocked(b, ch.Config.Name)
+		}
+	}
+	// One copy of the policies and of the block for all the others, not one each: with thousands of
+	// policies, a copy per change would make a large batch quadratic.
+	st.policies = slices.Clone(st.policies)
+	nb := *st.blocks[b]
+	nb.Policies, nb.byName = slices.Clone(nb.Policies), maps.Clone(nb.byName)
+	var pos map[string]int // by name, in nb.Policies; made at the first replacement
+	for i, ch := range changes {
+		if ch.Remove {
+			continue
+		}
+		name := ch.Config.Name
+		if old := nb.byName[name]; old != nil {
+			if pos == nil {
+				pos = make(map[string]int, len(nb.Policies))
+				for k, p := range nb.Policies {
+					pos[p.Name] = k
+				}
+			}
+			next := *old
+			next.Policy, next.Config = built[i], ch.Config
+			st.policies[old.Index], nb.Policies[pos[name]], nb.byName[name] = &next, &next, &next
+			continue
+		}
+		tmpl := nb.byName[ch.Like]
+		p := *tmpl
+		p.Policy, p.Config, p.Index, p.Keys = built[i], ch.Config, len(st.policies), nil
+		p.RPZOrigins = nil
+		for _, o := range tmpl.RPZOrigins {
+			p.RPZOrigins = append(p.RPZOrigins, name+strings.TrimPrefix(o, ch.Like))
+		}
+		if pos != nil {
+			pos[name] = len(nb.Policies)
+		}
+		st.policies = append(st.policies, &p)
+		nb.Policies = append(nb.Policies, &p)
+		nb.byName[name] = &p
+	}
+	st.blocks = slices.Clone(st.blocks)
+	st.blocks[b] = &nb
 	return st.publishLocked(), nil
 }
 

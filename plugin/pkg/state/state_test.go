@@ -379,3 +379,63 @@ func TestAddKeys(t *testing.T) {
 		t.Error("a key for no policy was accepted")
 	}
 }
+
+// TestApply: one batch edits, adds (one like a policy added in the same batch) and removes, and publishes
+// one State; only the changed policies' serials move; a batch with one bad change changes nothing.
+func TestApply(t *testing.T) {
+	st, now := fixture(t)
+	s1 := st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
+	st.blocks[0].byName["pb"].RPZOrigins = []string{"pb.rpz.z."}
+	published := 0
+	st.Subscribe(func(old, next *State) { published++ })
+	published = 0
+	*now = now.Add(5 * time.Second)
+	s2, err := st.Apply(0, []Change{
+		{Config: policy.Config{Name: "pb", Block: []int{1}, Blocked: []string{"198.51.100.7"}}},
+		{Config: policy.Config{Name: "n1", Block: []int{0}}, Like: "pb"},
+		{Config: policy.Config{Name: "n2", Block: []int{1}}, Like: "n1"},
+		{Config: policy.Config{Name: "pa"}, Remove: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if published != 1 {
+		t.Errorf("%d States published, want 1", published)
+	}
+	if got := s2.PolicyNames(); !slices.Equal(got, []string{"pb", "pab", "n1", "n2"}) {
+		t.Fatalf("policies %v", got)
+	}
+	for i, p := range s2.Policies {
+		if p.Index != i || s2.Blocks[p.Block].Policy(p.Name) != p {
+			t.Errorf("%s: index %d at %d, or not its block's", p.Name, p.Index, i)
+		}
+	}
+	pb := s2.Blocks[0].Policy("pb")
+	if !pb.MatchAddr(s2.Snap, netip.MustParseAddr("198.51.100.7")).Listed || s2.Serial(pb) == s1.Serial(s1.Blocks[0].Policy("pb")) {
+		t.Errorf("pb's edit: serial %d", s2.Serial(pb))
+	}
+	if n2 := s2.Blocks[0].Policy("n2"); !slices.Equal(n2.RPZOrigins, []string{"n2.rpz.z."}) || !n2.MatchName(s2.Snap, "evil.example").Listed {
+		t.Errorf("n2, like n1 like pb: origins %q", n2.RPZOrigins)
+	}
+	if p := s2.Blocks[1].Policy("pab"); s2.Serial(p) != s1.Serial(s1.Blocks[1].Policy("pab")) {
+		t.Error("the other block's policy moved")
+	}
+	// One bad change (an answer outside 127/8) and nothing changes.
+	published = 0
+	_, err = st.Apply(0, []Change{
+		{Config: policy.Config{Name: "n1", Block: []int{1}}},
+		{Config: policy.Config{Name: "n3", Answers: map[string]string{"default": "10.0.0.1"}}, Like: "pb"},
+	})
+	if err == nil || published != 0 || st.Load() != s2 {
+		t.Errorf("a batch with a bad answer: %v, %d published", err, published)
+	}
+	for _, bad := range [][]Change{
+		{{Config: policy.Config{Name: "gone"}, Remove: true}},
+		{{Config: policy.Config{Name: "n4"}, Like: "nope"}},
+		{{Config: policy.Config{Name: "pb"}, Remove: true}, {Config: policy.Config{Name: "n5"}, Like: "pb"}},
+	} {
+		if _, err := st.Apply(0, bad); err == nil || st.Load() != s2 {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}
