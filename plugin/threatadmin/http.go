@@ -14,6 +14,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
+	"github.com/threatstop/threatstop/plugin/threatstop"
 )
 
 // openAPI is the API's description, served at /api/v1/openapi.json; TestOpenAPI keeps it and routes
@@ -198,7 +199,7 @@ func (a *Admin) createPolicy(w http.ResponseWriter, r *http.Request, g grant) {
 	if !decodeBody(w, r, maxBody, &np, `the body must be {"name": ..., "like": ..., "block": [...], "allow": [...]}: `) {
 		return
 	}
-	if !nameRE.MatchString(np.Name) || np.Name == "rpz" || np.Name == "catalog" {
+	if !nameRE.MatchString(np.Name) || threatstop.Reserved(np.Name) {
 		writeError(w, http.StatusBadRequest, "a policy's name is one DNS label of lowercase letters, digits and '-' (not rpz or catalog)")
 		return
 	}

@@ -429,7 +429,7 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 			if f.Source != nil {
 				return fc, c.Errf("feed %q has more than one source", name)
 			}
-			a, err := parseAXFR(c)
+			a, err := ParseAXFR(c, "axfr")
 			if err != nil {
 				return fc, err
 			}
@@ -517,16 +517,17 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 	return fc, nil
 }
 
-// parseAXFR parses "axfr ZONE from HOST:PORT [key NAME [ALGORITHM]]"; the key's secret comes from the
-// tsig plugin of the same server block, which is set up before threatfeed.
-func parseAXFR(c *caddy.Controller) (*source.AXFR, error) {
+// ParseAXFR parses the arguments of "DIRECTIVE ZONE from HOST:PORT [key NAME [ALGORITHM]]" (threatfeed's
+// axfr, threatstop's follow); the key's secret comes from the tsig plugin of the same server block, which
+// is set up before either.
+func ParseAXFR(c *caddy.Controller, directive string) (*source.AXFR, error) {
 	args := c.RemainingArgs()
 	if (len(args) != 3 && len(args) != 5 && len(args) != 6) || args[1] != "from" || len(args) > 3 && args[3] != "key" {
-		return nil, c.Errf("axfr needs: axfr ZONE from ADDRESS[:PORT] [key NAME [ALGORITHM]]")
+		return nil, c.Errf("%[1]s needs: %[1]s ZONE from ADDRESS[:PORT] [key NAME [ALGORITHM]]", directive)
 	}
 	zone := strings.ToLower(dns.Fqdn(args[0]))
 	if _, ok := dns.IsDomainName(zone); !ok || zone == "." {
-		return nil, c.Errf("axfr: %q is not a zone name", args[0])
+		return nil, c.Errf("%s: %q is not a zone name", directive, args[0])
 	}
 	server := args[2]
 	if _, _, err := net.SplitHostPort(server); err != nil {
@@ -534,14 +535,14 @@ func parseAXFR(c *caddy.Controller) (*source.AXFR, error) {
 	}
 	host, _, _ := net.SplitHostPort(server)
 	if net.ParseIP(host) == nil {
-		return nil, c.Errf("axfr: the primary must be an IP address (NOTIFY is accepted from it only), not %q", args[2])
+		return nil, c.Errf("%s: the primary must be an IP address (NOTIFY is accepted from it only), not %q", directive, args[2])
 	}
 	a := &source.AXFR{Zone: zone, Server: server}
 	if len(args) > 3 {
 		a.Key = plugin.Name(args[4]).Normalize()
 		secret, ok := dnsserver.GetConfig(c).TsigSecret[a.Key]
 		if !ok {
-			return nil, c.Errf("axfr: key %q is not defined by a tsig plugin in this server block (tsig { secret %s ... })", args[4], a.Key)
+			return nil, c.Errf("%s: key %q is not defined by a tsig plugin in this server block (tsig { secret %s ... })", directive, args[4], a.Key)
 		}
 		a.Secret = secret
 		if len(args) == 6 {
@@ -549,7 +550,7 @@ func parseAXFR(c *caddy.Controller) (*source.AXFR, error) {
 			switch algo {
 			case dns.HmacSHA1, dns.HmacSHA224, dns.HmacSHA256, dns.HmacSHA384, dns.HmacSHA512:
 			default:
-				return nil, c.Errf("axfr: unknown TSIG algorithm %q", args[5])
+				return nil, c.Errf("%s: unknown TSIG algorithm %q", directive, args[5])
 			}
 			a.Algo = algo
 		}

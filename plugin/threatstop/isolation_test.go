@@ -387,3 +387,50 @@ func TestIsolationRequire(t *testing.T) {
 		}
 	}
 }
+
+// TestIsolationConfigZone: the configuration zone holds every customer's definition, so only a catalog
+// key transfers it: not a policy's key, not another customer's, not a policy's transfer_clients, not an
+// unsigned request; its SOA answers anyone (as a zone's apex does), with no definition in it.
+func TestIsolationConfigZone(t *testing.T) {
+	s := startIsolation(t)
+	for _, c := range []struct {
+		who who
+		ok  bool
+	}{
+		{who{"127.0.0.3", isoCatalog}, true},
+		{who{"127.0.0.1", isoKey}, false},
+		{who{"127.0.0.1", isoOther}, false},
+		{who{"127.0.0.2", ""}, false}, // open's transfer_clients
+		{who{"127.0.0.3", ""}, false}, // closed's clients
+		{who{"127.0.0.1", ""}, false},
+	} {
+		for _, qtype := range []uint16{dns.TypeAXFR, dns.TypeIXFR} {
+			what := dns.TypeToString[qtype] + " of the configuration zone from " + c.who.String()
+			m := new(dns.Msg)
+			if qtype == dns.TypeIXFR {
+				m.SetIxfr("config.threatstop.local.", 1, "ns1.threatstop.local.", "hostmaster.threatstop.local.")
+			} else {
+				m.SetAxfr("config.threatstop.local.")
+			}
+			rrs, err := transferFrom(s, c.who, m)
+			switch {
+			case c.ok && (err != nil || len(rrs) < 5):
+				t.Errorf("%s: %v with %d records, want the zone", what, err, len(rrs))
+			case !c.ok && (err == nil || len(rrs) != 0):
+				t.Errorf("%s: %v with %d records, want REFUSED", what, err, len(rrs))
+			}
+		}
+	}
+	for _, qtype := range []uint16{dns.TypeSOA, dns.TypeTXT, dns.TypeANY} {
+		r := askFrom(t, s, "udp", "127.0.0.1", "", "config.threatstop.local.", qtype)
+		for _, rr := range append(r.Answer, r.Ns...) {
+			if _, ok := rr.(*dns.TXT); ok {
+				t.Errorf("%s at the apex: %v", dns.TypeToString[qtype], rr)
+			}
+		}
+	}
+	r := askFrom(t, s, "udp", "127.0.0.1", "", "block.open.policies.config.threatstop.local.", dns.TypeTXT)
+	if len(r.Answer) != 0 {
+		t.Errorf("a name inside the zone: %v", r.Answer)
+	}
+}

@@ -117,6 +117,27 @@ var transfersRefused = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help:      "Zone transfers of a policy's RPZ zone refused: no key of the policy and not from its transfer_clients.",
 }, []string{"policy"})
 
+var followSerial = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "follow_serial",
+	Help:      "Serial of the configuration zone this edge follows (follow), as last applied.",
+}, []string{"zone"})
+
+var followErrors = promauto.NewCounter(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "follow_errors_total",
+	Help:      "Transfers of the followed configuration zone that failed, and versions of it not applied.",
+})
+
+var configRefused = promauto.NewCounter(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "config_transfers_refused_total",
+	Help:      "Transfers of the configuration zone refused: not signed with one of the catalog_keys.",
+})
+
 var catalogRefused = promauto.NewCounter(prometheus.CounterOpts{
 	Namespace: plugin.Namespace,
 	Subsystem: pluginName,

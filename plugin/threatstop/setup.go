@@ -41,7 +41,10 @@ const (
 var policyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // reserved policy names: labels the zone layout uses for other things.
-var reserved = map[string]bool{"rpz": true, "catalog": true}
+var reserved = map[string]bool{rpzLabel: true, catalogLabel: true, configLabel: true}
+
+// Reserved reports whether name is a label the zone layout uses, which no policy may be called.
+func Reserved(name string) bool { return reserved[name] }
 
 func setup(c *caddy.Controller) error {
 	store := state.FromController(c)
@@ -71,20 +74,31 @@ func setup(c *caddy.Controller) error {
 			}
 		}
 		t.journal.takeOver(t.block.Key)
+		t.config = takeOverConfig(t.block.Key)
 		store.Subscribe(t.update)
 		serveSerials(store)
+		if t.follow != nil {
+			t.follow.start(t)
+		}
 		return nil
 	})
 	c.OnRestartFailed(func() error {
+		if t.follow != nil {
+			t.follow.restartPrev()
+		}
 		dropNewer(store)
 		return nil
 	})
 	c.OnShutdown(func() error {
+		if t.follow != nil {
+			t.follow.stop()
+		}
 		unserveSerials(store)
 		if t.renotify != nil {
 			t.renotify.Stop()
 		}
 		t.journal.release(t.block.Key)
+		releaseConfig(t.block.Key, t.config)
 		return nil
 	})
 	if len(t.order) > 0 || len(t.Zones) > 0 {
@@ -261,6 +275,15 @@ func parse(c *caddy.Controller, store *state.Store) (*Threatstop, error) {
 					return nil, c.Errf("mbox %q is not a domain name (write hostmaster.example.org for hostmaster@example.org)", args[0])
 				}
 				t.mbox = dns.CanonicalName(args[0])
+			case "follow":
+				if t.follow != nil {
+					return nil, c.Err("follow is defined twice")
+				}
+				f, err := parseFollow(c)
+				if err != nil {
+					return nil, err
+				}
+				t.follow = f
 			case "policy":
 				p, err := parsePolicy(c, store, catalog)
 				if err != nil {
@@ -290,6 +313,12 @@ func parse(c *caddy.Controller, store *state.Store) (*Threatstop, error) {
 	// version: keep none (a feed refreshed every minute would otherwise hold up to DefaultJournalBytes).
 	if !journalSet && !t.transferable() {
 		t.journal.versions = 1
+	}
+	if f := t.follow; f != nil && f.like != "" && t.corefilePolicy(f.like) == nil {
+		return nil, fmt.Errorf("%s:%d - Error during parsing: follow: like %q: no such policy in this block", c.File(), f.line, f.like)
+	}
+	if t.follow != nil && len(t.order) == 0 {
+		return nil, fmt.Errorf("%s:%d - Error during parsing: follow needs a policy in this block, which the policies it adds are served like", c.File(), t.follow.line)
 	}
 	t.zones = zonesOf(t.Zones, t.ns, t.mbox)
 	return t, nil

@@ -47,6 +47,8 @@ type Threatstop struct {
 	catalogKeys   map[string]bool // TSIG keys that may transfer the catalog zone
 	catalogSerial atomic.Uint32   // the catalog's serial: when this configuration started, or its members last changed
 	journal       journal         // recent versions, for IXFR
+	config        *configZone     // the policies' definitions, for edges that follow them
+	follow        *follower       // the aggregator's configuration zone this edge follows; nil: none
 	listPage      int             // the most entries a list page holds
 	renotify      *time.Timer     // the catalog's second NOTIFY after a start
 
@@ -78,6 +80,9 @@ func (t *Threatstop) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.
 	}
 	q := r.Question[0]
 	name := strings.ToLower(q.Name) // no allocation unless the name has upper case
+	if r.Opcode == dns.OpcodeNotify && t.follow != nil && name == t.follow.src.Zone {
+		return t.follow.notify(w, r)
+	}
 	if z := t.match(name); z != nil {
 		return t.serveZone(ctx, w, r, z, name, q.Qtype, q.Qclass)
 	}
@@ -109,6 +114,9 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 	}
 	if label == catalogLabel && inner == "" {
 		return t.serveCatalog(ctx, w, r, z, name, qtype)
+	}
+	if label == configLabel && inner == "" {
+		return t.serveConfig(ctx, w, r, z, name, qtype)
 	}
 	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
 		return t.refuse(w, r)
@@ -203,6 +211,11 @@ func (t *Threatstop) update(old, next *state.State) {
 	}
 	t.journal.add(next)
 	t.notify(old, next)
+	if t.config.update(next, t.block.Index, uint32(time.Now().Unix())) && t.notifier != nil {
+		for _, z := range t.zones {
+			t.notifyZone(configLabel + "." + z.name)
+		}
+	}
 }
 
 // before is the policy called name in old (nil when old is nil or has none): this block's.

@@ -85,6 +85,9 @@ func (t *Threatstop) refuse(w dns.ResponseWriter, r *dns.Msg) (int, error) {
 func (t *Threatstop) transferCatalog(zone string, serial uint32) (<-chan []dns.RR, error) {
 	zone = strings.ToLower(dns.Fqdn(zone))
 	z := t.match(zone)
+	if z != nil && zone == configLabel+"."+z.name {
+		return t.transferConfig(z, serial), nil
+	}
 	if z == nil || zone != catalogLabel+"."+z.name {
 		return nil, transfer.ErrNotAuthoritative
 	}

@@ -390,6 +390,17 @@ func line(rr dns.RR) string {
 	return rr.String()
 }
 
+// Body is the zone held, as Fetch last handed it (nil before the first transfer): what a configuration
+// that takes over a source of the one before it starts from.
+func (a *AXFR) Body() []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.soa == nil {
+		return nil
+	}
+	return a.body()
+}
+
 func (a *AXFR) body() []byte {
 	n := len(a.Zone) + 64
 	for _, r := range a.records {

@@ -1,0 +1,403 @@
+package threatstop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
+	"github.com/threatstop/threatstop/plugin/pkg/source"
+	"github.com/threatstop/threatstop/plugin/pkg/state"
+	"github.com/threatstop/threatstop/plugin/threatfeed"
+)
+
+// An edge follows the aggregator's configuration zone (follow): it transfers it by AXFR, then by IXFR
+// when a NOTIFY comes or the SOA's refresh says so, and serves each policy it defines as defined there,
+// over the edge's own lists of the same names. A policy the zone defines and the edge's Corefile does
+// not is added, served like the block's first policy (its clients and transfer clients); a Corefile
+// policy takes the zone's definition while the zone holds it, and its Corefile one again when the zone
+// drops it. A zone that does not read, or defines no policy at all, changes nothing: the edge goes on
+// serving what it served.
+type follower struct {
+	src    *source.AXFR
+	except []string // policy name patterns (path.Match) the edge does not take
+	like   string   // the policy new ones are served like; "" the block's first
+	line   int
+
+	t       *Threatstop // the block it applies to
+	prev    *follower   // the follower of the configuration before, stopped by start
+	kick    chan struct{}
+	loaded  atomic.Bool // the zone was applied once
+	cancel  context.CancelFunc
+	done    sync.WaitGroup
+	added   map[string]bool // policies the zone added to the block (the run goroutine's alone)
+	applied uint32          // the serial applied last
+}
+
+// parseFollow parses "follow ZONE from ADDRESS[:PORT] [key NAME [ALGORITHM]] [{ except PATTERN...; like POLICY }]".
+func parseFollow(c *caddy.Controller) (*follower, error) {
+	f := &follower{line: c.Line(), kick: make(chan struct{}, 1)}
+	a, err := threatfeed.ParseAXFR(c, "follow")
+	if err != nil {
+		return nil, err
+	}
+	f.src = a
+	for c.NextBlock() {
+		switch c.Val() {
+		case "except":
+			args := c.RemainingArgs()
+			if len(args) == 0 {
+				return nil, c.ArgErr()
+			}
+			for _, p := range args {
+				if _, err := path.Match(p, ""); err != nil {
+					return nil, c.Errf("follow: except: bad pattern %q", p)
+				}
+			}
+			f.except = append(f.except, args...)
+		case "like":
+			args := c.RemainingArgs()
+			if len(args) != 1 {
+				return nil, c.ArgErr()
+			}
+			f.like = args[0]
+		default:
+			return nil, c.Errf("follow: unknown property %q", c.Val())
+		}
+	}
+	return f, nil
+}
+
+// excluded reports whether the edge leaves policy name to the aggregator alone.
+func (f *follower) excluded(name string) bool {
+	for _, p := range f.except {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// followed hands the source of a followed zone over across reloads, by block key: the new configuration
+// starts serving the definitions the last one held, with no transfer, and asks the primary when due.
+var followed = struct {
+	sync.Mutex
+	m map[string]*follower
+}{m: map[string]*follower{}}
+
+// start runs the follower until stop. It runs in OnStartup: the zone the configuration before held, when
+// it followed the same zone from the same primary with the same key, is applied before the server answers.
+// The follower before stops here (the source is not for two), and starts again if this configuration
+// fails to start (restartPrev).
+func (f *follower) start(t *Threatstop) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel, f.added, f.t = cancel, map[string]bool{}, t
+	followed.Lock()
+	if prev := followed.m[t.block.Key]; prev != nil && prev != f && prev.src.String() == f.src.String() && prev.src.Secret == f.src.Secret && prev.src.Algo == f.src.Algo {
+		prev.stop()
+		f.src, f.prev = prev.src, prev
+	}
+	followed.m[t.block.Key] = f
+	followed.Unlock()
+	if body := f.src.Body(); body != nil {
+		serial, _, _ := f.src.Held()
+		if err := f.apply(t, body, serial); err != nil {
+			log.Errorf("follow %s: serial %d, held before the reload: %v", f.src.Zone, serial, err)
+		}
+	}
+	f.done.Add(1)
+	go func() {
+		defer f.done.Done()
+		f.run(ctx, t)
+	}()
+}
+
+func (f *follower) stop() {
+	if f.cancel != nil {
+		f.cancel()
+		f.done.Wait()
+	}
+}
+
+// restartPrev starts the follower of the configuration before again: this one failed to start, and the
+// one before goes on serving.
+func (f *follower) restartPrev() {
+	f.stop()
+	if p := f.prev; p != nil {
+		f.prev = nil
+		p.start(p.t)
+	}
+}
+
+// followPoll is how often the follower asks its source whether the zone is due (the source answers from
+// memory until the SOA's refresh, or a NOTIFY, says to ask the primary); failures back off to
+// followBackoff.
+const (
+	followPoll    = time.Second
+	followBackoff = 30 * time.Second
+)
+
+func (f *follower) run(ctx context.Context, t *Threatstop) {
+	wait := followPoll
+	for {
+		body, err := f.src.Fetch(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			wait = followPoll
+			serial, how, _ := f.src.Held()
+			if err := f.apply(t, body, serial); err != nil {
+				followErrors.Inc()
+				log.Errorf("follow %s: serial %d (%s): %v; still serving the definitions before it", f.src.Zone, serial, how, err)
+			} else {
+				log.Infof("follow %s: serial %d by %s", f.src.Zone, serial, how)
+			}
+		case errors.Is(err, source.ErrNotModified):
+			wait = followPoll
+		default:
+			followErrors.Inc()
+			log.Warningf("follow %s: %v", f.src.Zone, err)
+			wait = min(2*wait, followBackoff)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.kick:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// notify takes a NOTIFY for the followed zone: from its primary, the next fetch asks at once; from
+// anyone else, REFUSED.
+func (f *follower) notify(w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	var from net.IP
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		from = a.IP
+	case *net.TCPAddr:
+		from = a.IP
+	}
+	if from == nil || !f.src.Host().Equal(from) {
+		log.Warningf("NOTIFY for %s from %v refused: not the primary it is followed from", f.src.Zone, from)
+		m.Rcode = dns.RcodeRefused
+	} else {
+		f.src.Notify()
+		select {
+		case f.kick <- struct{}{}:
+		default: // a fetch is due already
+		}
+	}
+	w.WriteMsg(m)
+	return m.Rcode, nil
+}
+
+// definition is one policy as the configuration zone defines it: lists by name.
+type definition struct {
+	lists, allowLists []string
+	answers           map[string]string
+	actions           map[string]policy.Action
+	block, allow      []string
+}
+
+// parseConfigZone reads the body of the configuration zone (the zone as text, as source.AXFR hands
+// it) into definitions by policy name. Anything it cannot read fails it whole: a half-read zone would
+// drop what it did not read.
+func parseConfigZone(body []byte, zone string) (map[string]*definition, error) {
+	defs := map[string]*definition{}
+	def := func(name string) (*definition, error) {
+		if !policyNameRE.MatchString(name) || reserved[name] {
+			return nil, fmt.Errorf("%q is not a policy name", name)
+		}
+		d := defs[name]
+		if d == nil {
+			d = &definition{answers: map[string]string{}, actions: map[string]policy.Action{}}
+			defs[name] = d
+		}
+		return d, nil
+	}
+	version := ""
+	zp := dns.NewZoneParser(strings.NewReader(string(body)), zone, "")
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		txt, isTXT := rr.(*dns.TXT)
+		if !isTXT {
+			continue // the SOA and NS at the apex
+		}
+		owner := strings.ToLower(txt.Hdr.Name)
+		rel, ok := strings.CutSuffix(owner, "."+zone)
+		if !ok {
+			return nil, fmt.Errorf("%s is outside the zone", owner)
+		}
+		if rel == "version" {
+			version = strings.Join(txt.Txt, " ")
+			continue
+		}
+		labels := strings.Split(rel, ".")
+		if labels[len(labels)-1] != "policies" || len(labels) < 2 || len(labels) > 3 {
+			continue // a record of a later version of the layout
+		}
+		d, err := def(labels[len(labels)-2])
+		if err != nil {
+			return nil, err
+		}
+		if len(labels) == 3 {
+			if len(txt.Txt) != 1 {
+				return nil, fmt.Errorf("%s: one entry a record", owner)
+			}
+			e := txt.Txt[0]
+			if err := policy.ValidEntry(e); err != nil {
+				return nil, fmt.Errorf("%s: %v", owner, err)
+			}
+			switch labels[0] {
+			case "block":
+				d.block = append(d.block, e)
+			case "allow":
+				d.allow = append(d.allow, e)
+			}
+			continue
+		}
+		if len(txt.Txt) == 0 {
+			return nil, fmt.Errorf("%s: an empty directive", owner)
+		}
+		args := txt.Txt[1:]
+		switch txt.Txt[0] {
+		case "lists":
+			d.lists = append(d.lists, args...)
+		case "allow_lists":
+			d.allowLists = append(d.allowLists, args...)
+		case "answer":
+			if len(args) != 2 {
+				return nil, fmt.Errorf("%s: answer needs a category and an address", owner)
+			}
+			if _, err := policy.ParseAnswer(args[1]); err != nil {
+				return nil, fmt.Errorf("%s: %v", owner, err)
+			}
+			d.answers[args[0]] = args[1]
+		case "action":
+			if len(args) < 2 {
+				return nil, fmt.Errorf("%s: action needs a category and a kind", owner)
+			}
+			a, err := policy.ParseAction(args[1:])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", owner, err)
+			}
+			d.actions[args[0]] = a
+		}
+	}
+	if err := zp.Err(); err != nil {
+		return nil, err
+	}
+	if version != configVersion {
+		return nil, fmt.Errorf("layout version %q, this server reads %q", version, configVersion)
+	}
+	return defs, nil
+}
+
+// config is the definition as a Config over the lists of cat; missing are the lists it names that cat
+// lacks (the edge has no feed of that name), which the edge serves without.
+func (d *definition) config(name string, cat policy.Catalog) (cfg policy.Config, missing []string) {
+	ids := func(names []string) []int {
+		var out []int
+		for _, n := range names {
+			i := slices.IndexFunc(cat, func(l snapshot.ListInfo) bool { return l.Name == n })
+			if i < 0 {
+				missing = append(missing, n)
+				continue
+			}
+			out = append(out, i)
+		}
+		return out
+	}
+	cfg = policy.Config{Name: name, Block: ids(d.lists), Allow: ids(d.allowLists), Blocked: d.block, Allowed: d.allow, Answers: d.answers, Actions: d.actions}
+	return cfg, missing
+}
+
+// sameConfig reports whether two definitions serve alike: they render to the same records.
+func sameConfig(a *policy.Config, ca policy.Catalog, b *policy.Config, cb policy.Catalog) bool {
+	ra, rb := configRecords(a, ca), configRecords(b, cb)
+	return slices.EqualFunc(ra, rb, func(x, y confRec) bool { return x.key() == y.key() })
+}
+
+// apply makes the block serve the definitions of the zone's body, in one State.
+func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
+	defs, err := parseConfigZone(body, f.src.Zone)
+	if err != nil {
+		return err
+	}
+	if len(defs) == 0 {
+		return errors.New("the zone defines no policy")
+	}
+	st := t.store.Load()
+	block := st.Blocks[t.block.Index]
+	like := f.like
+	if like == "" && len(t.order) > 0 {
+		like = t.order[0].Name
+	}
+	var changes []state.Change
+	missing := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(defs)) {
+		if f.excluded(name) {
+			continue
+		}
+		cfg, lack := defs[name].config(name, st.Catalog)
+		for _, l := range lack {
+			missing[l] = true
+		}
+		cur := block.Policy(name)
+		if cur == nil && block.Policy(like) == nil {
+			return fmt.Errorf("policy %s: no policy %q to serve it like", name, like)
+		}
+		if cur != nil && sameConfig(&cur.Config, st.Catalog, &cfg, st.Catalog) {
+			continue
+		}
+		if cur == nil {
+			f.added[name] = true
+		}
+		changes = append(changes, state.Change{Config: cfg, Like: like})
+	}
+	gone := func(name string) bool { _, ok := defs[name]; return !ok || f.excluded(name) }
+	for name := range f.added {
+		if gone(name) && block.Policy(name) != nil {
+			changes = append(changes, state.Change{Config: policy.Config{Name: name}, Remove: true})
+		}
+	}
+	for _, p := range t.order { // the Corefile's policies the zone no longer defines: their own definition
+		if cur := block.Policy(p.Name); cur != nil && gone(p.Name) && !sameConfig(&cur.Config, st.Catalog, &p.Config, st.Catalog) {
+			changes = append(changes, state.Change{Config: p.Config})
+		}
+	}
+	if len(missing) > 0 {
+		log.Warningf("follow %s: its policies name lists this server has no feed of, served without them: %s",
+			f.src.Zone, strings.Join(slices.Sorted(maps.Keys(missing)), ", "))
+	}
+	if len(changes) > 0 {
+		if _, err := t.store.Apply(t.block.Index, changes); err != nil {
+			return err
+		}
+	}
+	for name := range f.added {
+		if gone(name) {
+			delete(f.added, name)
+		}
+	}
+	f.applied = serial
+	f.loaded.Store(true)
+	followSerial.WithLabelValues(f.src.Zone).Set(float64(serial))
+	return nil
+}
