@@ -2,6 +2,8 @@ package test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,9 +18,13 @@ import (
 // Edge replication: an aggregator threatstop loads the feed files and exports each list as the RPZ zone
 // of a one-list policy (x-LIST), signed with the edge's key; an edge threatstop has no feed file at all,
 // only axfr feeds of those zones, and the same customer policy over them. The edge must answer every
-// lookup as the aggregator does, and a feed change must reach it by NOTIFY and IXFR within 2 s.
+// lookup as the aggregator does, and a feed change must reach it by NOTIFY and IXFR within 2 s. The
+// policies' definitions travel the same way: the edge follows the aggregator's configuration zone, so a
+// change made through the aggregator's management API (an own entry, a choice of feeds, a new policy)
+// is answered by the edge within 2 s too.
 
 const (
+	edgeToken  = "edge-demo-token-0123456789"
 	edgeKey    = "edge.key."
 	edgeSecret = "ZWRnZS1yZXBsaWNhLWtleS1vZi0zMi1ieXRlcy14eHg="
 )
@@ -48,7 +54,7 @@ func TestEdgeReplica(t *testing.T) {
 		fmt.Fprintf(&feeds, "        feed %s {\n            file %s\n            format %s\n            category %s\n        }\n", f.name, p, f.format, f.category)
 		fmt.Fprintf(&exports, "        policy x-%s {\n            lists %s\n            keys %s\n        }\n", f.name, f.name, edgeKey)
 	}
-	edgePort := freePort(t, true)
+	edgePort, apiPort := freePort(t, true), freePort(t, false)
 	agg := startCorefile(t, dir, "Corefile.aggregator", func() (string, int, int, int) {
 		port, ready, metrics := freePort(t, true), freePort(t, false), freePort(t, false)
 		return fmt.Sprintf(`threatstop.test:%[1]d {
@@ -66,9 +72,19 @@ func TestEdgeReplica(t *testing.T) {
         refresh 100ms
 %[7]s    }
     threatstop {
+        catalog_keys %[5]s
 %[8]s%[9]s    }
+    threatadmin {
+        listen 127.0.0.1:%[10]d
+        db %[11]s
+        customer demo {
+            policies demo
+            token %[12]s
+        }
+    }
 }
-`, port, ready, metrics, edgePort, edgeKey, edgeSecret, feeds.String(), edgePolicy, exports.String()), port, ready, metrics
+`, port, ready, metrics, edgePort, edgeKey, edgeSecret, feeds.String(), edgePolicy, exports.String(),
+			apiPort, filepath.Join(dir, "admin.db"), edgeToken), port, ready, metrics
 	})
 	for _, f := range edgeFeeds {
 		fmt.Fprintf(&axfr, "        feed %s {\n            axfr x-%s.rpz.threatstop.test from 127.0.0.1:%d key %s\n            category %s\n        }\n",
@@ -92,9 +108,12 @@ func TestEdgeReplica(t *testing.T) {
         refresh 1h
 %[6]s    }
     threatstop {
+        follow config.threatstop.test from 127.0.0.1:%[8]d key %[4]s {
+            except x-*
+        }
 %[7]s    }
 }
-`, edgePort, ready, metrics, edgeKey, edgeSecret, axfr.String(), edgePolicy), edgePort, ready, metrics
+`, edgePort, ready, metrics, edgeKey, edgeSecret, axfr.String(), edgePolicy, agg.Port), edgePort, ready, metrics
 	})
 
 	queries := []string{
@@ -154,6 +173,52 @@ func TestEdgeReplica(t *testing.T) {
 	if !regexp.MustCompile(`feed spam: zone x-spam\.rpz\.threatstop\.test\. at serial \d+ by IXFR \(\d+ records of differences\)`).MatchString(edge.Output()) {
 		t.Errorf("the change did not come by IXFR:\n%s", lastLines(edge.Output(), 20))
 	}
+	// Definitions: every change through the aggregator's API is answered by the edge within 2 s, by its
+	// configuration zone (NOTIFY, then IXFR); then both answer alike again.
+	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1", apiPort)
+	rcode := func(name string, want int) func() string {
+		return func() string {
+			if r := edge.Query(t, name+".threatstop.test.", dns.TypeA); r.Rcode != want {
+				return fmt.Sprintf("the edge answers %s for %s, want %s", dns.RcodeToString[r.Rcode], name, dns.RcodeToString[want])
+			}
+			return ""
+		}
+	}
+	steps := []struct {
+		what, method, path, body string
+		check                    func() string
+	}{
+		{"an own block entry", "POST", "/policies/demo/block", `{"value":"198.51.100.7"}`, rcode("7.100.51.198.demo", dns.RcodeSuccess)},
+		{"the entry removed", "DELETE", "/policies/demo/block/198.51.100.7", "", rcode("7.100.51.198.demo", dns.RcodeNameError)},
+		{"an allow entry", "POST", "/policies/demo/allow", `{"value":"81.2.69.7"}`, rcode("7.69.2.81.demo", dns.RcodeNameError)},
+		{"feeds chosen", "PUT", "/policies/demo/selection", `{"lists":["spam","wild"],"answers":{"fraud":"127.0.0.4"}}`, rcode("bad.example.com.demo", dns.RcodeNameError)},
+		{"a new policy", "POST", "/policies", `{"name":"branch","block":["203.0.113.9"]}`, rcode("9.113.0.203.branch", dns.RcodeSuccess)},
+		{"the new policy deleted", "DELETE", "/policies/branch", "", rcode("9.113.0.203.branch", dns.RcodeNameError)},
+	}
+	for _, st := range steps {
+		if code := edgeCall(t, st.method, api+st.path, st.body); code/100 != 2 {
+			t.Fatalf("%s: %s %s: %d", st.what, st.method, st.path, code)
+		}
+		start := time.Now()
+		eventually(t, 2*time.Second, st.check)
+		t.Logf("%s: answered by the edge %s after the API call", st.what, time.Since(start).Round(time.Millisecond))
+		if diff := same(); diff != "" {
+			t.Errorf("after %s: %s", st.what, diff)
+		}
+		if st.what == "a new policy" {
+			for _, q := range []string{"9.113.0.203.branch", "4.3.2.1.branch", "1.0.55.44.branch", "bad.example.com.branch", "8.8.8.8.branch"} {
+				for _, qt := range []uint16{dns.TypeA, dns.TypeTXT} {
+					if a, e := answerText(agg.Query(t, q+".threatstop.test.", qt)), answerText(edge.Query(t, q+".threatstop.test.", qt)); a != e {
+						t.Errorf("%s %s: aggregator %s, edge %s", q, dns.TypeToString[qt], a, e)
+					}
+				}
+			}
+		}
+	}
+	if !regexp.MustCompile(`follow config\.threatstop\.test\.: serial \d+ by IXFR \(\d+ records of differences\)`).MatchString(edge.Output()) {
+		t.Errorf("the definitions did not come by IXFR:\n%s", lastLines(edge.Output(), 20))
+	}
+
 	// Only the primary may NOTIFY: a NOTIFY from 127.0.0.2 is refused.
 	m := new(dns.Msg)
 	m.SetNotify("x-spam.rpz.threatstop.test.")
@@ -161,6 +226,23 @@ func TestEdgeReplica(t *testing.T) {
 	if err != nil || r.Rcode != dns.RcodeRefused {
 		t.Errorf("NOTIFY from 127.0.0.2: %v, %v; want REFUSED", r, err)
 	}
+}
+
+// edgeCall calls the aggregator's API as customer demo and returns the status.
+func edgeCall(t *testing.T, method, url, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+edgeToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // answerText is a reply's rcode and its answer records, sorted, without TTLs.

@@ -200,7 +200,7 @@ func (a *Admin) createPolicy(w http.ResponseWriter, r *http.Request, g grant) {
 		return
 	}
 	if !nameRE.MatchString(np.Name) || threatstop.Reserved(np.Name) {
-		writeError(w, http.StatusBadRequest, "a policy's name is one DNS label of lowercase letters, digits and '-' (not rpz or catalog)")
+		writeError(w, http.StatusBadRequest, "a policy's name is one DNS label of lowercase letters, digits and '-' (not rpz, catalog or config)")
 		return
 	}
 	owner := np.Customer

@@ -52,7 +52,7 @@ func followFeeds(t *testing.T, dir string) string {
 
 // startFollow starts an aggregator with three policies and an edge that follows its configuration zone,
 // with a policy of its own (base, the template) and a Corefile demo of another definition.
-func startFollow(t *testing.T) (agg, edge *coretest.Server, aggText string) {
+func startFollow(t *testing.T) (agg, edge *coretest.Server, aggText, edgeText string) {
 	t.Helper()
 	dir := t.TempDir()
 	feeds := followFeeds(t, dir)
@@ -90,13 +90,13 @@ func startFollow(t *testing.T) (agg, edge *coretest.Server, aggText string) {
 `
 	agg = coretest.Start(t, aggText)
 	_, port, _ := net.SplitHostPort(edgeAddr)
-	edge = coretest.Start(t, `threatstop.local:`+port+` {
+	edgeText = `threatstop.local:` + port + ` {
     bind 127.0.0.1
     tsig {
-        secret `+cfgKey+` `+cfgSecret+`
+        secret ` + cfgKey + ` ` + cfgSecret + `
     }
-`+followFeeds(t, t.TempDir())+`    threatstop {
-        follow config.threatstop.local from `+aggAddr+` key `+cfgKey+` {
+` + followFeeds(t, t.TempDir()) + `    threatstop {
+        follow config.threatstop.local from ` + aggAddr + ` key ` + cfgKey + ` {
             except x-*
         }
         policy base {
@@ -107,8 +107,9 @@ func startFollow(t *testing.T) (agg, edge *coretest.Server, aggText string) {
         }
     }
 }
-`)
-	return agg, edge, aggText
+`
+	edge = coretest.Start(t, edgeText)
+	return agg, edge, aggText, edgeText
 }
 
 // configXfr transfers the aggregator's configuration zone (an IXFR from serial unless it is 0), signed
@@ -174,7 +175,7 @@ func rcodeIs(s *coretest.Server, t *testing.T, name string, rcode int) string {
 // TestConfigZone: the aggregator's configuration zone holds every policy's definition, goes only to
 // catalog keys, and moves its serial only when a definition changes; an IXFR carries only that change.
 func TestConfigZone(t *testing.T) {
-	agg, _, aggText := startFollow(t)
+	agg, _, aggText, _ := startFollow(t)
 	rrs, err := configXfr(t, agg, cfgKey, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +255,7 @@ func TestConfigZone(t *testing.T) {
 // a policy added, one removed) within 2 s, by NOTIFY and IXFR; a Corefile policy of the edge that the
 // aggregator drops goes back to the edge's definition. A NOTIFY from anyone but the primary is REFUSED.
 func TestFollow(t *testing.T) {
-	agg, edge, _ := startFollow(t)
+	agg, edge, _, edgeText := startFollow(t)
 	waitFor(t, "the first transfer", func() string { return rcodeIs(edge, t, "1.2.0.192.demo.threatstop.local.", dns.RcodeSuccess) })
 	same := func(names ...string) string {
 		for _, n := range names {
@@ -301,6 +302,15 @@ func TestFollow(t *testing.T) {
 		}
 		return same("fresh.example.fresh", "2.10.188.5.fresh", "8.8.8.8.fresh")
 	})
+	// A reload of the edge serves what it followed from the start, before any transfer.
+	inst, err := edge.Inst.Restart(coretest.Input(edgeText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge.Inst = inst
+	if msg := rcodeIs(edge, t, "fresh.example.fresh.threatstop.local.", dns.RcodeSuccess); msg != "" {
+		t.Errorf("right after a reload of the edge: %s", msg)
+	}
 	if _, err := st.RemovePolicy(0, "fresh"); err != nil {
 		t.Fatal(err)
 	}
