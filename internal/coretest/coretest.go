@@ -81,6 +81,27 @@ func FreeAddr(tb testing.TB) string {
 	return l.Addr().String()
 }
 
+// FreeDNSAddr is a loopback address whose port is free for both TCP and UDP now, for a DNS server whose
+// address another server must know before it starts (with port 0, a server's UDP and TCP ports differ).
+func FreeDNSAddr(tb testing.TB) string {
+	tb.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		addr := l.Addr().String()
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err == nil {
+			u.Close()
+			return addr
+		}
+	}
+	tb.Fatal("no port free for both TCP and UDP")
+	return ""
+}
+
 // Exchange sends m over net ("udp" or "tcp") and returns the reply.
 func (s *Server) Exchange(tb testing.TB, net string, m *dns.Msg) *dns.Msg {
 	tb.Helper()

@@ -36,14 +36,16 @@ type follower struct {
 	like   string   // the policy new ones are served like; "" the block's first
 	line   int
 
-	t       *Threatstop // the block it applies to
-	prev    *follower   // the follower of the configuration before, stopped by start
-	kick    chan struct{}
-	loaded  atomic.Bool // the zone was applied once
-	cancel  context.CancelFunc
-	done    sync.WaitGroup
-	added   map[string]bool // policies the zone added to the block (the run goroutine's alone)
-	applied uint32          // the serial applied last
+	t      *Threatstop // the block it applies to
+	prev   *follower   // the follower of the configuration before, stopped by start
+	kick   chan struct{}
+	loaded atomic.Bool // the zone was applied once
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	// The run goroutine's alone:
+	added  map[string]bool // policies the zone added to the block
+	held   *heldZone       // the zone as last applied
+	resync bool            // the last version did not apply: read the next one whole
 }
 
 // parseFollow parses "follow ZONE from ADDRESS[:PORT] [key NAME [ALGORITHM]] [{ except PATTERN...; like POLICY }]".
@@ -208,6 +210,107 @@ func (f *follower) notify(w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	return m.Rcode, nil
 }
 
+// heldZone is the configuration zone as the follower read it: each policy's records by their key. It
+// is never changed once read: a change makes a new one that shares the policies it did not touch.
+type heldZone struct {
+	version string
+	recs    map[string]map[string]confRec // policy → record key → record
+}
+
+// readRecord reads one record of the zone: the policy it belongs to and the record; version is set for
+// the version record. A record of a later layout that this version does not know is skipped (ok false).
+func readRecord(rr dns.RR, zone string) (pol string, rec confRec, version string, ok bool, err error) {
+	txt, isTXT := rr.(*dns.TXT)
+	if !isTXT {
+		return "", confRec{}, "", false, nil // the SOA and NS at the apex
+	}
+	owner := strings.ToLower(txt.Hdr.Name)
+	rel, in := strings.CutSuffix(owner, "."+zone)
+	if !in {
+		return "", confRec{}, "", false, fmt.Errorf("%s is outside the zone", owner)
+	}
+	if rel == "version" {
+		return "", confRec{}, strings.Join(txt.Txt, " "), false, nil
+	}
+	labels := strings.Split(rel, ".")
+	if len(labels) < 2 || len(labels) > 3 || labels[len(labels)-1] != "policies" ||
+		len(labels) == 3 && labels[0] != "block" && labels[0] != "allow" {
+		return "", confRec{}, "", false, nil
+	}
+	pol = labels[len(labels)-2]
+	if !policyNameRE.MatchString(pol) || reserved[pol] {
+		return "", confRec{}, "", false, fmt.Errorf("%s: %q is not a policy name", owner, pol)
+	}
+	return pol, confRec{strings.TrimSuffix(rel, "."), txt.Txt}, "", true, nil
+}
+
+// readConfigZone reads the body of the configuration zone (the zone as text, as source.AXFR hands it).
+// Anything it cannot read fails it whole: a half-read zone would drop what it did not read.
+func readConfigZone(body []byte, zone string) (*heldZone, error) {
+	h := &heldZone{recs: map[string]map[string]confRec{}}
+	zp := dns.NewZoneParser(strings.NewReader(string(body)), zone, "")
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		pol, rec, version, ok, err := readRecord(rr, zone)
+		switch {
+		case err != nil:
+			return nil, err
+		case version != "":
+			h.version = version
+		case ok:
+			h.add(pol, rec)
+		}
+	}
+	if err := zp.Err(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *heldZone) add(pol string, rec confRec) {
+	m := h.recs[pol]
+	if m == nil {
+		m = map[string]confRec{}
+		h.recs[pol] = m
+	}
+	m[rec.key()] = rec
+}
+
+// patch returns the zone with the record lines del removed and add added (source.AXFR's Change), and
+// the policies they touch. The zone held is left as it was.
+func (h *heldZone) patch(del, add []string, zone string) (*heldZone, []string, error) {
+	next := &heldZone{version: h.version, recs: maps.Clone(h.recs)}
+	touched := map[string]bool{}
+	for i, lines := range [][]string{del, add} {
+		for _, l := range lines {
+			rr, err := dns.NewRR(l)
+			if err != nil {
+				return nil, nil, err
+			}
+			pol, rec, version, ok, err := readRecord(rr, zone)
+			switch {
+			case err != nil:
+				return nil, nil, err
+			case version != "" && i == 1:
+				next.version = version
+			case ok:
+				if !touched[pol] { // the first change of this policy: its own copy of its records
+					touched[pol] = true
+					next.recs[pol] = maps.Clone(next.recs[pol])
+				}
+				if i == 0 {
+					delete(next.recs[pol], rec.key())
+					if len(next.recs[pol]) == 0 {
+						delete(next.recs, pol)
+					}
+				} else {
+					next.add(pol, rec)
+				}
+			}
+		}
+	}
+	return next, slices.Sorted(maps.Keys(touched)), nil
+}
+
 // definition is one policy as the configuration zone defines it: lists by name.
 type definition struct {
 	lists, allowLists []string
@@ -216,67 +319,32 @@ type definition struct {
 	block, allow      []string
 }
 
-// parseConfigZone reads the body of the configuration zone (the zone as text, as source.AXFR hands
-// it) into definitions by policy name. Anything it cannot read fails it whole: a half-read zone would
-// drop what it did not read.
-func parseConfigZone(body []byte, zone string) (map[string]*definition, error) {
-	defs := map[string]*definition{}
-	def := func(name string) (*definition, error) {
-		if !policyNameRE.MatchString(name) || reserved[name] {
-			return nil, fmt.Errorf("%q is not a policy name", name)
-		}
-		d := defs[name]
-		if d == nil {
-			d = &definition{answers: map[string]string{}, actions: map[string]policy.Action{}}
-			defs[name] = d
-		}
-		return d, nil
-	}
-	version := ""
-	zp := dns.NewZoneParser(strings.NewReader(string(body)), zone, "")
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		txt, isTXT := rr.(*dns.TXT)
-		if !isTXT {
-			continue // the SOA and NS at the apex
-		}
-		owner := strings.ToLower(txt.Hdr.Name)
-		rel, ok := strings.CutSuffix(owner, "."+zone)
-		if !ok {
-			return nil, fmt.Errorf("%s is outside the zone", owner)
-		}
-		if rel == "version" {
-			version = strings.Join(txt.Txt, " ")
-			continue
-		}
-		labels := strings.Split(rel, ".")
-		if labels[len(labels)-1] != "policies" || len(labels) < 2 || len(labels) > 3 {
-			continue // a record of a later version of the layout
-		}
-		d, err := def(labels[len(labels)-2])
-		if err != nil {
-			return nil, err
-		}
-		if len(labels) == 3 {
-			if len(txt.Txt) != 1 {
+// definitionOf reads the records of one policy. A record it cannot read fails the policy, and so the
+// version of the zone.
+func definitionOf(pol string, recs map[string]confRec) (*definition, error) {
+	d := &definition{answers: map[string]string{}, actions: map[string]policy.Action{}}
+	for _, r := range recs {
+		owner := r.owner + "." + configLabel
+		if r.owner != pol+".policies" { // block.POLICY.policies, allow.POLICY.policies
+			if len(r.txt) != 1 {
 				return nil, fmt.Errorf("%s: one entry a record", owner)
 			}
-			e := txt.Txt[0]
+			e := r.txt[0]
 			if err := policy.ValidEntry(e); err != nil {
 				return nil, fmt.Errorf("%s: %v", owner, err)
 			}
-			switch labels[0] {
-			case "block":
+			if strings.HasPrefix(r.owner, "block.") {
 				d.block = append(d.block, e)
-			case "allow":
+			} else {
 				d.allow = append(d.allow, e)
 			}
 			continue
 		}
-		if len(txt.Txt) == 0 {
+		if len(r.txt) == 0 {
 			return nil, fmt.Errorf("%s: an empty directive", owner)
 		}
-		args := txt.Txt[1:]
-		switch txt.Txt[0] {
+		args := r.txt[1:]
+		switch r.txt[0] {
 		case "lists":
 			d.lists = append(d.lists, args...)
 		case "allow_lists":
@@ -300,11 +368,27 @@ func parseConfigZone(body []byte, zone string) (map[string]*definition, error) {
 			d.actions[args[0]] = a
 		}
 	}
-	if err := zp.Err(); err != nil {
+	slices.Sort(d.block)
+	slices.Sort(d.allow)
+	return d, nil
+}
+
+// parseConfigZone reads a whole zone body into definitions by policy name.
+func parseConfigZone(body []byte, zone string) (map[string]*definition, error) {
+	h, err := readConfigZone(body, zone)
+	if err != nil {
 		return nil, err
 	}
-	if version != configVersion {
-		return nil, fmt.Errorf("layout version %q, this server reads %q", version, configVersion)
+	if h.version != configVersion {
+		return nil, fmt.Errorf("layout version %q, this server reads %q", h.version, configVersion)
+	}
+	defs := make(map[string]*definition, len(h.recs))
+	for pol, recs := range h.recs {
+		d, err := definitionOf(pol, recs)
+		if err != nil {
+			return nil, err
+		}
+		defs[pol] = d
 	}
 	return defs, nil
 }
@@ -334,14 +418,40 @@ func sameConfig(a *policy.Config, ca policy.Catalog, b *policy.Config, cb policy
 	return slices.EqualFunc(ra, rb, func(x, y confRec) bool { return x.key() == y.key() })
 }
 
-// apply makes the block serve the definitions of the zone's body, in one State.
+// apply makes the block serve the zone's new version, in one State: after an IXFR, only the policies its
+// records touch are read again. A version that does not read changes nothing, and the next one is read
+// whole.
 func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
-	defs, err := parseConfigZone(body, f.src.Zone)
+	whole, del, add := f.src.Change()
+	var next *heldZone
+	var touched []string // nil with a whole zone: every policy of either version
+	var err error
+	if whole || f.held == nil || f.resync {
+		next, err = readConfigZone(body, f.src.Zone)
+	} else {
+		next, touched, err = f.held.patch(del, add, f.src.Zone)
+	}
+	f.resync = true // until this version applies
 	if err != nil {
 		return err
 	}
-	if len(defs) == 0 {
+	switch {
+	case next.version != configVersion:
+		return fmt.Errorf("layout version %q, this server reads %q", next.version, configVersion)
+	case len(next.recs) == 0:
 		return errors.New("the zone defines no policy")
+	}
+	if touched == nil {
+		names := map[string]bool{}
+		for n := range next.recs {
+			names[n] = true
+		}
+		if f.held != nil {
+			for n := range f.held.recs {
+				names[n] = true
+			}
+		}
+		touched = slices.Sorted(maps.Keys(names))
 	}
 	st := t.store.Load()
 	block := st.Blocks[t.block.Index]
@@ -351,36 +461,38 @@ func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
 	}
 	var changes []state.Change
 	missing := map[string]bool{}
-	for _, name := range slices.Sorted(maps.Keys(defs)) {
+	for _, name := range touched {
 		if f.excluded(name) {
 			continue
 		}
-		cfg, lack := defs[name].config(name, st.Catalog)
+		cur := block.Policy(name)
+		recs, defined := next.recs[name]
+		if !defined {
+			switch {
+			case f.added[name] && cur != nil:
+				changes = append(changes, state.Change{Config: policy.Config{Name: name}, Remove: true})
+			case cur != nil: // a Corefile policy the zone no longer defines: its own definition
+				if p := t.corefilePolicy(name); p != nil && !sameConfig(&cur.Config, st.Catalog, &p.Config, st.Catalog) {
+					changes = append(changes, state.Change{Config: p.Config})
+				}
+			}
+			continue
+		}
+		d, err := definitionOf(name, recs)
+		if err != nil {
+			return err
+		}
+		cfg, lack := d.config(name, st.Catalog)
 		for _, l := range lack {
 			missing[l] = true
 		}
-		cur := block.Policy(name)
 		if cur == nil && block.Policy(like) == nil {
 			return fmt.Errorf("policy %s: no policy %q to serve it like", name, like)
 		}
 		if cur != nil && sameConfig(&cur.Config, st.Catalog, &cfg, st.Catalog) {
 			continue
 		}
-		if cur == nil {
-			f.added[name] = true
-		}
 		changes = append(changes, state.Change{Config: cfg, Like: like})
-	}
-	gone := func(name string) bool { _, ok := defs[name]; return !ok || f.excluded(name) }
-	for name := range f.added {
-		if gone(name) && block.Policy(name) != nil {
-			changes = append(changes, state.Change{Config: policy.Config{Name: name}, Remove: true})
-		}
-	}
-	for _, p := range t.order { // the Corefile's policies the zone no longer defines: their own definition
-		if cur := block.Policy(p.Name); cur != nil && gone(p.Name) && !sameConfig(&cur.Config, st.Catalog, &p.Config, st.Catalog) {
-			changes = append(changes, state.Change{Config: p.Config})
-		}
 	}
 	if len(missing) > 0 {
 		log.Warningf("follow %s: its policies name lists this server has no feed of, served without them: %s",
@@ -391,12 +503,15 @@ func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
 			return err
 		}
 	}
-	for name := range f.added {
-		if gone(name) {
-			delete(f.added, name)
+	for _, ch := range changes {
+		switch {
+		case ch.Remove:
+			delete(f.added, ch.Config.Name)
+		case t.corefilePolicy(ch.Config.Name) == nil:
+			f.added[ch.Config.Name] = true
 		}
 	}
-	f.applied = serial
+	f.held, f.resync = next, false
 	f.loaded.Store(true)
 	followSerial.WithLabelValues(f.src.Zone).Set(float64(serial))
 	return nil

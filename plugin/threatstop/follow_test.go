@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ const (
 var cfgSecrets = map[string]string{cfgKey: cfgSecret, polKey: polSecret}
 
 // followFeeds writes the two feeds both servers load (the edge's lists have the aggregator's names).
-func followFeeds(t *testing.T, dir string) string {
+func followFeeds(t testing.TB, dir string) string {
 	t.Helper()
 	for name, body := range map[string]string{"drop.txt": "5.188.10.0/24 ; SBL1\n", "bad.txt": "bad.example\n"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -52,12 +53,18 @@ func followFeeds(t *testing.T, dir string) string {
 
 // startFollow starts an aggregator with three policies and an edge that follows its configuration zone,
 // with a policy of its own (base, the template) and a Corefile demo of another definition.
-func startFollow(t *testing.T) (agg, edge *coretest.Server, aggText, edgeText string) {
+func startFollow(t testing.TB, extra string) (agg, edge *coretest.Server, aggText, edgeText string) {
+	return startFollowing(t, extra, false)
+}
+
+// startFollowing is startFollow, the edge first when edgeFirst (it takes the zone once the aggregator's
+// start-up NOTIFY comes).
+func startFollowing(t testing.TB, extra string, edgeFirst bool) (agg, edge *coretest.Server, aggText, edgeText string) {
 	t.Helper()
 	dir := t.TempDir()
 	feeds := followFeeds(t, dir)
 	// Fixed ports: with port 0, a server's UDP and TCP ports differ, and SOA queries go over UDP.
-	edgeAddr, aggAddr := coretest.FreeAddr(t), coretest.FreeAddr(t)
+	edgeAddr, aggAddr := coretest.FreeDNSAddr(t), coretest.FreeDNSAddr(t)
 	_, aggPort, _ := net.SplitHostPort(aggAddr)
 	aggText = `threatstop.local:` + aggPort + ` {
     bind 127.0.0.1
@@ -85,10 +92,9 @@ func startFollow(t *testing.T) (agg, edge *coretest.Server, aggText, edgeText st
         policy x-drop {
             lists drop
         }
-    }
+` + extra + `    }
 }
 `
-	agg = coretest.Start(t, aggText)
 	_, port, _ := net.SplitHostPort(edgeAddr)
 	edgeText = `threatstop.local:` + port + ` {
     bind 127.0.0.1
@@ -108,7 +114,13 @@ func startFollow(t *testing.T) (agg, edge *coretest.Server, aggText, edgeText st
     }
 }
 `
-	edge = coretest.Start(t, edgeText)
+	if edgeFirst {
+		edge = coretest.Start(t, edgeText)
+		agg = coretest.Start(t, aggText)
+	} else {
+		agg = coretest.Start(t, aggText)
+		edge = coretest.Start(t, edgeText)
+	}
 	return agg, edge, aggText, edgeText
 }
 
@@ -175,7 +187,7 @@ func rcodeIs(s *coretest.Server, t *testing.T, name string, rcode int) string {
 // TestConfigZone: the aggregator's configuration zone holds every policy's definition, goes only to
 // catalog keys, and moves its serial only when a definition changes; an IXFR carries only that change.
 func TestConfigZone(t *testing.T) {
-	agg, _, aggText, _ := startFollow(t)
+	agg, _, aggText, _ := startFollow(t, "")
 	rrs, err := configXfr(t, agg, cfgKey, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +267,7 @@ func TestConfigZone(t *testing.T) {
 // a policy added, one removed) within 2 s, by NOTIFY and IXFR; a Corefile policy of the edge that the
 // aggregator drops goes back to the edge's definition. A NOTIFY from anyone but the primary is REFUSED.
 func TestFollow(t *testing.T) {
-	agg, edge, _, edgeText := startFollow(t)
+	agg, edge, _, edgeText := startFollow(t, "")
 	waitFor(t, "the first transfer", func() string { return rcodeIs(edge, t, "1.2.0.192.demo.threatstop.local.", dns.RcodeSuccess) })
 	same := func(names ...string) string {
 		for _, n := range names {
@@ -339,4 +351,78 @@ func TestFollow(t *testing.T) {
 
 func coretestGauge(t *testing.T, name, zone string) float64 {
 	return coretest.Counter(t, name, map[string]string{"zone": zone})
+}
+
+// BenchmarkFollow: with 10,000 policies on the aggregator (its Corefile's), the first transfer of all
+// of them to the edge (first-ms, from the start of both until the edge answers the last), and the time
+// from an edit on the aggregator to the edge's answer (NOTIFY, IXFR, the change read and applied on the
+// edge). The servers are started once for every round of the benchmark.
+func BenchmarkFollow(b *testing.B) {
+	const n = 10_000
+	fb := &followBench
+	waitEdge := func(name string, rcode int, limit time.Duration, from time.Time) time.Duration {
+		c := &dns.Client{Timeout: 500 * time.Millisecond}
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		for {
+			if r, _, err := c.Exchange(m, fb.edge.UDP); err == nil && r.Rcode == rcode {
+				return time.Since(from)
+			}
+			if time.Since(from) > limit {
+				b.Fatalf("%s: not answered after %s", name, limit)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	fb.once.Do(func() {
+		var extra strings.Builder
+		for i := range n {
+			fmt.Fprintf(&extra, "        policy c%05d {\n            lists drop\n            block 10.%d.%d.1\n        }\n", i, i/256, i%256)
+		}
+		// The edge first: in one process the two servers share their metric series, and an edge started
+		// second would first drop the series of the aggregator's 10,000 policies as its own removed ones.
+		start := time.Now()
+		fb.agg, fb.edge, _, _ = startFollowing(noCleanup{b}, extra.String(), true)
+		fb.first = waitEdge(fmt.Sprintf("1.%d.%d.10.c%05d.threatstop.local.", (n-1)%256, (n-1)/256, n-1), dns.RcodeSuccess, 60*time.Second, start)
+	})
+	st := state.FromInstance(fb.agg.Inst)
+	var took []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fb.edits++
+		e := fb.edits
+		entry := fmt.Sprintf("198.51.%d.%d", e/256%256, e%256)
+		name := fmt.Sprintf("c%05d", e%n)
+		start := time.Now()
+		if _, err := st.Edit(0, name, func(c *policy.Config) error { c.Blocked = append(c.Blocked, entry); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		q := fmt.Sprintf("%d.%d.51.198.%s.threatstop.local.", e%256, e/256%256, name)
+		took = append(took, waitEdge(q, dns.RcodeSuccess, 5*time.Second, start))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(fb.first.Milliseconds()), "first-ms")
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+var followBench struct {
+	once      sync.Once
+	agg, edge *coretest.Server
+	first     time.Duration
+	edits     int
+}
+
+// noCleanup is a testing.TB whose cleanups never run: servers kept for every round of a benchmark.
+type noCleanup struct{ testing.TB }
+
+func (noCleanup) Cleanup(func()) {}
+
+func (n noCleanup) TempDir() string {
+	dir, err := os.MkdirTemp("", "follow-bench")
+	if err != nil {
+		n.Fatal(err)
+	}
+	return dir
 }

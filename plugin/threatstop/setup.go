@@ -62,10 +62,15 @@ func setup(c *caddy.Controller) error {
 		if err := t.checkTSIG(file, cfg.Handler("tsig")); err != nil {
 			return plugin.Error(pluginName, err)
 		}
+		if t.follow != nil {
+			// Before start: the policies a reload's follower serves at once are then the configured
+			// ones, whose metric series stay.
+			t.follow.start(t)
+		}
 		t.start(store)
 		if n, ok := cfg.Handler("transfer").(notifier); ok {
 			t.notifier = n
-			if len(t.catalogKeys) > 0 { // a reload may have added or removed policies
+			if len(t.catalogKeys) > 0 { // a reload may have added or removed policies, or changed them
 				t.notifyCatalogs()
 				// On a reload the old configuration's servers stop only after this hook, and until then
 				// they may answer a secondary's SOA query with the old serial; the secondary would then
@@ -77,9 +82,6 @@ func setup(c *caddy.Controller) error {
 		t.config = takeOverConfig(t.block.Key)
 		store.Subscribe(t.update)
 		serveSerials(store)
-		if t.follow != nil {
-			t.follow.start(t)
-		}
 		return nil
 	})
 	c.OnRestartFailed(func() error {
@@ -163,9 +165,12 @@ func (t *Threatstop) start(store *state.Store) {
 	t.catalogSerial.Store(nextCatalogSerial(uint32(time.Now().Unix())))
 }
 
+// notifyCatalogs announces the catalog and the configuration zone: after a start, edges that follow the
+// configuration check it at once (one that could not reach this server retries only after a backoff).
 func (t *Threatstop) notifyCatalogs() {
 	for _, z := range t.zones {
 		t.notifyZone(catalogLabel + "." + z.name)
+		t.notifyZone(configLabel + "." + z.name)
 	}
 }
 

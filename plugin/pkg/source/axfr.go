@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -45,6 +46,20 @@ type AXFR struct {
 	lastOK  time.Time // when the zone was last known current
 	expired bool
 	last    string // how the zone was last brought up to date: AXFR or IXFR
+
+	// The last change: whole (an AXFR, or an IXFR answered with the zone), or the lines it removed and
+	// added, net of the steps between (a line added and removed again is in neither).
+	whole    bool
+	del, add []string
+}
+
+// Change is what the last Fetch that handed a body changed: the whole zone, or the record lines (as
+// the body writes them) it removed and added. A reader that keeps what it read of the zone applies these
+// instead of reading the whole body again.
+func (a *AXFR) Change() (whole bool, del, add []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.whole, slices.Clip(a.del), slices.Clip(a.add)
 }
 
 // DefaultAXFRTimeout bounds one transfer's dial and each read.
@@ -220,6 +235,7 @@ func (a *AXFR) full(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("AXFR: %w", err)
 	}
 	a.soa, a.records, a.last = soa, records, "AXFR"
+	a.whole, a.del, a.add = true, nil, nil
 	return a.body(), nil
 }
 
@@ -276,32 +292,53 @@ func (a *AXFR) incremental(ctx context.Context) ([]byte, error) {
 			return nil, fmt.Errorf("IXFR: %w", err)
 		}
 		a.soa, a.records, a.last = soa, records, "IXFR (the whole zone)"
+		a.whole, a.del, a.add = true, nil, nil
 		return a.body(), nil
 	}
-	records, err := a.apply(rrs, newSOA)
+	records, del, add, err := a.apply(rrs, newSOA)
 	if err != nil {
 		return nil, err
 	}
 	a.soa, a.records, a.last = newSOA, records, fmt.Sprintf("IXFR (%d records of differences)", len(rrs)-2)
+	a.whole, a.del, a.add = false, del, add
 	return a.body(), nil
 }
 
 // apply applies the difference sequences of an incremental answer (new SOA, then for each step the old
 // SOA, the records gone, the step's new SOA, the records added, and the new SOA again) to the records
-// held. Anything that does not fit (a step from another serial, a deletion of a record not held, no
-// closing SOA) is errInconsistent.
-func (a *AXFR) apply(rrs []dns.RR, newSOA *dns.SOA) ([]string, error) {
+// held, and returns the records with the lines removed and added, net of the steps. Anything that does
+// not fit (a step from another serial, a deletion of a record not held, no closing SOA) is
+// errInconsistent.
+func (a *AXFR) apply(rrs []dns.RR, newSOA *dns.SOA) (records, removed, added []string, err error) {
 	last, ok := rrs[len(rrs)-1].(*dns.SOA)
 	if !ok || last.Serial != newSOA.Serial || len(rrs) < 3 {
-		return nil, fmt.Errorf("%w: no closing SOA", errInconsistent)
+		return nil, nil, nil, fmt.Errorf("%w: no closing SOA", errInconsistent)
 	}
 	cur := a.records
 	serial := a.soa.Serial
 	var del, add []string
+	gone, came := map[string]bool{}, map[string]bool{} // the net change so far
 	flush := func() error {
 		slices.Sort(del)
 		slices.Sort(add)
-		next, err := mergeDiff(cur, slices.Compact(del), slices.Compact(add))
+		del, add = slices.Compact(del), slices.Compact(add)
+		next, err := mergeDiff(cur, del, add)
+		if err != nil {
+			return err
+		}
+		in := func(s []string, l string) bool { _, ok := slices.BinarySearch(s, l); return ok }
+		for _, l := range slices.Concat(del, add) {
+			switch was, is := in(cur, l), in(next, l); {
+			case was && !is && came[l]:
+				delete(came, l)
+			case was && !is:
+				gone[l] = true
+			case !was && is && gone[l]:
+				delete(gone, l)
+			case !was && is:
+				came[l] = true
+			}
+		}
 		cur, del, add = next, del[:0], add[:0]
 		return err
 	}
@@ -316,12 +353,12 @@ func (a *AXFR) apply(rrs []dns.RR, newSOA *dns.SOA) ([]string, error) {
 		switch {
 		case isSOA && phase == adding:
 			if err := flush(); err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 			fallthrough
 		case isSOA && phase == start:
 			if soa.Serial != serial {
-				return nil, fmt.Errorf("%w: a step from serial %d, the zone is at %d", errInconsistent, soa.Serial, serial)
+				return nil, nil, nil, fmt.Errorf("%w: a step from serial %d, the zone is at %d", errInconsistent, soa.Serial, serial)
 			}
 			phase = deleting
 		case isSOA:
@@ -331,20 +368,20 @@ func (a *AXFR) apply(rrs []dns.RR, newSOA *dns.SOA) ([]string, error) {
 		case phase == adding:
 			l := line(rr)
 			if strings.ContainsRune(l, '\n') {
-				return nil, fmt.Errorf("%w: %w", errInconsistent, notZoneData(rr))
+				return nil, nil, nil, fmt.Errorf("%w: %w", errInconsistent, notZoneData(rr))
 			}
 			add = append(add, l)
 		default:
-			return nil, fmt.Errorf("%w: a record outside any step", errInconsistent)
+			return nil, nil, nil, fmt.Errorf("%w: a record outside any step", errInconsistent)
 		}
 	}
 	if phase != adding || serial != newSOA.Serial {
-		return nil, fmt.Errorf("%w: the steps end at serial %d, not at the new serial %d", errInconsistent, serial, newSOA.Serial)
+		return nil, nil, nil, fmt.Errorf("%w: the steps end at serial %d, not at the new serial %d", errInconsistent, serial, newSOA.Serial)
 	}
 	if err := flush(); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return cur, nil
+	return cur, slices.Sorted(maps.Keys(gone)), slices.Sorted(maps.Keys(came)), nil
 }
 
 // mergeDiff returns cur without del and with add (all sorted, unique); every record of del must be in cur.

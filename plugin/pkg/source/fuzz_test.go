@@ -67,7 +67,7 @@ func FuzzIXFRApply(f *testing.F) {
 		}
 		a := &AXFR{Zone: testZone, soa: soaRR(1), records: slices.Sorted(maps.Keys(held))}
 		before := slices.Clone(a.records)
-		got, err := a.apply(rrs, newSOA)
+		got, del, add, err := a.apply(rrs, newSOA)
 		want, ok := applyModel(held, rrs, newSOA.Serial)
 		if !slices.Equal(a.records, before) {
 			t.Fatalf("apply changed the records held")
@@ -83,6 +83,21 @@ func FuzzIXFRApply(f *testing.F) {
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("apply:\n%q\nwant\n%q", got, want)
+		}
+		// The net change: exactly what was held and is gone, and what is new.
+		var wantDel, wantAdd []string
+		for _, l := range before {
+			if !slices.Contains(got, l) {
+				wantDel = append(wantDel, l)
+			}
+		}
+		for _, l := range got {
+			if !held[l] {
+				wantAdd = append(wantAdd, l)
+			}
+		}
+		if !slices.Equal(del, wantDel) || !slices.Equal(add, wantAdd) {
+			t.Fatalf("the change: removed %q, added %q; want %q, %q", del, add, wantDel, wantAdd)
 		}
 	})
 }
