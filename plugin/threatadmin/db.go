@@ -40,7 +40,7 @@ type createdPolicy struct {
 type adminDB struct {
 	*bolt.DB
 	mu      sync.Mutex
-	deltas  map[string]delta         // by policy name
+	deltas  map[string]*delta        // by policy name; never changed in place (policies created alike share one)
 	created map[string]createdPolicy // policies created through the API, by name
 	devices map[string]device        // by deviceID
 	lists   map[string]userList      // by listID
@@ -50,9 +50,18 @@ type adminDB struct {
 
 	// The selection of the last policy created and the version of the policy it was made like, for the
 	// next one made like it (Admin.create).
-	lastTmpl *state.Policy
-	lastSel  *selection
-	cur      *Admin // the Admin whose edits are served; nil: none yet
+	lastTmpl  *state.Policy
+	lastSel   *selection
+	lastDelta *delta // of the last policy created, when it had no own entries
+	cur       *Admin // the Admin whose edits are served; nil: none yet
+}
+
+// delta is policy p's delta, the zero one when it has none.
+func (db *adminDB) delta(p string) delta {
+	if d := db.deltas[p]; d != nil {
+		return *d
+	}
+	return delta{}
 }
 
 // dbs are the open databases, shared by the instances of a reload (bbolt locks its file).
@@ -72,10 +81,14 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		db.Close()
 		return nil, err
 	}
-	deltas, err := load[delta](db, bucketEdits)
+	stored, err := load[delta](db, bucketEdits)
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	deltas := make(map[string]*delta, len(stored))
+	for p, d := range stored {
+		deltas[p] = &d
 	}
 	created, err := load[createdPolicy](db, bucketPolicies)
 	if err != nil {

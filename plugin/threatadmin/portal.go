@@ -344,7 +344,7 @@ func (a *Admin) policyData(st *state.State, p *state.Policy) policyPageData {
 	}
 	a.bolt.mu.Lock()
 	var whole []string
-	if sel := a.bolt.deltas[p.Name].Selection; sel != nil {
+	if sel := a.bolt.delta(p.Name).Selection; sel != nil {
 		whole = sel.Categories
 	}
 	a.bolt.mu.Unlock()

@@ -342,8 +342,8 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 		a.base[sp.Name] = ownLists{block: canonicalAll(sp.Config.Blocked), allow: canonicalAll(sp.Config.Allowed)}
 		a.defined[sp.Name] = true
 	}
-	if len(block.Policies) > 0 && len(block.Policies[0].RPZOrigins) > 0 {
-		o := block.Policies[0].RPZOrigins[0] // POLICY.rpz.ZONE
+	if len(block.Policies) > 0 && len(block.Policies[0].RPZOrigins()) > 0 {
+		o := block.Policies[0].RPZOrigins()[0] // POLICY.rpz.ZONE
 		a.zone = o[strings.Index(o, ".rpz.")+len(".rpz."):]
 	}
 	// The policies created through the API, in the order they came; the Corefile's win over one of the
@@ -376,10 +376,11 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 	}
 	for _, sp := range store.Blocks()[a.block].Policies {
 		p := sp.Name
-		d, ok := db.deltas[p]
+		dp, ok := db.deltas[p]
 		if !ok {
 			continue
 		}
+		d := *dp
 		if d.Owner != "" && d.Owner != a.ownerLocked(p) {
 			log.Warningf("policy %s: its stored edits are customer %s's, and it is now %q's: not applied", p, d.Owner, a.ownerLocked(p))
 			continue
@@ -643,7 +644,7 @@ func (a *Admin) withLists(owner string, u *uses, list string, own []string) []st
 // deltaOf is policy p's stored delta to change, or a new one when it was made for another customer
 // (before the Corefile took the name): never carried over to this one. a.bolt.mu is held.
 func (a *Admin) deltaOf(p string) delta {
-	d := a.bolt.deltas[p]
+	d := a.bolt.delta(p)
 	if owner := a.ownerLocked(p); d.Owner != owner {
 		d = delta{Owner: owner}
 	}
@@ -665,12 +666,12 @@ func (a *Admin) commit(p string, d delta, rec audit, op func(*policy.Config) err
 	st, err := a.store.Edit(a.block, p, op)
 	if err != nil {
 		rec.Action = "revert"
-		if rerr := saveDelta(a.bolt.DB, p, a.bolt.deltas[p], rec); rerr != nil {
+		if rerr := saveDelta(a.bolt.DB, p, a.bolt.delta(p), rec); rerr != nil {
 			log.Errorf("policy %s: an edit that failed (%v) stays in %s (%v): a restart applies it", p, err, a.db, rerr)
 		}
 		return nil, err
 	}
-	a.bolt.deltas[p] = d
+	a.bolt.deltas[p] = &d
 	return st, nil
 }
 
@@ -744,7 +745,17 @@ func (a *Admin) create(who grant, from, owner, name, like string, block, allow [
 		}
 		return 0, err
 	}
-	a.bolt.created[name], a.bolt.deltas[name] = c, d // and no a.base entry: its base is empty
+	// Policies made one after another alike, without own entries, share one delta (10,000 such cost
+	// 200 bytes a policy less); an edit sets its own.
+	dp := &d
+	if last := a.bolt.lastDelta; len(block) == 0 && len(allow) == 0 {
+		if last != nil && last.Owner == d.Owner && last.Selection == d.Selection && last.Uses == nil &&
+			len(last.Block.Add)+len(last.Block.Del)+len(last.Allow.Add)+len(last.Allow.Del) == 0 {
+			dp = last
+		}
+		a.bolt.lastDelta = dp
+	}
+	a.bolt.created[name], a.bolt.deltas[name] = c, dp // and no a.base entry: its base is empty
 	return next.Serial(next.Blocks[a.block].Policy(name)), nil
 }
 
@@ -764,7 +775,7 @@ func (a *Admin) remove(who grant, from, name string) error {
 		return fmt.Errorf("not saved: %w", err)
 	}
 	if _, err := a.store.RemovePolicy(a.block, name); err != nil {
-		d := a.bolt.deltas[name]
+		d := a.bolt.delta(name)
 		rec.Action = "revert"
 		if rerr := saveCreated(a.bolt.DB, name, &c, &d, rec); rerr != nil {
 			log.Errorf("policy %s: a removal that failed (%v) stays in %s (%v)", name, err, a.db, rerr)

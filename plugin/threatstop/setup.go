@@ -122,12 +122,12 @@ func (t *Threatstop) bind(c *caddy.Controller, store *state.Store) error {
 	earlier := store.Blocks()
 	policies := make([]*state.Policy, len(t.order))
 	render := t.renderSum()
+	var suffixes []string // shared by the block's policies, as the digest is
+	for _, z := range t.zones {
+		suffixes = append(suffixes, "."+rpzLabel+"."+z.name)
+	}
 	for i, p := range t.order {
-		p.Render = render
-		p.RPZOrigins = nil
-		for _, z := range t.zones {
-			p.RPZOrigins = append(p.RPZOrigins, p.Name+"."+rpzLabel+"."+z.name)
-		}
+		p.Render, p.RPZSuffixes = &render, &suffixes
 		policies[i] = p.Policy
 	}
 	t.store = store

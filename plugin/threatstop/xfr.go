@@ -141,7 +141,7 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 	}
 	if serial != 0 {
 		// A version from before a reload is usable when the block rendered it alike (TTLs, SOA names).
-		if old, op, d := t.journal.find(t.block, sp, serial, current); old != nil && op.Render == sp.Render {
+		if old, op, d := t.journal.find(t.block, sp, serial, current); old != nil && op.RenderSum() == sp.RenderSum() {
 			// RFC 1995 §4: the new SOA, then the old SOA, the records gone, the new SOA, the records
 			// added, and the new SOA again.
 			go func() {

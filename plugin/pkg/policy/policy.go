@@ -42,8 +42,8 @@ type Policy struct {
 
 	own      *snapshot.Snapshot // own entries: list ownBlock and list ownAllow
 	answers  []netip.Addr       // A record per shared list ID, from its category
-	custom   netip.Addr         // A record for own block entries
-	defaultA netip.Addr
+	custom   [4]byte            // A record for own block entries (an IPv4 address: 4 bytes, not netip's 24)
+	defaultA [4]byte
 
 	actions      []Action // firewall action per shared list ID, from its category
 	customAction Action   // for own block entries
@@ -83,7 +83,7 @@ func New(cfg Config, cat Catalog) (*Policy, error) {
 		Name:     cfg.Name,
 		Block:    snapshot.NewBits(len(cat)),
 		Allow:    snapshot.NewBits(len(cat)),
-		defaultA: DefaultAnswer,
+		defaultA: DefaultAnswer.As4(),
 	}
 	for _, id := range cfg.Block {
 		p.Block.Add(id)
@@ -100,18 +100,18 @@ func New(cfg Config, cat Catalog) (*Policy, error) {
 		answers[cat] = a
 	}
 	if a, ok := answers["default"]; ok {
-		p.defaultA = a
+		p.defaultA = a.As4()
 	}
 	p.answers = make([]netip.Addr, len(cat))
 	for i, l := range cat {
-		p.answers[i] = p.defaultA
+		p.answers[i] = netip.AddrFrom4(p.defaultA)
 		if a, ok := answers[l.Category]; ok {
 			p.answers[i] = a
 		}
 	}
 	p.custom = p.defaultA
 	if a, ok := answers[CustomList]; ok {
-		p.custom = a
+		p.custom = a.As4()
 	}
 	def := DefaultAction
 	if a, ok := cfg.Actions["default"]; ok {
@@ -233,7 +233,7 @@ func (p *Policy) digest(cat Catalog) [sha256.Size]byte {
 		put(u.name)
 		put(u.how)
 	}
-	put(p.custom.String())
+	put(p.CustomAnswer().String())
 	put(action(p.customAction))
 	for _, set := range []*entryset.Set{p.own.Entries(ownBlock), p.own.Entries(ownAllow)} {
 		sum := set.Sum()
@@ -354,10 +354,10 @@ func (p *Policy) EachList(s *snapshot.Snapshot, v Verdict, fn func(id int)) {
 func (p *Policy) Answer(id int) netip.Addr { return p.answers[id] }
 
 // CustomAnswer is the A record for the policy's own block entries.
-func (p *Policy) CustomAnswer() netip.Addr { return p.custom }
+func (p *Policy) CustomAnswer() netip.Addr { return netip.AddrFrom4(p.custom) }
 
 // DefaultAnswer is the policy's A record for categories without one of their own (and test points).
-func (p *Policy) DefaultAnswer() netip.Addr { return p.defaultA }
+func (p *Policy) DefaultAnswer() netip.Addr { return netip.AddrFrom4(p.defaultA) }
 
 // Uses reports whether shared list id matters to the policy, as a blocking or an allowing list.
 func (p *Policy) Uses(id int) bool { return p.Block.Has(id) || p.Allow.Has(id) }

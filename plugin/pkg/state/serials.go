@@ -21,30 +21,46 @@ var log = clog.NewWithPlugin("threatstop")
 // whole process, and a Store with a serial file (Persist) writes them beside the feed cache for the next
 // start.
 var (
-	processSerials = &registry{recs: map[string]record{}}
+	processSerials = &registry{recs: map[regKey]record{}}
 	storeGen       atomic.Uint64
 )
 
 type registry struct {
 	mu   sync.Mutex
-	recs map[string]record
+	recs map[regKey]record
 }
+
+// A regKey is the first half of the SHA-256 of an identity ("policy BLOCK NAME", "zone BLOCK"), and a
+// record keeps the first half of a content sum: with 10,000 policies the registry is one of the costs
+// of each, and 128 bits tell contents apart as well as 256 here (no one chooses them to collide).
+type (
+	regKey [16]byte
+	regSum [16]byte
+)
 
 type record struct {
 	Serial uint32
-	Sum    [sha256.Size]byte
+	Sum    regSum
 	gen    uint64 // the Store that wrote it; 0: read from a file
 }
 
-func policyKey(b *Block, name string) string { return "policy " + b.Key + " " + name }
-func zoneKey(b *Block) string                { return "zone " + b.Key }
+func keyOf(identity string) regKey {
+	d := sha256.Sum256([]byte(identity))
+	return regKey(d[:16])
+}
+
+func sumOf(sum [sha256.Size]byte) regSum { return regSum(sum[:16]) }
+
+func policyKey(b *Block, name string) regKey { return keyOf("policy " + b.Key + " " + name) }
+func zoneKey(b *Block) regKey                { return keyOf("zone " + b.Key) }
 
 // serial returns the serial for key with content sum: the remembered one when the content is the same,
 // a later one when it is not, now when nothing is remembered.
-func (r *registry) serial(key string, sum [sha256.Size]byte, now uint32) uint32 {
+func (r *registry) serial(key regKey, full [sha256.Size]byte, now uint32) uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec, ok := r.recs[key]
+	sum := sumOf(full)
 	switch {
 	case !ok:
 		return now
@@ -63,7 +79,8 @@ func (st *Store) remember(prev, next *State) {
 	r := st.reg
 	r.mu.Lock()
 	dirty := false
-	put := func(key string, serial uint32, sum [sha256.Size]byte) {
+	put := func(key regKey, serial uint32, full [sha256.Size]byte) {
+		sum := sumOf(full)
 		old, ok := r.recs[key]
 		if ok && old.gen > st.gen {
 			return
@@ -92,7 +109,7 @@ func (st *Store) remember(prev, next *State) {
 		file = map[string]fileRecord{}
 		for key, rec := range r.recs {
 			if rec.gen == st.gen {
-				file[key] = fileRecord{Serial: rec.Serial, Sum: hex.EncodeToString(rec.Sum[:])}
+				file[hex.EncodeToString(key[:])] = fileRecord{Serial: rec.Serial, Sum: hex.EncodeToString(rec.Sum[:])}
 			}
 		}
 	}
@@ -111,6 +128,8 @@ type fileRecord struct {
 	Sum    string `json:"sum"`
 }
 
+// serialFile is the file: keys and sums as hex of their halves (a file of an earlier version, with
+// identities and whole sums, reads as well).
 type serialFile struct {
 	Serials map[string]fileRecord `json:"serials"`
 }
@@ -138,12 +157,16 @@ func (st *Store) Persist(path string) {
 	r := st.reg
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for key, fr := range f.Serials {
-		var rec record
-		if n, err := hex.Decode(rec.Sum[:], []byte(fr.Sum)); err != nil || n != sha256.Size {
+	for name, fr := range f.Serials {
+		sum, err := hex.DecodeString(fr.Sum)
+		if err != nil || len(sum) != len(regSum{}) && len(sum) != sha256.Size {
 			continue
 		}
-		rec.Serial = fr.Serial
+		rec := record{Serial: fr.Serial, Sum: regSum(sum[:16])}
+		key := keyOf(name) // an identity, as an earlier version wrote it
+		if k, err := hex.DecodeString(name); err == nil && len(k) == len(regKey{}) {
+			key = regKey(k)
+		}
 		if _, ok := r.recs[key]; !ok {
 			r.recs[key] = rec
 		}

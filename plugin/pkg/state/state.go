@@ -42,13 +42,35 @@ type Policy struct {
 	// Config is the definition the policy was built from, so that Edit can build the next one.
 	Config policy.Config
 
-	// RPZOrigins are the origins of the policy's RPZ zones, fully qualified: a trigger whose owner would be
-	// too long under the longest of them is reported in State.Omitted.
-	RPZOrigins []string
+	// RPZSuffixes are what follows the policy's name in the origins of its RPZ zones (".rpz.ZONE.", fully
+	// qualified), one slice shared by the block's policies: a trigger whose owner would be too long under
+	// the longest origin is reported in State.Omitted.
+	RPZSuffixes *[]string
 
 	// Render is a digest of what the serving plugin adds to the policy's answers (TTLs, SOA and NS
-	// names); with the definition and the lists' entries it makes the policy's content sum.
-	Render [sha256.Size]byte
+	// names), shared by the block's policies; with the definition and the lists' entries it makes the
+	// policy's content sum. Nil is the zero digest.
+	Render *[sha256.Size]byte
+}
+
+// RPZOrigins are the origins of the policy's RPZ zones.
+func (p *Policy) RPZOrigins() []string {
+	if p.RPZSuffixes == nil {
+		return nil
+	}
+	out := make([]string, len(*p.RPZSuffixes))
+	for i, s := range *p.RPZSuffixes {
+		out[i] = p.Name + s
+	}
+	return out
+}
+
+// RenderSum is Render's digest.
+func (p *Policy) RenderSum() [sha256.Size]byte {
+	if p.Render == nil {
+		return [sha256.Size]byte{}
+	}
+	return *p.Render
 }
 
 // KeyNames returns the policy's TSIG key names, sorted.
@@ -315,10 +337,6 @@ func (st *Store) addLocked(b int, like string, cfg policy.Config, pol *policy.Po
 	tmpl := st.blocks[b].byName[like]
 	p := *tmpl
 	p.Policy, p.Config, p.Index, p.Keys = pol, cfg, len(st.policies), nil
-	p.RPZOrigins = nil
-	for _, o := range tmpl.RPZOrigins {
-		p.RPZOrigins = append(p.RPZOrigins, cfg.Name+strings.TrimPrefix(o, like))
-	}
 	st.policies = append(slices.Clip(st.policies), &p)
 	nb := *st.blocks[b]
 	nb.Policies, nb.byName = append(slices.Clip(nb.Policies), &p), maps.Clone(nb.byName)
@@ -453,10 +471,6 @@ func (st *Store) Apply(b int, changes []Change) (*State, error) {
 		tmpl := nb.byName[ch.Like]
 		p := *tmpl
 		p.Policy, p.Config, p.Index, p.Keys = built[i], ch.Config, len(st.policies), nil
-		p.RPZOrigins = nil
-		for _, o := range tmpl.RPZOrigins {
-			p.RPZOrigins = append(p.RPZOrigins, name+strings.TrimPrefix(o, ch.Like))
-		}
 		if pos != nil {
 			pos[name] = len(nb.Policies)
 		}
@@ -624,15 +638,16 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 // its sets holds a name longer than fits there: the common case, one pass over each set's name ends
 // (0.56 ms per million names, BenchmarkLongest).
 func omitted(p *Policy, s *snapshot.Snapshot, longest func(*entryset.Set) int) []policy.Entry {
-	origin := ""
-	for _, o := range p.RPZOrigins {
-		if len(o) > len(origin) {
-			origin = o
-		}
-	}
-	if origin == "" {
+	if p.RPZSuffixes == nil || len(*p.RPZSuffixes) == 0 {
 		return nil
 	}
+	suffix := ""
+	for _, s := range *p.RPZSuffixes {
+		if len(s) > len(suffix) {
+			suffix = s
+		}
+	}
+	origin := p.Name + suffix
 	n := 0
 	for _, set := range p.Sets(s) {
 		n = max(n, longest(set))
@@ -664,7 +679,8 @@ func contentSum(p *Policy, s *snapshot.Snapshot, setSum func(id int) [sha256.Siz
 	slices.SortFunc(lists, func(a, b list) int { return strings.Compare(a.name, b.name) })
 	h := sha256.New()
 	h.Write(p.Def[:])
-	h.Write(p.Render[:])
+	render := p.RenderSum()
+	h.Write(render[:])
 	for _, l := range lists {
 		h.Write(l.sum[:])
 	}

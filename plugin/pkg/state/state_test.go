@@ -1,9 +1,11 @@
 package state
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -29,7 +31,7 @@ func set(t *testing.T, entries ...string) *entryset.Set {
 func fixture(t *testing.T) (*Store, *time.Time) {
 	t.Helper()
 	st := NewStore()
-	st.reg = &registry{recs: map[string]record{}} // what other tests' stores remember is not this one's
+	st.reg = &registry{recs: map[regKey]record{}} // what other tests' stores remember is not this one's
 	now := time.Unix(1_800_000_000, 0)
 	st.now = func() time.Time { return now }
 	for _, n := range []string{"a", "b"} {
@@ -173,7 +175,7 @@ func BenchmarkPublish(b *testing.B) {
 // the others; a new version with the same entries moves nothing; the old Store of a reload, still
 // refreshing, does not overwrite what the new one remembers.
 func TestSerialsAcrossStores(t *testing.T) {
-	reg := &registry{recs: map[string]record{}}
+	reg := &registry{recs: map[regKey]record{}}
 	file := t.TempDir() + "/serials.json"
 	open := func(at time.Time, persist bool) *Store {
 		st, now := fixture(t)
@@ -213,7 +215,7 @@ func TestSerialsAcrossStores(t *testing.T) {
 	}
 
 	// A restart: a fresh process knows only the file, which the first store wrote; list a is as it was.
-	reg = &registry{recs: map[string]record{}}
+	reg = &registry{recs: map[regKey]record{}}
 	restart := open(t0.Add(time.Hour), true)
 	if r := restart.Publish(snapshot.Build(lists(t, 1, 1), nil), nil); !slicesEqual(r.Serials, s1.Serials) || !slicesEqual(r.ZoneSerials, s1.ZoneSerials) {
 		t.Errorf("restart with the same content: serials %v %v, want %v %v", r.Serials, r.ZoneSerials, s1.Serials, s1.ZoneSerials)
@@ -222,7 +224,7 @@ func TestSerialsAcrossStores(t *testing.T) {
 	if err := os.WriteFile(file, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	reg = &registry{recs: map[string]record{}}
+	reg = &registry{recs: map[regKey]record{}}
 	later := t0.Add(2 * time.Hour)
 	if r := open(later, true).Publish(snapshot.Build(lists(t, 1, 1), nil), nil); r.Serials[0] != uint32(later.Unix()) {
 		t.Errorf("damaged file: serial %d, want %d", r.Serials[0], later.Unix())
@@ -300,7 +302,7 @@ func TestEdit(t *testing.T) {
 func TestAddRemovePolicy(t *testing.T) {
 	st, now := fixture(t)
 	s1 := st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
-	st.blocks[0].byName["pa"].RPZOrigins = []string{"pa.rpz.z."} // what threatstop sets
+	st.blocks[0].byName["pa"].RPZSuffixes = &[]string{".rpz.z."} // what threatstop sets
 	*now = now.Add(5 * time.Second)
 	s2, err := st.AddPolicy(0, "pa", policy.Config{Name: "pnew", Block: []int{1}, Blocked: []string{"198.51.100.7"}})
 	if err != nil {
@@ -310,8 +312,8 @@ func TestAddRemovePolicy(t *testing.T) {
 	if pn == nil || s2.Policies[pn.Index] != pn || pn.Index != 3 || !pn.MatchAddr(s2.Snap, netip.MustParseAddr("198.51.100.7")).Listed {
 		t.Fatalf("the added policy: %+v", pn)
 	}
-	if !slices.Equal(pn.RPZOrigins, []string{"pnew.rpz.z."}) {
-		t.Errorf("origins %q", pn.RPZOrigins)
+	if !slices.Equal(pn.RPZOrigins(), []string{"pnew.rpz.z."}) {
+		t.Errorf("origins %q", pn.RPZOrigins())
 	}
 	if !slices.Equal(s2.Serials[:3], s1.Serials) || s2.Serials[3] != s1.Serials[0]+5 {
 		t.Errorf("serials %v -> %v", s1.Serials, s2.Serials)
@@ -385,7 +387,7 @@ func TestAddKeys(t *testing.T) {
 func TestApply(t *testing.T) {
 	st, now := fixture(t)
 	s1 := st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
-	st.blocks[0].byName["pb"].RPZOrigins = []string{"pb.rpz.z."}
+	st.blocks[0].byName["pb"].RPZSuffixes = &[]string{".rpz.z."}
 	published := 0
 	st.Subscribe(func(old, next *State) { published++ })
 	published = 0
@@ -414,8 +416,8 @@ func TestApply(t *testing.T) {
 	if !pb.MatchAddr(s2.Snap, netip.MustParseAddr("198.51.100.7")).Listed || s2.Serial(pb) == s1.Serial(s1.Blocks[0].Policy("pb")) {
 		t.Errorf("pb's edit: serial %d", s2.Serial(pb))
 	}
-	if n2 := s2.Blocks[0].Policy("n2"); !slices.Equal(n2.RPZOrigins, []string{"n2.rpz.z."}) || !n2.MatchName(s2.Snap, "evil.example").Listed {
-		t.Errorf("n2, like n1 like pb: origins %q", n2.RPZOrigins)
+	if n2 := s2.Blocks[0].Policy("n2"); !slices.Equal(n2.RPZOrigins(), []string{"n2.rpz.z."}) || !n2.MatchName(s2.Snap, "evil.example").Listed {
+		t.Errorf("n2, like n1 like pb: origins %q", n2.RPZOrigins())
 	}
 	if p := s2.Blocks[1].Policy("pab"); s2.Serial(p) != s1.Serial(s1.Blocks[1].Policy("pab")) {
 		t.Error("the other block's policy moved")
@@ -437,5 +439,26 @@ func TestApply(t *testing.T) {
 		if _, err := st.Apply(0, bad); err == nil || st.Load() != s2 {
 			t.Errorf("%+v: %v", bad, err)
 		}
+	}
+}
+
+// TestSerialsOldFile: a serial file of an earlier version (identities as keys, whole sums) still gives a
+// restart the serials it had.
+func TestSerialsOldFile(t *testing.T) {
+	st, _ := fixture(t)
+	s1 := st.Publish(snapshot.Build(lists(t, 1, 1), nil), nil)
+	old := map[string]fileRecord{}
+	for _, p := range s1.Policies {
+		old["policy "+s1.Blocks[p.Block].Key+" "+p.Name] = fileRecord{Serial: s1.Serials[p.Index], Sum: hex.EncodeToString(s1.Sums[p.Index][:])}
+	}
+	file := filepath.Join(t.TempDir(), "serials.json")
+	if err := writeSerials(file, old); err != nil {
+		t.Fatal(err)
+	}
+	restart, now := fixture(t)
+	*now = now.Add(time.Hour)
+	restart.Persist(file)
+	if r := restart.Publish(snapshot.Build(lists(t, 1, 1), nil), nil); !slicesEqual(r.Serials, s1.Serials) {
+		t.Errorf("serials %v from an old file, want %v", r.Serials, s1.Serials)
 	}
 }
