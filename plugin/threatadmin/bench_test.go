@@ -45,6 +45,13 @@ func benchFeeds(b *testing.B) string {
 // benchServer serves n policies p0 ... over the benchmark feeds; customer demo owns p0, p5000 and p9999
 // (those of them there are).
 func benchServer(b *testing.B, n int) (*coretest.Server, string) {
+	api := freeAddr(b)
+	text := benchCorefile(b, n, api, filepath.Join(b.TempDir(), "admin.db"))
+	return coretest.Start(b, text), api
+}
+
+// benchCorefile is benchServer's Corefile, with the API on api and the database at db.
+func benchCorefile(b *testing.B, n int, api, db string) string {
 	feeds := benchFeeds(b)
 	var ps strings.Builder
 	for i := range n {
@@ -56,8 +63,7 @@ func benchServer(b *testing.B, n int) (*coretest.Server, string) {
 			owned = append(owned, fmt.Sprintf("p%d", i))
 		}
 	}
-	api := freeAddr(b)
-	s := coretest.Start(b, fmt.Sprintf(`threatstop.local:0 {
+	return fmt.Sprintf(`threatstop.local:0 {
     bind 127.0.0.1
     threatfeed {
 %s    }
@@ -72,8 +78,7 @@ func benchServer(b *testing.B, n int) (*coretest.Server, string) {
         }
     }
 }
-`, feeds, ps.String(), api, filepath.Join(b.TempDir(), "admin.db"), strings.Join(owned, " "), demoToken))
-	return s, api
+`, feeds, ps.String(), api, db, strings.Join(owned, " "), demoToken)
 }
 
 // benchLists are the names of the feeds of benchFeeds' block.
@@ -204,7 +209,12 @@ func BenchmarkSustainedEdits(b *testing.B) {
 //	    go test -run '^$' -bench PoliciesRSS -benchtime 1x -timeout 30m ./plugin/threatadmin/
 func BenchmarkPoliciesRSS(b *testing.B) {
 	for range b.N {
-		s, api := benchServer(b, 1)
+		api, db := freeAddr(b), filepath.Join(b.TempDir(), "admin.db")
+		text := benchCorefile(b, 1, api, db)
+		s, err := coretest.StartErr(text)
+		if err != nil {
+			b.Fatal(err)
+		}
 		one, oneAnon := rssKB(b)
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
@@ -220,12 +230,24 @@ func BenchmarkPoliciesRSS(b *testing.B) {
 		}
 		many, manyAnon := rssKB(b)
 		runtime.ReadMemStats(&m1)
+		// A restart: a new server over the same database, whose policies and edits are read from it.
+		s.Stop()
+		s, err = coretest.StartErr(text)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r := s.Query(b, "2.0.0.127.a9999.threatstop.local.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
+			b.Fatalf("a9999 after the restart: %v", r)
+		}
+		restarted, restartedAnon := rssKB(b)
 		b.ReportMetric(float64(int64(m1.HeapInuse)-int64(m0.HeapInuse))/9999, "heap-B/policy")
 		b.ReportMetric(float64(int64(m1.Sys)-int64(m0.Sys))/9999, "sys-B/policy")
 		b.ReportMetric(float64(one)/1024, "rss-1-MB")
 		b.ReportMetric(float64(many)/1024, "rss-10k-MB")
 		b.ReportMetric(float64(many)/float64(one), "ratio")
+		b.ReportMetric(float64(restarted)/float64(one), "ratio-restarted")
 		b.ReportMetric(float64(manyAnon)/float64(oneAnon), "anon-ratio")
+		b.ReportMetric(float64(restartedAnon)/float64(oneAnon), "anon-ratio-restarted")
 		b.ReportMetric(took.Seconds()/9999*1000, "ms/create")
 		s.Stop()
 	}

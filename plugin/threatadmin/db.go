@@ -86,9 +86,20 @@ var dbs = shared.New(func(path string) (*adminDB, error) {
 		db.Close()
 		return nil, err
 	}
-	deltas := make(map[string]*delta, len(stored))
+	// Policies made alike share one delta, as when they were made (Admin.create): by its encoding.
+	deltas, alike := make(map[string]*delta, len(stored)), map[string]*delta{}
 	for p, d := range stored {
 		deltas[p] = &d
+		if len(d.Block.Add)+len(d.Block.Del)+len(d.Allow.Add)+len(d.Allow.Del) > 0 || d.Uses != nil {
+			continue
+		}
+		if key, err := json.Marshal(d); err == nil {
+			if same := alike[string(key)]; same != nil {
+				deltas[p] = same
+			} else {
+				alike[string(key)] = &d
+			}
+		}
 	}
 	created, err := load[createdPolicy](db, bucketPolicies)
 	if err != nil {

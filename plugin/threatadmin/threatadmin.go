@@ -346,8 +346,16 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 		o := block.Policies[0].RPZOrigins()[0] // POLICY.rpz.ZONE
 		a.zone = o[strings.Index(o, ".rpz.")+len(".rpz."):]
 	}
-	// The policies created through the API, in the order they came; the Corefile's win over one of the
-	// same name. Their own entries are their deltas, against none.
+	// The policies created through the API, in the order they came, and then every policy's stored
+	// edits, as one batch (state.Store.Apply): with 10,000 policies, one add or edit each would copy the
+	// block each time. The Corefile's win over a created policy of the same name.
+	var changes []state.Change
+	cfgs := map[string]policy.Config{} // the definitions as the batch leaves them
+	for _, sp := range block.Policies {
+		cfgs[sp.Name] = sp.Config
+	}
+	at := map[string]int{} // the change of each policy in the batch
+	cat := store.Catalog()
 	names := slices.SortedFunc(maps.Keys(db.created), func(x, y string) int { return db.created[x].Created.Compare(db.created[y].Created) })
 	for _, p := range names {
 		c := db.created[p]
@@ -359,25 +367,36 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 			log.Warningf("policy %s: customer %s, who created it, is no longer in the Corefile; not served", p, c.Customer)
 			continue
 		}
-		// The template may be a policy created before this one: the Store's block holds both. (Not
-		// store.Load: before the first State, it would make one that every later edit here rebuilds.)
-		tmpl := store.Blocks()[a.block].Policy(c.Like)
-		if tmpl == nil {
+		// The template may be a policy created before this one.
+		tmpl, ok := cfgs[c.Like]
+		if !ok {
 			log.Errorf("policy %s: the policy it was made like, %s, is gone; not served", p, c.Like)
 			continue
 		}
-		cfg := tmpl.Config // shared, not cloned: a Config's slices and maps are never changed in place
+		cfg := tmpl // shared, not cloned: a Config's slices and maps are never changed in place
 		cfg.Name, cfg.Blocked, cfg.Allowed = p, nil, nil
-		if _, err := store.AddPolicy(a.block, c.Like, cfg); err != nil {
+		if _, err := policy.New(cfg, cat); err != nil {
 			log.Errorf("policy %s: %v; not served", p, err)
 			continue
 		}
+		cfgs[p], at[p] = cfg, len(changes)
+		changes = append(changes, state.Change{Config: cfg, Like: c.Like})
 		// No entry in a.base: a created policy's own entries are all its delta's, against none.
 	}
-	for _, sp := range store.Blocks()[a.block].Policies {
-		p := sp.Name
+	resolvedOf := map[*selection]*resolved{} // one resolution of a selection that policies share
+	edited := make([]string, 0, len(block.Policies)+len(at))
+	for _, sp := range block.Policies {
+		edited = append(edited, sp.Name)
+	}
+	for _, p := range names {
+		if _, ok := at[p]; ok {
+			edited = append(edited, p)
+		}
+	}
+	for _, p := range edited {
 		dp, ok := db.deltas[p]
-		if !ok {
+		base, served := cfgs[p]
+		if !ok || !served {
 			continue
 		}
 		d := *dp
@@ -385,27 +404,40 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 			log.Warningf("policy %s: its stored edits are customer %s's, and it is now %q's: not applied", p, d.Owner, a.ownerLocked(p))
 			continue
 		}
-		var sel *resolved
-		if d.Selection != nil {
+		sel, done := resolvedOf[d.Selection]
+		if d.Selection != nil && !done {
 			r, err := d.Selection.resolve(store)
 			if err != nil {
 				log.Errorf("policy %s: its stored choice of feeds does not apply (%v); served with the Corefile's", p, err)
 			} else {
 				sel = &r
 			}
+			resolvedOf[d.Selection] = sel
 		}
-		if _, err := store.Edit(a.block, p, func(cfg *policy.Config) error {
-			cfg.Blocked, cfg.Allowed = d.Block.apply(cfg.Blocked), d.Allow.apply(cfg.Allowed)
-			if d.Uses != nil {
-				cfg.Blocked = a.withLists(a.ownerLocked(p), d.Uses, listBlock, cfg.Blocked)
-				cfg.Allowed = a.withLists(a.ownerLocked(p), d.Uses, listAllow, cfg.Allowed)
-			}
-			if sel != nil {
-				return sel.apply(cfg)
-			}
-			return nil
-		}); err != nil {
+		cfg := base
+		cfg.Blocked, cfg.Allowed = d.Block.apply(cfg.Blocked), d.Allow.apply(cfg.Allowed)
+		if d.Uses != nil {
+			cfg.Blocked = a.withLists(a.ownerLocked(p), d.Uses, listBlock, cfg.Blocked)
+			cfg.Allowed = a.withLists(a.ownerLocked(p), d.Uses, listAllow, cfg.Allowed)
+		}
+		if sel != nil {
+			sel.apply(&cfg)
+		}
+		if _, err := policy.New(cfg, cat); err != nil {
 			log.Errorf("policy %s: its stored edits do not apply (%v); served without them", p, err)
+			continue
+		}
+		cfgs[p] = cfg
+		if k, ok := at[p]; ok {
+			changes[k].Config = cfg
+		} else {
+			at[p] = len(changes)
+			changes = append(changes, state.Change{Config: cfg})
+		}
+	}
+	if len(changes) > 0 {
+		if _, err := store.Apply(a.block, changes); err != nil { // every definition was built above
+			log.Errorf("the policies created and edited through the API: %v; served without them", err)
 		}
 	}
 	a.startDevices(store)
