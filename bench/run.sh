@@ -661,8 +661,18 @@ scenario_admin() {
 			die "admin: $b failed, see $out"
 	done
 	local m
-	for m in p50-ms p99-ms edits/s failed qps ratio anon-ratio rss-1-MB rss-10k-MB ms/create heap-B/policy; do
+	for m in p50-ms p99-ms edits/s failed qps ratio anon-ratio ratio-restarted anon-ratio-restarted rss-1-MB rss-10k-MB ms/create heap-B/policy; do
 		set_r "admin.$m" "$(awk -v m="$m" '{for (i = 3; i < NF; i++) if ($(i + 1) == m) v = $i} END {print v}' "$out")"
+	done
+	# Edges: an edit on an aggregator with 10,000 policies until an edge that follows its configuration
+	# zone answers it (plugin/threatstop's BenchmarkFollow, its own small feeds: the policies are the load).
+	local fout=$RUN/follow.txt
+	log "admin: Follow"
+	note_cmd go test -run "'^\$'" -bench Follow -benchtime "${ADMIN_EDITS}x" -timeout 30m ./plugin/threatstop/
+	go test -run '^$' -bench Follow -benchtime "${ADMIN_EDITS}x" -timeout 30m ./plugin/threatstop/ 2>&1 | grep 'ns/op' >"$fout" ||
+		die "admin: Follow failed, see $fout"
+	for m in p50-ms p99-ms first-ms; do
+		set_r "follow.$m" "$(awk -v m="$m" '{for (i = 3; i < NF; i++) if ($(i + 1) == m) v = $i} END {print v}' "$fout")"
 	done
 }
 
@@ -875,6 +885,8 @@ extra_table() {
 		echo "| management API: edit → DNS answer with 10,000 policies, p50 / p99 of $ADMIN_EDITS edits (\`BenchmarkEditVisible\`) | $(get_r admin.p50-ms) ms / $(get_r admin.p99-ms) ms | p99 < 1 s | $(verdict "$(get_r admin.p99-ms)" "< 1000") |"
 		echo "| edits a second held over $ADMIN_SUSTAINED edits at 100/s, DNS answers failed meanwhile (of $(get_r admin.qps) QPS) (\`BenchmarkSustainedEdits\`) | $(get_r admin.edits/s) /s, $(get_r admin.failed) failed | 100/s, 0 failed | $(verdict "$(get_r admin.failed)" "== 0") |"
 		echo "| RSS with 10,000 policies made through the API / with 1 ($(get_r admin.rss-10k-MB) MB / $(get_r admin.rss-1-MB) MB, in-process after a GC; $(get_r admin.heap-B/policy) B of heap a policy) (\`BenchmarkPoliciesRSS\`) | $(get_r admin.ratio) | ≤ 1.2 | $(verdict "$(get_r admin.ratio)" "<= 1.2") |"
+		echo "| the same 10,000 policies after a restart over the same database (RssAnon ratio $(get_r admin.anon-ratio-restarted); the rest is the database's file pages read at start) (\`BenchmarkPoliciesRSS\`) | $(get_r admin.ratio-restarted) | | |"
+		echo "| edges: an edit on an aggregator with 10,000 policies → the answer of an edge that follows its configuration zone, p50 / p99 of $ADMIN_EDITS edits; the first transfer of all 10,000 $(get_r follow.first-ms) ms (\`BenchmarkFollow\`) | $(get_r follow.p50-ms) ms / $(get_r follow.p99-ms) ms | p99 < 2 s | $(verdict "$(get_r follow.p99-ms)" "< 2000") |"
 	fi
 	if [[ " $SCENARIOS " == *" axfr "* ]]; then
 		echo "| AXFR of policy $POLICY's RPZ zone ($(get_r axfr.threatstop.records) records): threatstop, best of ${AXFR_RUNS:-3} (bytes, messages) | $(get_r axfr.threatstop.s) s ($(get_r axfr.threatstop.bytes) B, $(get_r axfr.threatstop.messages)) | | |"
