@@ -182,7 +182,7 @@ func (t *Threatstop) Name() string { return pluginName }
 func (t *Threatstop) update(old, next *state.State) {
 	for _, p := range next.Blocks[t.block.Index].Policies {
 		omitted := next.Omitted[p.Index]
-		op := t.before(old, p.Name)
+		op := t.beforeOf(old, p)
 		moved := op == nil || old.Serial(op) != next.Serial(p) || len(old.Omitted[op.Index]) != len(omitted)
 		if !moved {
 			continue // with thousands of policies, a refresh or an edit changes a few: their gauges alone
@@ -224,6 +224,15 @@ func (t *Threatstop) before(old *state.State, name string) *state.Policy {
 		return nil
 	}
 	return old.Blocks[t.block.Index].Policy(name)
+}
+
+// beforeOf is before(old, p.Name), without the lookup when p is where it was in old (an edit leaves the
+// others there).
+func (t *Threatstop) beforeOf(old *state.State, p *state.Policy) *state.Policy {
+	if old != nil && p.Index < len(old.Policies) && old.Policies[p.Index] == p {
+		return p
+	}
+	return t.before(old, p.Name)
 }
 
 // sameMembers reports whether two versions of a block hold the same policies, by name and in order.

@@ -187,7 +187,7 @@ func (t *Threatstop) notify(old, next *state.State) {
 	}
 
 	for _, p := range next.Blocks[t.block.Index].Policies {
-		if op := t.before(old, p.Name); op != nil && next.Serial(p) == old.Serial(op) {
+		if op := t.beforeOf(old, p); op != nil && next.Serial(p) == old.Serial(op) {
 			continue
 		}
 		for _, z := range t.zones {
