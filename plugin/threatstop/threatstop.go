@@ -211,7 +211,7 @@ func (t *Threatstop) update(old, next *state.State) {
 	}
 	t.journal.add(next)
 	t.notify(old, next)
-	if t.config.update(next, t.block.Index, uint32(time.Now().Unix())) && t.notifier != nil {
+	if t.config != nil && t.config.update(next, t.block.Index, uint32(time.Now().Unix())) && t.notifier != nil {
 		for _, z := range t.zones {
 			t.notifyZone(configLabel + "." + z.name)
 		}
