@@ -264,10 +264,23 @@ func (st *Store) Edit(b int, name string, fn func(*policy.Config) error) (*State
 	if err != nil {
 		return nil, err
 	}
-	next := *old
-	next.Policy, next.Config = pol, cfg
-	st.replaceLocked(b, old, &next)
+	st.replaceLocked(b, old, old.redefined(pol, cfg))
 	return st.publishLocked(), nil
+}
+
+// redefined is p with another definition, served as p is (keys, clients, rendering).
+func (p *Policy) redefined(pol *policy.Policy, cfg policy.Config) *Policy {
+	next := *p
+	next.Policy, next.Config = pol, cfg
+	return &next
+}
+
+// servedLike is a new policy, pol built from cfg at index i, served like p: its clients, transfer
+// clients and rendering, not its keys (a TSIG key authenticates one policy).
+func (p *Policy) servedLike(pol *policy.Policy, cfg policy.Config, i int) *Policy {
+	next := *p
+	next.Policy, next.Config, next.Index, next.Keys = pol, cfg, i, nil
+	return &next
 }
 
 // replaceLocked puts next in the place of policy old of block b; st.mu is held. Blocks are shared by the
@@ -334,13 +347,11 @@ func (st *Store) AddPolicy(b int, like string, cfg policy.Config) (*State, error
 
 // addLocked adds policy pol, built from cfg, to block b, served like its policy like; st.mu is held.
 func (st *Store) addLocked(b int, like string, cfg policy.Config, pol *policy.Policy) {
-	tmpl := st.blocks[b].byName[like]
-	p := *tmpl
-	p.Policy, p.Config, p.Index, p.Keys = pol, cfg, len(st.policies), nil
-	st.policies = append(slices.Clip(st.policies), &p)
+	p := st.blocks[b].byName[like].servedLike(pol, cfg, len(st.policies))
+	st.policies = append(slices.Clip(st.policies), p)
 	nb := *st.blocks[b]
-	nb.Policies, nb.byName = append(slices.Clip(nb.Policies), &p), maps.Clone(nb.byName)
-	nb.byName[cfg.Name] = &p
+	nb.Policies, nb.byName = append(slices.Clip(nb.Policies), p), maps.Clone(nb.byName)
+	nb.byName[cfg.Name] = p
 	st.blocks = slices.Clone(st.blocks)
 	st.blocks[b] = &nb
 }
@@ -463,20 +474,17 @@ func (st *Store) Apply(b int, changes []Change) (*State, error) {
 					pos[p.Name] = k
 				}
 			}
-			next := *old
-			next.Policy, next.Config = built[i], ch.Config
-			st.policies[old.Index], nb.Policies[pos[name]], nb.byName[name] = &next, &next, &next
+			next := old.redefined(built[i], ch.Config)
+			st.policies[old.Index], nb.Policies[pos[name]], nb.byName[name] = next, next, next
 			continue
 		}
-		tmpl := nb.byName[ch.Like]
-		p := *tmpl
-		p.Policy, p.Config, p.Index, p.Keys = built[i], ch.Config, len(st.policies), nil
+		p := nb.byName[ch.Like].servedLike(built[i], ch.Config, len(st.policies))
 		if pos != nil {
 			pos[name] = len(nb.Policies)
 		}
-		st.policies = append(st.policies, &p)
-		nb.Policies = append(nb.Policies, &p)
-		nb.byName[name] = &p
+		st.policies = append(st.policies, p)
+		nb.Policies = append(nb.Policies, p)
+		nb.byName[name] = p
 	}
 	st.blocks = slices.Clone(st.blocks)
 	st.blocks[b] = &nb
