@@ -84,10 +84,8 @@ func configRecords(cfg *policy.Config, cat policy.Catalog) []confRec {
 	return recs
 }
 
+// uniqueSorted is s sorted without repeats, in a copy (a Config's slices are never changed in place).
 func uniqueSorted(s []string) []string {
-	if slices.IsSorted(s) && len(slices.Compact(slices.Clone(s))) == len(s) {
-		return s
-	}
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return slices.Compact(s)

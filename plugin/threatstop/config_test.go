@@ -56,7 +56,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		if len(missing) > 0 {
 			t.Errorf("%s: missing %v", cfgs[i].Name, missing)
 		}
-		if !sameConfig(&got, testCatalog, &cfgs[i], testCatalog) {
+		if !sameConfig(&got, &cfgs[i], testCatalog) {
 			t.Errorf("%s: read back as %+v", cfgs[i].Name, got)
 		}
 		if _, err := policy.New(got, testCatalog); err != nil {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
@@ -16,6 +16,7 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
@@ -33,7 +34,7 @@ import (
 type follower struct {
 	src    *source.AXFR
 	except []string // policy name patterns (path.Match) the edge does not take
-	like   string   // the policy new ones are served like; "" the block's first
+	like   string   // the policy new ones are served like: the block's first unless named
 	line   int
 
 	t      *Threatstop // the block it applies to
@@ -115,14 +116,14 @@ func (f *follower) start(t *Threatstop) {
 	followed.Unlock()
 	if body := f.src.Body(); body != nil {
 		serial, _, _ := f.src.Held()
-		if err := f.apply(t, body, serial); err != nil {
+		if err := f.apply(body, serial); err != nil {
 			log.Errorf("follow %s: serial %d, held before the reload: %v", f.src.Zone, serial, err)
 		}
 	}
 	f.done.Add(1)
 	go func() {
 		defer f.done.Done()
-		f.run(ctx, t)
+		f.run(ctx)
 	}()
 }
 
@@ -151,7 +152,7 @@ const (
 	followBackoff = 30 * time.Second
 )
 
-func (f *follower) run(ctx context.Context, t *Threatstop) {
+func (f *follower) run(ctx context.Context) {
 	wait := followPoll
 	for {
 		body, err := f.src.Fetch(ctx)
@@ -161,7 +162,7 @@ func (f *follower) run(ctx context.Context, t *Threatstop) {
 		case err == nil:
 			wait = followPoll
 			serial, how, _ := f.src.Held()
-			if err := f.apply(t, body, serial); err != nil {
+			if err := f.apply(body, serial); err != nil {
 				followErrors.Inc()
 				log.Errorf("follow %s: serial %d (%s): %v; still serving the definitions before it", f.src.Zone, serial, how, err)
 			} else {
@@ -189,14 +190,8 @@ func (f *follower) notify(w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	m := new(dns.Msg)
 	m.SetReply(r)
 	m.Authoritative = true
-	var from net.IP
-	switch a := w.RemoteAddr().(type) {
-	case *net.UDPAddr:
-		from = a.IP
-	case *net.TCPAddr:
-		from = a.IP
-	}
-	if from == nil || !f.src.Host().Equal(from) {
+	from := peer.Addr(w)
+	if primary, ok := netip.AddrFromSlice(f.src.Host()); !ok || !from.IsValid() || primary.Unmap() != from {
 		log.Warningf("NOTIFY for %s from %v refused: not the primary it is followed from", f.src.Zone, from)
 		m.Rcode = dns.RcodeRefused
 	} else {
@@ -266,6 +261,14 @@ func readConfigZone(body []byte, zone string) (*heldZone, error) {
 	return h, nil
 }
 
+// readable fails for a zone of another layout version than this server reads.
+func (h *heldZone) readable() error {
+	if h.version != configVersion {
+		return fmt.Errorf("layout version %q, this server reads %q", h.version, configVersion)
+	}
+	return nil
+}
+
 func (h *heldZone) add(pol string, rec confRec) {
 	m := h.recs[pol]
 	if m == nil {
@@ -323,9 +326,10 @@ type definition struct {
 // version of the zone.
 func definitionOf(pol string, recs map[string]confRec) (*definition, error) {
 	d := &definition{answers: map[string]string{}, actions: map[string]policy.Action{}}
+	own := pol + ".policies"
 	for _, r := range recs {
 		owner := r.owner + "." + configLabel
-		if r.owner != pol+".policies" { // block.POLICY.policies, allow.POLICY.policies
+		if r.owner != own { // block.POLICY.policies, allow.POLICY.policies
 			if len(r.txt) != 1 {
 				return nil, fmt.Errorf("%s: one entry a record", owner)
 			}
@@ -379,8 +383,8 @@ func parseConfigZone(body []byte, zone string) (map[string]*definition, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.version != configVersion {
-		return nil, fmt.Errorf("layout version %q, this server reads %q", h.version, configVersion)
+	if err := h.readable(); err != nil {
+		return nil, err
 	}
 	defs := make(map[string]*definition, len(h.recs))
 	for pol, recs := range h.recs {
@@ -412,16 +416,18 @@ func (d *definition) config(name string, cat policy.Catalog) (cfg policy.Config,
 	return cfg, missing
 }
 
-// sameConfig reports whether two definitions serve alike: they render to the same records.
-func sameConfig(a *policy.Config, ca policy.Catalog, b *policy.Config, cb policy.Catalog) bool {
-	ra, rb := configRecords(a, ca), configRecords(b, cb)
+// sameConfig reports whether two definitions over the lists of cat serve alike: they render to the same
+// records.
+func sameConfig(a, b *policy.Config, cat policy.Catalog) bool {
+	ra, rb := configRecords(a, cat), configRecords(b, cat)
 	return slices.EqualFunc(ra, rb, func(x, y confRec) bool { return x.key() == y.key() })
 }
 
 // apply makes the block serve the zone's new version, in one State: after an IXFR, only the policies its
 // records touch are read again. A version that does not read changes nothing, and the next one is read
 // whole.
-func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
+func (f *follower) apply(body []byte, serial uint32) error {
+	t := f.t
 	whole, del, add := f.src.Change()
 	var next *heldZone
 	var touched []string // nil with a whole zone: every policy of either version
@@ -435,10 +441,10 @@ func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case next.version != configVersion:
-		return fmt.Errorf("layout version %q, this server reads %q", next.version, configVersion)
-	case len(next.recs) == 0:
+	if err := next.readable(); err != nil {
+		return err
+	}
+	if len(next.recs) == 0 {
 		return errors.New("the zone defines no policy")
 	}
 	if touched == nil {
@@ -456,10 +462,8 @@ func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
 	st := t.store.Load()
 	block := st.Blocks[t.block.Index]
 	like := f.like
-	if like == "" && len(t.order) > 0 {
-		like = t.order[0].Name
-	}
 	var changes []state.Change
+	var adds []string // policies the zone adds to the block
 	missing := map[string]bool{}
 	for _, name := range touched {
 		if f.excluded(name) {
@@ -472,7 +476,7 @@ func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
 			case f.added[name] && cur != nil:
 				changes = append(changes, state.Change{Config: policy.Config{Name: name}, Remove: true})
 			case cur != nil: // a Corefile policy the zone no longer defines: its own definition
-				if p := t.corefilePolicy(name); p != nil && !sameConfig(&cur.Config, st.Catalog, &p.Config, st.Catalog) {
+				if p := t.corefilePolicy(name); p != nil && !sameConfig(&cur.Config, &p.Config, st.Catalog) {
 					changes = append(changes, state.Change{Config: p.Config})
 				}
 			}
@@ -489,8 +493,11 @@ func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
 		if cur == nil && block.Policy(like) == nil {
 			return fmt.Errorf("policy %s: no policy %q to serve it like", name, like)
 		}
-		if cur != nil && sameConfig(&cur.Config, st.Catalog, &cfg, st.Catalog) {
+		if cur != nil && sameConfig(&cur.Config, &cfg, st.Catalog) {
 			continue
+		}
+		if cur == nil {
+			adds = append(adds, name)
 		}
 		changes = append(changes, state.Change{Config: cfg, Like: like})
 	}
@@ -504,12 +511,12 @@ func (f *follower) apply(t *Threatstop, body []byte, serial uint32) error {
 		}
 	}
 	for _, ch := range changes {
-		switch {
-		case ch.Remove:
+		if ch.Remove {
 			delete(f.added, ch.Config.Name)
-		case t.corefilePolicy(ch.Config.Name) == nil:
-			f.added[ch.Config.Name] = true
 		}
+	}
+	for _, name := range adds {
+		f.added[name] = true
 	}
 	f.held, f.resync = next, false
 	f.loaded.Store(true)

@@ -325,6 +325,9 @@ func parse(c *caddy.Controller, store *state.Store) (*Threatstop, error) {
 	if t.follow != nil && len(t.order) == 0 {
 		return nil, fmt.Errorf("%s:%d - Error during parsing: follow needs a policy in this block, which the policies it adds are served like", c.File(), t.follow.line)
 	}
+	if f := t.follow; f != nil && f.like == "" {
+		f.like = t.order[0].Name
+	}
 	t.zones = zonesOf(t.Zones, t.ns, t.mbox)
 	return t, nil
 }
