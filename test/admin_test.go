@@ -67,11 +67,17 @@ func adminCorefile(feed, dir, api string, withB bool, notify int) func(port, rea
 
 func adminCall(t *testing.T, method, url, body string) int {
 	t.Helper()
+	return bearerCall(t, adminToken, method, url, body)
+}
+
+// bearerCall calls threatadmin's API with token and returns the status.
+func bearerCall(t *testing.T, token, method, url, body string) int {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

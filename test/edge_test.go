@@ -2,8 +2,6 @@ package test
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -196,7 +194,7 @@ func TestEdgeReplica(t *testing.T) {
 		{"the new policy deleted", "DELETE", "/policies/branch", "", rcode("9.113.0.203.branch", dns.RcodeNameError)},
 	}
 	for _, st := range steps {
-		if code := edgeCall(t, st.method, api+st.path, st.body); code/100 != 2 {
+		if code := bearerCall(t, edgeToken, st.method, api+st.path, st.body); code/100 != 2 {
 			t.Fatalf("%s: %s %s: %d", st.what, st.method, st.path, code)
 		}
 		start := time.Now()
@@ -226,23 +224,6 @@ func TestEdgeReplica(t *testing.T) {
 	if err != nil || r.Rcode != dns.RcodeRefused {
 		t.Errorf("NOTIFY from 127.0.0.2: %v, %v; want REFUSED", r, err)
 	}
-}
-
-// edgeCall calls the aggregator's API as customer demo and returns the status.
-func edgeCall(t *testing.T, method, url, body string) int {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+edgeToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // answerText is a reply's rcode and its answer records, sorted, without TTLs.

@@ -31,9 +31,7 @@ var cfgSecrets = map[string]string{cfgKey: cfgSecret, polKey: polSecret}
 func followFeeds(t testing.TB, dir string) string {
 	t.Helper()
 	for name, body := range map[string]string{"drop.txt": "5.188.10.0/24 ; SBL1\n", "bad.txt": "bad.example\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFeed(t, filepath.Join(dir, name), body)
 	}
 	return fmt.Sprintf(`    threatfeed {
         refresh 50ms

@@ -222,7 +222,7 @@ func TestListPagesLarge(t *testing.T) {
 	}
 }
 
-func writeFeed(t *testing.T, path, body string) {
+func writeFeed(t testing.TB, path, body string) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
