@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/format"
 	"github.com/threatstop/threatstop/plugin/pkg/guard"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
+	"github.com/threatstop/threatstop/plugin/pkg/sensor"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/pkg/timeouts"
@@ -47,6 +49,7 @@ const minRefresh = 50 * time.Millisecond
 var (
 	nameRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 	categoryRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	severities = []string{"low", "medium", "high", "critical"}
 )
 
 func setup(c *caddy.Controller) error {
@@ -253,11 +256,13 @@ func parseSize(s string) (int64, bool) {
 
 // feedConfig is a feed block as parsed, before the block's defaults are applied.
 type feedConfig struct {
-	feed   *feed.Feed
-	http   *source.HTTP // nil for a file
-	axfr   *source.AXFR // nil unless the feed is a zone transfer
-	set    settings
-	remote bool
+	feed       *feed.Feed
+	http       *source.HTTP    // nil for a file
+	axfr       *source.AXFR    // nil unless the feed is a zone transfer
+	sensors    *source.Sensors // nil unless the feed is the sensors'
+	confidence *int
+	set        settings
+	remote     bool
 }
 
 func parse(c *caddy.Controller, feeds *Feeds) error {
@@ -460,6 +465,65 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 			}
 			fc.http = &source.HTTP{URL: u, Header: header}
 			f.Source, fc.remote = fc.http, true
+		case "sensors":
+			if len(c.RemainingArgs()) != 0 {
+				return fc, c.Errf("sensors takes no argument: its settings are min_reporters, window and decay")
+			}
+			if f.Source != nil {
+				return fc, c.Errf("feed %q has more than one source", name)
+			}
+			fc.sensors = &source.Sensors{Table: sensor.Shared(), MinReporters: source.DefaultSensorMinReporters, Window: source.DefaultSensorWindow}
+			f.Source, f.MayEmpty, f.MaxShrink = fc.sensors, true, 1
+			if f.Format == "" {
+				f.Format = "plain"
+			}
+		case "min_reporters", "window":
+			key, args := c.Val(), c.RemainingArgs()
+			if fc.sensors == nil {
+				return fc, c.Errf("%s is a setting of the sensors source, which must come first", key)
+			}
+			if len(args) != 1 {
+				return fc, c.ArgErr()
+			}
+			if key == "min_reporters" {
+				n, err := strconv.Atoi(args[0])
+				if err != nil || n < 1 || n > 1000000 {
+					return fc, c.Errf("min_reporters needs a whole number of at least 1, not %q", args[0])
+				}
+				fc.sensors.MinReporters = n
+				continue
+			}
+			d, err := time.ParseDuration(args[0])
+			if err != nil || d < time.Minute {
+				return fc, c.Errf("window needs a duration of at least 1m, not %q", args[0])
+			}
+			fc.sensors.Window = d
+		case "confidence":
+			args := c.RemainingArgs()
+			n, err := 0, error(nil)
+			if len(args) == 1 {
+				n, err = strconv.Atoi(args[0])
+			}
+			if len(args) != 1 || err != nil || n < 0 || n > 100 {
+				return fc, c.Errf("confidence needs a whole number from 0 to 100")
+			}
+			fc.confidence = &n
+		case "severity":
+			args := c.RemainingArgs()
+			if len(args) != 1 || !slices.Contains(severities, args[0]) {
+				return fc, c.Errf("severity needs one of: %s", strings.Join(severities, ", "))
+			}
+			f.Severity = args[0]
+		case "decay":
+			args := c.RemainingArgs()
+			d, err := time.Duration(0), error(nil)
+			if len(args) == 1 {
+				d, err = time.ParseDuration(args[0])
+			}
+			if len(args) != 1 || err != nil || d < time.Minute {
+				return fc, c.Errf("decay needs a half-life of at least 1m, such as 6h or 7d written 168h")
+			}
+			f.Decay = d
 		case "header":
 			args := c.RemainingArgs()
 			if len(args) < 2 {
@@ -495,7 +559,9 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 	}
 	switch {
 	case f.Source == nil:
-		return fc, c.Errf("feed %q (line %d) needs a source: file PATH, url URL or axfr ZONE from ADDRESS", name, line)
+		return fc, c.Errf("feed %q (line %d) needs a source: file PATH, url URL, axfr ZONE from ADDRESS or sensors", name, line)
+	case fc.sensors != nil && f.Format != "plain":
+		return fc, c.Errf("feed %q (line %d): the sensors source serves the plain format", name, line)
 	case f.Format == "":
 		return fc, c.Errf("feed %q (line %d) needs a format: %s", name, line, strings.Join(format.Names(), ", "))
 	case f.Category == "":
@@ -514,6 +580,15 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 		return fc, c.Errf("feed %q (format on line %d): %v", name, formatLine, err)
 	}
 	f.Parser = p
+	f.Confidence = feed.DefaultConfidence
+	if fc.confidence != nil {
+		f.Confidence = uint8(*fc.confidence)
+	}
+	if fc.sensors != nil {
+		// The feed's decay is what a report fades over: the table's reports, not lingering entries.
+		fc.sensors.Decay, f.Decay = f.Decay, 0
+		fc.sensors.Table.SetWindow(fc.sensors.Window)
+	}
 	return fc, nil
 }
 

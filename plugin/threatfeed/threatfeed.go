@@ -385,9 +385,9 @@ func (f *Feeds) rebuild() {
 	lists := make([]snapshot.List, len(f.feeds))
 	loaded := make([]time.Time, len(f.feeds))
 	for i, fd := range f.feeds {
-		lists[i] = snapshot.List{Name: fd.Name, Category: fd.Category}
+		lists[i] = snapshot.List{Name: fd.Name, Category: fd.Category, Confidence: fd.Confidence}
 		if c := fd.Serving(start); c != nil {
-			lists[i].Version, lists[i].Set = c.Version, c.Set
+			lists[i].Version, lists[i].Set = c.Version, c.Entries()
 			loaded[i] = c.Loaded
 		} else if c := fd.Content(); c != nil {
 			lists[i].Version, lists[i].Withheld = c.Version, true // stale and dropped: loaded, not served

@@ -131,7 +131,7 @@ func (f *Firewall) filter(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	if p = st.Blocks[p.Block].Policy(p.Name); p == nil { // as the State defines it: policies change while served
 		return w, false, 0, nil
 	}
-	q := &fwQuery{ResponseWriter: w, f: f, p: p, s: st.Snap, serial: st.Serial(p), r: r, client: client}
+	q := &fwQuery{ResponseWriter: w, f: f, p: p, s: st.SnapOf(p), serial: st.Serial(p), r: r, client: client}
 	name := strings.ToLower(r.Question[0].Name) // no allocation unless the name has upper case
 	switch q.before(name) {
 	case pass:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -26,6 +27,8 @@ import (
 //	                       TXT "allow_lists" LIST...
 //	                       TXT "answer" CATEGORY ADDRESS
 //	                       TXT "action" CATEGORY KIND [ADDRESS...]
+//	                       TXT "min_score" [CATEGORY] SCORE
+//	                       TXT "max_entries" N
 //	block.POLICY.policies  TXT ENTRY                  (one record per own block entry)
 //	allow.POLICY.policies  TXT ENTRY
 //
@@ -74,6 +77,15 @@ func configRecords(cfg *policy.Config, cat policy.Catalog) []confRec {
 	}
 	for _, c := range slices.Sorted(maps.Keys(cfg.Actions)) {
 		recs = append(recs, confRec{owner, append([]string{"action", c}, strings.Fields(cfg.Actions[c].String())...)})
+	}
+	if cfg.MinScore > 0 {
+		recs = append(recs, confRec{owner, []string{"min_score", strconv.Itoa(cfg.MinScore)}})
+	}
+	for _, c := range slices.Sorted(maps.Keys(cfg.MinScores)) {
+		recs = append(recs, confRec{owner, []string{"min_score", c, strconv.Itoa(cfg.MinScores[c])}})
+	}
+	if cfg.MaxEntries > 0 {
+		recs = append(recs, confRec{owner, []string{"max_entries", strconv.Itoa(cfg.MaxEntries)}})
 	}
 	for _, e := range uniqueSorted(cfg.Blocked) {
 		recs = append(recs, confRec{"block." + owner, []string{e}})

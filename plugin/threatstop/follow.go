@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -320,6 +321,9 @@ type definition struct {
 	answers           map[string]string
 	actions           map[string]policy.Action
 	block, allow      []string
+	minScore          int
+	minScores         map[string]int
+	maxEntries        int
 }
 
 // definitionOf reads the records of one policy. A record it cannot read fails the policy, and so the
@@ -370,6 +374,27 @@ func definitionOf(pol string, recs map[string]confRec) (*definition, error) {
 				return nil, fmt.Errorf("%s: %v", owner, err)
 			}
 			d.actions[args[0]] = a
+		case "min_score", "max_entries":
+			n, err := 0, error(nil)
+			if len(args) == 1 || len(args) == 2 && r.txt[0] == "min_score" {
+				n, err = strconv.Atoi(args[len(args)-1])
+			} else {
+				err = errors.New("wrong number of words")
+			}
+			if err != nil || n < 0 || r.txt[0] == "min_score" && n > policy.MaxScore {
+				return nil, fmt.Errorf("%s: %s: %q does not read", owner, r.txt[0], strings.Join(args, " "))
+			}
+			switch {
+			case r.txt[0] == "max_entries":
+				d.maxEntries = n
+			case len(args) == 1:
+				d.minScore = n
+			default:
+				if d.minScores == nil {
+					d.minScores = map[string]int{}
+				}
+				d.minScores[args[0]] = n
+			}
 		}
 	}
 	slices.Sort(d.block)
@@ -412,7 +437,8 @@ func (d *definition) config(name string, cat policy.Catalog) (cfg policy.Config,
 		}
 		return out
 	}
-	cfg = policy.Config{Name: name, Block: ids(d.lists), Allow: ids(d.allowLists), Blocked: d.block, Allowed: d.allow, Answers: d.answers, Actions: d.actions}
+	cfg = policy.Config{Name: name, Block: ids(d.lists), Allow: ids(d.allowLists), Blocked: d.block, Allowed: d.allow, Answers: d.answers, Actions: d.actions,
+		MinScore: d.minScore, MinScores: d.minScores, MaxEntries: d.maxEntries}
 	return cfg, missing
 }
 

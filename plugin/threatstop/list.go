@@ -119,7 +119,7 @@ func (t *Threatstop) pagesOf(p *policyEntry, sp *state.Policy, st *state.State) 
 	if l := p.pages.Load(); l != nil && l.serial == serial {
 		return l
 	}
-	l := buildPages(sp.Policy, st.Snap, serial, t.listPage) // as this State defines it
+	l := buildPages(sp.Policy, st.SnapOf(sp), serial, t.listPage) // as this State defines it
 	p.pages.Store(l)
 	return l
 }

@@ -447,6 +447,35 @@ func parsePolicy(c *caddy.Controller, store *state.Store, catalog policy.Catalog
 				return nil, c.Errf("policy %s: %v", name, err)
 			}
 			cfg.Actions[key] = a
+		case "min_score":
+			// "min_score N" or "min_score CATEGORY N"
+			if len(args) > 2 {
+				return nil, c.Errf("min_score needs a score, or a category and a score")
+			}
+			n, err := strconv.Atoi(args[len(args)-1])
+			if err != nil || n < 0 || n > policy.MaxScore {
+				return nil, c.Errf("policy %s: min_score needs a whole number from 0 to %d, not %q", name, policy.MaxScore, args[len(args)-1])
+			}
+			if len(args) == 1 {
+				cfg.MinScore = n
+				continue
+			}
+			if !knownCategory(catalog, args[0]) {
+				return nil, c.Errf("policy %s: min_score for category %q, which no feed has", name, args[0])
+			}
+			if cfg.MinScores == nil {
+				cfg.MinScores = map[string]int{}
+			}
+			cfg.MinScores[args[0]] = n
+		case "max_entries":
+			n, err := 0, error(nil)
+			if len(args) == 1 {
+				n, err = strconv.Atoi(args[0])
+			}
+			if len(args) != 1 || err != nil || n < 1 {
+				return nil, c.Errf("policy %s: max_entries needs a whole number of at least 1", name)
+			}
+			cfg.MaxEntries = n
 		case "clients", "transfer_clients":
 			for _, a := range args {
 				p, err := peer.Prefix(a)

@@ -147,9 +147,9 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 			go func() {
 				defer close(ch)
 				if op == sp { // the same definition: only the lists' changes
-					d.compute(sp.Policy, old.Snap, st.Snap, apex, t.ttl)
+					d.compute(sp.Policy, old.SnapOf(op), st.SnapOf(sp), apex, t.ttl)
 				} else { // from before a reload or an edit
-					d.computeAcross(op.Policy, old.Snap, sp.Policy, st.Snap, apex, t.ttl)
+					d.computeAcross(op.Policy, old.SnapOf(op), sp.Policy, st.SnapOf(sp), apex, t.ttl)
 				}
 				t.journal.computed()
 				ch <- []dns.RR{soa, t.soa(apex, z, serial, false)}
@@ -168,7 +168,7 @@ func (t *Threatstop) Transfer(zone string, serial uint32) (<-chan []dns.RR, erro
 			head = append(head, &dns.NS{Hdr: t.hdr(apex, dns.TypeNS, t.ttl), Ns: ns})
 		}
 		ch <- head
-		rpz.Zone(sp.Policy, st.Snap, apex, t.ttl, func(rrs []dns.RR) bool {
+		rpz.Zone(sp.Policy, st.SnapOf(sp), apex, t.ttl, func(rrs []dns.RR) bool {
 			ch <- rrs
 			return true
 		})

@@ -35,6 +35,20 @@ type Set struct {
 	V6        []V6     // ascending by address, then length
 	Names     Names    // exact names, normalised, ascending
 	Wildcards Names    // names listed together with all their subdomains, ascending
+
+	// Conf, when not nil, is each entry's own confidence (0 to 255 for 0 to 1), in the order V4, V6,
+	// Names, Wildcards: what a feed whose entries age (decay) or are counted (sensors) vouches for each.
+	// Nil: every entry has the feed's confidence. It is not part of Equal or Sum, which compare entries.
+	Conf []uint8
+}
+
+// ConfAt is the confidence of entry i of the set's entries in the order V4, V6, Names, Wildcards, or def
+// when the set has no confidences of its own.
+func (s *Set) ConfAt(i int, def uint8) uint8 {
+	if s.Conf == nil {
+		return def
+	}
+	return s.Conf[i]
 }
 
 // Names is a sorted, duplicate-free list of names packed into one string.

@@ -22,6 +22,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,9 +73,13 @@ type Feed struct {
 	// before it is served; 0 leaves the fetches alone to decide.
 	MaxShrinkHold time.Duration
 	AllowEmpty    bool             // a first version whose every line was skipped is a valid empty feed
+	MayEmpty      bool             // a computed list (sensors): empty and shrunk versions are served like any other
 	MaxAge        time.Duration    // older than this since the last successful check is stale; 0: never
 	DropStale     bool             // a stale feed stops being served (else it keeps being served, and is reported)
 	Cache         *feedcache.Dir   // nil: no on-disk cache
+	Confidence    uint8            // 0 to 100: what one entry vouches for (decay.go)
+	Severity      string           // how bad what it lists is, as the operator grades it: shown, not scored
+	Decay         time.Duration    // an entry the source drops lingers this long, fading; 0: dropped at once
 	Now           func() time.Time // the clock of holds and checks; nil: time.Now
 
 	mu      sync.Mutex        // serialises Update, LoadCache and Accept
@@ -94,6 +99,11 @@ type Content struct {
 	Dropped   guard.Dropped // what the guard removed from it
 	Loaded    time.Time     // when this version was accepted
 	FromCache bool          // loaded from the on-disk cache, not yet confirmed by the source
+
+	// With Decay: what is served (Set and what lingers, with their confidences) and when each of its
+	// entries was last seen (Unix seconds), in Served's order. Nil without Decay.
+	Served *entryset.Set
+	Seen   []uint32
 }
 
 // Held is a version held back by the shrink or emptiness check. A Held is never changed once stored: a
@@ -200,7 +210,7 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 			st.LastSuccess = now
 		}
 		f.status.Store(&st)
-		return false, st.Stats, nil
+		return f.judged == nil && f.reage(now), st.Stats, nil
 	}
 	defer func() {
 		st.LastError = err
@@ -225,7 +235,7 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 			c.FromCache = false
 			f.content.Store(&c)
 		}
-		return false, old.Stats, nil
+		return f.reage(now), old.Stats, nil
 	}
 	if h := f.held.Load(); h != nil && sum == h.Sum {
 		if h.NeedsOperator {
@@ -264,13 +274,17 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 			f.held.Store(held)
 			return false, c.Stats, held.err
 		}
-		if c.Set.Equal(old.Set) {
+		if c.Set.Equal(old.Set) && slices.Equal(c.Set.Conf, old.Set.Conf) {
 			// Same entries in other bytes (comments, order): remember the bytes, keep the version.
 			c.Version, c.Loaded = old.Version, old.Loaded
+			changed := f.age(&c, old, now)
+			if changed {
+				c.Version++
+			}
 			f.content.Store(&c)
 			f.held.Store(nil)
 			f.save(&st, data, validators, now)
-			return false, c.Stats, nil
+			return changed, c.Stats, nil
 		}
 	}
 	f.accept(&st, c, data, validators, now)
@@ -325,6 +339,9 @@ func (f *Feed) parse(data []byte, sum [sha256.Size]byte, now time.Time) (Content
 		return c, fmt.Errorf("%w (%d invalid, %d entries); keeping the last good version", ErrGarbage, c.Stats.Invalid, c.Stats.Entries)
 	}
 	c.Set, c.Dropped = f.Guard.Apply(b.Set())
+	if w, ok := f.Source.(source.Weigher); ok {
+		c.Set.Conf = w.Weigh(c.Set, f.conf255())
+	}
 	return c, nil
 }
 
@@ -333,6 +350,7 @@ func (f *Feed) parse(data []byte, sum [sha256.Size]byte, now time.Time) (Content
 func (f *Feed) check(old *Content, c Content) (*Held, error) {
 	n, was := c.Set.Len(), old.Set.Len()
 	switch {
+	case f.MayEmpty:
 	case n == 0 && was > 0:
 		reason := fmt.Sprintf("no entries, after %d", was)
 		if AllSkipped(c.Stats) {
@@ -353,6 +371,22 @@ func (f *Feed) heldUntil(h *Held) string {
 		return fmt.Sprintf("keeping the last good version until the source has served this one on %d fetches, or an operator accepts it", ShrinkFetches)
 	}
 	return fmt.Sprintf("keeping the last good version until the source has served this one for %s and on %d fetches, or an operator accepts it", f.MaxShrinkHold, ShrinkFetches)
+}
+
+// reage ages what lingers at now and serves the result as a new version when it changed (an entry left,
+// or a confidence moved on): the source's entries are the same.
+func (f *Feed) reage(now time.Time) bool {
+	old := f.content.Load()
+	if f.Decay <= 0 || old == nil {
+		return false
+	}
+	c := *old
+	if !f.age(&c, old, now) {
+		return false
+	}
+	c.Version = old.Version + 1
+	f.content.Store(&c)
+	return true
 }
 
 // Accept makes the held version the served one, on an operator's word. It reports whether there was one.
@@ -388,6 +422,7 @@ func (f *Feed) accept(st *Status, c Content, body []byte, validators map[string]
 		c.Version = old.Version + 1
 	}
 	c.Loaded, c.FromCache = now, false
+	f.age(&c, f.content.Load(), now)
 	f.content.Store(&c)
 	f.held.Store(nil)
 	st.Stats = c.Stats
@@ -427,6 +462,7 @@ func (f *Feed) LoadCache() error {
 		return fmt.Errorf("cached version: %w", err)
 	}
 	c.Version, c.FromCache = 1, true
+	f.age(&c, nil, m.Fetched)
 	f.content.Store(&c)
 	f.lastSum = c.Sum
 	if r, ok := f.Source.(source.Revalidator); ok && m.Validators != nil {

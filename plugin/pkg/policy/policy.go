@@ -48,6 +48,10 @@ type Policy struct {
 	actions      []Action // firewall action per shared list ID, from its category
 	customAction Action   // for own block entries
 
+	minScore   []uint8 // per shared list ID, from its category; nil when the policy does not choose by score
+	maxEntries int
+	choice     string // what its choice depends on besides the snapshot (ChoiceKey)
+
 	// Def is a digest of the definition as it bears on answers: the names of the lists it uses, its own
 	// entries, and the answer and action of each list. Two policies with the same Def answer alike from
 	// lists of the same content, whatever their list IDs, so a reload or a restart that changes neither
@@ -67,6 +71,12 @@ type Config struct {
 	Allowed []string          // own entries
 	Answers map[string]string // category (or "default") → IPv4 address in 127.0.0.0/8
 	Actions map[string]Action // category (or "default", or CustomList) → firewall action
+
+	// Choosing by score (select.go): entries of the blocking lists scored below MinScore (or below their
+	// category's MinScores) are not listed; MaxEntries > 0 keeps only that many of the highest scored.
+	MinScore   int
+	MinScores  map[string]int // category → minimum score
+	MaxEntries int
 }
 
 // Clone returns a copy of c that shares nothing with it.
@@ -74,6 +84,7 @@ func (c Config) Clone() Config {
 	c.Block, c.Allow = slices.Clone(c.Block), slices.Clone(c.Allow)
 	c.Blocked, c.Allowed = slices.Clone(c.Blocked), slices.Clone(c.Allowed)
 	c.Answers, c.Actions = maps.Clone(c.Answers), maps.Clone(c.Actions)
+	c.MinScores = maps.Clone(c.MinScores)
 	return c
 }
 
@@ -145,6 +156,9 @@ func New(cfg Config, cat Catalog) (*Policy, error) {
 		p.own = noOwn // most policies made by the thousand have none: one snapshot for all (about 1 KB each)
 	} else {
 		p.own = ownSnapshot(block.Set(), allow.Set())
+	}
+	if err := p.chooses(cfg, cat); err != nil {
+		return nil, err
 	}
 	p.Def = p.digest(cat)
 	return p, nil
@@ -235,6 +249,7 @@ func (p *Policy) digest(cat Catalog) [sha256.Size]byte {
 	}
 	put(p.CustomAnswer().String())
 	put(action(p.customAction))
+	put(p.choice)
 	for _, set := range []*entryset.Set{p.own.Entries(ownBlock), p.own.Entries(ownAllow)} {
 		sum := set.Sum()
 		h.Write(sum[:])

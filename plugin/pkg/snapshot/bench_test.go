@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 
@@ -91,14 +92,44 @@ func benchData() {
 	})
 }
 
-// BenchmarkBuild compiles the 2.1M-entry data set and reports the heap it holds per entry.
+// BenchmarkBuild compiles the 2.1M-entry data set, every entry scored (each list with a confidence, one
+// with a confidence per entry, as an aged or sensor feed has), and reports the heap it holds per entry;
+// BenchmarkBuildUnscored is the same without any confidence, the cost of scores being the difference.
 func BenchmarkBuild(b *testing.B) {
+	benchData()
+	lists := scoredLists()
+	for b.Loop() {
+		Build(lists, nil)
+	}
+	h0 := heapInUse()
+	s := Build(lists, nil)
+	h1 := heapInUse()
+	b.ReportMetric(float64(h1-h0)/float64(bench.entries), "snapshot-B/entry")
+	b.ReportMetric(float64(bench.setBytes)/float64(bench.entries), "feeds-B/entry")
+	runtime.KeepAlive(s)
+}
+
+func BenchmarkBuildUnscored(b *testing.B) {
 	benchData()
 	for b.Loop() {
 		Build(bench.lists, nil)
 	}
 	b.ReportMetric(float64(bench.snapBytes)/float64(bench.entries), "snapshot-B/entry")
-	b.ReportMetric(float64(bench.setBytes)/float64(bench.entries), "feeds-B/entry")
+}
+
+// scoredLists are the benchmark lists with confidences: list 0 has one per entry.
+func scoredLists() []List {
+	lists := slices.Clone(bench.lists)
+	for i := range lists {
+		lists[i].Confidence = uint8(30 + 5*i)
+	}
+	set := *lists[0].Set
+	set.Conf = make([]uint8, set.Len())
+	for i := range set.Conf {
+		set.Conf[i] = uint8(i)
+	}
+	lists[0].Set = &set
+	return lists
 }
 
 // benchLookups runs lookup over the queries round robin; want says whether each must hit (true), must

@@ -84,7 +84,7 @@ func (t *nameTable) bytes() int { return 4*len(t.slots) + 8*len(t.sets) + 44*len
 // buildNames collects every name with the lists that hold it exactly (own) and with its subdomains
 // (ownSub), then resolves names parents first, so that each name inherits from its nearest listed parent
 // the lists that cover its subdomains.
-func buildNames(lists []List, in *interner, w int) *nameTable {
+func buildNames(lists []List, in *interner, w int, sc *scorer) *nameTable {
 	t := &nameTable{seed: maphash.MakeSeed()}
 	total := 0
 	for _, l := range lists {
@@ -104,6 +104,11 @@ func buildNames(lists []List, in *interner, w int) *nameTable {
 	// w words per ref, for the name's first ref only.
 	own, ownSub := make([]uint64, total*w), make([]uint64, total*w)
 	firsts := make([]uint32, 0, total) // the ref of each distinct name, in no particular order
+	var keep []float32                 // by first ref, when scoring: Π(1 − c) of the lists that hold it
+	var firstOf []uint32               // by ref, when scoring
+	if sc != nil {
+		keep, firstOf = make([]float32, total), make([]uint32, total)
+	}
 	for k, names := range t.srcs {
 		li, sub := k/2, k%2 == 1
 		for j := range names.Len() {
@@ -111,11 +116,28 @@ func buildNames(lists []List, in *interner, w int) *nameTable {
 			first := t.insert(ref)
 			if first == ref {
 				firsts = append(firsts, ref)
+				if sc != nil {
+					keep[ref] = 1
+				}
+			}
+			if sc != nil {
+				firstOf[ref] = first
+				// A list holding the name exactly and with its subdomains vouches for it once.
+				if !Bits(own[int(first)*w:]).Has(li) && !Bits(ownSub[int(first)*w:]).Has(li) {
+					keep[first] *= sc.keep(k, j)
+				}
 			}
 			if sub {
 				Bits(ownSub[int(first)*w:]).Add(li)
 			} else {
 				Bits(own[int(first)*w:]).Add(li)
+			}
+		}
+	}
+	if sc != nil {
+		for k, names := range t.srcs {
+			for j := range names.Len() {
+				sc.out[k][j] = scoreOf(keep[firstOf[t.bases[k]+uint32(j)]])
 			}
 		}
 	}

@@ -35,15 +35,19 @@ type List struct {
 	Version  uint64 // changes whenever the content changes; 0 until the feed first loads
 	Withheld bool   // loaded, but not served now (stale): Set is nil
 	Set      *entryset.Set
+	// Confidence (0 to 100) is how much one entry of the list vouches for the indicator, for entries
+	// without one of their own (Set.Conf). 0: the list adds nothing to scores.
+	Confidence uint8
 }
 
 // ListInfo describes a list as compiled; its index in Snapshot.Lists is its list ID.
 type ListInfo struct {
-	Name     string
-	Category string
-	Version  uint64
-	Withheld bool
-	Entries  int
+	Name       string
+	Category   string
+	Version    uint64
+	Withheld   bool
+	Entries    int
+	Confidence uint8
 }
 
 // Snapshot is the compiled, immutable union of all lists.
@@ -71,8 +75,9 @@ const (
 
 // part is one part, with what it was built from and the sets it interned.
 type part struct {
-	inputs []input  // per list, the entries this part read
-	sets   []uint64 // local set table, set 0 empty
+	inputs []input   // per list, the entries this part read
+	sets   []uint64  // local set table, set 0 empty
+	scores [][]uint8 // per source (a list's V4 or V6, or its Names then Wildcards), per entry: its score; nil unscored
 	v      *rangemap.Map
 	names  *nameTable
 	count  int // prefixes or names
@@ -83,6 +88,8 @@ type part struct {
 type input struct {
 	a, b unsafe.Pointer
 	n, m int
+	conf unsafe.Pointer // the entries' own confidences
+	def  uint8          // the list's
 }
 
 func inputsOf(lists []List, k int) []input {
@@ -94,7 +101,7 @@ func inputsOf(lists []List, k int) []input {
 		case partV6:
 			in[i] = input{a: unsafe.Pointer(unsafe.SliceData(l.Set.V6)), n: len(l.Set.V6)}
 		default:
-			in[i] = input{unsafe.Pointer(l.Set.Names.Data()), unsafe.Pointer(l.Set.Wildcards.Data()), l.Set.Names.Len(), l.Set.Wildcards.Len()}
+			in[i] = input{a: unsafe.Pointer(l.Set.Names.Data()), b: unsafe.Pointer(l.Set.Wildcards.Data()), n: l.Set.Names.Len(), m: l.Set.Wildcards.Len()}
 		}
 		if in[i].n == 0 {
 			in[i].a = nil
@@ -102,6 +109,7 @@ func inputsOf(lists []List, k int) []input {
 		if in[i].m == 0 {
 			in[i].b = nil
 		}
+		in[i].conf, in[i].def = unsafe.Pointer(unsafe.SliceData(l.Set.Conf)), l.Confidence
 	}
 	return in
 }
@@ -120,7 +128,7 @@ func Build(lists []List, prev *Snapshot) *Snapshot {
 		if l.Set == nil {
 			lists[i].Set = &entryset.Set{}
 		}
-		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Withheld: l.Withheld, Entries: lists[i].Set.Len()}
+		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Withheld: l.Withheld, Entries: lists[i].Set.Len(), Confidence: l.Confidence}
 	}
 	s.input = make([]*entryset.Set, len(lists))
 	for i := range lists {
@@ -142,14 +150,18 @@ func Build(lists []List, prev *Snapshot) *Snapshot {
 			defer wg.Done()
 			p := &part{inputs: inputs}
 			in := newInterner(s.words)
+			sc := newScorer(lists, k)
 			switch k {
 			case partV4:
-				p.v, p.count = buildV4(lists, in)
+				p.v, p.count = buildV4(lists, in, sc)
 			case partV6:
-				p.v, p.count = buildV6(lists, in)
+				p.v, p.count = buildV6(lists, in, sc)
 			default:
-				p.names = buildNames(lists, in, s.words)
+				p.names = buildNames(lists, in, s.words, sc)
 				p.count = p.names.count
+			}
+			if sc != nil {
+				p.scores = sc.out
 			}
 			p.sets = slices.Clip(in.sets)
 			s.parts[k] = p
@@ -276,18 +288,21 @@ func (in *interner) set(id SetID) Bits {
 }
 
 // merge calls fn with each distinct key of the sorted, duplicate-free slices of lists, in ascending
-// order, with the set of lists that hold it. It merges in place: no copy of the entries is made.
-func merge[K any](lists []List, keys func(*entryset.Set) []K, cmp func(K, K) int, own Bits, fn func(K, Bits)) {
+// order, with the set of lists that hold it. It merges in place: no copy of the entries is made. With a
+// scorer it also scores each key from the lists that hold it, and records the score at each of them.
+func merge[K any](lists []List, keys func(*entryset.Set) []K, cmp func(K, K) int, own Bits, sc *scorer, fn func(K, Bits)) {
 	type head struct {
 		keys []K
 		list int
+		n    int // len(keys) at the start: n-len(keys) is the position of keys[0]
 	}
 	var heads []head
 	for i, l := range lists {
 		if k := keys(l.Set); len(k) > 0 {
-			heads = append(heads, head{k, i})
+			heads = append(heads, head{k, i, len(k)})
 		}
 	}
+	var at []int32 // the heads' sources and positions at the current key, in pairs
 	for len(heads) > 0 {
 		least := heads[0].keys[0]
 		for _, h := range heads[1:] {
@@ -296,10 +311,17 @@ func merge[K any](lists []List, keys func(*entryset.Set) []K, cmp func(K, K) int
 			}
 		}
 		clear(own)
+		at = at[:0]
+		keep := float32(1)
 		live := heads[:0]
 		for _, h := range heads {
 			if cmp(h.keys[0], least) == 0 {
 				own.Add(h.list)
+				if sc != nil {
+					pos := h.n - len(h.keys)
+					keep *= sc.keep(h.list, pos)
+					at = append(at, int32(h.list), int32(pos))
+				}
 				h.keys = h.keys[1:]
 			}
 			if len(h.keys) > 0 {
@@ -308,6 +330,12 @@ func merge[K any](lists []List, keys func(*entryset.Set) []K, cmp func(K, K) int
 		}
 		heads = live
 		fn(least, own)
+		if sc != nil {
+			score := scoreOf(keep)
+			for i := 0; i < len(at); i += 2 {
+				sc.out[at[i]][at[i+1]] = score
+			}
+		}
 	}
 }
 
@@ -315,7 +343,7 @@ func merge[K any](lists []List, keys func(*entryset.Set) []K, cmp func(K, K) int
 // it covers, and sweeps them into a range map. A stack of the prefixes that contain the current address
 // gives each prefix the lists of all prefixes that cover it: entering a prefix sets the range to its
 // lists and theirs, leaving it gives the range back to the prefix around it.
-func buildV4(lists []List, in *interner) (*rangemap.Map, int) {
+func buildV4(lists []List, in *interner, sc *scorer) (*rangemap.Map, int) {
 	n := 0
 	for _, l := range lists {
 		n += len(l.Set.V4)
@@ -340,7 +368,7 @@ func buildV4(lists []List, in *interner) (*rangemap.Map, int) {
 			}
 		}
 	}
-	merge(lists, func(e *entryset.Set) []uint64 { return e.V4 }, cmpU64, NewBits(len(lists)), func(key uint64, own Bits) {
+	merge(lists, func(e *entryset.Set) []uint64 { return e.V4 }, cmpU64, NewBits(len(lists)), sc, func(key uint64, own Bits) {
 		addr, bits := uint32(key>>8), int(key&0xff)
 		close(uint64(addr))
 		if len(stack) > 0 {
@@ -356,7 +384,7 @@ func buildV4(lists []List, in *interner) (*rangemap.Map, int) {
 }
 
 // buildV6 is buildV4 for IPv6.
-func buildV6(lists []List, in *interner) (*rangemap.Map, int) {
+func buildV6(lists []List, in *interner, sc *scorer) (*rangemap.Map, int) {
 	n := 0
 	for _, l := range lists {
 		n += len(l.Set.V6)
@@ -381,7 +409,7 @@ func buildV6(lists []List, in *interner) (*rangemap.Map, int) {
 			}
 		}
 	}
-	merge(lists, func(e *entryset.Set) []entryset.V6 { return e.V6 }, entryset.V6.Compare, NewBits(len(lists)), func(key entryset.V6, own Bits) {
+	merge(lists, func(e *entryset.Set) []entryset.V6 { return e.V6 }, entryset.V6.Compare, NewBits(len(lists)), sc, func(key entryset.V6, own Bits) {
 		start := cidr.U128{Hi: key.Hi, Lo: key.Lo}
 		close(start, false)
 		if len(stack) > 0 {

@@ -114,6 +114,10 @@ type State struct {
 	// transfers, and edges that copy the zone, cannot. Nearly always nil.
 	Omitted [][]policy.Entry
 
+	// Views holds, by policy index, what a policy that chooses by score (policy.Select) answers from
+	// instead of Snap; nil for the others. Policies with the same choice share one.
+	Views []*snapshot.Snapshot
+
 	placeholder bool // the empty State that Load gives before the first Publish: its serials mean nothing
 }
 
@@ -130,6 +134,14 @@ func (s *State) PolicyNames() []string {
 // Placeholder reports whether s is the empty State that Load gives before the first Publish, whose
 // serials mean nothing yet.
 func (s *State) Placeholder() bool { return s.placeholder }
+
+// SnapOf is the snapshot policy p answers from: its choice by score when it makes one, else Snap.
+func (s *State) SnapOf(p *Policy) *snapshot.Snapshot {
+	if p.Index < len(s.Views) && s.Views[p.Index] != nil {
+		return s.Views[p.Index]
+	}
+	return s.Snap
+}
 
 // Serial is the serial of policy p in s.
 func (s *State) Serial(p *Policy) uint32 { return s.Serials[p.Index] }
@@ -178,6 +190,7 @@ type Store struct {
 	file    string                              // where the serials persist; "" none
 	written bool                                // the file holds this Store's serials
 	reg     *registry                           // the process's serials, by block key and policy name
+	choices map[string]*snapshot.Snapshot       // the last choice by score, by policy.ChoiceKey: ties keep it
 }
 
 // NewStore returns an empty Store.
@@ -567,14 +580,32 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 	next := &State{
 		Version: 1, Snap: s, Loaded: loaded, Catalog: slices.Clip(st.catalog), Blocks: slices.Clip(st.blocks), Policies: slices.Clip(st.policies),
 		Serials: make([]uint32, len(st.policies)), ZoneSerials: make([]uint32, len(st.blocks)), Sums: make([][sha256.Size]byte, len(st.policies)),
-		Omitted: make([][]policy.Entry, len(st.policies)),
+		Omitted: make([][]policy.Entry, len(st.policies)), Views: make([]*snapshot.Snapshot, len(st.policies)),
 	}
 	if old != nil {
 		next.Version = old.Version + 1
 	}
+	// Scores depend on every list: a choice by score is made again when any list changed.
+	listsChanged := old == nil || len(old.Snap.Lists) != len(s.Lists)
+	for i := 0; !listsChanged && i < len(s.Lists); i++ {
+		listsChanged = old.Snap.Lists[i].Version != s.Lists[i].Version || old.Snap.Lists[i].Withheld != s.Lists[i].Withheld
+	}
+	choices := map[string]*snapshot.Snapshot{}
+	view := func(p *Policy) *snapshot.Snapshot {
+		k := p.ChoiceKey()
+		if v, ok := choices[k]; ok {
+			return v
+		}
+		prev := st.choices[k]
+		v := prev
+		if v == nil || listsChanged {
+			v = p.Select(s, prev)
+		}
+		choices[k] = v
+		return v
+	}
 	sums := make(map[*entryset.Set][sha256.Size]byte, len(s.Lists))
-	setSum := func(id int) [sha256.Size]byte {
-		set := s.Entries(id)
+	setSum := func(set *entryset.Set) [sha256.Size]byte {
 		d, ok := sums[set]
 		if !ok {
 			if d, ok = st.sums[set]; !ok {
@@ -607,23 +638,28 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 		case old != nil && p.Block < len(old.Blocks):
 			op = old.Blocks[p.Block].Policy(p.Name)
 		}
+		vs := s
+		if p.Chooses() {
+			vs = view(p)
+			next.Views[i] = vs
+		}
 		if op != nil {
 			j := op.Index
-			if op == p && !usesChanged(p.Policy, old.Snap, s) {
+			if op == p && !usesChanged(p.Policy, old.Snap, s) && !(p.Chooses() && listsChanged) {
 				next.Sums[i], next.Serials[i], next.Omitted[i] = old.Sums[j], old.Serials[j], old.Omitted[j]
 				continue
 			}
-			next.Sums[i] = contentSum(p, s, setSum)
+			next.Sums[i] = contentSum(p, vs, setSum)
 			if next.Sums[i] == old.Sums[j] {
 				next.Serials[i], next.Omitted[i] = old.Serials[j], old.Omitted[j]
 				continue
 			}
 			next.Serials[i] = NextSerial(old.Serials[j], now)
 		} else {
-			next.Sums[i] = contentSum(p, s, setSum)
+			next.Sums[i] = contentSum(p, vs, setSum)
 			next.Serials[i] = st.reg.serial(policyKey(st.blocks[p.Block], p.Name), next.Sums[i], now)
 		}
-		next.Omitted[i] = omitted(p, s, longest)
+		next.Omitted[i] = omitted(p, vs, longest)
 		changed[p.Block] = true
 	}
 	for id := range s.Lists { // keep the digests of the current lists, and only those
@@ -631,7 +667,14 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 			sums[s.Entries(id)] = d
 		}
 	}
-	st.sums = sums
+	for _, v := range choices {
+		for id := range v.Lists {
+			if d, ok := st.sums[v.Entries(id)]; ok {
+				sums[v.Entries(id)] = d
+			}
+		}
+	}
+	st.sums, st.choices = sums, choices
 	for i, b := range st.blocks {
 		switch {
 		case old != nil && i < len(old.ZoneSerials) && !changed[i]:
@@ -671,7 +714,7 @@ func omitted(p *Policy, s *snapshot.Snapshot, longest func(*entryset.Set) int) [
 
 // contentSum is the digest of what policy p answers from s: its definition, how it is rendered, and the
 // entries of each list it uses (in name order, as the definition lists them).
-func contentSum(p *Policy, s *snapshot.Snapshot, setSum func(id int) [sha256.Size]byte) [sha256.Size]byte {
+func contentSum(p *Policy, s *snapshot.Snapshot, setSum func(*entryset.Set) [sha256.Size]byte) [sha256.Size]byte {
 	type list struct {
 		name string
 		sum  [sha256.Size]byte
@@ -681,7 +724,7 @@ func contentSum(p *Policy, s *snapshot.Snapshot, setSum func(id int) [sha256.Siz
 		if !p.Uses(id) {
 			continue
 		}
-		d := setSum(id)
+		d := setSum(s.Entries(id))
 		if l.Withheld {
 			d[0] ^= 1 // a withheld list serves nothing, whatever it holds
 		}

@@ -1,0 +1,87 @@
+package feed
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestDecay: an entry the source drops lingers for one decay with a fading confidence, then leaves; one
+// the source serves again is fresh again; a feed without decay drops at once.
+func TestDecay(t *testing.T) {
+	f, path := newFeed(t, "1.10.16.1\n1.10.16.2\nbad.example\ngone.example\n")
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	f.Now = func() time.Time { return now }
+	f.Confidence, f.Decay, f.MaxShrink = 80, 4*time.Hour, 1
+	conf := func(entry string) (uint8, bool) { // the served confidence of entry, if served
+		s := f.Content().Entries()
+		if a, err := netip.ParseAddr(entry); err == nil {
+			for i, v := range s.V4 {
+				if v>>8 == uint64(a.As4()[0])<<24|uint64(a.As4()[1])<<16|uint64(a.As4()[2])<<8|uint64(a.As4()[3]) {
+					return s.Conf[i], true
+				}
+			}
+			return 0, false
+		}
+		i, ok := s.Names.Search(entry)
+		if !ok {
+			return 0, false
+		}
+		return s.Conf[len(s.V4)+len(s.V6)+i], true
+	}
+	if changed, err := update(t, f); !changed || err != nil {
+		t.Fatalf("first load: %v %v", changed, err)
+	}
+	if c, ok := conf("1.10.16.2"); !ok || c != 204 { // 80% of 255
+		t.Fatalf("fresh entry: conf %d served %v, want 204", c, ok)
+	}
+	write(t, path, "1.10.16.1\nbad.example\n")
+	now = now.Add(time.Minute)
+	if changed, err := update(t, f); !changed || err != nil {
+		t.Fatalf("entries dropped: %v %v", changed, err)
+	}
+	if f.Content().Set.Len() != 2 || f.Content().Entries().Len() != 4 {
+		t.Fatalf("source %d entries, served %d; want 2 and 4 (2 lingering)", f.Content().Set.Len(), f.Content().Entries().Len())
+	}
+	now = now.Add(2 * time.Hour) // half the decay: about 1/√2 of the confidence
+	if changed, err := update(t, f); !changed || err != nil {
+		t.Fatalf("aged: %v %v", changed, err)
+	}
+	for _, e := range []string{"1.10.16.2", "gone.example"} {
+		if c, ok := conf(e); !ok || c < 140 || c > 150 {
+			t.Errorf("%s after half the decay: conf %d served %v, want about 144", e, c, ok)
+		}
+	}
+	if c, _ := conf("1.10.16.1"); c != 204 {
+		t.Errorf("entry still served by the source: conf %d, want 204", c)
+	}
+	// Served again: fresh again.
+	write(t, path, "1.10.16.1\nbad.example\ngone.example\n")
+	now = now.Add(time.Minute)
+	update(t, f)
+	if c, _ := conf("gone.example"); c != 204 {
+		t.Errorf("served again: conf %d, want 204", c)
+	}
+	now = now.Add(2*time.Hour + time.Minute) // 1.10.16.2 last seen more than the decay ago
+	if changed, err := update(t, f); !changed || err != nil {
+		t.Fatalf("decayed out: %v %v", changed, err)
+	}
+	if _, ok := conf("1.10.16.2"); ok {
+		t.Error("1.10.16.2 still served after the decay")
+	}
+	if f.Content().Entries().Len() != 3 {
+		t.Errorf("served %d entries, want 3", f.Content().Entries().Len())
+	}
+	if changed, _ := update(t, f); changed {
+		t.Error("nothing lingers and nothing changed, yet a new version")
+	}
+
+	plain, path := newFeed(t, "1.10.16.1\n1.10.16.2\n")
+	update(t, plain)
+	write(t, path, "1.10.16.1\n")
+	plain.MaxShrink = 1
+	update(t, plain)
+	if plain.Content().Entries().Len() != 1 || plain.Content().Served != nil {
+		t.Errorf("without decay: %d served, want 1", plain.Content().Entries().Len())
+	}
+}
