@@ -1,6 +1,10 @@
 package threatlog
 
-import "time"
+import (
+	"time"
+
+	"github.com/threatstop/threatstop/plugin/pkg/sensor"
+)
 
 // SetClock makes the plugin read the time from f until restore is called.
 func SetClock(f func() time.Time) (restore func()) {
@@ -10,3 +14,13 @@ func SetClock(f func() time.Time) (restore func()) {
 
 // UploadsReceiving is how many uploads past the header check are receiving their body or hold a slot.
 func UploadsReceiving() int { return int(receiving.Load()) + len(uploadSlots) }
+
+// UseSensorTable makes the plugin report to tbl until restore is called: a fresh table is what a process
+// restart starts with, so start-up reads the window back from the database into it.
+func UseSensorTable(tbl *sensor.Table) (restore func()) {
+	prev := sensorTable.Swap(tbl)
+	return func() {
+		sensorTable.Store(prev)
+		forgetRebuilt(tbl)
+	}
+}

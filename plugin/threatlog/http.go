@@ -21,9 +21,10 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
 )
 
-// The HTTP endpoint: POST /upload, GET /report (JSON), /report.csv, /report.html and /check. A listener
-// outlives a Corefile reload (the new instance starts before the old one stops, on the same address):
-// httplisten shares it between the instances on one address, the newest one answering.
+// The HTTP endpoint: POST /upload, GET /report (JSON), /report.csv, /report.html, /check, and a
+// customer's own data: GET /export and DELETE /logs (privacy.go). A listener outlives a Corefile reload
+// (the new instance starts before the old one stops, on the same address): httplisten shares it between
+// the instances on one address, the newest one answering.
 
 // httpKind names threatlog's listeners in httplisten.
 const httpKind = "threatlog http"
@@ -71,8 +72,12 @@ func (h httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.serveReport(w, r)
 	case "/check":
 		t.serveCheckHTTP(w, r)
+	case "/export":
+		t.serveExport(w, r)
+	case "/logs":
+		t.serveDeleteLogs(w, r)
 	default:
-		httpError(w, http.StatusNotFound, "POST /upload, GET /report, /report.csv, /report.html or /check?ioc=")
+		httpError(w, http.StatusNotFound, "POST /upload, GET /report, /report.csv, /report.html, /check?ioc= or /export, DELETE /logs")
 	}
 }
 
@@ -207,13 +212,16 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	// Each record is kept only in its stored form (logstore.Batch), a fraction of the parsed one.
 	var b logstore.Batch
 	hitsOf := map[string]int{}
-	st, err := m.ingest(counted, device, now, func(rec *logstore.Record) error {
+	sense := t.newSensed(wh.policy, device, now) // what the sensor table learns once it is stored
+	st, err := m.ingestSides(counted, device, now, func(rec *logstore.Record, sd sides) error {
+		sense.noteInside(sd.inside, rec.Time)
 		if t.listedOnly && !rec.Listed() {
 			return nil
 		}
 		for _, l := range rec.Lists {
 			hitsOf[l]++
 		}
+		sense.noteStored(rec, sd)
 		return b.Add(rec)
 	})
 	switch {
@@ -243,6 +251,7 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, logstore.ErrDuplicate):
 		res.Duplicate = true
 		uploads.WithLabelValues(wh.policy, "duplicate").Inc()
+		sense.commit(false) // its reports were made when it was stored
 	case err != nil:
 		log.Errorf("store upload of %s/%s: %v", wh.policy, device, err)
 		httpError(w, http.StatusInternalServerError, "could not store the log")
@@ -250,6 +259,7 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	default:
 		res.Stored = b.Len()
 		uploads.WithLabelValues(wh.policy, "stored").Inc()
+		sense.commit(true) // acknowledged: committed
 		for f, n := range st.Formats {
 			lines.WithLabelValues(wh.policy, string(f)).Add(float64(n))
 		}

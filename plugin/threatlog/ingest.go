@@ -36,6 +36,18 @@ type matcher struct {
 // (valid during the call only) and returns the counts. Nothing is kept per line: the caller keeps
 // what it stores, in its stored form.
 func (m *matcher) ingest(r io.Reader, device string, now time.Time, add func(*logstore.Record) error) (ingestStats, error) {
+	return m.ingestSides(r, device, now, func(rec *logstore.Record, _ sides) error { return add(rec) })
+}
+
+// sides are an event's two sides as addresses, before the inside one is truncated for storing: what
+// the sensor table is told (sensors.go).
+type sides struct {
+	remote netip.Addr // the remote side when it is an address (not a name); else invalid
+	inside netip.Addr // the inside host; invalid when the line names none
+}
+
+// ingestSides is ingest that also gives add each event's sides.
+func (m *matcher) ingestSides(r io.Reader, device string, now time.Time, add func(*logstore.Record, sides) error) (ingestStats, error) {
 	st := ingestStats{Formats: map[logparse.Format]int{}}
 	p := &logparse.Parser{SyncPrefix: m.t.syncPrefix, Now: now}
 	br := bufio.NewReaderSize(r, maxLine)
@@ -65,12 +77,12 @@ func (m *matcher) ingest(r io.Reader, device string, now time.Time, add func(*lo
 			continue
 		}
 		st.Formats[ev.Format]++
-		rec := m.record(&ev, device)
+		rec, sd := m.record(&ev, device)
 		st.Events++
 		if rec.Listed() {
 			st.Listed++
 		}
-		if err := add(&rec); err != nil {
+		if err := add(&rec, sd); err != nil {
 			return st, err
 		}
 	}
@@ -80,8 +92,9 @@ func (m *matcher) ingest(r io.Reader, device string, now time.Time, add func(*lo
 func (m *matcher) listed(a netip.Addr) bool { return m.p.MatchAddr(m.snap, a).Listed }
 
 // record matches one event.
-func (m *matcher) record(ev *logparse.Event, device string) logstore.Record {
+func (m *matcher) record(ev *logparse.Event, device string) (logstore.Record, sides) {
 	remote, inside := logparse.Orient(ev, m.listed)
+	sd := sides{inside: inside}
 	r := logstore.Record{
 		Time: ev.Time, Device: device, Format: string(ev.Format), Dir: ev.Dir.String(), Action: ev.Action,
 		Proto: ev.Proto, QName: ev.QName,
@@ -95,6 +108,7 @@ func (m *matcher) record(ev *logparse.Event, device string) logstore.Record {
 		v = m.p.MatchName(m.snap, ev.Name)
 	} else {
 		r.Remote = remote.String()
+		sd.remote = remote
 		v = m.p.MatchAddr(m.snap, remote)
 		if ev.Dir == logparse.Inbound {
 			r.RemotePort = ev.SPort
@@ -114,7 +128,7 @@ func (m *matcher) record(ev *logparse.Event, device string) logstore.Record {
 			r.Categories = append(r.Categories, l.Category)
 		}
 	})
-	return r
+	return r, sd
 }
 
 // insideString is the inside address, truncated to the configured prefix (then in CIDR form).

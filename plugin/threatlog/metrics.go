@@ -29,6 +29,14 @@ var (
 		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "purged_total",
 		Help: "Events deleted by the retention period.",
 	})
+	sensorReports = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "sensor_reports_total",
+		Help: "Inbound events of sharing customers reported to the sensor table (no policy label: reports name no customer).",
+	})
+	_ = promauto.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "sensor_addresses",
+		Help: "Addresses the sensor table holds reports of (those past its window until its next List).",
+	}, func() float64 { return float64(sensors().Len()) })
 )
 
 // policySeries deletes the per-policy series of policies that a reload removed.

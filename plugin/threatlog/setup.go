@@ -2,8 +2,10 @@ package threatlog
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +69,11 @@ func setup(c *caddy.Controller) error {
 				return plugin.Error(pluginName, fmt.Errorf("%s:%d - token for unknown policy %q", file, line, tk.policy))
 			}
 		}
+		for _, name := range slices.Sorted(maps.Keys(t.share)) {
+			if block.Policy(name) == nil {
+				return plugin.Error(pluginName, fmt.Errorf("%s:%d - share of unknown policy %q", file, t.share[name].line, name))
+			}
+		}
 		if err := t.start(store, block, cfg.TsigSecret); err != nil {
 			return plugin.Error(pluginName, fmt.Errorf("%s:%d - %w", file, line, err))
 		}
@@ -89,7 +96,7 @@ func parse(c *caddy.Controller) (*Threatlog, error) {
 	t := &Threatlog{
 		db: DefaultDB, retention: DefaultRetention, maxSize: DefaultMaxSize, skew: DefaultSkew, readTimeout: DefaultReadTimeout,
 		infected: DefaultInfected, v4Bits: 32, v6Bits: 128, syncPrefix: logparse.DefaultSyncPrefix,
-		tokens: map[string]token{},
+		tokens: map[string]token{}, share: map[string]*shareOf{},
 	}
 	i := 0
 	for c.Next() {
@@ -184,6 +191,26 @@ func parse(c *caddy.Controller) (*Threatlog, error) {
 					return nil, c.Errf("token for %s/%s is used twice", args[0], args[1])
 				}
 				t.tokens[args[2]] = token{policy: args[0], device: args[1]}
+			case "share":
+				if len(args) == 0 {
+					return nil, c.Errf("share needs a policy, and optionally its devices")
+				}
+				for _, d := range args[1:] {
+					if !deviceRE.MatchString(d) {
+						return nil, c.Errf("share: device %q must be letters, digits, '.', '_' or '-', at most 64", d)
+					}
+				}
+				sh := t.share[args[0]]
+				if sh == nil {
+					sh = &shareOf{line: c.Line(), devices: map[string]bool{}}
+					t.share[args[0]] = sh
+				}
+				if len(args) == 1 {
+					sh.all = true
+				}
+				for _, d := range args[1:] {
+					sh.devices[d] = true
+				}
 			default:
 				return nil, c.Errf("unknown property %q", key)
 			}

@@ -2,6 +2,7 @@ package threatlog
 
 import (
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ type conf struct {
 	syncPrefix                   string
 	listedOnly                   bool
 	tokens                       map[string]token
+	share                        map[string][]string // policy → its devices, sorted; nil: all
 }
 
 // setupConf runs the registered setup over input and returns the configuration of the handler it adds
@@ -49,8 +51,20 @@ func setupConf(t *testing.T, input string) (conf, error) {
 		zones: tl.Zones, listen: tl.listen, db: tl.db,
 		retention: tl.retention, skew: tl.skew, readTimeout: tl.readTimeout, maxSize: tl.maxSize,
 		infected: tl.infected, v4Bits: tl.v4Bits, v6Bits: tl.v6Bits, syncPrefix: tl.syncPrefix,
-		listedOnly: tl.listedOnly, tokens: tl.tokens,
+		listedOnly: tl.listedOnly, tokens: tl.tokens, share: shares(tl.share),
 	}, nil
+}
+
+func shares(m map[string]*shareOf) map[string][]string {
+	out := map[string][]string{}
+	for p, sh := range m {
+		if sh.all {
+			out[p] = nil
+		} else {
+			out[p] = slices.Sorted(maps.Keys(sh.devices))
+		}
+	}
+	return out
 }
 
 // defaults is the configuration of a block that sets only listen.
@@ -58,7 +72,7 @@ func defaults() conf {
 	return conf{
 		listen: "127.0.0.1:8053", db: DefaultDB, retention: DefaultRetention, skew: DefaultSkew,
 		readTimeout: DefaultReadTimeout, maxSize: DefaultMaxSize, infected: DefaultInfected, v4Bits: 32, v6Bits: 128,
-		syncPrefix: logparse.DefaultSyncPrefix, tokens: map[string]token{},
+		syncPrefix: logparse.DefaultSyncPrefix, tokens: map[string]token{}, share: map[string][]string{},
 	}
 }
 
@@ -98,6 +112,16 @@ func TestSetupTable(t *testing.T) {
 				"fedcba9876543210":     {policy: "demo", device: "gw2"},
 				"aaaaaaaaaaaaaaaaaaaa": {policy: "other", device: "fw.site-2"},
 			}
+		}},
+		{"share: all devices, named devices, repeated", `threatlog {
+    listen 127.0.0.1:8053
+    share demo
+    share other fw1 gw.2
+    share other fw3
+    share mail mx1
+    share mail
+}`, func(c *conf) {
+			c.share = map[string][]string{"demo": nil, "other": {"fw1", "fw3", "gw.2"}, "mail": nil}
 		}},
 		{"sizes and durations in other units", "threatlog {\n    listen 127.0.0.1:8053\n    max_size 2G\n    retention 36h\n    truncate 0 0\n}", func(c *conf) {
 			c.maxSize, c.retention, c.v4Bits, c.v6Bits = 2<<30, 36*time.Hour, 0, 0
@@ -151,6 +175,8 @@ func TestSetupTableErrors(t *testing.T) {
 		{"token with two arguments", block("token demo 0123456789abcdef"), 3, "token needs a policy, a device and the token"},
 		{"token device with a slash", block("token demo gw/1 0123456789abcdef"), 3, `token: device "gw/1" must be letters`},
 		{"token used twice", block("token demo gw1 0123456789abcdef", "token other gw2 0123456789abcdef"), 4, "token for other/gw2 is used twice"},
+		{"share without a policy", block("share"), 3, "share needs a policy"},
+		{"share device with a slash", block("share demo gw/1"), 3, `share: device "gw/1" must be letters`},
 		{"error on a later line", block("db logs.db", "retention 35d", "infected many"), 5, "infected needs a number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,8 @@
 //
 // Customers are threatstop policies: an upload or a report is authenticated with an HMAC made with one of
 // the policy's TSIG keys (the tsig plugin's secrets) or with a per-device token, and only ever reads or
-// writes that policy's bucket.
+// writes that policy's bucket. A customer that opts in (share) also reports the addresses its firewalls
+// blocked inbound to the process's sensor table (package sensor), under an opaque ID (sensors.go).
 package threatlog
 
 import (
@@ -53,14 +54,16 @@ type Threatlog struct {
 	v4Bits      int
 	v6Bits      int
 	syncPrefix  string
-	listedOnly  bool             // store only events whose remote side the policy lists
-	tokens      map[string]token // token → policy and device
+	listedOnly  bool                // store only events whose remote side the policy lists
+	tokens      map[string]token    // token → policy and device
+	share       map[string]*shareOf // policy → the devices whose uploads are sensor reports
 	// devices are the upload tokens threatadmin makes at run time (its devices), by their SHA-256: they
 	// come and go without a reload.
 	devices atomic.Pointer[map[[sha256.Size]byte]DeviceToken]
 
 	state    *state.Store     // the State: snapshot and policies
 	block    int              // index of the server block's threatstop block in the State
+	blockKey string           // its Key, for reporter IDs
 	keys     map[string]keyOf // TSIG key name → policy and secret
 	store    *logstore.Store
 	release  func() error // gives store back
@@ -93,13 +96,14 @@ func (t *Threatlog) start(store *state.Store, block *state.Block, secrets map[st
 		return err
 	}
 	t.state, t.keys = store, keys
-	t.block = block.Index
+	t.block, t.blockKey = block.Index, block.Key
 	policySeries.Replace(store.Load().PolicyNames()) // the series of policies a reload removed go
 	st, release, err := stores.Acquire(t.db)
 	if err != nil {
 		return err
 	}
 	t.store, t.release = st, release
+	t.rebuildSensors(block) // before the listener: no upload reports meanwhile
 	srv, err := startHTTP(t.listen, t)
 	if err != nil {
 		release()
@@ -113,6 +117,7 @@ func (t *Threatlog) start(store *state.Store, block *state.Block, secrets map[st
 	go t.retentionLoop(ctx)
 	go t.seenLoop(ctx)
 	store.Subscribe(func(_, next *state.State) {
+		sensors().SetExcluded(newExclusion(next).excluded)
 		select { // keep only the newest: the tracker reads whole lists
 		case <-t.seenReq:
 		default:
@@ -164,7 +169,8 @@ func (t *Threatlog) stop() error {
 // Ready implements ready.Readiness: the database is open and the listener serves.
 func (t *Threatlog) Ready() bool { return t.started.Load() }
 
-// retentionLoop deletes what is older than the retention period, at start-up and every ten minutes.
+// retentionLoop deletes what is older than the retention period, and the sensor reports older than
+// their window, at start-up and every ten minutes.
 func (t *Threatlog) retentionLoop(ctx context.Context) {
 	defer t.done.Done()
 	tick := time.NewTicker(10 * time.Minute)
@@ -180,6 +186,7 @@ func (t *Threatlog) retentionLoop(ctx context.Context) {
 }
 
 func (t *Threatlog) purge() {
+	sensors().Expire(clock()) // sensor reports are kept no longer than their window, whether or not a feed lists them
 	n, err := t.store.Purge(clock().Add(-t.retention))
 	if err != nil {
 		log.Errorf("retention: %v", err)

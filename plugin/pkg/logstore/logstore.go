@@ -362,6 +362,31 @@ func (s *Store) Purge(before time.Time) (int, error) {
 	return n, err
 }
 
+// DeleteCustomer deletes everything stored of customer, its records and its batch IDs (a batch uploaded
+// again is stored again), in one transaction, and reports how many records it deleted. Another
+// customer's data is not touched; a customer without data deletes nothing.
+func (s *Store) DeleteCustomer(customer string) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bucketCustomers)
+		c := cb.Bucket([]byte(customer))
+		if c == nil {
+			return nil
+		}
+		if events := c.Bucket(bucketEvents); events != nil {
+			events.ForEachBucket(func(k []byte) error {
+				n += events.Bucket(k).Stats().KeyN
+				return nil
+			})
+		}
+		return cb.DeleteBucket([]byte(customer))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 // Customers lists the customers with stored data.
 func (s *Store) Customers() ([]string, error) {
 	var out []string

@@ -114,6 +114,48 @@ func TestPurgeExact(t *testing.T) {
 	}
 }
 
+// TestDeleteCustomer: a customer's deletion takes all its records and batch IDs, over every day, and
+// nothing of another customer's, and lasts across a reopen.
+func TestDeleteCustomer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.db")
+	s := open(t, path)
+	for _, c := range []struct {
+		customer, batch string
+		n               int
+	}{{"demo", "b1", 100}, {"demo", "b2", 7}, {"other", "b1", 5}} {
+		if err := s.Add(c.customer, "gw", c.batch, t0, recs(c.n, t0, 30*time.Minute)); err != nil { // 100: three days
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		customer string
+		want     int
+	}{{"demo", 107}, {"demo", 0}, {"nobody", 0}} {
+		if n, err := s.DeleteCustomer(tc.customer); err != nil || n != tc.want {
+			t.Errorf("DeleteCustomer(%s): %d %v, want %d", tc.customer, n, err, tc.want)
+		}
+	}
+	if len(all(t, s, "demo")) != 0 || len(all(t, s, "other")) != 5 {
+		t.Fatalf("after deleting demo: demo %d, other %d records", len(all(t, s, "demo")), len(all(t, s, "other")))
+	}
+	if cs, _ := s.Customers(); len(cs) != 1 || cs[0] != "other" {
+		t.Errorf("customers after the delete: %q", cs)
+	}
+	s.Close()
+	s = open(t, path)
+	defer s.Close()
+	if len(all(t, s, "demo")) != 0 {
+		t.Fatal("demo's records are back after a reopen")
+	}
+	// The batch IDs went with the records: the same batch is stored again; other's is still a duplicate.
+	if err := s.Add("demo", "gw", "b1", t0, recs(1, t0, 0)); err != nil {
+		t.Errorf("b1 of demo after the delete: %v", err)
+	}
+	if err := s.Add("other", "gw", "b1", t0, nil); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("b1 of other after demo's delete: %v, want ErrDuplicate", err)
+	}
+}
+
 func TestFirstSeen(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "log.db"))
 	defer s.Close()
