@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -143,6 +144,9 @@ type policyView struct {
 	Block      []string          `json:"block"`
 	Allow      []string          `json:"allow"`
 	UserLists  uses              `json:"user_lists"` // the customer's lists it takes in, beside Block and Allow
+	MinScore   int               `json:"min_score,omitempty"`
+	MinScores  map[string]int    `json:"min_scores,omitempty"`
+	MaxEntries int               `json:"max_entries,omitempty"`
 }
 
 // view is policy p of st as the API shows it: its own entries apart from those of the user-defined lists
@@ -159,6 +163,7 @@ func (a *Admin) view(st *state.State, p *state.Policy) policyView {
 	for c, a := range p.Config.Answers {
 		v.Answers[c] = a
 	}
+	v.MinScore, v.MinScores, v.MaxEntries = p.Config.MinScore, maps.Clone(p.Config.MinScores), p.Config.MaxEntries
 	a.bolt.mu.Lock()
 	defer a.bolt.mu.Unlock()
 	v.Block, v.Allow = append([]string{}, a.ownLocked(p.Name, listBlock)...), append([]string{}, a.ownLocked(p.Name, listAllow)...)

@@ -148,11 +148,14 @@ func (u *uses) of(list string) []string {
 // selection is what a policy takes from the feeds, by name, as the customer chose it: on a reload or a
 // restart it is resolved again, so a category takes in the feeds of that category added since.
 type selection struct {
-	Lists      []string          `json:"lists"`       // feeds whose entries are listed
-	Categories []string          `json:"categories"`  // every feed of these categories
-	AllowLists []string          `json:"allow_lists"` // feeds whose entries are never listed
-	Answers    map[string]string `json:"answers"`     // category, default or custom → 127.0.0.x
-	Actions    map[string]string `json:"actions"`     // category, default or custom → action, as in the Corefile
+	Lists      []string          `json:"lists"`                 // feeds whose entries are listed
+	Categories []string          `json:"categories"`            // every feed of these categories
+	AllowLists []string          `json:"allow_lists"`           // feeds whose entries are never listed
+	Answers    map[string]string `json:"answers"`               // category, default or custom → 127.0.0.x
+	Actions    map[string]string `json:"actions"`               // category, default or custom → action, as in the Corefile
+	MinScore   int               `json:"min_score,omitempty"`   // entries scored below are not listed
+	MinScores  map[string]int    `json:"min_scores,omitempty"`  // category → its own minimum score
+	MaxEntries int               `json:"max_entries,omitempty"` // only this many, the highest scored
 }
 
 // resolved is a selection in the terms of a policy.Config.
@@ -160,11 +163,15 @@ type resolved struct {
 	block, allow []int
 	answers      map[string]string
 	actions      map[string]policy.Action
+	minScore     int
+	minScores    map[string]int
+	maxEntries   int
 }
 
 // apply writes r into cfg. It reads no store: Store.Edit calls it with the store locked.
 func (r resolved) apply(cfg *policy.Config) error {
 	cfg.Block, cfg.Allow, cfg.Answers, cfg.Actions = r.block, r.allow, r.answers, r.actions
+	cfg.MinScore, cfg.MinScores, cfg.MaxEntries = r.minScore, r.minScores, r.maxEntries
 	return nil
 }
 
@@ -222,8 +229,25 @@ func (sel *selection) resolve(st *state.Store) (resolved, error) {
 		}
 		actions[c] = act
 	}
+	if sel.MinScore < 0 || sel.MinScore > policy.MaxScore || sel.MaxEntries < 0 {
+		return none, fmt.Errorf("min_score is from 0 to %d, max_entries 0 (none) or more", policy.MaxScore)
+	}
+	var minScores map[string]int
+	for c, n := range sel.MinScores {
+		if c == "default" || c == policy.CustomList || !known(c) {
+			return none, fmt.Errorf("min_scores for category %q, which no feed has", c)
+		}
+		if n < 0 || n > policy.MaxScore {
+			return none, fmt.Errorf("min_scores for %s: %d is not from 0 to %d", c, n, policy.MaxScore)
+		}
+		if minScores == nil {
+			minScores = map[string]int{}
+		}
+		minScores[c] = n
+	}
 	slices.Sort(block)
-	return resolved{block: slices.Compact(block), allow: allow, answers: answers, actions: actions}, nil
+	return resolved{block: slices.Compact(block), allow: allow, answers: answers, actions: actions,
+		minScore: sel.MinScore, minScores: minScores, maxEntries: sel.MaxEntries}, nil
 }
 
 type change struct {

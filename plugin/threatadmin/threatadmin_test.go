@@ -502,6 +502,24 @@ func TestSelection(t *testing.T) {
 	if r := s.Query(t, dropped, dns.TypeA); r.Rcode != dns.RcodeSuccess || r.Answer[0].(*dns.A).A.String() != "127.0.0.7" {
 		t.Errorf("a refused selection changed the policy: %v", r)
 	}
+	// By score: the feed has the default confidence, 50.
+	if code, body := call(t, "PUT", base, demoToken, `{"categories":["spam"],"min_score":60}`); code != http.StatusOK || !strings.Contains(body, `"min_score": 60`) {
+		t.Fatalf("PUT min_score: %d %s", code, body)
+	}
+	if rc := rcode(t, s, dropped); rc != dns.RcodeNameError {
+		t.Errorf("scored 50 under min_score 60: %s", dns.RcodeToString[rc])
+	}
+	if code, body := call(t, "PUT", base, demoToken, `{"categories":["spam"],"answers":{"spam":"127.0.0.7","custom":"127.0.0.10"},"min_score":60,"min_scores":{"spam":50},"max_entries":10}`); code != http.StatusOK || !strings.Contains(body, `"max_entries": 10`) {
+		t.Fatalf("PUT min_scores: %d %s", code, body)
+	}
+	if rc := rcode(t, s, dropped); rc != dns.RcodeSuccess {
+		t.Errorf("scored 50 with spam's minimum 50: %s", dns.RcodeToString[rc])
+	}
+	for _, bad := range []string{`{"min_score":101}`, `{"min_scores":{"nope":1}}`, `{"min_scores":{"spam":-1}}`, `{"max_entries":-1}`} {
+		if code, _ := call(t, "PUT", base, demoToken, bad); code != http.StatusBadRequest {
+			t.Errorf("PUT %s: %d, want 400", bad, code)
+		}
+	}
 	if code, _ := call(t, "PUT", "http://"+api+"/api/v1/policies/other/selection", demoToken, `{"lists":[]}`); code != http.StatusNotFound {
 		t.Errorf("another customer's policy: %d", code)
 	}
@@ -512,6 +530,9 @@ func TestSelection(t *testing.T) {
 	s = start(t, dir, api)
 	if r := s.Query(t, dropped, dns.TypeA); r.Rcode != dns.RcodeSuccess || r.Answer[0].(*dns.A).A.String() != "127.0.0.7" {
 		t.Errorf("after a restart: %v", r)
+	}
+	if code, body := call(t, "GET", "http://"+api+"/api/v1/policies/demo", demoToken, ""); code != http.StatusOK || !strings.Contains(body, `"max_entries": 10`) || !strings.Contains(body, `"spam": 50`) {
+		t.Errorf("the choice by score after a restart: %d %s", code, body)
 	}
 }
 
