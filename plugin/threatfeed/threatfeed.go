@@ -385,7 +385,7 @@ func (f *Feeds) rebuild() {
 	lists := make([]snapshot.List, len(f.feeds))
 	loaded := make([]time.Time, len(f.feeds))
 	for i, fd := range f.feeds {
-		lists[i] = snapshot.List{Name: fd.Name, Category: fd.Category, Confidence: fd.Confidence}
+		lists[i] = snapshot.List{Name: fd.Name, Category: fd.Category, Confidence: fd.Confidence, Severity: fd.Severity}
 		if c := fd.Serving(start); c != nil {
 			lists[i].Version, lists[i].Set = c.Version, c.Entries()
 			loaded[i] = c.Loaded

@@ -18,7 +18,24 @@ type CheckResult struct {
 	IOC     string        `json:"ioc"`
 	Kind    string        `json:"kind"` // address, prefix or name
 	Matches []Match       `json:"matches"`
+	Explain *Explain      `json:"explain,omitempty"` // when a feed or the sensors hold it
 	Policy  *PolicyResult `json:"policy,omitempty"`
+}
+
+// Explain is why the indicator ranks where it does in the active list: its score and what it comes from.
+type Explain struct {
+	// Score (0 to 100) is the highest score of the entries that hold the whole indicator: how strongly
+	// the feeds that hold that entry vouch for it, as independent sources.
+	Score int `json:"score"`
+	// Sources is the number of feeds holding the indicator (an entry that covers it).
+	Sources int `json:"sources"`
+	// Sensors is the number of distinct customers whose firewalls reported the address attacking them
+	// within the sensors' window; never who.
+	Sensors int `json:"sensors"`
+	// FirstSeen is the earliest of the entries' since and the first sensor report in the window;
+	// LastSeen the latest of the sensor reports and the loading of the feed versions that hold it.
+	FirstSeen *time.Time `json:"first_seen,omitempty"`
+	LastSeen  *time.Time `json:"last_seen,omitempty"`
 }
 
 // Match is one shared list's entry that holds the indicator.
@@ -31,6 +48,10 @@ type Match struct {
 	// "parent" (a parent name is listed, but not its subdomains: the indicator itself is not listed).
 	Relation string `json:"relation"`
 	Count    int    `json:"count,omitempty"`
+	// Score is the entry's (relation covers), Confidence and Severity the feed's.
+	Score      int    `json:"score"`
+	Confidence int    `json:"confidence"`
+	Severity   string `json:"severity,omitempty"`
 	// Since: when threatlog first saw this entry in the list (first_seen), or, before it did, when the
 	// list's current version was loaded (loaded): listed at least since then.
 	Since       *time.Time `json:"since,omitempty"`
@@ -76,13 +97,19 @@ func parseIOC(s string) (kind string, a netip.Addr, p netip.Prefix, name string,
 	return "name", a, p, n, nil
 }
 
-// check looks ioc up in every shared list and, when pol is not nil, in that policy.
-func (t *Threatlog) check(ioc string, pol *policy.Policy) (*CheckResult, error) {
+// check looks ioc up in every shared list and, when polName is not "", in that policy of the block.
+func (t *Threatlog) check(ioc string, polName string) (*CheckResult, error) {
 	kind, a, pfx, name, err := parseIOC(ioc)
 	if err != nil {
 		return nil, err
 	}
-	s := t.state.Load().Snap
+	st := t.state.Load()
+	s := st.Snap
+	var pol *policy.Policy
+	ps := s // what the policy answers from: its choice by score, when it makes one
+	if sp := st.Blocks[t.block].Policy(polName); polName != "" && sp != nil {
+		pol, ps = sp.Policy, st.SnapOf(sp)
+	}
 	res := &CheckResult{IOC: ioc, Kind: kind, Matches: []Match{}}
 	switch kind {
 	case "name":
@@ -95,8 +122,9 @@ func (t *Threatlog) check(ioc string, pol *policy.Policy) (*CheckResult, error) 
 		if l.Withheld {
 			continue
 		}
-		add := func(entry, key, rel string, count int) {
-			m := Match{List: l.Name, Category: l.Category, Entry: entry, Relation: rel, Count: count}
+		add := func(entry, key, rel string, count int, score uint8) {
+			m := Match{List: l.Name, Category: l.Category, Entry: entry, Relation: rel, Count: count,
+				Score: int(score), Confidence: int(l.Confidence), Severity: l.Severity}
 			if key != "" {
 				if ts, ok := t.store.FirstSeen(l.Name, key); ok {
 					m.Since, m.SinceSource = &ts, "first_seen"
@@ -112,30 +140,33 @@ func (t *Threatlog) check(ioc string, pol *policy.Policy) (*CheckResult, error) 
 		switch kind {
 		case "name":
 			if e, ok := s.EntryName(id, name); ok {
-				add(e, e, "covers", 0)
+				sc, _ := s.ScoreName(id, strings.TrimPrefix(e, "*."), strings.HasPrefix(e, "*."))
+				add(e, e, "covers", 0, sc)
 				continue
 			}
 			if parent := listedParent(s.Entries(id), name); parent != "" {
-				add(parent, parent, "parent", 0)
+				add(parent, parent, "parent", 0, 0)
 			}
 		default:
 			if e, ok := covering(s.Entries(id), pfx); ok {
-				add(prefixString(e), e.String(), "covers", 0)
+				sc, _ := s.ScorePrefix(id, e)
+				add(prefixString(e), e.String(), "covers", 0, sc)
 				continue
 			}
 			if kind == "prefix" {
 				if first, n := within(s.Entries(id), pfx); n > 0 {
-					add(prefixString(first), first.String(), "within", n)
+					add(prefixString(first), first.String(), "within", n, 0)
 				}
 			}
 		}
 	}
+	res.Explain = t.explain(res, kind, a, loaded)
 	if pol != nil {
 		var v policy.Verdict
 		if kind == "name" {
-			v = pol.MatchName(s, name)
+			v = pol.MatchName(ps, name)
 		} else {
-			v = pol.MatchAddr(s, a)
+			v = pol.MatchAddr(ps, a)
 		}
 		pr := &PolicyResult{Name: pol.Name, Verdict: "not-listed"}
 		switch {
@@ -144,13 +175,55 @@ func (t *Threatlog) check(ioc string, pol *policy.Policy) (*CheckResult, error) 
 			if v.Custom {
 				pr.Lists = append(pr.Lists, policy.CustomList)
 			}
-			pol.EachList(s, v, func(id int) { pr.Lists = append(pr.Lists, s.Lists[id].Name) })
+			pol.EachList(ps, v, func(id int) { pr.Lists = append(pr.Lists, ps.Lists[id].Name) })
 		case v.Allowed:
 			pr.Verdict = "allowed"
 		}
 		res.Policy = pr
 	}
 	return res, nil
+}
+
+// explain sums the matches up, with what the sensors say of an address; nil when nothing holds it.
+func (t *Threatlog) explain(res *CheckResult, kind string, a netip.Addr, loaded map[string]time.Time) *Explain {
+	e := &Explain{}
+	var first, last time.Time
+	see := func(at time.Time) {
+		if at.IsZero() {
+			return
+		}
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	for _, m := range res.Matches {
+		if m.Relation != "covers" {
+			continue
+		}
+		e.Sources++
+		e.Score = max(e.Score, m.Score)
+		if m.Since != nil {
+			see(*m.Since)
+		}
+		see(loaded[m.List])
+	}
+	if kind == "address" {
+		n, f, l := sensors().Lookup(a, clock(), 0)
+		e.Sensors = n
+		see(f)
+		see(l)
+	}
+	if e.Sources == 0 && e.Sensors == 0 {
+		return nil
+	}
+	if !first.IsZero() {
+		f, l := first.UTC(), last.UTC()
+		e.FirstSeen, e.LastSeen = &f, &l
+	}
+	return e
 }
 
 // listedParent is the closest parent of name that set lists exactly (without its subdomains).

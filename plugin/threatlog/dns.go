@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/coredns/coredns/plugin/tsig"
+	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
-
-	"github.com/threatstop/threatstop/plugin/pkg/policy"
 )
 
 // checkTTL is the TTL of _check answers: short, the lists change.
@@ -31,10 +30,10 @@ func (t *Threatlog) serveCheck(ctx context.Context, w dns.ResponseWriter, r *dns
 		w.WriteMsg(m)
 		return dns.RcodeSuccess, nil
 	}
-	var pol *policy.Policy
+	pol := ""
 	if key, ok := tsig.ValidatedKeyName(ctx); ok {
 		if k, ok := t.keys[strings.ToLower(dns.Fqdn(key))]; ok {
-			pol = t.policy(t.state.Load(), k.policy)
+			pol = k.policy
 		}
 	}
 	res, err := t.check(decodeIOC(ioc), pol)
@@ -44,8 +43,21 @@ func (t *Threatlog) serveCheck(ctx context.Context, w dns.ResponseWriter, r *dns
 		return dns.RcodeSuccess, nil
 	}
 	var txt []string
+	if e := res.Explain; e != nil {
+		s := fmt.Sprintf("score=%d sources=%d sensors=%d", e.Score, e.Sources, e.Sensors)
+		if e.FirstSeen != nil {
+			s += " first_seen=" + e.FirstSeen.Format(time.RFC3339)
+		}
+		if e.LastSeen != nil {
+			s += " last_seen=" + e.LastSeen.Format(time.RFC3339)
+		}
+		txt = append(txt, s)
+	}
 	for _, x := range res.Matches {
 		s := fmt.Sprintf("list=%s category=%s entry=%s relation=%s", x.List, x.Category, x.Entry, x.Relation)
+		if x.Relation == "covers" {
+			s += fmt.Sprintf(" score=%d", x.Score)
+		}
 		if x.Count > 0 {
 			s += fmt.Sprintf(" count=%d", x.Count)
 		}
@@ -67,13 +79,22 @@ func (t *Threatlog) serveCheck(ctx context.Context, w dns.ResponseWriter, r *dns
 		return dns.RcodeSuccess, nil
 	}
 	ttl := uint32(checkTTL)
-	if pol != nil {
+	if pol != "" {
 		ttl = 0 // a signed answer is one customer's: no cache may give it to another
 	}
 	if q.Qtype == dns.TypeTXT || q.Qtype == dns.TypeANY {
 		for _, s := range txt {
 			m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: []string{s}})
 		}
+	}
+	// Over UDP, an answer larger than the client's buffer (with room for the TSIG record of a signed
+	// one) goes out empty with TC set: the client asks again over TCP.
+	room := 0
+	if pol != "" {
+		room = 128
+	}
+	if req := (request.Request{W: w, Req: r}); req.Proto() == "udp" && m.Len()+room > req.Size() {
+		m.Answer, m.Truncated = nil, true
 	}
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil

@@ -208,7 +208,8 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	counted := &countingReader{r: io.TeeReader(io.LimitReader(text, t.maxSize+1), sum)}
 	now := clock()
 	cur := t.state.Load()
-	m := &matcher{p: t.policy(cur, wh.policy), snap: cur.Snap, t: t}
+	sp := cur.Blocks[t.block].Policy(wh.policy)
+	m := &matcher{p: sp.Policy, snap: cur.SnapOf(sp), t: t}
 	// Each record is kept only in its stored form (logstore.Batch), a fraction of the parsed one.
 	var b logstore.Batch
 	hitsOf := map[string]int{}
@@ -403,7 +404,7 @@ func (t *Threatlog) ReportOf(r *http.Request, policy string) (*Report, error) {
 // Check says which feeds hold ioc (an address, a prefix or a name) and what policy does with it, in the
 // State served now; an ioc that does not parse is an error that says why.
 func (t *Threatlog) Check(ioc, policy string) (*CheckResult, error) {
-	return t.check(ioc, t.policy(t.state.Load(), policy))
+	return t.check(ioc, policy)
 }
 
 // CSVHeader is the first row of the CSV export.
@@ -456,7 +457,7 @@ func (t *Threatlog) serveCheckHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		pol = wh.policy
 	}
-	res, err := t.check(q.Get("ioc"), t.policy(t.state.Load(), pol))
+	res, err := t.check(q.Get("ioc"), pol)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return

@@ -23,7 +23,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
-	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
@@ -79,15 +78,6 @@ type Threatlog struct {
 type keyOf struct {
 	policy string
 	secret []byte
-}
-
-// policy is the block's policy called name as State st defines it (a policy can be edited while it is
-// served), nil when there is none.
-func (t *Threatlog) policy(st *state.State, name string) *policy.Policy {
-	if p := st.Blocks[t.block].Policy(name); p != nil {
-		return p.Policy
-	}
-	return nil
 }
 
 func (t *Threatlog) start(store *state.Store, block *state.Block, secrets map[string]string) error {

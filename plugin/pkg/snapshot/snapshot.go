@@ -35,6 +35,7 @@ type List struct {
 	Version  uint64 // changes whenever the content changes; 0 until the feed first loads
 	Withheld bool   // loaded, but not served now (stale): Set is nil
 	Set      *entryset.Set
+	Severity string // the operator's grade of what the list holds (low ... critical), for explanations
 	// Confidence (0 to 100) is how much one entry of the list vouches for the indicator, for entries
 	// without one of their own (Set.Conf). 0: the list adds nothing to scores.
 	Confidence uint8
@@ -48,6 +49,7 @@ type ListInfo struct {
 	Withheld   bool
 	Entries    int
 	Confidence uint8
+	Severity   string
 }
 
 // Snapshot is the compiled, immutable union of all lists.
@@ -128,7 +130,7 @@ func Build(lists []List, prev *Snapshot) *Snapshot {
 		if l.Set == nil {
 			lists[i].Set = &entryset.Set{}
 		}
-		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Withheld: l.Withheld, Entries: lists[i].Set.Len(), Confidence: l.Confidence}
+		s.Lists[i] = ListInfo{Name: l.Name, Category: l.Category, Version: l.Version, Withheld: l.Withheld, Entries: lists[i].Set.Len(), Confidence: l.Confidence, Severity: l.Severity}
 	}
 	s.input = make([]*entryset.Set, len(lists))
 	for i := range lists {
