@@ -212,11 +212,13 @@ func TestCorefileExample(t *testing.T) {
 		t.Errorf("unsigned AXFR of demo.rpz.threatstop.local did not fail:\n%s", lastLines(out, 5))
 	}
 	checkListPages(t, s)
-	// The README's Check IoC: which feeds hold 1.10.16.5, over DNS and HTTP.
-	if got := dig(t, 1053, "+short", "1.10.16.5._check.threatstop.local", "TXT"); !strings.Contains(got, `"list=spamhaus-drop category=spam entry=1.10.16.0/20 relation=covers since=`) {
+	// The README's Check IoC: which feeds hold 1.10.16.5, over DNS and HTTP, and its score: DROP at
+	// confidence 90 and FireHOL at 70 hold the same /20.
+	if got := dig(t, 1053, "+short", "1.10.16.5._check.threatstop.local", "TXT"); !strings.Contains(got, `"list=spamhaus-drop category=spam entry=1.10.16.0/20 relation=covers score=97 since=`) ||
+		!strings.HasPrefix(got, `"score=97 sources=2 sensors=0 first_seen=`) {
 		t.Errorf("dig 1.10.16.5._check.threatstop.local TXT:\n%s", got)
 	}
-	if code, body, err := httpGet(&http.Client{Timeout: 5 * time.Second}, "http://127.0.0.1:9155/check?ioc=1.10.16.5"); err != nil || code != 200 || !strings.Contains(body, `"entry": "1.10.16.0/20"`) {
+	if code, body, err := httpGet(&http.Client{Timeout: 5 * time.Second}, "http://127.0.0.1:9155/check?ioc=1.10.16.5"); err != nil || code != 200 || !strings.Contains(body, `"entry": "1.10.16.0/20"`) || !strings.Contains(body, `"severity": "high"`) {
 		t.Errorf("GET /check?ioc=1.10.16.5: %d %v\n%s", code, err, body)
 	}
 	checkAdminContract(t)
