@@ -1,9 +1,13 @@
 package feed
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/threatstop/threatstop/plugin/pkg/entryset"
 )
 
 // TestDecay: an entry the source drops lingers for one decay with a fading confidence, then leaves; one
@@ -84,4 +88,65 @@ func TestDecay(t *testing.T) {
 	if plain.Content().Entries().Len() != 1 || plain.Content().Served != nil {
 		t.Errorf("without decay: %d served, want 1", plain.Content().Entries().Len())
 	}
+}
+
+// FuzzLinger: whatever the fresh and old entries and their ages, the served set is sorted and free of
+// duplicates, holds every fresh entry at the feed's confidence, and holds an old one exactly when it is
+// not fresh and was seen within the decay.
+func FuzzLinger(f *testing.F) {
+	f.Add([]byte{1, 2, 3}, []byte{2, 4, 6}, []byte{0, 100, 255}, uint8(80))
+	f.Fuzz(func(t *testing.T, fresh, old, ages []byte, conf uint8) {
+		build := func(b []byte, names bool) *entryset.Set {
+			var bl entryset.Builder
+			for _, x := range b {
+				bl.AddAddr(netip.AddrFrom4([4]byte{45, 0, 0, x}))
+				if names {
+					bl.AddName(fmt.Sprintf("h%d.example", x%16), x%3 == 0)
+				}
+			}
+			return bl.Set()
+		}
+		fs, os := build(fresh, true), build(old, true)
+		const now = 1_000_000
+		decay := time.Hour
+		seen := make([]uint32, os.Len())
+		for i := range seen {
+			age := uint32(0)
+			if len(ages) > 0 {
+				age = uint32(ages[i%len(ages)]) * 30 // up to about two hours
+			}
+			seen[i] = now - age
+		}
+		out, outSeen := linger(fs, os, seen, now, decay, conf)
+		if len(outSeen) != out.Len() || len(out.Conf) != out.Len() {
+			t.Fatalf("%d entries, %d seen, %d confidences", out.Len(), len(outSeen), len(out.Conf))
+		}
+		if !slices.IsSorted(out.V4) || len(slices.Compact(slices.Clone(out.V4))) != len(out.V4) {
+			t.Fatalf("V4 not sorted and unique: %v", out.V4)
+		}
+		for i, v := range out.V4 {
+			_, isFresh := slices.BinarySearch(fs.V4, v)
+			j, isOld := slices.BinarySearch(os.V4, v)
+			switch {
+			case isFresh && (out.Conf[i] != conf || outSeen[i] != now):
+				t.Fatalf("fresh %v: conf %d seen %d", v, out.Conf[i], outSeen[i])
+			case !isFresh && (!isOld || now-seen[j] > uint32(decay/time.Second)):
+				t.Fatalf("%v served, fresh %v old %v", v, isFresh, isOld)
+			case !isFresh && out.Conf[i] > conf:
+				t.Fatalf("lingering %v at %d, above the feed's %d", v, out.Conf[i], conf)
+			}
+		}
+		for j, v := range os.V4 {
+			_, isFresh := slices.BinarySearch(fs.V4, v)
+			_, in := slices.BinarySearch(out.V4, v)
+			if !isFresh && now-seen[j] <= uint32(decay/time.Second) && !in {
+				t.Fatalf("old %v seen %d s ago dropped", v, now-seen[j])
+			}
+		}
+		for i := 1; i < out.Names.Len(); i++ {
+			if out.Names.At(i-1) >= out.Names.At(i) {
+				t.Fatalf("names not sorted: %v", out.Names)
+			}
+		}
+	})
 }
