@@ -2,6 +2,7 @@ package threatstop_test
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/threatstop/threatstop/internal/coretest"
+	"github.com/threatstop/threatstop/plugin/pkg/sensor"
 )
 
 // scoreAddr is address i of the score tests' feeds.
@@ -242,4 +244,68 @@ func TestChoiceByScore(t *testing.T) {
 func dnsblName(a netip.Addr, pol string) string {
 	b := a.As4()
 	return fmt.Sprintf("%d.%d.%d.%d.%s.threatstop.local.", b[3], b[2], b[1], b[0], pol)
+}
+
+// TestSensorsToEdge: the aggregator computes the sensors feed once and exports it as a one-list policy's
+// zone; an edge takes it as any other feed (axfr) and answers from it.
+func TestSensorsToEdge(t *testing.T) {
+	aggAddr := coretest.FreeDNSAddr(t)
+	_, aggPort, _ := net.SplitHostPort(aggAddr)
+	agg := coretest.Start(t, `threatstop.local:`+aggPort+` {
+    bind 127.0.0.1
+    transfer {
+        to *
+    }
+    threatfeed {
+        feed sensors {
+            sensors
+            min_reporters 2
+            window 1h
+            refresh 100ms
+            category scanner
+        }
+    }
+    threatstop {
+        policy x-sensors {
+            lists sensors
+            transfer_clients 127.0.0.1
+        }
+    }
+}
+`)
+	defer agg.Stop()
+	edge := coretest.Start(t, `threatstop.local:0 {
+    bind 127.0.0.1
+    threatfeed {
+        feed sensors {
+            axfr x-sensors.rpz.threatstop.local from `+aggAddr+`
+            refresh 100ms
+            category scanner
+            max_shrink 100%
+        }
+    }
+    threatstop {
+        policy demo {
+            lists sensors
+        }
+    }
+}
+`)
+	defer edge.Stop()
+	tbl := sensor.Shared()
+	// Addresses no other test reports. The other one keeps the list from going empty: an empty version is
+	// held back on the edge, as of any feed, until an operator accepts it.
+	attacker, other := netip.MustParseAddr("45.155.206.3"), netip.MustParseAddr("45.155.206.4")
+	now := time.Now()
+	for _, r := range []string{"edge-test-a", "edge-test-b"} {
+		tbl.Report(attacker, r, now)
+		tbl.Report(other, r, now)
+		defer tbl.Forget(r)
+	}
+	tbl.Report(other, "edge-test-c", now)
+	defer tbl.Forget("edge-test-c")
+	name := dnsblName(attacker, "demo")
+	waitFor(t, "the edge lists the sensors' attacker", func() string { return rcodeIs(edge, t, name, dns.RcodeSuccess) })
+	tbl.Forget("edge-test-a")
+	waitFor(t, "the edge drops it with a reporter gone", func() string { return rcodeIs(edge, t, name, dns.RcodeNameError) })
 }
