@@ -52,13 +52,21 @@ func (p *Policy) chooses(cfg Config, cat Catalog) error {
 		p.minScore[id] = uint8(n)
 	}
 	p.maxEntries = cfg.MaxEntries
-	h := sha256.New()
-	for _, b := range []snapshot.Bits{p.Block, p.Allow} {
-		for _, w := range b {
-			h.Write(binary.LittleEndian.AppendUint64(nil, w))
+	// By list name, not ID: the key (and Def, which holds it) outlives a reload that orders lists anew.
+	var uses []string
+	for id, l := range cat {
+		switch {
+		case p.Block.Has(id):
+			uses = append(uses, fmt.Sprintf("block %s %d", l.Name, p.minScore[id]))
+		case p.Allow.Has(id):
+			uses = append(uses, "allow "+l.Name)
 		}
 	}
-	h.Write(p.minScore)
+	slices.Sort(uses)
+	h := sha256.New()
+	for _, u := range uses {
+		h.Write([]byte(u + "\n"))
+	}
 	h.Write(binary.LittleEndian.AppendUint64(nil, uint64(p.maxEntries)))
 	if p.maxEntries > 0 {
 		own := p.own.Entries(ownBlock).Sum()
@@ -91,8 +99,8 @@ func (p *Policy) MaxEntries() int { return p.maxEntries }
 // last choice made for the same ChoiceKey, or nil: ties keep its entries, and its parts that did not
 // change are taken over.
 func (p *Policy) Select(s *snapshot.Snapshot, prev *snapshot.Snapshot) *snapshot.Snapshot {
-	if prev != nil && len(prev.Lists) != len(s.Lists) {
-		prev = nil
+	if prev != nil && !slices.EqualFunc(prev.Lists, s.Lists, func(a, b snapshot.ListInfo) bool { return a.Name == b.Name }) {
+		prev = nil // of other lists (a reload): nothing to keep
 	}
 	// Pass 1: count the passing indicators per score; one indicator held by several lists counts once
 	// (at its first list: scores are the indicator's, the same in each).

@@ -551,6 +551,27 @@ func (st *Store) Subscribe(fn func(old, next *State)) {
 	fn(nil, cur)
 }
 
+// lastChoices are the choices by score of the Store that built last, by policy.ChoiceKey: a reload's
+// new Store keeps their ties, so it transfers nothing that the old configuration would not have.
+var lastChoices choiceMemo
+
+type choiceMemo struct {
+	mu sync.Mutex
+	m  map[string]*snapshot.Snapshot
+}
+
+func (c *choiceMemo) get(k string) *snapshot.Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func (c *choiceMemo) set(m map[string]*snapshot.Snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = m
+}
+
 // swap builds the next State; st.mu is held. A placeholder (the State before the first snapshot) is
 // neither remembered nor followed: the first real State takes its serials from the registry.
 func (st *Store) swap(s *snapshot.Snapshot, loaded []time.Time, placeholder bool) *State {
@@ -596,7 +617,10 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 		if v, ok := choices[k]; ok {
 			return v
 		}
-		prev := st.choices[k]
+		prev, ok := st.choices[k]
+		if !ok {
+			prev = lastChoices.get(k) // the choice the process made last, before a reload
+		}
 		v := prev
 		if v == nil || listsChanged {
 			v = p.Select(s, prev)
@@ -675,6 +699,9 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 		}
 	}
 	st.sums, st.choices = sums, choices
+	if len(choices) > 0 {
+		lastChoices.set(choices)
+	}
 	for i, b := range st.blocks {
 		switch {
 		case old != nil && i < len(old.ZoneSerials) && !changed[i]:
