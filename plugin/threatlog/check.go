@@ -220,7 +220,7 @@ func (t *Threatlog) explain(res *CheckResult, kind string, a netip.Addr, loaded 
 		return nil
 	}
 	if !first.IsZero() {
-		f, l := first.UTC(), last.UTC()
+		f, l := first.UTC().Truncate(time.Second), last.UTC().Truncate(time.Second)
 		e.FirstSeen, e.LastSeen = &f, &l
 	}
 	return e
