@@ -147,13 +147,15 @@ func (p *Policy) Select(s *snapshot.Snapshot, prev *snapshot.Snapshot) *snapshot
 	for _, id := range blocking {
 		keep[id] = make([]bool, s.Entries(id).Len())
 	}
-	// first reports whether list id's entry is the indicator's first holder among the blocking lists.
+	// first reports whether list id's entry is the indicator's first holder among the blocking lists
+	// whose minimum it passes (a list that does not take it does not count it).
 	first := func(id int, kind snapshot.Kind, i int) bool {
+		sc := s.Score(id, kind, i)
 		for _, o := range blocking {
 			if o >= id {
 				return true
 			}
-			if held(s.Entries(o), s.Entries(id), kind, i) {
+			if sc >= p.MinScoreOf(o) && held(s.Entries(o), s.Entries(id), kind, i) {
 				return false
 			}
 		}

@@ -121,6 +121,31 @@ func TestSelect(t *testing.T) {
 	}
 }
 
+// TestSelectMinScoreAndCap: an indicator held by a list whose minimum it fails and by one whose minimum
+// it passes counts, and is served, once; the cap is not spent on lists that would not take it.
+func TestSelectMinScoreAndCap(t *testing.T) {
+	var a, b entryset.Builder
+	for _, s := range []string{"198.51.100.1", "198.51.100.2"} {
+		a.AddAddr(netip.MustParseAddr(s))
+		b.AddAddr(netip.MustParseAddr(s))
+	}
+	s := snapshot.Build([]snapshot.List{
+		{Name: "strict", Category: "hard", Set: a.Set(), Confidence: 50, Version: 1},
+		{Name: "lax", Category: "soft", Set: b.Set(), Confidence: 20, Version: 1},
+	}, nil)
+	p, err := New(Config{Name: "p", Block: []int{0, 1}, MaxEntries: 1, MinScores: map[string]int{"hard": 80}}, Catalog(s.Lists))
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := p.Select(s, nil)
+	if n := view.Entries(0).Len(); n != 0 {
+		t.Fatalf("strict list (min 80, scores 60) serves %d entries", n)
+	}
+	if n := view.Entries(1).Len(); n != 1 {
+		t.Fatalf("max_entries 1: lax list serves %d entries, want 1", n)
+	}
+}
+
 // BenchmarkSelect: max_entries 150,000 over 2.1M entries (BenchmarkContent's data with confidences).
 func BenchmarkSelect(b *testing.B) {
 	_, s := benchPolicy(b)
