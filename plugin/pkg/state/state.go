@@ -612,18 +612,24 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 		listsChanged = old.Snap.Lists[i].Version != s.Lists[i].Version || old.Snap.Lists[i].Withheld != s.Lists[i].Withheld
 	}
 	choices := map[string]*snapshot.Snapshot{}
-	view := func(p *Policy) *snapshot.Snapshot {
+	// view is the policy's choice: this Store's last one when no list changed, else made again with ties
+	// kept from the last choice of its key, or (a reload, or an edit that changed the key) from the
+	// process's last choice of that key or from the policy's own last view.
+	view := func(p *Policy, hint *snapshot.Snapshot) *snapshot.Snapshot {
 		k := p.ChoiceKey()
 		if v, ok := choices[k]; ok {
 			return v
 		}
-		prev, ok := st.choices[k]
-		if !ok {
-			prev = lastChoices.get(k) // the choice the process made last, before a reload
-		}
-		v := prev
-		if v == nil || listsChanged {
-			v = p.Select(s, prev)
+		v, ok := st.choices[k]
+		switch {
+		case ok && !listsChanged:
+		case ok:
+			v = p.Select(s, v)
+		default:
+			if prev := lastChoices.get(k); prev != nil {
+				hint = prev
+			}
+			v = p.Select(s, hint)
 		}
 		choices[k] = v
 		return v
@@ -664,7 +670,11 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 		}
 		vs := s
 		if p.Chooses() {
-			vs = view(p)
+			var hint *snapshot.Snapshot
+			if op != nil {
+				hint = old.Views[op.Index]
+			}
+			vs = view(p, hint)
 			next.Views[i] = vs
 		}
 		if op != nil {
@@ -699,9 +709,7 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 		}
 	}
 	st.sums, st.choices = sums, choices
-	if len(choices) > 0 {
-		lastChoices.set(choices)
-	}
+	lastChoices.set(choices) // even none: the last build's, and no older snapshot held on to
 	for i, b := range st.blocks {
 		switch {
 		case old != nil && i < len(old.ZoneSerials) && !changed[i]:
