@@ -35,26 +35,33 @@ func (c *Content) Entries() *entryset.Set {
 // conf255 is the feed's confidence on the scale of entryset.Set.Conf.
 func (f *Feed) conf255() uint8 { return uint8((int(f.Confidence)*255 + 50) / 100) }
 
-// age computes c's served entries at now: c.Set, seen now, and what prev served that c.Set does not
-// hold and that was seen within Decay. It reports whether they differ from prev's (entries or
-// confidences). Without Decay it does nothing.
-func (f *Feed) age(c *Content, prev *Content, now time.Time) bool {
+// age computes c's served entries at now: c.Set, seen now when confirmed (else when prev's source last
+// served it: c.Set is then prev's), and what prev served that c.Set does not hold and that was seen
+// within Decay. It reports whether they differ from prev's (entries or confidences). Without Decay it
+// does nothing.
+func (f *Feed) age(c *Content, prev *Content, now time.Time, confirmed bool) bool {
 	if f.Decay <= 0 {
 		return false
 	}
 	var old *entryset.Set
 	var oldSeen []uint32
+	var oldConfirmed uint32
 	if prev != nil && prev.Served != nil {
-		old, oldSeen = prev.Served, prev.Seen
+		old, oldSeen, oldConfirmed = prev.Served, prev.Seen, prev.Confirmed
 	}
-	served, seen := linger(c.Set, old, oldSeen, uint32(now.Unix()), f.Decay, f.conf255())
+	c.Confirmed = uint32(now.Unix())
+	if !confirmed && prev != nil {
+		c.Confirmed = prev.Confirmed
+	}
+	served, seen := linger(c.Set, old, oldSeen, oldConfirmed, uint32(now.Unix()), f.Decay, f.conf255())
 	c.Served, c.Seen = served, seen
 	return old == nil || !served.Equal(old) || !slices.Equal(served.Conf, old.Conf)
 }
 
-// linger merges fresh (seen at now) with the entries of old that fresh lacks and that were seen within
-// decay, and gives each its confidence: conf when fresh, else conf halved over decay by its age.
-func linger(fresh, old *entryset.Set, oldSeen []uint32, now uint32, decay time.Duration, conf uint8) (*entryset.Set, []uint32) {
+// linger merges fresh (the source's entries: seen 0, at their Confirmed) with the entries of old that
+// fresh lacks and that were seen within decay (an old seen of 0 is oldConfirmed), and gives each its
+// confidence: conf when fresh, else conf halved over decay by its age.
+func linger(fresh, old *entryset.Set, oldSeen []uint32, oldConfirmed, now uint32, decay time.Duration, conf uint8) (*entryset.Set, []uint32) {
 	if old == nil {
 		old = &entryset.Set{}
 	}
@@ -65,6 +72,9 @@ func linger(fresh, old *entryset.Set, oldSeen []uint32, now uint32, decay time.D
 	step := max(1, uint32(decay/time.Second)/decaySteps)
 	keep := func(i int) (uint32, uint8, bool) { // old entry i: its seen and confidence, if it lingers
 		at := oldSeen[i]
+		if at == 0 {
+			at = oldConfirmed
+		}
 		age := now - at
 		if at > now {
 			age = 0
@@ -78,7 +88,7 @@ func linger(fresh, old *entryset.Set, oldSeen []uint32, now uint32, decay time.D
 	base := 0 // of the current family in old's order
 	take := func(fromOld bool, i int) bool {
 		if !fromOld {
-			seen, confs = append(seen, now), append(confs, conf)
+			seen, confs = append(seen, 0), append(confs, conf)
 			return true
 		}
 		at, c, ok := keep(base + i)

@@ -80,6 +80,48 @@ func TestDecay(t *testing.T) {
 		t.Error("nothing lingers and nothing changed, yet a new version")
 	}
 
+	// A source that serves the same bytes for longer than the decay, then drops an entry: it was seen at
+	// the last fetch, so it lingers.
+	write(t, path, "1.10.16.1\nbad.example\ngone.example\n")
+	for range 6 {
+		now = now.Add(time.Hour)
+		update(t, f)
+	}
+	write(t, path, "1.10.16.1\nbad.example\n")
+	now = now.Add(time.Minute)
+	if changed, err := update(t, f); !changed || err != nil {
+		t.Fatalf("dropped after a steady spell: %v %v", changed, err)
+	}
+	if c, ok := conf("gone.example"); !ok || c < 200 {
+		t.Fatalf("dropped a minute ago after a steady spell: conf %d served %v, want about 204", c, ok)
+	}
+	// A source that fails (garbage now) while something lingers: what lingers ages out, what the
+	// source last served stays at its confidence.
+	write(t, path, "<html>not a feed</html>\n<p>at all</p>\n")
+	now = now.Add(4*time.Hour + time.Minute)
+	if changed, err := update(t, f); !changed || err == nil {
+		t.Fatalf("garbage while an entry lingers: changed %v, err %v; want a new version and the error", changed, err)
+	}
+	if _, ok := conf("gone.example"); ok {
+		t.Error("gone.example still lingers a decay after it was dropped, the source failing since")
+	}
+	if c, ok := conf("bad.example"); !ok || c != 204 {
+		t.Errorf("the last good version's entry while the source fails: conf %d served %v, want 204", c, ok)
+	}
+	now = now.Add(8 * time.Hour)
+	if changed, _ := update(t, f); changed {
+		t.Error("the source failing, nothing lingering: a new version")
+	}
+	if c, ok := conf("bad.example"); !ok || c != 204 {
+		t.Errorf("long failure: conf %d served %v, want 204", c, ok)
+	}
+	write(t, path, "1.10.16.1\n")
+	now = now.Add(time.Minute)
+	update(t, f)
+	if _, ok := conf("bad.example"); ok {
+		t.Error("dropped when the source recovered, last served by it more than a decay ago (failing fetches do not count as sightings), yet it lingers")
+	}
+
 	plain, path := newFeed(t, "1.10.16.1\n1.10.16.2\n")
 	update(t, plain)
 	write(t, path, "1.10.16.1\n")
@@ -109,15 +151,20 @@ func FuzzLinger(f *testing.F) {
 		fs, os := build(fresh, true), build(old, true)
 		const now = 1_000_000
 		decay := time.Hour
+		const confirmed = now - 1800 // when old's source entries were last served
 		seen := make([]uint32, os.Len())
+		at := make([]uint32, os.Len()) // seen, 0 taken as confirmed
 		for i := range seen {
 			age := uint32(0)
 			if len(ages) > 0 {
 				age = uint32(ages[i%len(ages)]) * 30 // up to about two hours
 			}
-			seen[i] = now - age
+			seen[i], at[i] = now-age, now-age
+			if age%7 == 0 { // one of old's source entries
+				seen[i], at[i] = 0, confirmed
+			}
 		}
-		out, outSeen := linger(fs, os, seen, now, decay, conf)
+		out, outSeen := linger(fs, os, seen, confirmed, now, decay, conf)
 		if len(outSeen) != out.Len() || len(out.Conf) != out.Len() {
 			t.Fatalf("%d entries, %d seen, %d confidences", out.Len(), len(outSeen), len(out.Conf))
 		}
@@ -128,9 +175,9 @@ func FuzzLinger(f *testing.F) {
 			_, isFresh := slices.BinarySearch(fs.V4, v)
 			j, isOld := slices.BinarySearch(os.V4, v)
 			switch {
-			case isFresh && (out.Conf[i] != conf || outSeen[i] != now):
+			case isFresh && (out.Conf[i] != conf || outSeen[i] != 0):
 				t.Fatalf("fresh %v: conf %d seen %d", v, out.Conf[i], outSeen[i])
-			case !isFresh && (!isOld || now-seen[j] > uint32(decay/time.Second)):
+			case !isFresh && (!isOld || now-at[j] > uint32(decay/time.Second) || outSeen[i] != at[j]):
 				t.Fatalf("%v served, fresh %v old %v", v, isFresh, isOld)
 			case !isFresh && out.Conf[i] > conf:
 				t.Fatalf("lingering %v at %d, above the feed's %d", v, out.Conf[i], conf)
@@ -139,8 +186,8 @@ func FuzzLinger(f *testing.F) {
 		for j, v := range os.V4 {
 			_, isFresh := slices.BinarySearch(fs.V4, v)
 			_, in := slices.BinarySearch(out.V4, v)
-			if !isFresh && now-seen[j] <= uint32(decay/time.Second) && !in {
-				t.Fatalf("old %v seen %d s ago dropped", v, now-seen[j])
+			if !isFresh && now-at[j] <= uint32(decay/time.Second) && !in {
+				t.Fatalf("old %v seen %d s ago dropped", v, now-at[j])
 			}
 		}
 		for i := 1; i < out.Names.Len(); i++ {

@@ -101,9 +101,11 @@ type Content struct {
 	FromCache bool          // loaded from the on-disk cache, not yet confirmed by the source
 
 	// With Decay: what is served (Set and what lingers, with their confidences) and when each of its
-	// entries was last seen (Unix seconds), in Served's order. Nil without Decay.
-	Served *entryset.Set
-	Seen   []uint32
+	// entries was last seen (Unix seconds), in Served's order, 0 for Set's entries: those were last seen
+	// at Confirmed, when the source last served Set. Nil without Decay.
+	Served    *entryset.Set
+	Seen      []uint32
+	Confirmed uint32
 }
 
 // Held is a version held back by the shrink or emptiness check. A Held is never changed once stored: a
@@ -210,7 +212,7 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 			st.LastSuccess = now
 		}
 		f.status.Store(&st)
-		return f.judged == nil && f.reage(now), st.Stats, nil
+		return f.reage(now, f.judged == nil), st.Stats, nil
 	}
 	defer func() {
 		st.LastError = err
@@ -220,7 +222,7 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 		f.status.Store(&st)
 	}()
 	if err != nil {
-		return false, st.Stats, err // a failed fetch judges no body
+		return f.reage(now, false), st.Stats, err // a failed fetch judges no body
 	}
 	defer func() { f.judged = err }()
 	validators := validatorsOf(f.Source)
@@ -235,14 +237,14 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 			c.FromCache = false
 			f.content.Store(&c)
 		}
-		return f.reage(now), old.Stats, nil
+		return f.reage(now, true), old.Stats, nil
 	}
 	if h := f.held.Load(); h != nil && sum == h.Sum {
 		if h.NeedsOperator {
-			return false, h.Stats, fmt.Errorf("%s; held until an operator accepts it", h.Reason)
+			return f.reage(now, false), h.Stats, fmt.Errorf("%s; held until an operator accepts it", h.Reason)
 		}
 		if h = f.seenAgain(h, h.Content, data, validators, now); !h.due(now) {
-			return false, h.Stats, h.err
+			return f.reage(now, false), h.Stats, h.err
 		}
 		f.accept(&st, h.Content, data, validators, now)
 		return true, h.Stats, nil
@@ -250,7 +252,7 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 
 	c, err := f.parse(data, sum, now)
 	if err != nil {
-		return false, c.Stats, err
+		return f.reage(now, false), c.Stats, err
 	}
 	st.Stats = c.Stats
 	if old == nil && !f.AllowEmpty && AllSkipped(c.Stats) {
@@ -260,7 +262,7 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 		if h := f.held.Load(); h != nil && !h.NeedsOperator && c.Set.Equal(h.Set) {
 			// The held entries in other bytes (a new date in a header): the same version seen again.
 			if h = f.seenAgain(h, c, data, validators, now); !h.due(now) {
-				return false, c.Stats, h.err
+				return f.reage(now, false), c.Stats, h.err
 			}
 			f.accept(&st, h.Content, data, validators, now)
 			return true, c.Stats, nil
@@ -272,12 +274,12 @@ func (f *Feed) Update(ctx context.Context) (changed bool, stats format.Stats, er
 			}
 			held.err = fmt.Errorf("%w: %s; %s", why, held.Reason, f.heldUntil(held))
 			f.held.Store(held)
-			return false, c.Stats, held.err
+			return f.reage(now, false), c.Stats, held.err
 		}
 		if c.Set.Equal(old.Set) && slices.Equal(c.Set.Conf, old.Set.Conf) {
 			// Same entries in other bytes (comments, order): remember the bytes, keep the version.
 			c.Version, c.Loaded = old.Version, old.Loaded
-			changed := f.age(&c, old, now)
+			changed := f.age(&c, old, now, true)
 			if changed {
 				c.Version++
 			}
@@ -374,19 +376,23 @@ func (f *Feed) heldUntil(h *Held) string {
 }
 
 // reage ages what lingers at now and serves the result as a new version when it changed (an entry left,
-// or a confidence moved on): the source's entries are the same.
-func (f *Feed) reage(now time.Time) bool {
+// or a confidence moved on); the served version's own entries are the same. confirmed says whether the
+// source served them now: else (a failed fetch, a rejected or held version) they keep their last sighting
+// and their confidence, and only what already lingered ages, so a bad feed unblocks nothing it vouched for.
+func (f *Feed) reage(now time.Time, confirmed bool) bool {
 	old := f.content.Load()
 	if f.Decay <= 0 || old == nil {
 		return false
 	}
 	c := *old
-	if !f.age(&c, old, now) {
-		return false
+	changed := f.age(&c, old, now, confirmed)
+	if changed {
+		c.Version = old.Version + 1
 	}
-	c.Version = old.Version + 1
-	f.content.Store(&c)
-	return true
+	if changed || c.Confirmed != old.Confirmed {
+		f.content.Store(&c)
+	}
+	return changed
 }
 
 // Accept makes the held version the served one, on an operator's word. It reports whether there was one.
@@ -422,7 +428,7 @@ func (f *Feed) accept(st *Status, c Content, body []byte, validators map[string]
 		c.Version = old.Version + 1
 	}
 	c.Loaded, c.FromCache = now, false
-	f.age(&c, f.content.Load(), now)
+	f.age(&c, f.content.Load(), now, true)
 	f.content.Store(&c)
 	f.held.Store(nil)
 	st.Stats = c.Stats
@@ -462,7 +468,7 @@ func (f *Feed) LoadCache() error {
 		return fmt.Errorf("cached version: %w", err)
 	}
 	c.Version, c.FromCache = 1, true
-	f.age(&c, nil, m.Fetched)
+	f.age(&c, nil, m.Fetched, true)
 	f.content.Store(&c)
 	f.lastSum = c.Sum
 	if r, ok := f.Source.(source.Revalidator); ok && m.Validators != nil {
