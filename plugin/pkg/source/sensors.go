@@ -51,14 +51,19 @@ func (s *Sensors) Fetch(context.Context) ([]byte, error) {
 	var b bytes.Buffer
 	seen := make(map[netip.Addr]sensor.Entry, len(entries))
 	for _, e := range entries {
-		fmt.Fprintf(&b, "%s # reporters=%d last=%s\n", e.Addr, e.Reporters, e.Last.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "%s # reporters=%d last=%s", e.Addr, e.Reporters, e.Last.UTC().Format(time.RFC3339))
+		if s.Decay > 0 {
+			// The confidences move with time even when the list does not: the body says the decay
+			// step each address is at, so that it changes (and is weighed again) whenever they do.
+			fmt.Fprintf(&b, " step=%d", s.step(now, e.Last))
+		}
+		b.WriteByte('\n')
 		seen[e.Addr] = e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.at, s.seen = now, seen
-	// The confidences move with time even when the list does not: a new body whenever they would.
-	if bytes.Equal(b.Bytes(), s.last) && s.Decay <= 0 {
+	if bytes.Equal(b.Bytes(), s.last) {
 		return nil, ErrNotModified
 	}
 	s.last = b.Bytes()
@@ -80,8 +85,7 @@ func (s *Sensors) Weigh(set *entryset.Set, conf uint8) []uint8 {
 		}
 		v := 1 - math.Pow(1-c, float64(e.Reporters)/float64(max(1, s.MinReporters)))
 		if s.Decay > 0 {
-			age := max(0, s.at.Sub(e.Last))
-			v *= math.Exp2(-age.Seconds() / s.Decay.Seconds())
+			v *= math.Exp2(-float64(s.step(s.at, e.Last)) / sensorDecaySteps)
 		}
 		out[i] = uint8(math.Round(255 * min(1, v)))
 	}
@@ -92,6 +96,15 @@ func (s *Sensors) Weigh(set *entryset.Set, conf uint8) []uint8 {
 		weigh(len(set.V4)+i, v.Prefix().Addr())
 	}
 	return out
+}
+
+// sensorDecaySteps is how finely a reported address's confidence follows the age of its latest report:
+// it halves over Decay in this many steps, so that not every refresh makes a new version.
+const sensorDecaySteps = 16
+
+// step is how many Decay/sensorDecaySteps have passed from last to now.
+func (s *Sensors) step(now, last time.Time) int64 {
+	return int64(max(0, now.Sub(last)) / max(1, s.Decay/sensorDecaySteps))
 }
 
 // Weigher is a Source that gives the entries of its last body confidences of their own.
