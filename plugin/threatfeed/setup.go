@@ -588,6 +588,7 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 		// The feed's decay is what a report fades over: the table's reports, not lingering entries.
 		fc.sensors.Decay, f.Decay = f.Decay, 0
 		fc.sensors.Table.SetWindow(fc.sensors.Window)
+		fc.sensors.Table.SetDisclosed(fc.sensors.MinReporters)
 	}
 	return fc, nil
 }

@@ -30,7 +30,7 @@ type Explain struct {
 	// Sources is the number of feeds holding the indicator (an entry that covers it).
 	Sources int `json:"sources"`
 	// Sensors is the number of distinct customers whose firewalls reported the address attacking them
-	// within the sensors' window; never who.
+	// within the sensors' window; never who, and 0 while fewer than the sensors feed's min_reporters.
 	Sensors int `json:"sensors"`
 	// FirstSeen is the earliest of the entries' since and the first sensor report in the window;
 	// LastSeen the latest of the sensor reports and the loading of the feed versions that hold it.
@@ -211,10 +211,13 @@ func (t *Threatlog) explain(res *CheckResult, kind string, a netip.Addr, loaded 
 		see(loaded[m.List])
 	}
 	if kind == "address" {
-		n, f, l := sensors().Lookup(a, clock(), 0)
-		e.Sensors = n
-		see(f)
-		see(l)
+		// A count below the sensors feed's min_reporters is not told, nor its times: it would say that
+		// one customer or two saw the address, which may be the asker's neighbour.
+		if n, f, l := sensors().Lookup(a, clock(), 0); sensors().Disclosed(n) > 0 {
+			e.Sensors = n
+			see(f)
+			see(l)
+		}
 	}
 	if e.Sources == 0 && e.Sensors == 0 {
 		return nil

@@ -10,8 +10,8 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
 )
 
-// A customer's own data: GET /export gives all of it, DELETE /logs deletes it, both with the
-// customer's credentials, as /report.
+// A customer's own data: GET /export gives all of it, with the customer's credentials as /report;
+// DELETE /logs deletes it, signed with the policy's key only.
 
 // ExportEvent is one line of an export: a stored event (Type "event", the CSV's columns), one of the
 // customer's sensor contributions (Type "sensor": Address, First, Last, Count), or the last line (Type
@@ -112,6 +112,12 @@ func (t *Threatlog) serveDeleteLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	wh, ok := t.authenticate(w, r, nil)
 	if !ok {
+		return
+	}
+	if !wh.hmac {
+		// A device's token sits on the device: whoever takes it may upload and read, not destroy the
+		// customer's record. Deleting takes the policy's key.
+		httpError(w, http.StatusForbidden, "DELETE /logs must be signed with the policy's TSIG key (X-Threatlog-Key, X-Threatlog-Date, X-Threatlog-Signature); a device token may not delete")
 		return
 	}
 	res, err := t.DeleteLogs(wh.policy)

@@ -157,6 +157,9 @@ func TestShareExportDelete(t *testing.T) {
 			t.Errorf("GET /export with %s: %d", name, code)
 		}
 	}
+	if code, _ := e.do(http.MethodDelete, "/logs", nil, nil, tokenCred(otherToken)); code != http.StatusForbidden {
+		t.Errorf("DELETE /logs with a device token: %d, want 403 (only the policy's key deletes)", code)
+	}
 	if code, _ := e.do(http.MethodGet, "/logs", nil, nil, demo); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /logs: %d", code)
 	}

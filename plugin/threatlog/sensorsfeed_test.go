@@ -1,10 +1,12 @@
 package threatlog_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +19,18 @@ import (
 // TestSensorsFeed, end to end in one server: customers a and b share, c does not. An address that a and
 // b both blocked inbound is served by the built-in sensors feed (min_reporters 2) within one refresh, to
 // every policy that takes the feed, and Check IoC explains it (sensors=2, its score); one that a and c
-// reported never is (c's report is not shared). When a deletes its logs, the address leaves within one
+// reported never is (c's report is not shared), nor is a's one report of it told. When a deletes its logs, the address leaves within one
 // refresh.
 func TestSensorsFeed(t *testing.T) {
 	dir, addr := t.TempDir(), freePort(t)
 	tokens := map[string]string{"a": "token-a-0123456789ab", "b": "token-b-0123456789ab", "c": "token-c-0123456789ab"}
+	const secret = "c2Vuc29ycy10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGVm"
 	srv := startCorefile(t, `threatstop.local:0 {
     bind 127.0.0.1
+    tsig {
+        secret a.key. `+secret+`
+        secret b.key. `+secret+`
+    }
     threatfeed {
         feed sensors {
             sensors
@@ -46,9 +53,11 @@ func TestSensorsFeed(t *testing.T) {
     threatstop {
         policy a {
             lists sensors
+            keys a.key.
         }
         policy b {
             lists sensors
+            keys b.key.
         }
         policy c {
             lists sensors
@@ -110,6 +119,10 @@ func TestSensorsFeed(t *testing.T) {
 	if listed("a", once) {
 		t.Errorf("%s listed: one sharing reporter (c does not share)", once)
 	}
+	// One sharing reporter, below min_reporters: its count is not told (it would say a saw it).
+	if code, body := call("GET", "/check?ioc="+once, "c", ""); code != http.StatusOK || strings.Contains(string(body), `"sensors":1`) || strings.Contains(string(body), "first_seen") {
+		t.Errorf("check of an address one customer reported: %d %s", code, body)
+	}
 	code, body := call("GET", "/check?ioc="+attacker, "c", "")
 	var res threatlog.CheckResult
 	if err := json.Unmarshal(body, &res); code != http.StatusOK || err != nil || res.Explain == nil {
@@ -122,9 +135,27 @@ func TestSensorsFeed(t *testing.T) {
 	if r := srv.Query(t, attacker+"._check.threatstop.local.", dns.TypeTXT); len(r.Answer) == 0 || !strings.HasPrefix(r.Answer[0].(*dns.TXT).Txt[0], "score=60 sources=1 sensors=2 first_seen=") {
 		t.Errorf("check over DNS: %v", r.Answer)
 	}
-	if code, body := call("DELETE", "/logs", "a", ""); code != http.StatusOK {
-		t.Fatalf("delete: %d %s", code, body)
+	if code, body := call("DELETE", "/logs", "a", ""); code != http.StatusForbidden {
+		t.Fatalf("delete with a's device token: %d %s, want 403", code, body)
 	}
+	del := func(who string) {
+		t.Helper()
+		req, _ := http.NewRequest("DELETE", "http://"+addr+"/logs", nil)
+		sec, _ := base64.StdEncoding.DecodeString(secret)
+		date := strconv.FormatInt(time.Now().Unix(), 10)
+		req.Header.Set(threatlog.HeaderKey, who+".key.")
+		req.Header.Set(threatlog.HeaderDate, date)
+		req.Header.Set(threatlog.HeaderSignature, threatlog.Sign(sec, "DELETE", "/logs", date, "", "", nil))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("signed delete of %s: %d", who, resp.StatusCode)
+		}
+	}
+	del("a")
 	waitFor("the attacker gone after a's delete", func() bool { return !listed("c", attacker) })
-	call("DELETE", "/logs", "b", "")
+	del("b")
 }

@@ -77,6 +77,7 @@ type Table struct {
 	mu       sync.Mutex
 	window   int64 // seconds
 	width    int64 // seconds of one period: window/periods, rounded up
+	disclose int   // the fewest reporters whose count is told (Disclosed)
 	excluded func(netip.Addr) bool
 	addrs    map[key][]record
 	inside   map[key]uint32          // inside address → its latest time (Unix seconds)
@@ -101,7 +102,30 @@ func Shared() *Table { return shared }
 func New() *Table {
 	t := &Table{addrs: map[key][]record{}, inside: map[key]uint32{}, insideP: map[netip.Prefix]uint32{}, pbits: map[pbits]int{}, ids: map[string]uint32{}}
 	t.setWindow(DefaultWindow)
+	t.disclose = DefaultMinReporters
 	return t
+}
+
+// DefaultMinReporters is the sensors feed's default min_reporters, and the fewest reporters a count is
+// told for until the feed says otherwise.
+const DefaultMinReporters = 3
+
+// SetDisclosed sets the fewest reporters of an address whose count may be told (the sensors feed's
+// min_reporters): below that, a count would say that one customer or two, perhaps identifiable, saw it.
+func (t *Table) SetDisclosed(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.disclose = max(n, 1)
+}
+
+// Disclosed returns the count of Lookup when it may be told, else 0.
+func (t *Table) Disclosed(reporters int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if reporters < t.disclose {
+		return 0
+	}
+	return reporters
 }
 
 // SetWindow sets how long reports (and inside addresses) are kept and counted: at least 8 seconds,

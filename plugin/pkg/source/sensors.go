@@ -33,7 +33,7 @@ type Sensors struct {
 
 // Defaults of the sensors feed.
 const (
-	DefaultSensorMinReporters = 3
+	DefaultSensorMinReporters = sensor.DefaultMinReporters
 	DefaultSensorWindow       = 24 * time.Hour
 )
 
