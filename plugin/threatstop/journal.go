@@ -33,7 +33,8 @@ const (
 // refresh replaces one part (IPv4, IPv6 or names).
 //
 // Both bounds hold: at most `versions` versions, and at most maxBytes for what the old versions hold that
-// the current one does not share plus the differences computed so far; the oldest versions go first.
+// the current one does not share (their snapshots and choices by score) plus the differences computed so
+// far; the oldest versions go first.
 type journal struct {
 	mu       sync.Mutex
 	versions int
@@ -61,11 +62,39 @@ func (j *journal) add(st *state.State) {
 	defer j.mu.Unlock()
 	if n := len(j.states); n > 0 {
 		// Versions are immutable: what one holds beyond its successor is counted once, here.
-		j.old[n-1] = j.states[n-1].Snap.Unshared(st.Snap)
+		j.old[n-1] = unshared(j.states[n-1], st)
 	}
 	j.states = append(j.states, st)
 	j.old = append(j.old, 0)
 	j.trim()
+}
+
+// unshared is what prev holds that next does not share: of its snapshot, and of its choices by score
+// (the views of policies with min_score or max_entries), each compared with next's view of the same
+// policy. An allow list a view shares with its snapshot counts twice: the bound errs on the safe side.
+func unshared(prev, next *state.State) int {
+	n := prev.Snap.Unshared(next.Snap)
+	if len(prev.Views) == 0 {
+		return n
+	}
+	kept := make(map[*snapshot.Snapshot]bool, len(next.Views))
+	for _, v := range next.Views {
+		if v != nil {
+			kept[v] = true
+		}
+	}
+	for i, v := range prev.Views {
+		if v == nil || kept[v] {
+			continue
+		}
+		kept[v] = true // counted once however many policies share it
+		var o *snapshot.Snapshot
+		if i < len(next.Views) {
+			o = next.Views[i]
+		}
+		n += v.Unshared(o)
+	}
+	return n
 }
 
 // trim drops the oldest versions until both bounds hold; the current version always stays.

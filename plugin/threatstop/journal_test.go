@@ -85,6 +85,15 @@ func TestJournalByteBound(t *testing.T) {
 	if st, _, _ := j.find(b, ps[0], 10, 10); st == nil {
 		t.Error("the current version left the journal")
 	}
+	// Choices by score count too: one snapshot, a new view each version.
+	j = journal{versions: 16, maxBytes: 3 * one}
+	s0 := version(0)
+	for k := range 10 {
+		j.add(&state.State{Blocks: []*state.Block{b}, Snap: s0, Views: []*snapshot.Snapshot{version(k + 1), nil}, Serials: []uint32{uint32(k + 1), 0}})
+	}
+	if n := len(j.states); n != 4 || j.bytes > j.maxBytes {
+		t.Errorf("a new view each version: %d versions, %d bytes; want 4 under %d", n, j.bytes, j.maxBytes)
+	}
 	// The same snapshot again and again: nothing unshared, every version stays up to the count.
 	j = journal{versions: 8, maxBytes: one / 2}
 	s := version(1)

@@ -69,8 +69,8 @@ func (p *Policy) chooses(cfg Config, cat Catalog) error {
 	}
 	h.Write(binary.LittleEndian.AppendUint64(nil, uint64(p.maxEntries)))
 	if p.maxEntries > 0 {
-		own := p.own.Entries(ownBlock).Sum()
-		h.Write(own[:])
+		// Own block entries take places under the cap: their number, not which they are, moves the cut.
+		h.Write(binary.LittleEndian.AppendUint64(nil, uint64(p.own.Entries(ownBlock).Len())))
 	}
 	p.choice = hex.EncodeToString(h.Sum(nil)[:16])
 	return nil
