@@ -25,10 +25,11 @@ type Sensors struct {
 	Decay        time.Duration    // 0: the window alone decides
 	Now          func() time.Time // nil: time.Now
 
-	mu   sync.Mutex
-	last []byte
-	at   time.Time
-	seen map[netip.Addr]sensor.Entry // of the last body
+	mu      sync.Mutex
+	last    []byte
+	fetched bool // last is a body returned (an empty one included)
+	at      time.Time
+	seen    map[netip.Addr]sensor.Entry // of the last body
 }
 
 // Defaults of the sensors feed.
@@ -63,10 +64,10 @@ func (s *Sensors) Fetch(context.Context) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.at, s.seen = now, seen
-	if bytes.Equal(b.Bytes(), s.last) {
+	if s.fetched && bytes.Equal(b.Bytes(), s.last) {
 		return nil, ErrNotModified
 	}
-	s.last = b.Bytes()
+	s.last, s.fetched = b.Bytes(), true
 	return s.last, nil
 }
 

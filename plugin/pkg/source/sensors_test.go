@@ -23,6 +23,13 @@ func TestSensorsDecay(t *testing.T) {
 		tbl.Report(a, r, now)
 	}
 	s := &Sensors{Table: tbl, MinReporters: 3, Window: 24 * time.Hour, Decay: 8 * time.Hour, Now: func() time.Time { return now }}
+	empty := &Sensors{Table: sensor.New(), MinReporters: 3, Decay: time.Hour}
+	if body, err := empty.Fetch(context.Background()); err != nil || len(body) != 0 {
+		t.Fatalf("first fetch of an empty table: %q %v, want an empty body (the feed's first version)", body, err)
+	}
+	if _, err := empty.Fetch(context.Background()); !errors.Is(err, ErrNotModified) {
+		t.Fatalf("second fetch of an empty table: %v, want not modified", err)
+	}
 	weigh := func() uint8 {
 		var b entryset.Builder
 		b.AddAddr(a)
