@@ -18,13 +18,13 @@ case $MODE in
 full)
 	: "${V4:=1000000}" "${V6:=100000}" "${DOM:=1000000}" "${QUERIES:=1000000}"
 	: "${RUN_S:=20}" "${LAT_S:=10}" "${LAT_RUNS:=3}" "${MC_LAT_S:=$LAT_S}" "${MEM_LOAD_S:=5}" "${REFRESH_S:=20}" "${REBUILDS:=5}"
-	: "${ADMIN_EDITS:=200}" "${ADMIN_SUSTAINED:=6000}"
+	: "${ADMIN_EDITS:=200}" "${ADMIN_SUSTAINED:=6000}" "${ACTIVE_COUNT:=5}"
 	: "${REPORT:=$ROOT/BENCHMARKS.md}"
 	;;
 quick)
 	: "${V4:=100000}" "${V6:=10000}" "${DOM:=100000}" "${QUERIES:=200000}"
 	: "${RUN_S:=2}" "${LAT_S:=2}" "${LAT_RUNS:=1}" "${MC_LAT_S:=0}" "${MEM_LOAD_S:=1}" "${REFRESH_S:=3}" "${REBUILDS:=3}"
-	: "${ADMIN_EDITS:=50}" "${ADMIN_SUSTAINED:=500}"
+	: "${ADMIN_EDITS:=50}" "${ADMIN_SUSTAINED:=500}" "${ACTIVE_COUNT:=1}"
 	: "${REPORT:=$ROOT/bench/out/BENCHMARKS-quick.md}"
 	;;
 *)
@@ -56,7 +56,7 @@ if ((NCPU >= 3)); then : "${REFRESH_CLIENT_CPU:=2}"; else : "${REFRESH_CLIENT_CP
 : "${DNSPERF_TIMEOUT:=1}"  # dnsperf -t: a query unanswered after 1 s on loopback is lost (default 5 s: each
                            # run would wait 5 s at its end for the few datagrams the kernel dropped)
 : "${SERVERS:=rbldnsd threatstop whoami template}"
-: "${SCENARIOS:=single multi memory rebuild refresh firewall axfr admin}"
+: "${SCENARIOS:=single multi memory rebuild refresh firewall axfr admin active}"
 : "${FW_CLEAN:=3000}" "${FW_ALIAS:=500}" "${FW_BADIP:=1000}" "${FW_BADNAME:=500}" # firewall scenario names
 
 OUT=$ROOT/bench/out
@@ -676,6 +676,40 @@ scenario_admin() {
 	done
 }
 
+# scenario_active: the active list's costs and stability by Go tests over the data set. The snapshot
+# build of the 2.1M entries with scores (a confidence per list, one per entry in one list) next to the
+# same without (plugin/pkg/snapshot's BenchmarkBuild and BenchmarkBuildUnscored, ACTIVE_COUNT alternating
+# runs of 5 builds each, medians), with the heap per entry of each; and a policy with max_entries 1000 over the data set's
+# feeds (TestMaxEntriesBenchData): its zone holds exactly the 1,000 highest scored, and two refreshes that
+# each move three entries across the cut are IXFRs of 6 records.
+scenario_active() {
+	local out=$RUN/active.txt tout=$RUN/active-maxentries.txt
+	log "active: BenchmarkBuild, BenchmarkBuildUnscored"
+	# Alternating processes of 5 builds each: a process's first builds run slower (the heap grows), and
+	# -count would run all of one benchmark before the other.
+	(cd "$ROOT" && go test -c -o "$RUN/snapshot.test" ./plugin/pkg/snapshot/) || die "active: building the snapshot tests"
+	note_cmd "for r in \$(seq $ACTIVE_COUNT); do for b in BuildUnscored Build; do (cd plugin/pkg/snapshot && ./snapshot.test -test.run '^\$' -test.bench \"^Benchmark\$b\\\$\" -test.benchtime 5x); done; done"
+	: >"$out"
+	local r b
+	for r in $(seq "$ACTIVE_COUNT"); do
+		for b in BuildUnscored Build; do
+			(cd "$ROOT/plugin/pkg/snapshot" && "$RUN/snapshot.test" -test.run '^$' -test.bench "^Benchmark$b\$" -test.benchtime 5x) 2>&1 | grep 'ns/op' >>"$out" ||
+				die "active: Benchmark$b failed, see $out"
+		done
+	done
+	for b in Build BuildUnscored; do
+		set_r "active.$b.ms" "$(awk -v b="BenchmarkBuild${b#Build}-" 'index($1, b) == 1 {print $3 / 1e6}' "$out" | sort -n | awk '{v[NR] = $1} END {printf "%.0f", v[int((NR + 1) / 2)]}')"
+		set_r "active.$b.bpe" "$(awk -v b="BenchmarkBuild${b#Build}-" 'index($1, b) == 1 {for (i = 3; i < NF; i++) if ($(i + 1) == "snapshot-B/entry") print $i}' "$out" | tail -1)"
+	done
+	log "active: TestMaxEntriesBenchData"
+	note_cmd THREATSTOP_BENCH_FEEDS=$DATA/feeds go test -count=1 -run "'^TestMaxEntriesBenchData\$'" -v ./plugin/threatstop/
+	if THREATSTOP_BENCH_FEEDS=$DATA/feeds go test -count=1 -run '^TestMaxEntriesBenchData$' -v -timeout 10m ./plugin/threatstop/ >"$tout" 2>&1; then
+		set_r active.maxentries "pass; IXFR records: $(grep -o 'IXFR of [0-9]* records' "$tout" | awk '{print $3}' | paste -sd, -)"
+	else
+		set_r active.maxentries "FAILED (see $tout)"
+	fi
+}
+
 scenario_axfr() {
 	local dir=$RUN/axfr bport=$((PORT + 5)) zone=$POLICY.rpz.$ZONE i
 	command -v named >/dev/null || { log "axfr: named (bind9) is not installed: skipped"; return; }
@@ -887,6 +921,12 @@ extra_table() {
 		echo "| RSS with 10,000 policies made through the API / with 1 ($(get_r admin.rss-10k-MB) MB / $(get_r admin.rss-1-MB) MB, in-process after a GC; $(get_r admin.heap-B/policy) B of heap a policy) (\`BenchmarkPoliciesRSS\`) | $(get_r admin.ratio) | ≤ 1.2 | $(verdict "$(get_r admin.ratio)" "<= 1.2") |"
 		echo "| the same 10,000 policies after a restart over the same database (RssAnon ratio $(get_r admin.anon-ratio-restarted); the rest is the database's file pages read at start) (\`BenchmarkPoliciesRSS\`) | $(get_r admin.ratio-restarted) | | |"
 		echo "| edges: an edit on an aggregator with 10,000 policies → the answer of an edge that follows its configuration zone, p50 / p99 of $ADMIN_EDITS edits; the first transfer of all 10,000 $(get_r follow.first-ms) ms (\`BenchmarkFollow\`) | $(get_r follow.p50-ms) ms / $(get_r follow.p99-ms) ms | p99 < 2 s | $(verdict "$(get_r follow.p99-ms)" "< 2000") |"
+	fi
+	if [[ " $SCENARIOS " == *" active "* ]]; then
+		local ar
+		ar=$(ratio "$(get_r active.Build.ms)" "$(get_r active.BuildUnscored.ms)")
+		echo "| snapshot build of BenchmarkBuild's 2.1M entries with scores / without, medians of $ACTIVE_COUNT ($(get_r active.Build.ms) ms / $(get_r active.BuildUnscored.ms) ms; heap $(get_r active.Build.bpe) / $(get_r active.BuildUnscored.bpe) B an entry) (\`BenchmarkBuild\`) | $ar | ≤ 1.2 | $(verdict "$ar" "<= 1.2") |"
+		echo "| max_entries 1000 over the data set: exactly the 1,000 highest scored; two refreshes moving 3 entries across the cut (\`TestMaxEntriesBenchData\`) | $(get_r active.maxentries) | 6,6 | $([[ $(get_r active.maxentries) == "pass; IXFR records: 6,6" ]] && echo yes || echo NO) |"
 	fi
 	if [[ " $SCENARIOS " == *" axfr "* ]]; then
 		echo "| AXFR of policy $POLICY's RPZ zone ($(get_r axfr.threatstop.records) records): threatstop, best of ${AXFR_RUNS:-3} (bytes, messages) | $(get_r axfr.threatstop.s) s ($(get_r axfr.threatstop.bytes) B, $(get_r axfr.threatstop.messages)) | | |"
