@@ -18,9 +18,9 @@ func UploadsReceiving() int { return int(receiving.Load()) + len(uploadSlots) }
 // UseSensorTable makes the plugin report to tbl until restore is called: a fresh table is what a process
 // restart starts with, so start-up reads the window back from the database into it.
 func UseSensorTable(tbl *sensor.Table) (restore func()) {
-	prev := sensorTable.Swap(tbl)
+	back := sensor.UseShared(tbl)
 	return func() {
-		sensorTable.Store(prev)
+		back()
 		forgetRebuilt(tbl)
 	}
 }

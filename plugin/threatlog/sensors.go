@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gaissmai/bart"
@@ -23,12 +22,8 @@ import (
 // upload, shared or not, tells it the customer's own inside hosts, which are never listed. The table
 // also learns, from every State, what no customer may see listed: client networks and allowed addresses.
 
-// sensorTable is the table threatlog reports to: the process's, or a test's.
-var sensorTable atomic.Pointer[sensor.Table]
-
-func init() { sensorTable.Store(sensor.Shared()) }
-
-func sensors() *sensor.Table { return sensorTable.Load() }
+// sensors is the table threatlog reports to: the process's, or a test's (sensor.UseShared).
+func sensors() *sensor.Table { return sensor.Shared() }
 
 // shareOf is a share directive's choice: all the policy's devices, or the ones named.
 type shareOf struct {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/threatstop/threatstop/internal/coretest"
 	"github.com/threatstop/threatstop/plugin/threatlog"
 )
@@ -95,15 +97,26 @@ func simCorefile(t *testing.T, dir, addr string) string {
             format plain
             category partner
         }
+        feed sensors {
+            sensors
+            min_reporters %[8]d
+            window 24h
+            decay 12h
+            refresh 100ms
+            category scanner
+        }
     }
     threatlog {
         listen %[4]s
         db %[5]s/threatlog.db
 %[6]s    }
     threatstop {
-%[7]s    }
+%[7]s        policy watch {
+            lists sensors
+        }
+    }
 }
-`, demoSecret, filepath.Join(root(t), "testdata", "feeds"), partners, addr, dir, tl.String(), ts.String())
+`, demoSecret, filepath.Join(root(t), "testdata", "feeds"), partners, addr, dir, tl.String(), ts.String(), simMin)
 }
 
 // simLine writes one log line of device d's format (0, 3: netfilter; 1: ASA; 2: pf) for a packet from
@@ -193,10 +206,12 @@ func simLog(i, d, n int, day time.Time) []byte {
 }
 
 // TestSensorSimulation: over four simulated days, an attacker many customers report is listed by the
-// List after the day's uploads, with the number of customers; one that stops is gone once the decay
-// (then the window) passes; an address one customer reports, however often, is never listed; and no
-// private address, customer's inside host, client or transfer-client network, allowed address,
-// outbound-only, let-through, future or old address ever appears, at any threshold.
+// table after the day's uploads, with the number of customers, and by the sensors feed (policy watch,
+// over DNS) within a refresh of the day's uploads; one that stops is gone from the feed once the decay
+// (12 h) passes, and from the table once the window does; an address one customer reports, however
+// often, is never listed; and no private address, customer's inside host, client or transfer-client
+// network, allowed address, outbound-only, let-through, future or old address ever appears in the
+// table at any threshold, nor in the feed. The feed runs on the simulation's clock (the table's).
 func TestSensorSimulation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulation")
@@ -207,6 +222,7 @@ func TestSensorSimulation(t *testing.T) {
 	setNow := func(ts time.Time) { clockAt.Store(&ts) }
 	setNow(day0)
 	t.Cleanup(threatlog.SetClock(func() time.Time { return *clockAt.Load() }))
+	tbl.SetClock(func() time.Time { return *clockAt.Load() })
 	e := &env{t: t, dir: t.TempDir(), addr: freePort(t)}
 	s := time.Now()
 	e.srv = startCorefile(t, simCorefile(t, e.dir, e.addr))
@@ -292,19 +308,72 @@ func TestSensorSimulation(t *testing.T) {
 		wg.Wait()
 	}
 
+	// served says whether policy watch lists a (the sensors feed) over DNS.
+	served := func(a string) bool {
+		rev, _ := dns.ReverseAddr(a)
+		rev = strings.TrimSuffix(strings.TrimSuffix(rev, "in-addr.arpa."), "ip6.arpa.")
+		r := e.srv.Query(t, rev+"watch.threatstop.local.", dns.TypeA)
+		return r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0
+	}
+	// feed checks, within 2 s of the day's uploads (the feed refreshes every 100 ms), that the feed lists
+	// the attackers want and nothing else of what the table holds, nor anything that must never be.
+	feed := func(label string, want ...int) {
+		t.Helper()
+		wantSet := map[string]bool{}
+		for _, k := range want {
+			wantSet[netip.MustParseAddr(simAttackers[k]).String()] = true
+		}
+		wrong := func() string { // the first attacker served and not wanted, or wanted and not served
+			for k, a := range simAttackers {
+				if is := served(a); is != wantSet[netip.MustParseAddr(a).String()] {
+					return fmt.Sprintf("attacker %d (%s) served: %v", k, a, is)
+				}
+			}
+			return ""
+		}
+		for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+			w := wrong()
+			if w == "" {
+				break
+			}
+			if time.Since(start) > 2*time.Second {
+				t.Fatalf("%s: the sensors feed does not serve attackers %v within 2 s: %s", label, want, w)
+			}
+		}
+		n := 0
+		for _, e := range tbl.List(*clockAt.Load(), 0, 1, 0) {
+			if a := e.Addr.String(); !wantSet[a] && served(a) {
+				t.Errorf("%s: %s served by the sensors feed (%d reporters)", label, a, e.Reporters)
+			}
+			if n++; n > 400 { // a sample of the one-off reports
+				break
+			}
+		}
+		for a, why := range never {
+			if served(a) {
+				t.Errorf("%s: %s served by the sensors feed (%s)", label, a, why)
+			}
+		}
+	}
+
 	s = time.Now()
 	upload(1)
 	t.Logf("day 1: %d uploads in %s", simCustomers*simDevices, time.Since(s).Round(time.Millisecond))
 	check("day 1", clockAt.Load().Add(time.Minute), 0, 0, 1, 2, 3)
+	feed("day 1", 0, 1, 2, 3)
 	upload(2)
 	d2 := *clockAt.Load()
 	check("day 2", d2.Add(time.Minute), 0, 0, 1, 2, 3, 4)
 	// Attacker 0 stopped 19 hours before: with a decay of 12 hours it is gone, the others stay.
 	check("day 2, decay 12h", d2.Add(time.Minute), 12*time.Hour, 1, 2, 3, 4)
+	feed("day 2", 1, 2, 3, 4)
 	upload(3)
 	check("day 3", clockAt.Load().Add(time.Minute), 0, 1, 2, 3, 4) // its last report is out of the window
+	feed("day 3", 1, 2, 3, 4)
 	// Nothing more arrives: a window after the last report, nothing is listed or kept.
 	end := clockAt.Load().Add(25 * time.Hour)
+	setNow(end)
+	feed("a day later")
 	check("a day later", end, 0)
 	if n := tbl.Len(); n != 0 {
 		t.Errorf("%d addresses kept a window after the last report", n)

@@ -29,6 +29,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -78,6 +79,7 @@ type Table struct {
 	window   int64 // seconds
 	width    int64 // seconds of one period: window/periods, rounded up
 	disclose int   // the fewest reporters whose count is told (Disclosed)
+	clock    atomic.Pointer[func() time.Time]
 	excluded func(netip.Addr) bool
 	addrs    map[key][]record
 	inside   map[key]uint32          // inside address → its latest time (Unix seconds)
@@ -93,10 +95,37 @@ type pbits struct {
 	bits int
 }
 
-var shared = New()
+var shared atomic.Pointer[Table]
 
-// Shared returns the process's table.
-func Shared() *Table { return shared }
+func init() { shared.Store(New()) }
+
+// Shared returns the process's table: what threatlog reports to and the sensors feed lists.
+func Shared() *Table { return shared.Load() }
+
+// UseShared makes t the process's table until restore is called: for tests that start servers in
+// process, each of which must report to and list from a table of its own (a fresh one is what a restart
+// starts with). A feed set up meanwhile keeps t.
+func UseShared(t *Table) (restore func()) {
+	prev := shared.Swap(t)
+	return func() { shared.Store(prev) }
+}
+
+// SetClock makes the table's Now fn (nil: time.Now): a simulation runs the sensors feed on its clock.
+func (t *Table) SetClock(fn func() time.Time) {
+	if fn == nil {
+		t.clock.Store(nil)
+		return
+	}
+	t.clock.Store(&fn)
+}
+
+// Now is the table's clock, what the sensors feed lists at.
+func (t *Table) Now() time.Time {
+	if fn := t.clock.Load(); fn != nil {
+		return (*fn)()
+	}
+	return time.Now()
+}
 
 // New returns an empty table with the default window; the process's is Shared, others are for tests.
 func New() *Table {

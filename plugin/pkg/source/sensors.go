@@ -23,7 +23,7 @@ type Sensors struct {
 	MinReporters int
 	Window       time.Duration
 	Decay        time.Duration    // 0: the window alone decides
-	Now          func() time.Time // nil: time.Now
+	Now          func() time.Time // nil: the table's (time.Now unless a simulation set one)
 
 	mu      sync.Mutex
 	last    []byte
@@ -42,7 +42,7 @@ func (s *Sensors) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
-	return time.Now()
+	return s.Table.Now()
 }
 
 // Fetch lists what the table holds now.
