@@ -77,7 +77,11 @@ func (h httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/logs":
 		t.serveDeleteLogs(w, r)
 	default:
-		httpError(w, http.StatusNotFound, "POST /upload, GET /report, /report.csv, /report.html, /check?ioc= or /export, DELETE /logs")
+		if strings.HasPrefix(r.URL.Path, "/edl/") {
+			t.serveEDL(w, r)
+			return
+		}
+		httpError(w, http.StatusNotFound, "POST /upload, GET /report, /report.csv, /report.html, /check?ioc=, /export or /edl/POLICY/FILE, DELETE /logs")
 	}
 }
 

@@ -21,6 +21,10 @@ var (
 		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "hits_total",
 		Help: "Stored events whose remote side the policy lists, by policy and list.",
 	}, []string{"policy", "list"})
+	edlRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "edl_requests_total",
+		Help: "External dynamic list requests by file and status code (200, 304, 400, 401, 404).",
+	}, []string{"file", "code"})
 	checks = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "checks_total",
 		Help: "Check IoC requests by transport (http, dns).",

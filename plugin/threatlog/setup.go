@@ -69,6 +69,11 @@ func setup(c *caddy.Controller) error {
 				return plugin.Error(pluginName, fmt.Errorf("%s:%d - token for unknown policy %q", file, line, tk.policy))
 			}
 		}
+		for _, k := range slices.Sorted(maps.Keys(t.edlMax)) {
+			if pol, _, _ := strings.Cut(k, "/"); block.Policy(pol) == nil {
+				return plugin.Error(pluginName, fmt.Errorf("%s:%d - edl_max of unknown policy %q", file, line, pol))
+			}
+		}
 		for _, name := range slices.Sorted(maps.Keys(t.share)) {
 			if block.Policy(name) == nil {
 				return plugin.Error(pluginName, fmt.Errorf("%s:%d - share of unknown policy %q", file, t.share[name].line, name))
@@ -191,6 +196,18 @@ func parse(c *caddy.Controller) (*Threatlog, error) {
 					return nil, c.Errf("token for %s/%s is used twice", args[0], args[1])
 				}
 				t.tokens[args[2]] = token{policy: args[0], device: args[1]}
+			case "edl_max":
+				if len(args) != 3 {
+					return nil, c.Errf("edl_max needs a policy, a device and the most entries its lists hold")
+				}
+				m, err := strconv.Atoi(args[2])
+				if err != nil || m < 1 || m > edlMaxLimit {
+					return nil, c.Errf("edl_max %s %s: %q is not a number from 1 to %d", args[0], args[1], args[2], edlMaxLimit)
+				}
+				if t.edlMax == nil {
+					t.edlMax = map[string]int{}
+				}
+				t.edlMax[args[0]+"/"+args[1]] = m
 			case "share":
 				if len(args) == 0 {
 					return nil, c.Errf("share needs a policy, and optionally its devices")

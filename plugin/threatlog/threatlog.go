@@ -55,6 +55,7 @@ type Threatlog struct {
 	syncPrefix  string
 	listedOnly  bool                // store only events whose remote side the policy lists
 	tokens      map[string]token    // token → policy and device
+	edlMax      map[string]int      // "policy/device" → the most entries its external dynamic lists hold
 	share       map[string]*shareOf // policy → the devices whose uploads are sensor reports
 	// devices are the upload tokens threatadmin makes at run time (its devices), by their SHA-256: they
 	// come and go without a reload.
