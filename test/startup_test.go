@@ -221,8 +221,25 @@ func TestCorefileExample(t *testing.T) {
 	if code, body, err := httpGet(&http.Client{Timeout: 5 * time.Second}, "http://127.0.0.1:9155/check?ioc=1.10.16.5"); err != nil || code != 200 || !strings.Contains(body, `"entry": "1.10.16.0/20"`) || !strings.Contains(body, `"severity": "high"`) {
 		t.Errorf("GET /check?ioc=1.10.16.5: %d %v\n%s", code, err, body)
 	}
+	checkEDL(t)
 	checkAdminContract(t)
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
+}
+
+// checkEDL runs the README's external dynamic list command with curl: demo's IPv4 list, with the demo
+// device's token as a firewall sends it, holds DROP's 1.10.16.0/20; the same request with the ETag curl
+// saved answers 304.
+func checkEDL(t *testing.T) {
+	t.Helper()
+	etag := filepath.Join(t.TempDir(), "etag")
+	out, err := exec.Command("curl", "-sS", "-u", "demo:7c0d0c4e1b9a4f0e8d1b2a3c", "--etag-save", etag, "http://127.0.0.1:9155/edl/demo/ipv4.txt").Output()
+	if err != nil || !slices.Contains(strings.Split(string(out), "\n"), "1.10.16.0/20") {
+		t.Errorf("curl -u demo:TOKEN http://127.0.0.1:9155/edl/demo/ipv4.txt: %v, no line 1.10.16.0/20 in %d bytes", err, len(out))
+	}
+	code, err := exec.Command("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-u", "demo:7c0d0c4e1b9a4f0e8d1b2a3c", "--etag-compare", etag, "http://127.0.0.1:9155/edl/demo/ipv4.txt").Output()
+	if err != nil || string(code) != "304" {
+		t.Errorf("conditional GET of the EDL: %s %v, want 304", code, err)
+	}
 }
 
 // checkAdminContract runs the README's management API commands with curl: a block entry added with demo's

@@ -17,6 +17,7 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 	"github.com/threatstop/threatstop/plugin/threatfeed"
 	"github.com/threatstop/threatstop/plugin/threatlog"
@@ -145,8 +146,8 @@ func parse(c *caddy.Controller) (*Admin, error) {
 				if len(args) != 2 {
 					return nil, c.ArgErr()
 				}
-				l := &certLoader{cert: args[0], key: args[1]}
-				if _, err := l.load(); err != nil {
+				l, err := httplisten.NewCertFiles(args[0], args[1])
+				if err != nil {
 					return nil, c.Errf("tls: %v", err)
 				}
 				a.tls = l

@@ -10,7 +10,6 @@ package threatadmin
 
 import (
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +47,7 @@ type Admin struct {
 	deviceSecrets map[string]string
 	inst          atomic.Pointer[caddy.Instance] // the instance, to restart when devices' keys change
 	zone          string                         // the block's first threatstop zone
-	tls           *certLoader                    // nil: plain HTTP (loopback, or behind a proxy that terminates TLS)
+	tls           *httplisten.CertFiles          // nil: plain HTTP (loopback, or behind a proxy that terminates TLS)
 	tokens        map[[sha256.Size]byte]grant    // by the token's SHA-256: the tokens themselves are not kept
 	users         map[string]*user               // the portal's, by name
 
@@ -471,13 +470,13 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 		}),
 	}
 	if a.tls != nil {
-		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: a.tls.get}
+		opts.TLS = a.tls.Config()
 	}
 	a.opts = opts
 	// The listener outlives a reload with the TLS settings it was opened with.
 	want := ""
 	if a.tls != nil {
-		want = a.tls.cert + " " + a.tls.key
+		want = a.tls.Cert + " " + a.tls.Key
 	}
 	if had, ok := listenTLS.Swap(a.listen, want); ok && had != want {
 		log.Warningf("%s: the tls settings changed; the listener keeps those it opened with (%q) until a restart", a.listen, had)

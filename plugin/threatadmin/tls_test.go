@@ -1,62 +1,23 @@
 package threatadmin_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// writeCert writes a self-signed certificate for 127.0.0.1 with serial n and its key, and returns it.
-func writeCert(t *testing.T, certFile, keyFile string, n int64) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(n), Subject: pkix.Name{CommonName: "threatadmin test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The key first: a handshake between the two writes sees a pair that does not match and keeps the
-	// certificate it had.
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return c
-}
+	"github.com/threatstop/threatstop/internal/coretest"
+)
 
 // TestTLS: with tls CERT KEY the API is HTTPS only, with the certificate of the files; a renewed pair is
 // served on the next connection, without a restart.
 func TestTLS(t *testing.T) {
 	dir, api := t.TempDir(), freeAddr(t)
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	c1 := writeCert(t, certFile, keyFile, 1)
+	c1 := coretest.WriteCert(t, certFile, keyFile, 1)
 	start(t, dir, api, "tls "+certFile+" "+keyFile)
 	client := func(c *x509.Certificate) *http.Client {
 		pool := x509.NewCertPool()
@@ -95,7 +56,7 @@ func TestTLS(t *testing.T) {
 	}
 	// Renewed: the old certificate no longer verifies, the new one does.
 	time.Sleep(10 * time.Millisecond) // a modification time of its own
-	c2 := writeCert(t, certFile, keyFile, 2)
+	c2 := coretest.WriteCert(t, certFile, keyFile, 2)
 	if code, err := get(client(c2), "https://"+api+"/api/v1/policies"); err != nil || code != http.StatusOK {
 		t.Errorf("HTTPS after the renewal: %d %v", code, err)
 	}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/threatstop/threatstop/internal/coretest"
 )
 
 const edlToken = "edl-token-demo-0123456789"
@@ -156,5 +158,21 @@ func TestEDL(t *testing.T) {
 	}
 	if code, _, _ := e.curl(append(basic, base+"passwd")...); code != "404" {
 		t.Errorf("unknown file: %s, want 404", code)
+	}
+}
+
+// TestEDLOverTLS: with tls CERT KEY the listener is HTTPS, and curl, trusting the certificate, fetches
+// the list as a firewall that sends its credentials only over TLS does.
+func TestEDLOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	coretest.WriteCert(t, cert, key, 1)
+	e := setup(t, "        token demo fw "+edlToken+"\n        tls "+cert+" "+key)
+	code, _, body := e.curl("--cacert", cert, "-u", "demo:"+edlToken, "https://"+e.addr+"/edl/demo/ipv4.txt")
+	if code != "200" || !slices.Contains(lines(body), "1.10.16.0/20") {
+		t.Errorf("over HTTPS: %s, %d lines", code, len(lines(body)))
+	}
+	if out, err := exec.Command("curl", "-sS", "-o", "/dev/null", "http://"+e.addr+"/edl/demo/ipv4.txt").CombinedOutput(); err == nil && strings.Contains(string(out), "1.10.16.0/20") {
+		t.Error("plain HTTP answered on the TLS listener")
 	}
 }

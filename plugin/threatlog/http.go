@@ -44,13 +44,17 @@ const (
 
 func startHTTP(addr string, t *Threatlog) (*httpServer, error) {
 	// Headers, idle connections and the close wait take httplisten's defaults (plugin/pkg/timeouts).
-	l, err := httplisten.Acquire(httpKind, addr, httpHandler{t}, httplisten.Options{
+	opts := httplisten.Options{
 		ReadTimeout:  2 * time.Minute,
 		WriteTimeout: writeTimeout,
 		Unavailable: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			httpError(w, http.StatusServiceUnavailable, "shutting down")
 		}),
-	})
+	}
+	if t.tls != nil {
+		opts.TLS = t.tls.Config() // the first instance's: the listener outlives reloads with it
+	}
+	l, err := httplisten.Acquire(httpKind, addr, httpHandler{t}, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
 	"github.com/threatstop/threatstop/plugin/pkg/formerr"
+	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/logparse"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
@@ -123,6 +124,15 @@ func parse(c *caddy.Controller) (*Threatlog, error) {
 					return nil, c.Errf("listen %q is not HOST:PORT", args[0])
 				}
 				t.listen = args[0]
+			case "tls":
+				if len(args) != 2 {
+					return nil, c.Errf("tls needs a certificate file and a key file (PEM)")
+				}
+				l, err := httplisten.NewCertFiles(args[0], args[1])
+				if err != nil {
+					return nil, c.Errf("tls: %v", err)
+				}
+				t.tls = l
 			case "db":
 				if len(args) != 1 {
 					return nil, c.ArgErr()

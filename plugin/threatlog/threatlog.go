@@ -22,6 +22,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
@@ -53,10 +54,11 @@ type Threatlog struct {
 	v4Bits      int
 	v6Bits      int
 	syncPrefix  string
-	listedOnly  bool                // store only events whose remote side the policy lists
-	tokens      map[string]token    // token → policy and device
-	edlMax      map[string]int      // "policy/device" → the most entries its external dynamic lists hold
-	share       map[string]*shareOf // policy → the devices whose uploads are sensor reports
+	listedOnly  bool                  // store only events whose remote side the policy lists
+	tokens      map[string]token      // token → policy and device
+	edlMax      map[string]int        // "policy/device" → the most entries its external dynamic lists hold
+	tls         *httplisten.CertFiles // nil: plain HTTP
+	share       map[string]*shareOf   // policy → the devices whose uploads are sensor reports
 	// devices are the upload tokens threatadmin makes at run time (its devices), by their SHA-256: they
 	// come and go without a reload.
 	devices atomic.Pointer[map[[sha256.Size]byte]DeviceToken]
