@@ -283,6 +283,13 @@ func parse(c *caddy.Controller, feeds *Feeds) error {
 				}
 				seen[fc.feed.Name] = true
 				parsed = append(parsed, fc)
+				if sc := fc.sensors; sc != nil {
+					feeds.sensorTable = sc.Table
+					feeds.sensorWindow = max(feeds.sensorWindow, sc.Window)
+					if feeds.sensorDisclose == 0 || sc.MinReporters < feeds.sensorDisclose {
+						feeds.sensorDisclose = sc.MinReporters
+					}
+				}
 			case "cache":
 				args := c.RemainingArgs()
 				if len(args) != 1 {
@@ -587,8 +594,6 @@ func parseFeed(c *caddy.Controller, root string, taken func(string) bool) (feedC
 	if fc.sensors != nil {
 		// The feed's decay is what a report fades over: the table's reports, not lingering entries.
 		fc.sensors.Decay, f.Decay = f.Decay, 0
-		fc.sensors.Table.SetWindow(fc.sensors.Window)
-		fc.sensors.Table.SetDisclosed(fc.sensors.MinReporters)
 	}
 	return fc, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/feed"
 	"github.com/threatstop/threatstop/plugin/pkg/feedcache"
+	"github.com/threatstop/threatstop/plugin/pkg/sensor"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/source"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
@@ -75,6 +76,13 @@ type Feeds struct {
 	running sync.WaitGroup
 	status  *statusServer
 
+	// The sensors feeds' settings of the shared sensor table, applied at start-up (a reload that fails
+	// changes nothing): the longest window, and the fewest reporters Check IoC may tell a count of,
+	// the lowest min_reporters (0: no sensors feed; the table's default then).
+	sensorTable    *sensor.Table
+	sensorWindow   time.Duration
+	sensorDisclose int
+
 	logMu   sync.Mutex
 	lastErr []string // per feed, the last error logged, so a lasting failure is logged once
 	stale   []bool   // per feed, whether it was stale at its last check
@@ -126,6 +134,12 @@ func (f *Feeds) Start() error {
 			names[i] = fd.Name
 		}
 		feedSeries.Replace(names) // the series of feeds a reload removed go
+		if f.sensorTable != nil {
+			f.sensorTable.SetWindow(f.sensorWindow)
+			f.sensorTable.SetDisclosed(f.sensorDisclose)
+		} else {
+			sensor.Shared().SetDisclosed(sensor.DefaultMinReporters)
+		}
 		for _, fd := range f.feeds {
 			loadErrors.WithLabelValues(fd.Name) // export 0 from the start, so alerts on increase work
 			fd.Cache = f.cache

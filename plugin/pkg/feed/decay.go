@@ -54,6 +54,12 @@ func (f *Feed) age(c *Content, prev *Content, now time.Time, confirmed bool) boo
 		c.Confirmed = prev.Confirmed
 	}
 	served, seen := linger(c.Set, old, oldSeen, oldConfirmed, uint32(now.Unix()), f.Decay, f.conf255())
+	if old != nil && (c.Set == prev.Set || c.Set.Equal(prev.Set)) && served.Equal(old) && slices.Equal(served.Conf, old.Conf) {
+		// Nothing changed and the source's entries are the same (so are the sightings, 0 for those):
+		// the same set, so that the snapshot keeps its parts and the journal holds nothing new.
+		c.Served, c.Seen = old, oldSeen
+		return false
+	}
 	c.Served, c.Seen = served, seen
 	return old == nil || !served.Equal(old) || !slices.Equal(served.Conf, old.Conf)
 }

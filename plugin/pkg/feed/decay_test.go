@@ -76,8 +76,13 @@ func TestDecay(t *testing.T) {
 	if f.Content().Entries().Len() != 3 {
 		t.Errorf("served %d entries, want 3", f.Content().Entries().Len())
 	}
+	served := f.Content().Entries()
+	now = now.Add(time.Minute)
 	if changed, _ := update(t, f); changed {
 		t.Error("nothing lingers and nothing changed, yet a new version")
+	}
+	if f.Content().Entries() != served {
+		t.Error("nothing changed, yet another served set (the snapshot would rebuild its parts)")
 	}
 
 	// A source that serves the same bytes for longer than the decay, then drops an entry: it was seen at

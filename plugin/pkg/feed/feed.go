@@ -416,6 +416,12 @@ func (f *Feed) AcceptHeld(sum []byte) (*Held, error) {
 	}
 	st := f.Status()
 	f.accept(&st, h.Content, h.body, h.validators, f.now())
+	if c := f.content.Load(); c.Served != nil && !h.Seen.IsZero() {
+		// The source last served these entries when the held version was last fetched, not now.
+		n := *c
+		n.Confirmed = min(n.Confirmed, uint32(h.Seen.Unix()))
+		f.content.Store(&n)
+	}
 	f.judged, st.LastError = nil, nil
 	f.status.Store(&st)
 	return h, nil

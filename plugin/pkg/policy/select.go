@@ -161,14 +161,20 @@ func (p *Policy) Select(s *snapshot.Snapshot, prev *snapshot.Snapshot) *snapshot
 		}
 		return true
 	}
+	own := p.own.Entries(ownBlock)
 	limit := p.maxEntries
 	if limit > 0 {
-		limit = max(0, limit-p.own.Entries(ownBlock).Len())
+		limit = max(0, limit-own.Len())
+	}
+	// An indicator the own block entries hold takes its place as one of them: listed anyway, it costs
+	// the cap nothing more, so it is kept and not counted.
+	ownHeld := func(id int, kind snapshot.Kind, i int) bool {
+		return own.Len() > 0 && held(own, s.Entries(id), kind, i)
 	}
 	each(func(id int, kind snapshot.Kind, i, at int) {
 		if sc, ok := passes(id, kind, i); ok {
 			keep[id][at] = true
-			if limit > 0 && first(id, kind, i) {
+			if limit > 0 && first(id, kind, i) && !ownHeld(id, kind, i) {
 				counts[sc]++
 			}
 		}
@@ -189,7 +195,7 @@ func (p *Policy) Select(s *snapshot.Snapshot, prev *snapshot.Snapshot) *snapshot
 			var ties []cand
 			chosen := map[string]bool{} // indicators chosen, by key, so that every list holding one keeps it
 			each(func(id int, kind snapshot.Kind, i, at int) {
-				if !keep[id][at] {
+				if !keep[id][at] || ownHeld(id, kind, i) {
 					return
 				}
 				sc := s.Score(id, kind, i)

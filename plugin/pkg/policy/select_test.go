@@ -133,6 +133,14 @@ func TestSelectMinScoreAndCap(t *testing.T) {
 		{Name: "strict", Category: "hard", Set: a.Set(), Confidence: 50, Version: 1},
 		{Name: "lax", Category: "soft", Set: b.Set(), Confidence: 20, Version: 1},
 	}, nil)
+	// An own block entry that a list holds too: one indicator, one place under the cap.
+	o, err := New(Config{Name: "o", Block: []int{0, 1}, MaxEntries: 2, Blocked: []string{"198.51.100.1"}}, Catalog(s.Lists))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := indicators(o, s, o.Select(s, nil)); len(got) != 2 {
+		t.Errorf("max_entries 2 with an own entry a list holds: %d list indicators, want both (the own one among them)", len(got))
+	}
 	p, err := New(Config{Name: "p", Block: []int{0, 1}, MaxEntries: 1, MinScores: map[string]int{"hard": 80}}, Catalog(s.Lists))
 	if err != nil {
 		t.Fatal(err)

@@ -580,7 +580,7 @@ func (st *Store) swap(s *snapshot.Snapshot, loaded []time.Time, placeholder bool
 	if prev != nil && prev.placeholder {
 		prev = nil
 	}
-	next := st.build(prev, s, loaded, uint32(st.now().Unix()))
+	next := st.build(prev, s, loaded, uint32(st.now().Unix()), placeholder)
 	next.placeholder = placeholder
 	st.cur.Store(next)
 	if !placeholder {
@@ -597,7 +597,7 @@ func (st *Store) swap(s *snapshot.Snapshot, loaded []time.Time, placeholder bool
 // served again). A policy new to this Store takes the serial the process or the serial file remembers
 // for it, when its content is the same, so a reload or restart costs secondaries nothing. A block's zone
 // serial moves on when a serial of its policies did.
-func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now uint32) *State {
+func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now uint32, placeholder bool) *State {
 	next := &State{
 		Version: 1, Snap: s, Loaded: loaded, Catalog: slices.Clip(st.catalog), Blocks: slices.Clip(st.blocks), Policies: slices.Clip(st.policies),
 		Serials: make([]uint32, len(st.policies)), ZoneSerials: make([]uint32, len(st.blocks)), Sums: make([][sha256.Size]byte, len(st.policies)),
@@ -669,7 +669,7 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 			op = old.Blocks[p.Block].Policy(p.Name)
 		}
 		vs := s
-		if p.Chooses() {
+		if p.Chooses() && !placeholder { // a placeholder's empty lists have nothing to choose from
 			var hint *snapshot.Snapshot
 			if op != nil {
 				hint = old.Views[op.Index]
@@ -708,8 +708,11 @@ func (st *Store) build(old *State, s *snapshot.Snapshot, loaded []time.Time, now
 			}
 		}
 	}
-	st.sums, st.choices = sums, choices
-	lastChoices.set(choices) // even none: the last build's, and no older snapshot held on to
+	st.sums = sums
+	if !placeholder {
+		st.choices = choices
+		lastChoices.set(choices) // even none: the last build's, and no older snapshot held on to
+	}
 	for i, b := range st.blocks {
 		switch {
 		case old != nil && i < len(old.ZoneSerials) && !changed[i]:
