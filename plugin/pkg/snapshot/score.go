@@ -28,6 +28,7 @@ const (
 // scorer scores the entries of one part: one source per list for prefixes, two (names, wildcards) for
 // names.
 type scorer struct {
+	per  int       // sources per list: 1, or 2 for names (names, wildcards)
 	def  []float32 // per source: 1 − the list's confidence
 	conf [][]uint8 // per source: the entries' own confidences, nil for none
 	out  [][]uint8 // per source, per entry: the score
@@ -42,7 +43,10 @@ func newScorer(lists []List, k int) *scorer {
 	if !scored {
 		return nil
 	}
-	sc := &scorer{}
+	sc := &scorer{per: 1}
+	if k == partNames {
+		sc.per = 2
+	}
 	add := func(l List, from, n int) {
 		sc.def = append(sc.def, 1-float32(min(l.Confidence, 100))/100)
 		var c []uint8
@@ -68,6 +72,32 @@ func newScorer(lists []List, k int) *scorer {
 	return sc
 }
 
+// flat returns the score of each source when every entry of a source has the same one: at most one
+// list has entries in the part, and no confidences of its own (a part that one feed alone fills, as the
+// IPv4 part when the other feeds hold names; a list vouches once for a name it holds both ways). Else,
+// or for a nil scorer, nil.
+func (sc *scorer) flat() []uint8 {
+	if sc == nil {
+		return nil
+	}
+	filled := -1
+	for src, out := range sc.out {
+		if len(out) == 0 {
+			continue
+		}
+		l := src / sc.per
+		if sc.conf[src] != nil || filled >= 0 && filled != l {
+			return nil
+		}
+		filled = l
+	}
+	flat := make([]uint8, len(sc.def))
+	for src, keep := range sc.def {
+		flat[src] = scoreOf(keep)
+	}
+	return flat
+}
+
 // keep is 1 − the confidence of the entry at pos of source src.
 func (sc *scorer) keep(src, pos int) float32 {
 	if c := sc.conf[src]; c != nil {
@@ -82,7 +112,7 @@ func scoreOf(keep float32) uint8 { return uint8(100*(1-keep) + 0.5) }
 // Scored reports whether the snapshot has scores: some list has a confidence.
 func (s *Snapshot) Scored() bool {
 	for _, p := range s.parts {
-		if p.scores != nil {
+		if p.scores != nil || p.flat != nil {
 			return true
 		}
 	}
@@ -91,25 +121,26 @@ func (s *Snapshot) Scored() bool {
 
 // Score is the score of entry i of the given kind of list id's entries (Entries(id)); 0 when unscored.
 func (s *Snapshot) Score(id int, kind Kind, i int) uint8 {
-	var src []uint8
+	var p *part
+	src := id
 	switch kind {
 	case KindV4:
-		if sc := s.parts[partV4].scores; sc != nil {
-			src = sc[id]
-		}
+		p = s.parts[partV4]
 	case KindV6:
-		if sc := s.parts[partV6].scores; sc != nil {
-			src = sc[id]
-		}
+		p = s.parts[partV6]
 	default:
-		if sc := s.parts[partNames].scores; sc != nil {
-			src = sc[2*id+int(kind-KindName)]
-		}
+		p, src = s.parts[partNames], 2*id+int(kind-KindName)
 	}
-	if i >= len(src) {
+	if p.flat != nil {
+		if src >= len(p.flat) {
+			return 0
+		}
+		return p.flat[src]
+	}
+	if p.scores == nil || i >= len(p.scores[src]) {
 		return 0
 	}
-	return src[i]
+	return p.scores[src][i]
 }
 
 // ScorePrefix is the score of list id's entry p (masked), and whether the list holds p.

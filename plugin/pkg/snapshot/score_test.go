@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/threatstop/threatstop/plugin/pkg/entryset"
@@ -74,5 +75,29 @@ func TestScores(t *testing.T) {
 	again := Build([]List{{Name: "a", Set: a, Confidence: 40}}, plain)
 	if got, _ := again.ScorePrefix(0, netip.MustParsePrefix("10.0.0.0/8")); got != 40 {
 		t.Errorf("rebuild with a confidence: score %d, want 40", got)
+	}
+	// A part that one list alone fills scores flat (no score per entry), the same as computed: IPv4
+	// from a, names from n.
+	n := set("bad.example", "*.y.example")
+	flat := Build([]List{{Name: "a", Set: set("1.2.3.0/24", "10.0.0.0/8"), Confidence: 70}, {Name: "n", Set: n, Confidence: 30}}, nil)
+	if flat.parts[partV4].flat == nil || flat.parts[partNames].flat == nil || flat.parts[partV4].scores != nil || !flat.Scored() {
+		t.Error("a part one list fills: not scored flat")
+	}
+	for _, tc := range []struct {
+		list  int
+		entry string
+		want  uint8
+	}{{0, "10.0.0.0/8", 70}, {0, "1.2.3.0/24", 70}, {1, "bad.example", 30}, {1, "*.y.example", 30}} {
+		var got uint8
+		var ok bool
+		if p, err := netip.ParsePrefix(tc.entry); err == nil {
+			got, ok = flat.ScorePrefix(tc.list, p)
+		} else {
+			name, sub := strings.CutPrefix(tc.entry, "*.")
+			got, ok = flat.ScoreName(tc.list, name, sub)
+		}
+		if !ok || got != tc.want {
+			t.Errorf("flat: list %d %s: %d (held %v), want %d", tc.list, tc.entry, got, ok, tc.want)
+		}
 	}
 }

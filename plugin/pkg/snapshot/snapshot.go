@@ -80,6 +80,7 @@ type part struct {
 	inputs []input   // per list, the entries this part read
 	sets   []uint64  // local set table, set 0 empty
 	scores [][]uint8 // per source (a list's V4 or V6, or its Names then Wildcards), per entry: its score; nil unscored
+	flat   []uint8   // per source, the one score of all its entries, where scores is nil (scorer.flat)
 	v      *rangemap.Map
 	names  *nameTable
 	count  int // prefixes or names
@@ -153,6 +154,9 @@ func Build(lists []List, prev *Snapshot) *Snapshot {
 			p := &part{inputs: inputs}
 			in := newInterner(s.words)
 			sc := newScorer(lists, k)
+			if flat := sc.flat(); flat != nil {
+				p.flat, sc = flat, nil // one score per source: nothing to compute per entry
+			}
 			switch k {
 			case partV4:
 				p.v, p.count = buildV4(lists, in, sc)
