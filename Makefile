@@ -13,11 +13,19 @@ build:
 	@mkdir -p bin
 	$(GO) build -o bin/ ./cmd/...
 
-run: build
+run: build bin/tls/cert.pem
 	./$(BIN) -conf Corefile.example
 
+# The test certificate of Corefile.example's DNS over TLS (127.0.0.1 and localhost, self-signed, ten
+# years): for `make run` and the tests only, never a real server's.
+bin/tls/cert.pem:
+	@mkdir -p bin/tls
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+	    -subj /CN=threatstop-test -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+	    -keyout bin/tls/key.pem -out bin/tls/cert.pem 2>/dev/null
+
 # Every test: format and vet, unit tests, and the end-to-end tests against the binary built above.
-test: build check
+test: build check bin/tls/cert.pem
 	THREATSTOP_BIN=$(CURDIR)/$(BIN) THREATSTOP_SYNC_BIN=$(CURDIR)/bin/threatstop-sync $(GO) test -count=1 ./...
 
 check:

@@ -100,6 +100,10 @@ func TestCorefileExample(t *testing.T) {
 	if portInUse(1053) {
 		t.Skip("127.0.0.1:1053 is already in use (UDP or TCP); Corefile.example binds it, so this test cannot run here")
 	}
+	// Its DNS over TLS takes the test certificate that `make run` and `make test` make.
+	if out, err := exec.Command("make", "-C", repoRoot, "bin/tls/cert.pem").CombinedOutput(); err != nil {
+		t.Fatalf("make bin/tls/cert.pem (openssl): %v\n%s", err, out)
+	}
 	s := &Server{
 		t:          t,
 		Dir:        repoRoot,
@@ -222,8 +226,45 @@ func TestCorefileExample(t *testing.T) {
 		t.Errorf("GET /check?ioc=1.10.16.5: %d %v\n%s", code, err, body)
 	}
 	checkEDL(t)
+	checkDoT(t)
 	checkAdminContract(t)
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
+}
+
+// checkDoT asks Corefile.example's DNS over TLS on 8853 with kdig, verifying the test certificate: a
+// DNSBL lookup, demo's RPZ zone by TSIG-signed AXFR and IXFR (RFC 9103), and an unsigned AXFR refused.
+func checkDoT(t *testing.T) {
+	t.Helper()
+	tls := []string{"-p", "8853", "@127.0.0.1", "+tls-ca=" + filepath.Join(repoRoot, "bin/tls/cert.pem"), "+tls-hostname=localhost", "+time=5", "+retry=0"}
+	key := "hmac-sha256:demo.key.:HiUB9+Qa1ZWjcu4PtXG6NF4mRNdtRwfHN3mniH/VTHY="
+	kdig := func(args ...string) string {
+		out, err := exec.Command(kdigPath(t), append(append([]string{}, tls...), args...)...).CombinedOutput()
+		if err != nil && !strings.Contains(string(out), "REFUSED") && !strings.Contains(string(out), "NOTAUTH") {
+			t.Errorf("kdig %v: %v\n%s", args, err, lastLines(string(out), 5))
+		}
+		return string(out)
+	}
+	if out := kdig("1.16.10.1.demo.threatstop.local", "TXT"); !strings.Contains(out, ";; TLS session") || !strings.Contains(out, `"list=spamhaus-drop category=spam"`) {
+		t.Errorf("DNSBL lookup over TLS:\n%s", lastLines(out, 8))
+	}
+	out := kdig("-y", key, "demo.rpz.threatstop.local", "AXFR")
+	m := regexp.MustCompile(`Received \d+ B \((\d+) messages, (\d+) records\)`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "NOERROR") {
+		t.Fatalf("signed AXFR over TLS:\n%s", lastLines(out, 5))
+	}
+	if n, _ := strconv.Atoi(m[2]); n < 1000 {
+		t.Errorf("signed AXFR over TLS: %s records", m[2])
+	}
+	soa := regexp.MustCompile(`demo\.rpz\.threatstop\.local\.\s+\d+\s+IN\s+SOA\s+\S+\s+\S+\s+(\d+)`).FindStringSubmatch(out)
+	if soa == nil {
+		t.Fatalf("no SOA in the AXFR over TLS:\n%s", lastLines(out, 5))
+	}
+	if out := kdig("-y", key, "demo.rpz.threatstop.local", "IXFR="+soa[1]); !strings.Contains(out, "Received") || !strings.Contains(out, "(1 messages, 1 records)") {
+		t.Errorf("signed IXFR over TLS from the current serial %s (up to date: the SOA alone):\n%s", soa[1], lastLines(out, 5))
+	}
+	if out := kdig("demo.rpz.threatstop.local", "AXFR"); strings.Contains(out, "54") && strings.Contains(out, "Received") && !strings.Contains(out, "REFUSED") && !strings.Contains(out, "NOTAUTH") {
+		t.Errorf("unsigned AXFR over TLS was not refused:\n%s", lastLines(out, 5))
+	}
 }
 
 // checkEDL runs the README's external dynamic list command with curl: demo's IPv4 list, with the demo

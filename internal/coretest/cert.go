@@ -24,7 +24,7 @@ func WriteCert(t testing.TB, certFile, keyFile string, n int64) *x509.Certificat
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(n), Subject: pkix.Name{CommonName: "threatstop test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(10, 0, 0),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
 	}

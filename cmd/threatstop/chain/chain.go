@@ -37,6 +37,7 @@ import (
 	_ "github.com/coredns/coredns/plugin/secondary"
 	_ "github.com/coredns/coredns/plugin/template"
 	_ "github.com/coredns/coredns/plugin/timeouts"
+	_ "github.com/coredns/coredns/plugin/tls"
 	_ "github.com/coredns/coredns/plugin/transfer"
 	_ "github.com/coredns/coredns/plugin/tsig"
 	_ "github.com/coredns/coredns/plugin/whoami"
@@ -60,6 +61,7 @@ var directives = []string{
 	"root",
 	"metadata",
 	"cancel",
+	"tls",
 	"timeouts",
 	"reload",
 	"nsid",
