@@ -5,12 +5,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/threatstop/threatstop/internal/coretest"
 )
 
 // Standard secondaries of the policy zones: CoreDNS's own secondary plugin (in the same binary, a second
@@ -273,4 +276,99 @@ zone "catalog.threatstop.test" {
 // threatstop on 127.0.0.1.
 func xfrSuccess(zone string) *regexp.Regexp {
 	return regexp.MustCompile(`transfer of '` + regexp.QuoteMeta(zone) + `/IN' from 127\.0\.0\.1#\d+: Transfer status: success`)
+}
+
+// TestBINDSecondaryOverTLS: named (BIND 9.18) follows policy a's zone over TLS (XoT, RFC 9103): it
+// verifies threatstop's certificate (ca-file, remote-hostname) and signs with a.key.; a feed change
+// reaches it by NOTIFY and a transfer over TLS. threatstop serves the zone on plain DNS and on TLS from
+// one server block.
+func TestBINDSecondaryOverTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path, namedDir := prepareNamed(t, dir)
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	coretest.WriteCert(t, cert, key, 1)
+	feed := filepath.Join(dir, "f.txt")
+	writeFile(t, feed, "1.2.3.4\nbad.example.com\n")
+	namedPort := freePort(t, true)
+	var tlsPort int
+	startCorefile(t, dir, "Corefile", func() (string, int, int, int) {
+		port, ready, metrics := freePort(t, true), freePort(t, false), freePort(t, false)
+		tlsPort = freePort(t, false)
+		return fmt.Sprintf(`threatstop.test:%[1]d tls://threatstop.test:%[2]d {
+    bind 127.0.0.1
+    tls %[3]s %[4]s
+    ready 127.0.0.1:%[5]d
+    prometheus 127.0.0.1:%[6]d
+    tsig {
+        secret %[7]s %[8]s
+        require AXFR IXFR
+    }
+    transfer {
+        to 127.0.0.1:%[9]d
+    }
+    threatfeed {
+        refresh 100ms
+        feed f {
+            file %[10]s
+            format plain
+            category spam
+        }
+    }
+    threatstop {
+        policy a {
+            lists f
+            keys %[7]s
+        }
+    }
+}
+`, port, tlsPort, cert, key, ready, metrics, secKeyA, secSecretA, namedPort, feed), port, ready, metrics
+	})
+	conf := namedHead(namedDir, namedPort, "") + fmt.Sprintf(`logging {
+    channel out { stderr; severity info; print-time yes; print-category yes; print-severity yes; };
+    channel xfr { stderr; severity debug 3; print-time yes; print-category yes; print-severity yes; };
+    category default { out; };
+    category xfer-in { xfr; };
+    category notify { xfr; };
+};
+tls threatstop { ca-file %[3]q; remote-hostname "localhost"; };
+key %[2]q { algorithm hmac-sha256; secret %[4]q; };
+zone "site.test" { type primary; file "site.test.db"; };
+zone "a.rpz.threatstop.test" {
+    type secondary;
+    primaries port %[1]d { 127.0.0.1 key %[2]q tls threatstop; };
+    file "a.rpz.db";
+};
+`, tlsPort, secKeyA, cert, secSecretA)
+	named := runNamed(t, path, namedDir, conf, namedPort)
+	// From tlsPort, where threatstop speaks TLS only: a success is a transfer over TLS.
+	named.waitLog(t, 0, regexp.MustCompile(`transfer of 'a\.rpz\.threatstop\.test/IN' from 127\.0\.0\.1#`+strconv.Itoa(tlsPort)+`: Transfer status: success`), 10*time.Second)
+	trigger := func(name string) string {
+		m := new(dns.Msg)
+		m.SetQuestion(name+".a.rpz.threatstop.test.", dns.TypeCNAME)
+		r, _, err := (&dns.Client{Timeout: queryTimeout}).Exchange(m, named.addr)
+		if err != nil {
+			t.Fatalf("%s from named: %v", name, err)
+		}
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			return dns.RcodeToString[r.Rcode]
+		}
+		return r.Answer[0].(*dns.CNAME).Target
+	}
+	if got := trigger("32.4.3.2.1.rpz-ip"); got != "." {
+		t.Errorf("named's 32.4.3.2.1.rpz-ip after the transfer over TLS: %s, want .", got)
+	}
+	// A change: NOTIFY, then named transfers again over TLS.
+	from := len(named.Output())
+	writeFile(t, feed+".new", "5.6.7.8\nbad.example.com\n")
+	if err := os.Rename(feed+".new", feed); err != nil {
+		t.Fatal(err)
+	}
+	named.waitLog(t, from, xfrSuccess("a.rpz.threatstop.test"), 15*time.Second)
+	if got := trigger("32.8.7.6.5.rpz-ip"); got != "." {
+		t.Errorf("after the change, named's 32.8.7.6.5.rpz-ip: %s, want .", got)
+	}
+	if got := trigger("32.4.3.2.1.rpz-ip"); got != "NXDOMAIN" {
+		t.Errorf("after the change, named's 32.4.3.2.1.rpz-ip: %s, want NXDOMAIN", got)
+	}
 }

@@ -56,6 +56,12 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	cfg := dnsserver.GetConfig(c)
+	if cfg.TLSConfig != nil && !slices.Contains(cfg.TLSConfig.NextProtos, "dot") {
+		// Zone transfers over TLS (RFC 9103, section 7.1) take the ALPN "dot", which CoreDNS's DNS over
+		// TLS server does not offer: BIND refuses to transfer without it. The block's tls:// servers
+		// take this configuration (DoH and gRPC set their own).
+		cfg.TLSConfig.NextProtos = append(cfg.TLSConfig.NextProtos, "dot")
+	}
 	file := c.File()
 	c.OnStartup(func() error {
 		// The chain is built by now: first make sure transfer_clients can transfer at all.
