@@ -47,7 +47,7 @@ func benchHandler(b *testing.B) (*Threatstop, []string) {
 		b.Fatal(err)
 	}
 	t := &Threatstop{Zones: []string{"threatstop.local."}, ttl: DefaultTTL, negTTL: DefaultNegativeTTL}
-	e := &policyEntry{Policy: &state.Policy{Policy: p}, counters: newCounters("bench")}
+	e := &policyEntry{Policy: &state.Policy{Policy: p}, counters: newCounters("bench"), hits: make(hitCounters, len(s.Lists)+1)}
 	t.order = []*policyEntry{e}
 	t.zones = zonesOf(t.Zones, nil, "")
 	t.store = state.NewStore()

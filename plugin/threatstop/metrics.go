@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
+	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/series"
+	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +23,12 @@ var (
 		Name:      "lookups_total",
 		Help:      "Lookups by policy and result: listed, clean, refused (client not allowed), error (name neither an address nor a domain).",
 	}, []string{"policy", "result"})
+	hits = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "hits_total",
+		Help:      "Listed DNSBL lookups by policy and the list that lists the entry (custom: own block entries); a listing by several lists counts in each. A series exists once the list had a hit.",
+	}, []string{"policy", "list"})
 )
 
 // policy_serial is read from the current States when Prometheus scrapes, not kept as a series per policy:
@@ -93,6 +102,31 @@ func (serialCollector) Collect(ch chan<- prometheus.Metric) {
 
 func init() { prometheus.MustRegister(serialCollector{}) }
 
+// hitCounters are one policy's hit counters by list ID (the last: own entries), each resolved on its
+// list's first hit and kept, so a query does no label lookup after that.
+type hitCounters []atomic.Pointer[prometheus.Counter]
+
+// count counts a listed verdict of policy p (named name) in s in each list that lists it.
+func (h hitCounters) count(p *policy.Policy, name string, s *snapshot.Snapshot, v policy.Verdict) {
+	if v.Custom && len(h) > 0 {
+		h.get(len(h)-1, name, policy.CustomList).Inc()
+	}
+	p.EachList(s, v, func(id int) {
+		if id < len(h)-1 {
+			h.get(id, name, s.Lists[id].Name).Inc()
+		}
+	})
+}
+
+func (h hitCounters) get(i int, policyName, list string) prometheus.Counter {
+	if c := h[i].Load(); c != nil {
+		return *c
+	}
+	c := hits.WithLabelValues(policyName, list)
+	h[i].CompareAndSwap(nil, &c)
+	return c
+}
+
 // counters are one policy's lookup counters, resolved once so a query does no label lookup.
 type counters struct {
 	listed, clean, refused, invalid prometheus.Counter
@@ -153,7 +187,7 @@ var rpzOmitted = promauto.NewGaugeVec(prometheus.GaugeOpts{
 }, []string{"policy"})
 
 // policySeries deletes the per-policy series of policies that a reload removed.
-var policySeries = series.New("policy", lookups, transfersRefused, rpzOmitted)
+var policySeries = series.New("policy", lookups, hits, transfersRefused, rpzOmitted)
 
 var (
 	journalVersions = promauto.NewGauge(prometheus.GaugeOpts{

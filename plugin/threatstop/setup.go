@@ -163,8 +163,10 @@ func (t *Threatstop) renderSum() [sha256.Size]byte {
 func (t *Threatstop) start(store *state.Store) {
 	policySeries.Replace(store.Load().PolicyNames()) // the series of policies a reload removed go
 	entries := map[string]*policyEntry{}
+	lists := len(store.Catalog())
 	for _, p := range t.order {
 		p.counters = newCounters(p.Name)
+		p.hits = make(hitCounters, lists+1)
 		entries[p.Name] = p
 	}
 	t.entries.Store(&entries)

@@ -66,6 +66,7 @@ type zone struct {
 type policyEntry struct {
 	*state.Policy
 	counters counters
+	hits     hitCounters
 	xfrLine  int // the Corefile line of its (last) transfer_clients; 0: none
 
 	pages   atomic.Pointer[listPages] // the list pages at the latest serial asked for
@@ -153,6 +154,7 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		return t.nxdomain(w, r, apex, z, serial)
 	}
 	p.counters.listed.Inc()
+	p.hits.count(sp.Policy, sp.Name, st.SnapOf(sp), v)
 	// Only its clients (when it has them) and those that may read the policy learn which of its
 	// listings are its own entries.
 	own := v.Custom && t.mayRead(ctx, w, sp)
@@ -294,7 +296,7 @@ func (t *Threatstop) entryOf(p *state.Policy) *policyEntry {
 	}
 	n := make(map[string]*policyEntry, len(m)+1)
 	maps.Copy(n, m)
-	e := &policyEntry{Policy: p, counters: newCounters(p.Name)}
+	e := &policyEntry{Policy: p, counters: newCounters(p.Name), hits: make(hitCounters, len(t.store.Catalog())+1)}
 	n[p.Name] = e
 	t.entries.Store(&n)
 	return e

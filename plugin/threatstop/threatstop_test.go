@@ -342,3 +342,25 @@ func TestLookupMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestHitsByList: a listed lookup counts in hits_total under each list that lists it, own entries as
+// custom; a clean one counts nowhere.
+func TestHitsByList(t *testing.T) {
+	s, _ := start(t, `        policy hits {
+            lists drop
+            block 203.0.113.7
+        }`)
+	hit := func(list string) float64 {
+		return coretest.Counter(t, "coredns_threatstop_hits_total", map[string]string{"policy": "hits", "list": list})
+	}
+	drop, custom := hit("drop"), hit("custom")
+	for _, q := range []string{"8.10.188.5", "7.113.0.203", "9.9.9.9"} {
+		s.Query(t, q+".hits.threatstop.local.", dns.TypeA)
+	}
+	if got := hit("drop"); got != drop+1 {
+		t.Errorf("hits_total{list=drop} went from %v to %v, want one more", drop, got)
+	}
+	if got := hit("custom"); got != custom+1 {
+		t.Errorf("hits_total{list=custom} went from %v to %v, want one more", custom, got)
+	}
+}
