@@ -32,6 +32,9 @@ check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@command -v promtool >/dev/null || { echo "promtool not found: install the prometheus package (apt-get install prometheus) to check deploy/prometheus"; exit 1; }
+	promtool check rules deploy/prometheus/threatstop.rules.yml
+	cd deploy/prometheus && promtool test rules threatstop.rules_test.yml
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test$$)

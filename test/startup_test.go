@@ -227,8 +227,60 @@ func TestCorefileExample(t *testing.T) {
 	}
 	checkEDL(t)
 	checkDoT(t)
+	checkUpload(t)
+	checkDashboards(t, s.MetricsURL)
 	checkAdminContract(t)
 	s.CheckAlive(t, "1.16.10.1.demo.threatstop.local.", dns.TypeA, dns.RcodeSuccess)
+}
+
+// checkUpload runs the README's upload: the demo device's netfilter log, stored once (the same batch
+// again is a duplicate, so the repository's database does not grow with each run).
+func checkUpload(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("curl", "-sS", "-H", "Authorization: Bearer 7c0d0c4e1b9a4f0e8d1b2a3c", "--data-binary", "@"+filepath.Join(repoRoot, "testdata/logs/netfilter.log"), "http://127.0.0.1:9155/upload").Output()
+	if err != nil || !strings.Contains(string(out), `"policy": "demo"`) || !strings.Contains(string(out), `"listed": 5`) {
+		t.Errorf("the README's upload: %v\n%s", err, out)
+	}
+}
+
+// checkDashboards: every metric that the Grafana dashboard and the alert rules of deploy/ name is one
+// the server exports by now (after the test's lookups, transfers and lists), but for those of edges.
+func checkDashboards(t *testing.T, metricsURL string) {
+	t.Helper()
+	code, body, err := httpGet(&http.Client{Timeout: 5 * time.Second}, metricsURL)
+	if err != nil || code != 200 {
+		t.Fatalf("GET %s: %d %v", metricsURL, code, err)
+	}
+	have := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(body, -1) {
+		have[m[1]] = true
+	}
+	elsewhere := map[string]string{
+		"coredns_threatstop_follow_serial":       "an edge's (follow)",
+		"coredns_threatstop_follow_errors_total": "an edge's (follow)",
+	}
+	for _, f := range []string{"deploy/grafana/threatstop.json", "deploy/prometheus/threatstop.rules.yml"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, m := range regexp.MustCompile(`coredns_[a-z_]+`).FindAllString(string(data), -1) {
+			name := m
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if n, ok := strings.CutSuffix(m, suffix); ok && have[n] {
+					name = n
+				}
+			}
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			if !have[name] && elsewhere[name] == "" {
+				t.Errorf("%s names %s, which the server does not export", f, name)
+			}
+		}
+	}
 }
 
 // checkDoT asks Corefile.example's DNS over TLS on 8853 with kdig, verifying the test certificate: a

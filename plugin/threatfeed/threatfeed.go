@@ -142,6 +142,7 @@ func (f *Feeds) Start() error {
 		}
 		for _, fd := range f.feeds {
 			loadErrors.WithLabelValues(fd.Name) // export 0 from the start, so alerts on increase work
+			staleGauge.WithLabelValues(fd.Name) // and fresh (0) until checkStale says otherwise
 			fd.Cache = f.cache
 		}
 		if f.cache != nil {
