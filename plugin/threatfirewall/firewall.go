@@ -21,6 +21,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/peer"
 	"github.com/threatstop/threatstop/plugin/pkg/policy"
 	"github.com/threatstop/threatstop/plugin/pkg/rpz"
+	"github.com/threatstop/threatstop/plugin/pkg/siem"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
@@ -39,6 +40,7 @@ type Firewall struct {
 	line     int                        // Corefile line of the firewall block, for start-up errors
 	rules    []rule                     // as written; resolved into byClient and byKey
 	log      *decisionLog
+	siem     *siem.Sender // nil: decisions go to the log only
 }
 
 // Name implements plugin.Handler.
@@ -393,7 +395,20 @@ func (q *fwQuery) record(trig trigger, h policy.Hit, value, entry string) {
 	if h.Action.Kind == policy.Passthru {
 		return
 	}
-	q.f.log.print(decisionLine(time.Now(), q.client, q.r.Question[0], q.p.Name, trig, value, entry, h))
+	now := time.Now()
+	q.f.log.print(decisionLine(now, q.client, q.r.Question[0], q.p.Name, trig, value, entry, h))
+	if q.f.siem != nil {
+		c := ""
+		if q.client.IsValid() {
+			c = q.client.String()
+		}
+		remote := ""
+		if trig == trigIP {
+			remote = value
+		}
+		q.f.siem.Send(siem.Event{Time: now, Kind: "decision", Policy: q.p.Name, Client: c, Remote: remote, QName: q.r.Question[0].Name,
+			List: h.List, Category: h.Category, Action: h.Action.Kind.String()})
+	}
 }
 
 // decisionLine is the stable, documented format of a decision: "decision" and key=value pairs in a fixed

@@ -17,6 +17,13 @@ var decisions = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help:      "In-line firewall decisions by policy, list (custom for own entries) and action.",
 }, []string{"policy", "list", "action"})
 
+var siemDropped = promauto.NewCounter(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: "threatstop",
+	Name:      "firewall_siem_dropped_total",
+	Help:      "Decisions not sent to the SIEM because its queue was full (the receiver too slow or away).",
+})
+
 var decisionLogDropped = promauto.NewCounter(prometheus.CounterOpts{
 	Namespace: plugin.Namespace,
 	Subsystem: "threatstop",

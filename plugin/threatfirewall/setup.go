@@ -15,6 +15,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/formerr"
 	"github.com/threatstop/threatstop/plugin/pkg/peer"
+	"github.com/threatstop/threatstop/plugin/pkg/siem"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
@@ -78,9 +79,18 @@ func (f *Firewall) Register(c *caddy.Controller) {
 		}
 		policySeries.Replace(f.store.Load().PolicyNames()) // the series of policies a reload removed go
 		f.log.start()
+		if f.siem != nil {
+			f.siem.Start()
+		}
 		return nil
 	})
-	c.OnShutdown(func() error { f.log.stop(); return nil })
+	c.OnShutdown(func() error {
+		f.log.stop()
+		if f.siem != nil {
+			f.siem.Stop()
+		}
+		return nil
+	})
 	formerr.Install(c)
 	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
 		f.Next = next
@@ -98,6 +108,15 @@ func Parse(c *caddy.Controller) (*Firewall, error) {
 	}
 	for c.NextBlock() {
 		key := c.Val()
+		if key == "siem" {
+			s, err := siem.Parse(c.RemainingArgs())
+			if err != nil {
+				return nil, c.Err(err.Error())
+			}
+			s.OnDrop = siemDropped.Inc
+			f.siem = s
+			continue
+		}
 		args := c.RemainingArgs()
 		switch key {
 		case "client":

@@ -19,6 +19,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
+	"github.com/threatstop/threatstop/plugin/pkg/siem"
 )
 
 // The HTTP endpoint: POST /upload, GET /report (JSON), /report.csv, /report.html, /check, and a
@@ -221,6 +222,7 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	// Each record is kept only in its stored form (logstore.Batch), a fraction of the parsed one.
 	var b logstore.Batch
 	hitsOf := map[string]int{}
+	var toSIEM []siem.Event
 	sense := t.newSensed(wh.policy, device, now) // what the sensor table learns once it is stored
 	st, err := m.ingestSides(counted, device, now, func(rec *logstore.Record, sd sides) error {
 		sense.noteInside(sd.inside, rec.Time)
@@ -229,6 +231,11 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, l := range rec.Lists {
 			hitsOf[l]++
+		}
+		if t.siem != nil && rec.Listed() && len(toSIEM) < siem.DefaultQueue {
+			// Sent once the batch is stored (not for a duplicate): at most what the queue holds.
+			toSIEM = append(toSIEM, siem.Event{Time: rec.Time, Kind: "hit", Policy: wh.policy, Client: rec.Inside, Remote: rec.Remote,
+				QName: rec.QName, List: strings.Join(rec.Lists, ","), Category: strings.Join(rec.Categories, ","), Action: rec.Action, Device: rec.Device, Dir: rec.Dir})
 		}
 		sense.noteStored(rec, sd)
 		return b.Add(rec)
@@ -275,6 +282,9 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		lines.WithLabelValues(wh.policy, "unknown").Add(float64(st.Unknown))
 		for l, n := range hitsOf {
 			hits.WithLabelValues(wh.policy, l).Add(float64(n))
+		}
+		for _, e := range toSIEM {
+			t.siem.Send(e)
 		}
 	}
 	writeJSON(w, res)

@@ -25,6 +25,10 @@ var (
 		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "edl_requests_total",
 		Help: "External dynamic list requests by file and status code (200, 304, 400, 401, 404).",
 	}, []string{"file", "code"})
+	siemDropped = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "siem_dropped_total",
+		Help: "Log hits not sent to the SIEM because its queue was full (the receiver too slow or away).",
+	})
 	checks = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "checks_total",
 		Help: "Check IoC requests by transport (http, dns).",

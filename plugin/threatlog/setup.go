@@ -18,6 +18,7 @@ import (
 	"github.com/threatstop/threatstop/plugin/pkg/formerr"
 	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/logparse"
+	"github.com/threatstop/threatstop/plugin/pkg/siem"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
 
@@ -124,6 +125,13 @@ func parse(c *caddy.Controller) (*Threatlog, error) {
 					return nil, c.Errf("listen %q is not HOST:PORT", args[0])
 				}
 				t.listen = args[0]
+			case "siem":
+				sender, err := siem.Parse(args)
+				if err != nil {
+					return nil, c.Err(err.Error())
+				}
+				sender.OnDrop = siemDropped.Inc
+				t.siem = sender
 			case "tls":
 				if len(args) != 2 {
 					return nil, c.Errf("tls needs a certificate file and a key file (PEM)")

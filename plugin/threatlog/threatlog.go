@@ -24,6 +24,7 @@ import (
 
 	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
+	"github.com/threatstop/threatstop/plugin/pkg/siem"
 	"github.com/threatstop/threatstop/plugin/pkg/snapshot"
 	"github.com/threatstop/threatstop/plugin/pkg/state"
 )
@@ -58,6 +59,7 @@ type Threatlog struct {
 	tokens      map[string]token      // token → policy and device
 	edlMax      map[string]int        // "policy/device" → the most entries its external dynamic lists hold
 	tls         *httplisten.CertFiles // nil: plain HTTP
+	siem        *siem.Sender          // nil: hits are not sent to a SIEM
 	share       map[string]*shareOf   // policy → the devices whose uploads are sensor reports
 	// devices are the upload tokens threatadmin makes at run time (its devices), by their SHA-256: they
 	// come and go without a reload.
@@ -117,6 +119,9 @@ func (t *Threatlog) start(store *state.Store, block *state.Block, secrets map[st
 		}
 		t.seenReq <- next.Snap
 	})
+	if t.siem != nil {
+		t.siem.Start()
+	}
 	t.started.Store(true)
 	return nil
 }
@@ -152,6 +157,9 @@ func (t *Threatlog) stop() error {
 		t.cancel()
 		t.done.Wait()
 		t.srv.release(t)
+		if t.siem != nil {
+			t.siem.Stop()
+		}
 		if err := t.release(); err != nil {
 			log.Errorf("close %s: %v", t.db, err)
 		}
