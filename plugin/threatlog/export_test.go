@@ -3,6 +3,7 @@ package threatlog
 import (
 	"time"
 
+	"github.com/threatstop/threatstop/plugin/pkg/alert"
 	"github.com/threatstop/threatstop/plugin/pkg/sensor"
 )
 
@@ -23,4 +24,12 @@ func UseSensorTable(tbl *sensor.Table) (restore func()) {
 		back()
 		forgetRebuilt(tbl)
 	}
+}
+
+// SetAlertTiming shortens the silent-device watch, the infected check's interval and the webhook
+// backoff for tests, until restore is called.
+func SetAlertTiming(tick, infected, backoff time.Duration) (restore func()) {
+	t0, i0, b0 := alertTick, infectedEvery, alert.FirstBackoff
+	alertTick, infectedEvery, alert.FirstBackoff = tick, infected, backoff
+	return func() { alertTick, infectedEvery, alert.FirstBackoff = t0, i0, b0 }
 }

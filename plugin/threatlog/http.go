@@ -222,7 +222,8 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	// Each record is kept only in its stored form (logstore.Batch), a fraction of the parsed one.
 	var b logstore.Batch
 	hitsOf := map[string]int{}
-	var toSIEM []siem.Event
+	var listed []logstore.Record // for the SIEM and the alert rules, once stored
+	keepListed := t.siem != nil || t.alertsOn(wh.policy)
 	sense := t.newSensed(wh.policy, device, now) // what the sensor table learns once it is stored
 	st, err := m.ingestSides(counted, device, now, func(rec *logstore.Record, sd sides) error {
 		sense.noteInside(sd.inside, rec.Time)
@@ -232,10 +233,8 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		for _, l := range rec.Lists {
 			hitsOf[l]++
 		}
-		if t.siem != nil && rec.Listed() && len(toSIEM) < siem.DefaultQueue {
-			// Sent once the batch is stored (not for a duplicate): at most what the queue holds.
-			toSIEM = append(toSIEM, siem.Event{Time: rec.Time, Kind: "hit", Policy: wh.policy, Client: rec.Inside, Remote: rec.Remote,
-				QName: rec.QName, List: strings.Join(rec.Lists, ","), Category: strings.Join(rec.Categories, ","), Action: rec.Action, Device: rec.Device, Dir: rec.Dir})
+		if keepListed && rec.Listed() && len(listed) < siem.DefaultQueue {
+			listed = append(listed, *rec) // at most what the SIEM's queue holds
 		}
 		sense.noteStored(rec, sd)
 		return b.Add(rec)
@@ -267,7 +266,8 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, logstore.ErrDuplicate):
 		res.Duplicate = true
 		uploads.WithLabelValues(wh.policy, "duplicate").Inc()
-		sense.commit(false) // its reports were made when it was stored
+		t.alertUpload(wh.policy, device, nil) // the device is alive
+		sense.commit(false)                   // its reports were made when it was stored
 	case err != nil:
 		log.Errorf("store upload of %s/%s: %v", wh.policy, device, err)
 		httpError(w, http.StatusInternalServerError, "could not store the log")
@@ -283,9 +283,13 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		for l, n := range hitsOf {
 			hits.WithLabelValues(wh.policy, l).Add(float64(n))
 		}
-		for _, e := range toSIEM {
-			t.siem.Send(e)
+		for i := range listed {
+			if rec := &listed[i]; t.siem != nil {
+				t.siem.Send(siem.Event{Time: rec.Time, Kind: "hit", Policy: wh.policy, Client: rec.Inside, Remote: rec.Remote,
+					QName: rec.QName, List: strings.Join(rec.Lists, ","), Category: strings.Join(rec.Categories, ","), Action: rec.Action, Device: rec.Device, Dir: rec.Dir})
+			}
 		}
+		t.alertUpload(wh.policy, device, listed)
 	}
 	writeJSON(w, res)
 }

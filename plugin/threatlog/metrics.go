@@ -25,6 +25,10 @@ var (
 		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "edl_requests_total",
 		Help: "External dynamic list requests by file and status code (200, 304, 400, 401, 404).",
 	}, []string{"file", "code"})
+	alertsSent = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "alert_deliveries_total",
+		Help: "Alert deliveries by kind (webhook, email) and whether they succeeded (a webhook after its retries).",
+	}, []string{"kind", "ok"})
 	siemDropped = promauto.NewCounter(prometheus.CounterOpts{
 		Namespace: plugin.Namespace, Subsystem: "threatlog", Name: "siem_dropped_total",
 		Help: "Log hits not sent to the SIEM because its queue was full (the receiver too slow or away).",

@@ -71,6 +71,14 @@ func setup(c *caddy.Controller) error {
 				return plugin.Error(pluginName, fmt.Errorf("%s:%d - token for unknown policy %q", file, line, tk.policy))
 			}
 		}
+		for _, pol := range slices.Sorted(maps.Keys(t.alertRules)) {
+			if block.Policy(pol) == nil {
+				return plugin.Error(pluginName, fmt.Errorf("%s:%d - alert of unknown policy %q", file, line, pol))
+			}
+			if r := t.alerts.Routes[pol]; len(r.Emails) > 0 && t.smtp == nil {
+				return plugin.Error(pluginName, fmt.Errorf("%s:%d - alert %s sends email: it needs smtp HOST:PORT FROM", file, line, pol))
+			}
+		}
 		for _, k := range slices.Sorted(maps.Keys(t.edlMax)) {
 			if pol, _, _ := strings.Cut(k, "/"); block.Policy(pol) == nil {
 				return plugin.Error(pluginName, fmt.Errorf("%s:%d - edl_max of unknown policy %q", file, line, pol))
@@ -125,6 +133,14 @@ func parse(c *caddy.Controller) (*Threatlog, error) {
 					return nil, c.Errf("listen %q is not HOST:PORT", args[0])
 				}
 				t.listen = args[0]
+			case "alert":
+				if err := t.parseAlert(c, args); err != nil {
+					return nil, err
+				}
+			case "smtp":
+				if err := t.parseSMTP(c, args); err != nil {
+					return nil, err
+				}
 			case "siem":
 				sender, err := siem.Parse(args)
 				if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/miekg/dns"
 
+	"github.com/threatstop/threatstop/plugin/pkg/alert"
 	"github.com/threatstop/threatstop/plugin/pkg/httplisten"
 	"github.com/threatstop/threatstop/plugin/pkg/logstore"
 	"github.com/threatstop/threatstop/plugin/pkg/siem"
@@ -55,12 +56,15 @@ type Threatlog struct {
 	v4Bits      int
 	v6Bits      int
 	syncPrefix  string
-	listedOnly  bool                  // store only events whose remote side the policy lists
-	tokens      map[string]token      // token → policy and device
-	edlMax      map[string]int        // "policy/device" → the most entries its external dynamic lists hold
-	tls         *httplisten.CertFiles // nil: plain HTTP
-	siem        *siem.Sender          // nil: hits are not sent to a SIEM
-	share       map[string]*shareOf   // policy → the devices whose uploads are sensor reports
+	listedOnly  bool                   // store only events whose remote side the policy lists
+	tokens      map[string]token       // token → policy and device
+	edlMax      map[string]int         // "policy/device" → the most entries its external dynamic lists hold
+	tls         *httplisten.CertFiles  // nil: plain HTTP
+	siem        *siem.Sender           // nil: hits are not sent to a SIEM
+	alerts      *alert.Dispatcher      // nil: no alert rules
+	alertRules  map[string]*alertRules // by policy
+	smtp        *alert.SMTP            // the relay of email alerts
+	share       map[string]*shareOf    // policy → the devices whose uploads are sensor reports
 	// devices are the upload tokens threatadmin makes at run time (its devices), by their SHA-256: they
 	// come and go without a reload.
 	devices atomic.Pointer[map[[sha256.Size]byte]DeviceToken]
@@ -122,6 +126,7 @@ func (t *Threatlog) start(store *state.Store, block *state.Block, secrets map[st
 	if t.siem != nil {
 		t.siem.Start()
 	}
+	t.startAlerts(ctx)
 	t.started.Store(true)
 	return nil
 }
@@ -160,6 +165,7 @@ func (t *Threatlog) stop() error {
 		if t.siem != nil {
 			t.siem.Stop()
 		}
+		t.stopAlerts()
 		if err := t.release(); err != nil {
 			log.Errorf("close %s: %v", t.db, err)
 		}

@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -392,6 +393,34 @@ func (s *Store) Customers() ([]string, error) {
 	var out []string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCustomers).ForEachBucket(func(k []byte) error { out = append(out, string(k)); return nil })
+	})
+	return out, err
+}
+
+// LastUploads returns, for each device of customer that has a stored upload (its batch ID is kept for
+// the retention period), when its latest one was stored.
+func (s *Store) LastUploads(customer string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketCustomers).Bucket([]byte(customer))
+		if c == nil {
+			return nil
+		}
+		b := c.Bucket(bucketBatches)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			device, _, ok := strings.Cut(string(k), "\x00")
+			if !ok || len(v) != 8 {
+				return nil
+			}
+			at := time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+			if at.After(out[device]) {
+				out[device] = at
+			}
+			return nil
+		})
 	})
 	return out, err
 }

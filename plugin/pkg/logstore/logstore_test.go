@@ -305,3 +305,24 @@ func TestAddOutOfOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestLastUploads: per device, the time of its latest stored upload, whatever the order they came in.
+func TestLastUploads(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "log.db"))
+	defer s.Close()
+	for i, u := range []struct {
+		device string
+		at     time.Time
+	}{{"gw", t0.Add(2 * time.Hour)}, {"gw", t0}, {"fw", t0.Add(time.Hour)}} {
+		if err := s.Add("demo", u.device, fmt.Sprint("b", i), u.at, recs(1, u.at, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.LastUploads("demo")
+	if err != nil || len(got) != 2 || !got["gw"].Equal(t0.Add(2*time.Hour)) || !got["fw"].Equal(t0.Add(time.Hour)) {
+		t.Errorf("LastUploads: %v %v", got, err)
+	}
+	if got, _ := s.LastUploads("nobody"); len(got) != 0 {
+		t.Errorf("LastUploads of an unknown customer: %v", got)
+	}
+}
