@@ -6,9 +6,11 @@
 #   docker run --rm -p 1053:1053/udp -p 1053:1053/tcp -p 8853:8853 -p 9155:9155 threatstop
 #   dig -p 1053 @127.0.0.1 2.0.0.127.demo.threatstop.local A
 #
-# A real server mounts its own Corefile at /etc/threatstop/Corefile and a volume at /var/lib/threatstop
-# (the working directory: feed cache, threatlog's and threatadmin's databases, relative paths). Docker
-# lets a non-root process bind ports below 1024 inside the container (20.10 and later).
+# The image's test certificate and key (bin/tls, for Corefile.example's DNS over TLS) are made at build
+# time and sit in the image: no secret, a real server replaces both. A real server mounts its own
+# Corefile at /etc/threatstop/Corefile and a volume at /var/lib/threatstop (the working directory: feed
+# cache, threatlog's and threatadmin's databases, relative paths). Docker lets a non-root process bind
+# ports below 1024 inside the container (20.10 and later).
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./

@@ -73,6 +73,16 @@ func TestSIEM(t *testing.T) {
 		`tcp host=`, ` app=threatstop msgid=decision pri=132 sd=[threatstop@32473 policy="demo" client="127.0.0.1" qname="evil.example." list="bad" category="c2" action="nxdomain"]`,
 		`tls host=`, ` app=threatstop msgid=hit pri=132 sd=- msg=CEF:0|threatstop|threatstop|1|hit|Firewall event on a listed address|7|rt=`,
 		`src=1.10.16.5 dst=192.168.1.20 deviceDirection=0 dvchost=gw act=drop cat=c2 cs1Label=policy cs1=demo cs2Label=list cs2=bad`)
+	// A second upload, of a listed event only: once it arrives, anything of the first upload has too.
+	ts2 := time.Now().Format(time.Stamp)
+	req, _ = http.NewRequest("POST", "http://"+listen+"/upload", strings.NewReader(ts2+" gw kernel: IPTABLES-DROP: IN=eth0 OUT= SRC=1.10.16.9 DST=192.168.1.21 LEN=60 PROTO=TCP SPT=443 DPT=51236\n"))
+	req.Header.Set("Authorization", "Bearer siem-test-token-0123456789")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("second upload: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+	rs.WaitFor(t, 15*time.Second, `src=1.10.16.9 dst=192.168.1.21`)
 	if strings.Contains(rs.Output(), "198.51.100.77") {
 		t.Error("an event on an address no list holds went to the SIEM")
 	}

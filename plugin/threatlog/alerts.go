@@ -42,6 +42,14 @@ const (
 	forever        = 100 * 365 * 24 * time.Hour
 )
 
+// alertMemory is what deduplication and the rate limit remember, and deviceSeen when each device last
+// uploaded (a duplicate too, which stores nothing), by "policy/device": the process's, so that a reload
+// tells nothing twice.
+var (
+	alertMemory = alert.NewMemory()
+	deviceSeen  sync.Map // string → time.Time
+)
+
 // alertTick is how often silent devices are looked for, and infectedEvery how often at most a policy's
 // likely infected hosts are computed after its uploads.
 var (
@@ -56,7 +64,7 @@ func (t *Threatlog) parseAlert(c *caddy.Controller, args []string) error {
 	}
 	pol := args[0]
 	if t.alerts == nil {
-		t.alerts = &alert.Dispatcher{Routes: map[string]*alert.Route{}, Now: clock, OnResult: func(kind string, ok bool) {
+		t.alerts = &alert.Dispatcher{Routes: map[string]*alert.Route{}, Now: clock, Memory: alertMemory, OnResult: func(kind string, ok bool) {
 			alertsSent.WithLabelValues(kind, strconv.FormatBool(ok)).Inc()
 		}}
 		t.alertRules = map[string]*alertRules{}
@@ -184,9 +192,14 @@ func (t *Threatlog) startAlerts(ctx context.Context) {
 }
 
 func (t *Threatlog) stopAlerts() {
-	if t.alerts != nil {
-		t.alerts.Stop()
+	if t.alerts == nil {
+		return
 	}
+	t.alertMu.Lock()
+	t.alertsStopped = true
+	t.alertMu.Unlock()
+	t.alertWG.Wait() // the infected checks under way
+	t.alerts.Stop()
 }
 
 // alertsOn reports whether policy has rules.
@@ -199,6 +212,7 @@ func (t *Threatlog) alertUpload(policy, device string, listed []logstore.Record)
 	if rules == nil {
 		return
 	}
+	deviceSeen.Store(policy+"/"+device, clock())
 	t.alerts.Forget(policy, "silent", device)
 	if len(rules.hit) > 0 {
 		for i := range listed {
@@ -216,7 +230,16 @@ func (t *Threatlog) alertUpload(policy, device string, listed []logstore.Record)
 		}
 	}
 	if rules.infected && len(listed) > 0 {
-		go t.checkInfected(policy, rules)
+		t.alertMu.Lock()
+		defer t.alertMu.Unlock()
+		if t.alertsStopped {
+			return
+		}
+		t.alertWG.Add(1)
+		go func() {
+			defer t.alertWG.Done()
+			t.checkInfected(policy, rules)
+		}()
 	}
 }
 
@@ -266,7 +289,11 @@ func (t *Threatlog) checkSilent() {
 			continue
 		}
 		for _, dev := range slices.Sorted(mapKeys(last)) {
-			if at := last[dev]; now.Sub(at) >= rules.silent {
+			at := last[dev]
+			if v, ok := deviceSeen.Load(pol + "/" + dev); ok && v.(time.Time).After(at) {
+				at = v.(time.Time) // a duplicate upload since: alive
+			}
+			if now.Sub(at) >= rules.silent {
 				t.alerts.Fire(alert.Alert{Policy: pol, Rule: "silent", Key: dev, Time: now,
 					Summary: fmt.Sprintf("device %s has not uploaded since %s", dev, at.UTC().Format(time.RFC3339)),
 					Details: map[string]string{"device": dev, "last_upload": at.UTC().Format(time.RFC3339), "silent_for": now.Sub(at).Round(time.Minute).String()}})

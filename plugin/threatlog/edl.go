@@ -2,7 +2,10 @@ package threatlog
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,7 +25,8 @@ import (
 // policy blocks, flattened as for the DNS list pages (allow carve-outs cut out of the prefixes around
 // them), its choice by score when it makes one. ?max=N, or the device's edl_max, keeps the N highest
 // scored entries (ties in address or name order). The ETag is the policy's serial: a device that sends
-// If-None-Match with it gets 304 and no body until the policy changes.
+// If-None-Match with it gets 304 and no body until the policy changes (a capped list's tag also holds a
+// digest of the list: its choice moves with scores).
 
 // edlFile is one list a policy serves.
 type edlFile struct {
@@ -94,16 +98,28 @@ func (t *Threatlog) serveEDL(w http.ResponseWriter, r *http.Request) {
 	}
 	serial := st.Serial(sp)
 	gz := acceptsGzip(r.Header.Get("Accept-Encoding"))
-	etag := fmt.Sprintf(`"%d"`, serial)
+	tag := strconv.FormatUint(uint64(serial), 10)
+	var body []byte
+	if n > 0 {
+		// A capped list depends on scores too, which move with lists the policy does not use and leave
+		// its serial as it is: its tag is the serial and a digest of the list itself.
+		var buf bytes.Buffer
+		bw := bufio.NewWriter(&buf)
+		writeEDL(bw, f, sp.Policy, st.SnapOf(sp), st.Snap, n, list, serial)
+		bw.Flush()
+		body = buf.Bytes()
+		sum := sha256.Sum256(body)
+		tag += "-" + hex.EncodeToString(sum[:8])
+	}
 	if gz {
-		etag = fmt.Sprintf(`"%d.gz"`, serial) // another representation, another strong tag
+		tag += ".gz" // another representation, another strong tag
 	}
 	h := w.Header()
-	h.Set("ETag", etag)
+	h.Set("ETag", `"`+tag+`"`)
 	h.Set("Cache-Control", "private, no-cache")
 	h.Set("Vary", "Accept-Encoding, Authorization")
 	h.Set("X-Threatstop-Serial", strconv.FormatUint(uint64(serial), 10))
-	if noneMatch(r.Header.Get("If-None-Match"), serial) {
+	if noneMatch(r.Header.Get("If-None-Match"), tag) {
 		edlRequests.WithLabelValues(file, "304").Inc()
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -122,6 +138,10 @@ func (t *Threatlog) serveEDL(w http.ResponseWriter, r *http.Request) {
 		zw := gzip.NewWriter(w)
 		defer zw.Close()
 		out = zw
+	}
+	if body != nil {
+		out.Write(body)
+		return
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
 	defer bw.Flush()
@@ -222,17 +242,12 @@ func acceptsGzip(h string) bool {
 	return false
 }
 
-// noneMatch reports whether an If-None-Match header names the serial's tag (either representation,
-// weak or strong: a GET compares weakly, RFC 9110 13.1.2) or is "*".
-func noneMatch(h string, serial uint32) bool {
-	want := strconv.FormatUint(uint64(serial), 10)
-	for _, tag := range strings.Split(h, ",") {
-		tag = strings.TrimSpace(tag)
-		if tag == "*" {
-			return true
-		}
-		tag = strings.Trim(strings.TrimPrefix(tag, "W/"), `"`)
-		if strings.TrimSuffix(tag, ".gz") == want {
+// noneMatch reports whether an If-None-Match header names tag (the opaque tag of the representation
+// that would be sent, weak or strong: a GET compares weakly, RFC 9110 13.1.2) or is "*".
+func noneMatch(h, tag string) bool {
+	for _, t := range strings.Split(h, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == `"`+tag+`"` {
 			return true
 		}
 	}

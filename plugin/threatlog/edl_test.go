@@ -89,9 +89,18 @@ func TestEDL(t *testing.T) {
 		t.Errorf("conditional GET with another ETag: %s, %d lines", code, len(lines(body)))
 	}
 
-	// gzip, asked for and decoded by curl: the same list.
-	if code, h, body := e.curl(append(basic, "--compressed", base+"ipv4.txt")...); code != "200" || h.Get("Content-Encoding") != "gzip" || !slices.Equal(lines(body), v4) {
-		t.Errorf("gzip: %s %q, %d lines, want %d", code, h.Get("Content-Encoding"), len(lines(body)), len(v4))
+	// gzip, asked for and decoded by curl: the same list, under a tag of its own; the gzip tag does not
+	// revalidate the plain list.
+	code, gzh, body := e.curl(append(basic, "--compressed", base+"ipv4.txt")...)
+	if code != "200" || gzh.Get("Content-Encoding") != "gzip" || !slices.Equal(lines(body), v4) || gzh.Get("ETag") == h.Get("ETag") {
+		t.Errorf("gzip: %s %q, %d lines (want %d), ETag %s", code, gzh.Get("Content-Encoding"), len(lines(body)), len(v4), gzh.Get("ETag"))
+	}
+	if code, _, _ := e.curl(append(basic, "-H", "If-None-Match: "+gzh.Get("ETag"), base+"ipv4.txt")...); code != "200" {
+		t.Errorf("the plain list with the gzip body's tag: %s, want 200", code)
+	}
+	// A capped list's tag holds a digest of it too.
+	if _, ch, _ := e.curl(append(basic, base+"ipv4.txt?max=2")...); !regexp.MustCompile(`^"\d+-[0-9a-f]{16}"$`).MatchString(ch.Get("ETag")) {
+		t.Errorf("capped list's ETag %s", ch.Get("ETag"))
 	}
 
 	// Bearer works as Basic does; IPv6 holds the DROPv6 prefixes.
@@ -172,7 +181,7 @@ func TestEDLOverTLS(t *testing.T) {
 	if code != "200" || !slices.Contains(lines(body), "1.10.16.0/20") {
 		t.Errorf("over HTTPS: %s, %d lines", code, len(lines(body)))
 	}
-	if out, err := exec.Command("curl", "-sS", "-o", "/dev/null", "http://"+e.addr+"/edl/demo/ipv4.txt").CombinedOutput(); err == nil && strings.Contains(string(out), "1.10.16.0/20") {
-		t.Error("plain HTTP answered on the TLS listener")
+	if out, _ := exec.Command("curl", "-sS", "-u", "demo:"+edlToken, "http://"+e.addr+"/edl/demo/ipv4.txt").CombinedOutput(); strings.Contains(string(out), "1.10.16.0/20") {
+		t.Error("plain HTTP answered with the list on the TLS listener")
 	}
 }

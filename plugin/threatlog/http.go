@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,9 @@ import (
 
 // httpKind names threatlog's listeners in httplisten.
 const httpKind = "threatlog http"
+
+// listenTLS is the tls setting ("CERT KEY", or "") each listener address opened with.
+var listenTLS sync.Map
 
 // httpServer is one instance's lease on its listener.
 type httpServer struct {
@@ -52,8 +56,15 @@ func startHTTP(addr string, t *Threatlog) (*httpServer, error) {
 			httpError(w, http.StatusServiceUnavailable, "shutting down")
 		}),
 	}
+	want := ""
 	if t.tls != nil {
 		opts.TLS = t.tls.Config() // the first instance's: the listener outlives reloads with it
+		want = t.tls.Cert + " " + t.tls.Key
+	}
+	if had, ok := listenTLS.Swap(addr, want); ok && had != want {
+		// Credentials would go on in clear, or a certificate on after it was dropped: say so.
+		log.Warningf("%s: the tls settings changed; the listener keeps those it opened with (%q) until a restart", addr, had)
+		listenTLS.Store(addr, had)
 	}
 	l, err := httplisten.Acquire(httpKind, addr, httpHandler{t}, opts)
 	if err != nil {
@@ -115,7 +126,6 @@ func (t *Threatlog) authenticate(w http.ResponseWriter, r *http.Request, body []
 		err = t.authBody(r, wh, body)
 	}
 	if err != nil {
-		uploads.WithLabelValues("-", "unauthorized").Inc()
 		httpError(w, http.StatusUnauthorized, err.Error())
 		return who{}, false
 	}
@@ -178,6 +188,7 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	wh, ok := t.authenticate(w, r, raw)
 	if !ok {
+		uploads.WithLabelValues("-", "unauthorized").Inc() // an upload's, not a report's or a list's
 		return
 	}
 	device := wh.device
@@ -224,6 +235,7 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 	hitsOf := map[string]int{}
 	var listed []logstore.Record // for the SIEM and the alert rules, once stored
 	keepListed := t.siem != nil || t.alertsOn(wh.policy)
+	overflow := 0                                // listed events beyond those kept
 	sense := t.newSensed(wh.policy, device, now) // what the sensor table learns once it is stored
 	st, err := m.ingestSides(counted, device, now, func(rec *logstore.Record, sd sides) error {
 		sense.noteInside(sd.inside, rec.Time)
@@ -233,8 +245,12 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 		for _, l := range rec.Lists {
 			hitsOf[l]++
 		}
-		if keepListed && rec.Listed() && len(listed) < siem.DefaultQueue {
-			listed = append(listed, *rec) // at most what the SIEM's queue holds
+		if keepListed && rec.Listed() {
+			if len(listed) < siem.DefaultQueue {
+				listed = append(listed, *rec) // at most what the SIEM's queue holds
+			} else {
+				overflow++
+			}
 		}
 		sense.noteStored(rec, sd)
 		return b.Add(rec)
@@ -288,6 +304,9 @@ func (t *Threatlog) serveUpload(w http.ResponseWriter, r *http.Request) {
 				t.siem.Send(siem.Event{Time: rec.Time, Kind: "hit", Policy: wh.policy, Client: rec.Inside, Remote: rec.Remote,
 					QName: rec.QName, List: strings.Join(rec.Lists, ","), Category: strings.Join(rec.Categories, ","), Action: rec.Action, Device: rec.Device, Dir: rec.Dir})
 			}
+		}
+		if t.siem != nil && overflow > 0 {
+			siemDropped.Add(float64(overflow))
 		}
 		t.alertUpload(wh.policy, device, listed)
 	}

@@ -45,26 +45,29 @@ type Threatlog struct {
 	Next  plugin.Handler
 	Zones []string
 
-	line        int // of the threatlog keyword, for errors at start-up
-	listen      string
-	db          string
-	retention   time.Duration
-	maxSize     int64
-	skew        time.Duration
-	readTimeout time.Duration // for an upload's body to arrive
-	infected    int
-	v4Bits      int
-	v6Bits      int
-	syncPrefix  string
-	listedOnly  bool                   // store only events whose remote side the policy lists
-	tokens      map[string]token       // token → policy and device
-	edlMax      map[string]int         // "policy/device" → the most entries its external dynamic lists hold
-	tls         *httplisten.CertFiles  // nil: plain HTTP
-	siem        *siem.Sender           // nil: hits are not sent to a SIEM
-	alerts      *alert.Dispatcher      // nil: no alert rules
-	alertRules  map[string]*alertRules // by policy
-	smtp        *alert.SMTP            // the relay of email alerts
-	share       map[string]*shareOf    // policy → the devices whose uploads are sensor reports
+	line          int // of the threatlog keyword, for errors at start-up
+	listen        string
+	db            string
+	retention     time.Duration
+	maxSize       int64
+	skew          time.Duration
+	readTimeout   time.Duration // for an upload's body to arrive
+	infected      int
+	v4Bits        int
+	v6Bits        int
+	syncPrefix    string
+	listedOnly    bool                   // store only events whose remote side the policy lists
+	tokens        map[string]token       // token → policy and device
+	edlMax        map[string]int         // "policy/device" → the most entries its external dynamic lists hold
+	tls           *httplisten.CertFiles  // nil: plain HTTP
+	siem          *siem.Sender           // nil: hits are not sent to a SIEM
+	alerts        *alert.Dispatcher      // nil: no alert rules
+	alertRules    map[string]*alertRules // by policy
+	smtp          *alert.SMTP            // the relay of email alerts
+	alertMu       sync.Mutex             // guards alertsStopped and additions to alertWG
+	alertsStopped bool
+	alertWG       sync.WaitGroup      // infected checks under way
+	share         map[string]*shareOf // policy → the devices whose uploads are sensor reports
 	// devices are the upload tokens threatadmin makes at run time (its devices), by their SHA-256: they
 	// come and go without a reload.
 	devices atomic.Pointer[map[[sha256.Size]byte]DeviceToken]

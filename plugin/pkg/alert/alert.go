@@ -17,6 +17,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/smtp"
 	"slices"
 	"strconv"
@@ -72,10 +73,15 @@ type Route struct {
 	Emails   []string
 	Windows  map[string]time.Duration // per rule: one alert per key within it
 	Max      int                      // alerts an hour at most; 0: DefaultMax
+
+	queue chan Alert // its own: a receiver that is away holds up no other policy's alerts
 }
 
 // DefaultMax is the default rate limit: alerts a policy gets in an hour.
 const DefaultMax = 20
+
+// routeQueue is how many alerts of one policy may wait for its receivers.
+const routeQueue = 256
 
 // Retries of a webhook delivery: attempts in all, and the first wait, doubled each time.
 var (
@@ -83,23 +89,33 @@ var (
 	FirstBackoff = time.Second
 )
 
+// Memory is what deduplication and the rate limit remember: when each policy, rule and key was last
+// sent, and each policy's hour. One Memory outlives the Dispatchers of successive configurations (a
+// reload), so a reload tells nothing twice.
+type Memory struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+	hour map[string]*budget
+}
+
+// NewMemory returns an empty Memory.
+func NewMemory() *Memory { return &Memory{seen: map[string]time.Time{}, hour: map[string]*budget{}} }
+
 // Dispatcher sends alerts. Safe for concurrent use.
 type Dispatcher struct {
 	SMTP   *SMTP
 	Routes map[string]*Route // by policy
 	Now    func() time.Time  // nil: time.Now
 	Client *http.Client      // nil: a client with a 10 s timeout
+	Memory *Memory           // nil: one of its own
 
 	// OnResult, if set, is told of each delivery: kind webhook or email, ok or not.
 	OnResult func(kind string, ok bool)
 
-	mu      sync.Mutex
-	seen    map[string]time.Time // policy, rule, key → when it was last sent
-	hour    map[string]*budget   // per policy: the current hour's alerts
-	queue   chan Alert
 	started sync.Once
+	ctx     context.Context
 	cancel  context.CancelFunc
-	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 type budget struct {
@@ -114,53 +130,59 @@ func (d *Dispatcher) now() time.Time {
 	return time.Now()
 }
 
-// Start begins delivering; Stop ends it (alerts still queued are dropped).
+// Start begins delivering, a worker per route; Stop ends it (alerts still queued are dropped).
 func (d *Dispatcher) Start() {
 	d.started.Do(func() {
-		d.seen, d.hour = map[string]time.Time{}, map[string]*budget{}
-		d.queue = make(chan Alert, 1024)
-		ctx, cancel := context.WithCancel(context.Background())
-		d.cancel, d.done = cancel, make(chan struct{})
+		if d.Memory == nil {
+			d.Memory = NewMemory()
+		}
 		if d.Client == nil {
 			d.Client = &http.Client{Timeout: 10 * time.Second}
 		}
-		go d.run(ctx)
+		d.ctx, d.cancel = context.WithCancel(context.Background())
+		for _, r := range d.Routes {
+			r.queue = make(chan Alert, routeQueue)
+			d.wg.Add(1)
+			go d.run(r)
+		}
 	})
 }
 
-// Stop ends delivery.
+// Stop ends delivery, interrupting what is being sent.
 func (d *Dispatcher) Stop() {
 	if d.cancel != nil {
 		d.cancel()
-		<-d.done
+		d.wg.Wait()
 	}
 }
 
 // Fire queues a for its policy's receivers unless it repeats one sent within the rule's window, or the
-// policy's hour is used up; it reports whether it was queued.
+// policy's hour is used up (then it is counted, and the next alert sent says how many were held back);
+// it reports whether it was queued. What it remembers is committed only once a is queued.
 func (d *Dispatcher) Fire(a Alert) bool {
 	r := d.Routes[a.Policy]
-	if r == nil || d.queue == nil {
+	if r == nil || r.queue == nil {
 		return false
 	}
 	now := d.now()
 	if a.Time.IsZero() {
 		a.Time = now
 	}
-	d.mu.Lock()
+	m := d.Memory
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	k := a.Policy + "\x00" + a.Rule + "\x00" + a.Key
-	if last, ok := d.seen[k]; ok && now.Sub(last) < r.Windows[a.Rule] {
-		d.mu.Unlock()
+	if last, ok := m.seen[k]; ok && now.Sub(last) < r.Windows[a.Rule] {
 		return false
 	}
-	b := d.hour[a.Policy]
+	b := m.hour[a.Policy]
 	if b == nil || now.Sub(b.start) >= time.Hour {
 		held := 0
 		if b != nil {
 			held = b.held
 		}
 		b = &budget{start: now, held: held}
-		d.hour[a.Policy] = b
+		m.hour[a.Policy] = b
 	}
 	max := r.Max
 	if max <= 0 {
@@ -168,42 +190,44 @@ func (d *Dispatcher) Fire(a Alert) bool {
 	}
 	if b.sent >= max {
 		b.held++
-		d.mu.Unlock()
 		return false
 	}
-	b.sent++
-	d.seen[k] = now
-	a.Suppressed, b.held = b.held, 0
-	d.mu.Unlock()
+	a.Suppressed = b.held
 	select {
-	case d.queue <- a:
+	case r.queue <- a:
+		b.sent++
+		m.seen[k] = now
+		b.held = 0
 		return true
 	default:
-		return false // a queue of 1024 alerts waiting: the receivers are away
+		b.held++ // its receivers are away: counted as held back, told of later
+		return false
 	}
 }
 
 // Forget drops what deduplication remembers of one key: a silent device that uploads again may be told
 // of again when it stops next.
 func (d *Dispatcher) Forget(policy, rule, key string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.seen, policy+"\x00"+rule+"\x00"+key)
+	if d.Memory == nil {
+		return
+	}
+	d.Memory.mu.Lock()
+	defer d.Memory.mu.Unlock()
+	delete(d.Memory.seen, policy+"\x00"+rule+"\x00"+key)
 }
 
-func (d *Dispatcher) run(ctx context.Context) {
-	defer close(d.done)
+func (d *Dispatcher) run(r *Route) {
+	defer d.wg.Done()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-d.ctx.Done():
 			return
-		case a := <-d.queue:
-			r := d.Routes[a.Policy]
+		case a := <-r.queue:
 			for _, w := range r.Webhooks {
-				d.result("webhook", d.post(ctx, w, a) == nil)
+				d.result("webhook", d.post(d.ctx, w, a) == nil)
 			}
 			if len(r.Emails) > 0 && d.SMTP != nil {
-				d.result("email", d.mail(r.Emails, a) == nil)
+				d.result("email", d.mail(d.ctx, r.Emails, a) == nil)
 			}
 		}
 	}
@@ -269,11 +293,12 @@ func (d *Dispatcher) postOnce(ctx context.Context, w Webhook, body []byte) error
 }
 
 // mail sends a as a plain-text message to the addresses, through the relay.
-func (d *Dispatcher) mail(to []string, a Alert) error {
+func (d *Dispatcher) mail(ctx context.Context, to []string, a Alert) error {
 	s := d.SMTP
 	var b strings.Builder
+	now := d.now()
 	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: [threatstop] %s: %s\r\nDate: %s\r\nMessage-ID: <%d.%s@threatstop>\r\n",
-		s.From, strings.Join(to, ", "), a.Policy, oneLine(a.Summary), a.Time.UTC().Format(time.RFC1123Z), a.Time.UnixNano(), a.Rule)
+		s.From, strings.Join(to, ", "), a.Policy, oneLine(a.Summary), now.UTC().Format(time.RFC1123Z), now.UnixNano(), a.Rule)
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nAuto-Submitted: auto-generated\r\n\r\n")
 	fmt.Fprintf(&b, "%s\r\n\r\npolicy: %s\r\nrule: %s\r\ntime: %s\r\n", a.Summary, a.Policy, a.Rule, a.Time.UTC().Format(time.RFC3339))
 	for _, k := range slices.Sorted(maps.Keys(a.Details)) {
@@ -282,16 +307,27 @@ func (d *Dispatcher) mail(to []string, a Alert) error {
 	if a.Suppressed > 0 {
 		fmt.Fprintf(&b, "\r\n%d more alerts of this policy were held back by the rate limit before this one.\r\n", a.Suppressed)
 	}
-	return sendMail(s, to, []byte(b.String()))
+	return sendMail(ctx, s, to, []byte(b.String()))
 }
 
-func sendMail(s *SMTP, to []string, msg []byte) error {
+// mailTimeout bounds one message's whole SMTP conversation.
+var mailTimeout = time.Minute
+
+func sendMail(ctx context.Context, s *SMTP, to []string, msg []byte) error {
 	host, _, err := net.SplitHostPort(s.Addr)
 	if err != nil {
 		return err
 	}
-	c, err := smtp.Dial(s.Addr)
+	conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", s.Addr)
 	if err != nil {
+		return err
+	}
+	conn.SetDeadline(time.Now().Add(mailTimeout)) // a relay that says nothing holds up no one
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
 		return err
 	}
 	defer c.Close()
@@ -309,11 +345,11 @@ func sendMail(s *SMTP, to []string, msg []byte) error {
 			return err
 		}
 	}
-	if err := c.Mail(s.From); err != nil {
+	if err := c.Mail(bare(s.From)); err != nil {
 		return err
 	}
 	for _, rcpt := range to {
-		if err := c.Rcpt(rcpt); err != nil {
+		if err := c.Rcpt(bare(rcpt)); err != nil {
 			return err
 		}
 	}
@@ -328,6 +364,14 @@ func sendMail(s *SMTP, to []string, msg []byte) error {
 		return err
 	}
 	return c.Quit()
+}
+
+// bare is the address of "Name <addr>", for the envelope.
+func bare(a string) string {
+	if p, err := mail.ParseAddress(a); err == nil {
+		return p.Address
+	}
+	return a
 }
 
 func oneLine(s string) string { return strings.NewReplacer("\r", " ", "\n", " ").Replace(s) }

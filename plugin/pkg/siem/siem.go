@@ -244,11 +244,13 @@ func (s *Sender) encode(e Event) []byte {
 			fmt.Fprintf(&b, ` %s="%s"`, f[0], sdValue(f[1]))
 		}
 		b.WriteString("] ")
+		// The message repeats the fields for receivers that show only it, each value quoted and escaped
+		// as in the structured data: a query name with spaces or quotes adds no field.
 		for i, f := range fields {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
-			b.WriteString(f[0] + "=" + f[1])
+			b.WriteString(f[0] + `="` + sdValue(f[1]) + `"`)
 		}
 	}
 	msg := b.Bytes()

@@ -31,7 +31,7 @@ func TestRsyslog(t *testing.T) {
 	tcp.Send(siem.Event{Time: at, Kind: "decision", Policy: "demo", Client: "192.168.1.20", QName: "evil.example.", List: "custom", Category: "custom", Action: "nxdomain"})
 	tlsS.Send(siem.Event{Time: at, Kind: "hit", Policy: "demo", Client: "192.168.1.20", Remote: "1.10.16.5", List: "spamhaus-drop", Category: "spam", Action: "drop", Device: "gw", Dir: "in"})
 	r.WaitFor(t, 15*time.Second,
-		`tcp host=ts1 app=threatstop msgid=decision pri=132 sd=[threatstop@32473 policy="demo" client="192.168.1.20" qname="evil.example." list="custom" category="custom" action="nxdomain"] msg=policy=demo client=192.168.1.20 qname=evil.example. list=custom category=custom action=nxdomain`,
+		`tcp host=ts1 app=threatstop msgid=decision pri=132 sd=[threatstop@32473 policy="demo" client="192.168.1.20" qname="evil.example." list="custom" category="custom" action="nxdomain"] msg=policy="demo" client="192.168.1.20" qname="evil.example." list="custom" category="custom" action="nxdomain"`,
 		`tls host=ts1 app=threatstop msgid=hit pri=132 sd=- msg=CEF:0|threatstop|threatstop|1|hit|Firewall event on a listed address|7|rt=1796666400000 src=1.10.16.5 dst=192.168.1.20 deviceDirection=0 dvchost=gw act=drop cat=spam cs1Label=policy cs1=demo cs2Label=list cs2=spamhaus-drop`)
 	if tcp.Sent() != 1 || tlsS.Sent() != 1 || tcp.Dropped()+tlsS.Dropped() != 0 {
 		t.Errorf("sent %d and %d, dropped %d and %d", tcp.Sent(), tlsS.Sent(), tcp.Dropped(), tlsS.Dropped())
@@ -49,4 +49,22 @@ func TestParse(t *testing.T) {
 	if err != nil || s.Format != siem.CEF || s.TLS == nil || s.TLS.ServerName != "siem.example" || s.Addr != "siem.example:6514" {
 		t.Errorf("tls://siem.example:6514 cef: %+v %v", s, err)
 	}
+}
+
+// TestHostile: a query name or device string crafted to add fields adds none, in the structured data,
+// the message text or CEF.
+func TestHostile(t *testing.T) {
+	r := coretest.StartRsyslog(t, t.TempDir())
+	tcp := &siem.Sender{Addr: r.TCP, Format: siem.RFC5424, Hostname: "ts1"}
+	cef := &siem.Sender{Addr: r.TCP, Format: siem.CEF, Hostname: "ts2"}
+	tcp.Start()
+	cef.Start()
+	defer tcp.Stop()
+	defer cef.Stop()
+	evil := `a action=accept policy=victim]"x\y|z`
+	tcp.Send(siem.Event{Time: time.Unix(0, 0), Kind: "decision", Policy: "demo", QName: evil, Action: "nxdomain"})
+	cef.Send(siem.Event{Time: time.Unix(0, 0), Kind: "hit", Policy: "demo", Device: evil, Action: "drop"})
+	r.WaitFor(t, 15*time.Second,
+		`sd=[threatstop@32473 policy="demo" qname="a action=accept policy=victim\]\"x\\y|z" action="nxdomain"] msg=policy="demo" qname="a action=accept policy=victim\]\"x\\y|z" action="nxdomain"`,
+		`dvchost=a action\=accept policy\=victim]"x\\y|z act=drop`)
 }
