@@ -201,7 +201,7 @@ func writeEDL(w *bufio.Writer, f edlFile, p *policy.Policy, s, scores *snapshot.
 				// FortiGate), so the name itself too, unless its exact entry came just before.
 				if last != name {
 					if n > 0 && lines+2 > n {
-						return false
+						return true // no room for both lines: a shorter entry may still fit
 					}
 					plain(name)
 					lines++

@@ -165,6 +165,8 @@ func (s *Sender) run(ctx context.Context) {
 				c, err := s.dial(ctx)
 				if err == nil {
 					conn, backoff = c, time.Second
+					// Stop interrupts a write the receiver does not take.
+					context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 					break
 				}
 				select {
