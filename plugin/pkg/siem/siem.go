@@ -142,6 +142,7 @@ func (s *Sender) Dropped() uint64 { return s.dropped.Load() }
 func (s *Sender) run(ctx context.Context) {
 	defer close(s.done)
 	var conn net.Conn
+	unwatch := func() bool { return false }
 	defer func() {
 		if conn != nil {
 			conn.Close()
@@ -166,7 +167,7 @@ func (s *Sender) run(ctx context.Context) {
 				if err == nil {
 					conn, backoff = c, time.Second
 					// Stop interrupts a write the receiver does not take.
-					context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+					unwatch = context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 					break
 				}
 				select {
@@ -179,6 +180,7 @@ func (s *Sender) run(ctx context.Context) {
 			conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if _, err := conn.Write(msg); err != nil {
 				conn.Close()
+				unwatch()
 				conn = nil // dialled again, and the message written once more
 				continue
 			}
