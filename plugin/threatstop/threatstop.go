@@ -126,7 +126,7 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 	if sp == nil {
 		return t.nxdomain(w, r, z.name, z, zoneSerial)
 	}
-	p := t.entryOf(sp)
+	p := t.entryOf(sp, len(st.Catalog))
 	list := isList(inner)
 	// The list pages are the policy's whole content, allow carve-outs included: only for those that may
 	// read it, whether or not the policy has clients.
@@ -278,8 +278,9 @@ func (t *Threatstop) pruneEntries(b *state.Block) {
 }
 
 // entryOf is the handler's entry for policy p: created on the first query of a policy added while
-// serving (a State is served before its subscribers run).
-func (t *Threatstop) entryOf(p *state.Policy) *policyEntry {
+// serving (a State is served before its subscribers run), with hit counters for lists lists. It takes
+// nothing of the Store's: a Store that publishes holds its lock while its subscribers (update) run.
+func (t *Threatstop) entryOf(p *state.Policy, lists int) *policyEntry {
 	if m := t.entries.Load(); m != nil {
 		if e := (*m)[p.Name]; e != nil {
 			return e
@@ -296,7 +297,7 @@ func (t *Threatstop) entryOf(p *state.Policy) *policyEntry {
 	}
 	n := make(map[string]*policyEntry, len(m)+1)
 	maps.Copy(n, m)
-	e := &policyEntry{Policy: p, counters: newCounters(p.Name), hits: make(hitCounters, len(t.store.Catalog())+1)}
+	e := &policyEntry{Policy: p, counters: newCounters(p.Name), hits: make(hitCounters, lists+1)}
 	n[p.Name] = e
 	t.entries.Store(&n)
 	return e

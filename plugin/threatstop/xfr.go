@@ -37,7 +37,7 @@ func (t *Threatstop) serveRPZ(ctx context.Context, w dns.ResponseWriter, r *dns.
 		}
 		return t.refuse(w, r)
 	}
-	p := t.entryOf(sp)
+	p := t.entryOf(sp, len(st.Catalog))
 	switch qtype {
 	case dns.TypeAXFR, dns.TypeIXFR:
 		if !mayTransfer(ctx, w, sp) && !t.catalogKey(ctx) {
