@@ -469,19 +469,8 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 			writeError(w, http.StatusServiceUnavailable, "shutting down")
 		}),
 	}
-	if a.tls != nil {
-		opts.TLS = a.tls.Config()
-	}
+	opts.Certs = a.tls // the listener outlives a reload with the TLS settings it was opened with
 	a.opts = opts
-	// The listener outlives a reload with the TLS settings it was opened with.
-	want := ""
-	if a.tls != nil {
-		want = a.tls.Cert + " " + a.tls.Key
-	}
-	if had, ok := listenTLS.Swap(a.listen, want); ok && had != want {
-		log.Warningf("%s: the tls settings changed; the listener keeps those it opened with (%q) until a restart", a.listen, had)
-		listenTLS.Store(a.listen, had)
-	}
 	l, err := httplisten.Acquire(pluginName, a.listen, a.handler(), opts)
 	if err != nil {
 		db.cur = nil
@@ -491,9 +480,6 @@ func (a *Admin) start(store *state.Store, block *state.Block) error {
 	a.lease = l
 	return nil
 }
-
-// listenTLS is, by listen address, the TLS settings its listener was opened with ("" for none).
-var listenTLS sync.Map
 
 // restore takes the API back after a reload failed (caddy's OnRestartFailed): the new configuration's
 // Admin, which caddy drops without stopping it, gives up the listener and the database, and the edits

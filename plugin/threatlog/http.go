@@ -14,7 +14,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,9 +29,6 @@ import (
 
 // httpKind names threatlog's listeners in httplisten.
 const httpKind = "threatlog http"
-
-// listenTLS is the tls setting ("CERT KEY", or "") each listener address opened with.
-var listenTLS sync.Map
 
 // httpServer is one instance's lease on its listener.
 type httpServer struct {
@@ -56,16 +52,7 @@ func startHTTP(addr string, t *Threatlog) (*httpServer, error) {
 			httpError(w, http.StatusServiceUnavailable, "shutting down")
 		}),
 	}
-	want := ""
-	if t.tls != nil {
-		opts.TLS = t.tls.Config() // the first instance's: the listener outlives reloads with it
-		want = t.tls.Cert + " " + t.tls.Key
-	}
-	if had, ok := listenTLS.Swap(addr, want); ok && had != want {
-		// Credentials would go on in clear, or a certificate on after it was dropped: say so.
-		log.Warningf("%s: the tls settings changed; the listener keeps those it opened with (%q) until a restart", addr, had)
-		listenTLS.Store(addr, had)
-	}
+	opts.Certs = t.tls // the first instance's: the listener outlives reloads with them
 	l, err := httplisten.Acquire(httpKind, addr, httpHandler{t}, opts)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,14 @@ func NewCertFiles(cert, key string) (*CertFiles, error) {
 	return l, nil
 }
 
+// String is the pair's files, "" for none (a nil CertFiles).
+func (l *CertFiles) String() string {
+	if l == nil {
+		return ""
+	}
+	return l.Cert + " " + l.Key
+}
+
 // Config is a server TLS configuration (TLS 1.2 and later) that serves l's certificate.
 func (l *CertFiles) Config() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: l.Get}

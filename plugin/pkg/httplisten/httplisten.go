@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+
 	"github.com/threatstop/threatstop/plugin/pkg/timeouts"
 )
 
@@ -44,8 +46,9 @@ const (
 // A zero field takes its default; a negative one means no limit (no ShutdownTimeout: close at once).
 type Options struct {
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout time.Duration
-	// TLS, if set, serves HTTPS with it: the first lease's, like every option.
-	TLS *tls.Config
+	// Certs, if set, serves HTTPS only with their certificate: the first lease's, like every option; a
+	// later lease that asks for other files (or none, or some where there were none) is warned of.
+	Certs *CertFiles
 	// Unavailable answers while no handler is set: between the last release and the server's close.
 	// Nil answers 503 "shutting down".
 	Unavailable http.Handler
@@ -101,8 +104,8 @@ func Acquire(kind, addr string, h http.Handler, opts Options) (*Lease, error) {
 		if err != nil {
 			return nil, err
 		}
-		if opts.TLS != nil {
-			ln = tls.NewListener(ln, opts.TLS)
+		if opts.Certs != nil {
+			ln = tls.NewListener(ln, opts.Certs.Config())
 		}
 		s = &server{key: k, ln: ln, done: make(chan struct{}), opts: opts}
 		s.srv = &http.Server{
@@ -117,6 +120,9 @@ func Acquire(kind, addr string, h http.Handler, opts Options) (*Lease, error) {
 			_ = s.srv.Serve(ln) // http.ErrServerClosed after Shutdown or Close
 		}()
 		servers[k] = s
+	} else if had, want := s.opts.Certs.String(), opts.Certs.String(); had != want {
+		// Credentials would go on in clear, or a certificate on after it was dropped: say so.
+		clog.Warningf("%s: the tls settings changed; the listener keeps those it opened with (%q) until a restart", addr, had)
 	}
 	l := &Lease{s: s, h: h}
 	s.leases = append(s.leases, l)
