@@ -43,11 +43,11 @@ func (p *Policy) entryScore(s *snapshot.Snapshot, e Entry) uint8 {
 // blocks reports whether e is a block entry that blocks.
 func blocks(e Entry) bool { return !e.Allow && e.Hit.Action.Kind.Blocks() }
 
-// cut returns, for at most n of the block entries of kinds f in s (n <= 0: all), scored in scores, the
-// lowest score kept and how many entries of that score are kept (-1: all of them).
-func (p *Policy) cut(s, scores *snapshot.Snapshot, f Families, n int) (lowest uint8, room int) {
+// top returns a function that says of each block entry of kinds f in s, asked in content order,
+// whether it is one of the n highest scored (in scores; n <= 0: all of them); ties go to the first.
+func (p *Policy) top(s, scores *snapshot.Snapshot, f Families, n int) func(Entry) bool {
 	if n <= 0 {
-		return 0, -1
+		return func(Entry) bool { return true }
 	}
 	var counts [MaxScore + 1]int
 	p.ContentOf(s, f, func(e Entry) bool {
@@ -56,14 +56,27 @@ func (p *Policy) cut(s, scores *snapshot.Snapshot, f Families, n int) (lowest ui
 		}
 		return true
 	})
-	total := 0
+	// The lowest score kept, and how many of that score are kept (-1: all of them).
+	lowest, room, total := 0, -1, 0
 	for sc := MaxScore; sc >= 0; sc-- {
 		if total+counts[sc] >= n {
-			return uint8(sc), n - total
+			lowest, room = sc, n-total
+			break
 		}
 		total += counts[sc]
 	}
-	return 0, -1 // fewer than n: every one
+	return func(e Entry) bool {
+		switch sc := int(min(p.entryScore(scores, e), MaxScore)); {
+		case sc < lowest:
+			return false
+		case sc == lowest && room >= 0:
+			if room == 0 {
+				return false
+			}
+			room--
+		}
+		return true
+	}
 }
 
 // BlockedTop calls fn, until it returns false, with Blocked's prefixes of one family (v4: IPv4, else
@@ -73,20 +86,11 @@ func (p *Policy) cut(s, scores *snapshot.Snapshot, f Families, n int) (lowest ui
 // into several prefixes: the caller that must not pass n lines stops there.
 func (p *Policy) BlockedTop(s, scores *snapshot.Snapshot, v4 bool, n int, fn func(netip.Prefix) bool) {
 	f := Families{V4: v4, V6: !v4}
-	lowest, room := p.cut(s, scores, f, n)
+	chosen := p.top(s, scores, f, n)
 	b := flattener{fn: fn, is4: v4}
 	p.ContentOf(s, f, func(e Entry) bool {
-		if blocks(e) && n > 0 {
-			sc := min(p.entryScore(scores, e), MaxScore)
-			switch {
-			case sc < lowest:
-				return true
-			case sc == lowest && room >= 0:
-				if room == 0 {
-					return true
-				}
-				room--
-			}
+		if blocks(e) && !chosen(e) {
+			return true
 		}
 		b.entry(e)
 		return !b.stopped
@@ -99,23 +103,10 @@ func (p *Policy) BlockedTop(s, scores *snapshot.Snapshot, v4 bool, n int, fn fun
 // all its subdomains (*.name). Allow carve-outs under a blocking wildcard are not among them
 // (AllowedNames).
 func (p *Policy) NamesTop(s, scores *snapshot.Snapshot, n int, fn func(name string, sub bool) bool) {
-	f := Families{Names: true}
-	lowest, room := p.cut(s, scores, f, n)
-	p.ContentOf(s, f, func(e Entry) bool {
-		if !blocks(e) {
+	chosen := p.top(s, scores, Families{Names: true}, n)
+	p.ContentOf(s, Families{Names: true}, func(e Entry) bool {
+		if !blocks(e) || !chosen(e) {
 			return true
-		}
-		if n > 0 {
-			sc := min(p.entryScore(scores, e), MaxScore)
-			switch {
-			case sc < lowest:
-				return true
-			case sc == lowest && room >= 0:
-				if room == 0 {
-					return true
-				}
-				room--
-			}
 		}
 		return fn(e.Name, e.Sub)
 	})
