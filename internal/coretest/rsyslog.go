@@ -39,22 +39,15 @@ func StartRsyslog(t testing.TB, dir string) *Rsyslog {
 		}
 		t.Skip("rsyslogd not found (apt-get install rsyslog rsyslog-gnutls)")
 	}
-	port := func() int {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
 	cert, key := filepath.Join(dir, "rsyslog-cert.pem"), filepath.Join(dir, "rsyslog-key.pem")
 	r := &Rsyslog{CA: WriteCert(t, cert, key, 1), CAFile: cert, out: filepath.Join(dir, "rsyslog.out")}
-	plain, secure := port(), port()
-	r.TCP, r.TLS = fmt.Sprintf("127.0.0.1:%d", plain), fmt.Sprintf("127.0.0.1:%d", secure)
+	r.TCP, r.TLS = FreeAddr(t), FreeAddr(t)
+	_, plain, _ := net.SplitHostPort(r.TCP)
+	_, secure, _ := net.SplitHostPort(r.TLS)
 	conf := fmt.Sprintf(`global(workDirectory=%[1]q defaultNetstreamDriverCAFile=%[2]q defaultNetstreamDriverCertFile=%[2]q defaultNetstreamDriverKeyFile=%[3]q)
 module(load="imtcp")
-input(type="imtcp" address="127.0.0.1" port="%[4]d" name="tcp")
-input(type="imtcp" address="127.0.0.1" port="%[5]d" name="tls" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+input(type="imtcp" address="127.0.0.1" port="%[4]s" name="tcp")
+input(type="imtcp" address="127.0.0.1" port="%[5]s" name="tls" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
 template(name="parsed" type="string" string="%%inputname%% host=%%hostname%% app=%%app-name%% msgid=%%msgid%% pri=%%pri%% sd=%%structured-data%% msg=%%msg%%\n")
 *.* action(type="omfile" file=%[6]q template="parsed")
 `, dir, cert, key, plain, secure, r.out)

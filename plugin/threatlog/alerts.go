@@ -3,6 +3,7 @@ package threatlog
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/mail"
 	"net/url"
@@ -278,7 +279,7 @@ func (t *Threatlog) checkInfected(policy string, rules *alertRules) {
 // checkSilent alerts on the devices that uploaded before and not for their policy's silent duration.
 func (t *Threatlog) checkSilent() {
 	now := clock()
-	for _, pol := range slices.Sorted(mapKeys(t.alertRules)) {
+	for _, pol := range slices.Sorted(maps.Keys(t.alertRules)) {
 		rules := t.alertRules[pol]
 		if rules.silent <= 0 {
 			continue
@@ -288,7 +289,7 @@ func (t *Threatlog) checkSilent() {
 			log.Errorf("alert %s: the devices' last uploads: %v", pol, err)
 			continue
 		}
-		for _, dev := range slices.Sorted(mapKeys(last)) {
+		for _, dev := range slices.Sorted(maps.Keys(last)) {
 			at := last[dev]
 			if v, ok := deviceSeen.Load(pol + "/" + dev); ok && v.(time.Time).After(at) {
 				at = v.(time.Time) // a duplicate upload since: alive
@@ -297,16 +298,6 @@ func (t *Threatlog) checkSilent() {
 				t.alerts.Fire(alert.Alert{Policy: pol, Rule: "silent", Key: dev, Time: now,
 					Summary: fmt.Sprintf("device %s has not uploaded since %s", dev, at.UTC().Format(time.RFC3339)),
 					Details: map[string]string{"device": dev, "last_upload": at.UTC().Format(time.RFC3339), "silent_for": now.Sub(at).Round(time.Minute).String()}})
-			}
-		}
-	}
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
 			}
 		}
 	}
