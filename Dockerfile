@@ -17,11 +17,9 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/bin/ ./cmd/... && \
-    mkdir -p /out/lib/bin/tls /out/etc && \
-    cp -r testdata /out/lib/testdata && \
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
-        -subj /CN=threatstop-test -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
-        -keyout /out/lib/bin/tls/key.pem -out /out/lib/bin/tls/cert.pem && \
+    make bin/tls/cert.pem && \
+    mkdir -p /out/lib/bin /out/etc && \
+    cp -r testdata /out/lib/testdata && cp -r bin/tls /out/lib/bin/tls && \
     sed 's/127\.0\.0\.1:/0.0.0.0:/; s/^\( *\)bind 127\.0\.0\.1$/\1bind 0.0.0.0/' Corefile.example > /out/etc/Corefile
 
 FROM gcr.io/distroless/static-debian12:nonroot
