@@ -148,17 +148,18 @@ func (t *Threatstop) serveZone(ctx context.Context, w dns.ResponseWriter, r *dns
 		p.counters.invalid.Inc()
 		return t.nxdomain(w, r, apex, z, serial)
 	}
-	v, testPoint := check(sp.Policy, st.SnapOf(sp), q)
+	view := st.SnapOf(sp) // what the policy answers from: its choice by score, when it makes one
+	v, testPoint := check(sp.Policy, view, q)
 	if !v.Listed {
 		p.counters.clean.Inc()
 		return t.nxdomain(w, r, apex, z, serial)
 	}
 	p.counters.listed.Inc()
-	p.hits.count(sp.Policy, sp.Name, st.SnapOf(sp), v)
+	p.hits.count(sp.Policy, sp.Name, view, v)
 	// Only its clients (when it has them) and those that may read the policy learn which of its
 	// listings are its own entries.
 	own := v.Custom && t.mayRead(ctx, w, sp)
-	return t.listed(w, r, sp, st.SnapOf(sp), v, own, testPoint, apex, z, serial, qtype)
+	return t.listed(w, r, sp, view, v, own, testPoint, apex, z, serial, qtype)
 }
 
 // match returns the longest served zone that holds name (lowercase, fully qualified), without the
