@@ -93,11 +93,7 @@ func TestSensorsFeed(t *testing.T) {
 			t.Fatalf("upload of %s: %d %s", who, code, body)
 		}
 	}
-	listed := func(pol, a string) bool {
-		p := strings.Split(a, ".")
-		r := srv.Query(t, fmt.Sprintf("%s.%s.%s.%s.%s.threatstop.local.", p[3], p[2], p[1], p[0], pol), dns.TypeA)
-		return r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0
-	}
+	listed := func(pol, a string) bool { return dnsblListed(t, srv, pol, a) }
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for start := time.Now(); !cond(); time.Sleep(20 * time.Millisecond) {

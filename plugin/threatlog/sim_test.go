@@ -309,12 +309,7 @@ func TestSensorSimulation(t *testing.T) {
 	}
 
 	// served says whether policy watch lists a (the sensors feed) over DNS.
-	served := func(a string) bool {
-		rev, _ := dns.ReverseAddr(a)
-		rev = strings.TrimSuffix(strings.TrimSuffix(rev, "in-addr.arpa."), "ip6.arpa.")
-		r := e.srv.Query(t, rev+"watch.threatstop.local.", dns.TypeA)
-		return r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0
-	}
+	served := func(a string) bool { return dnsblListed(t, e.srv, "watch", a) }
 	// feed checks, within 2 s of the day's uploads (the feed refreshes every 100 ms), that the feed lists
 	// the attackers want and nothing else of what the table holds, nor anything that must never be.
 	feed := func(label string, want ...int) {
@@ -379,6 +374,16 @@ func TestSensorSimulation(t *testing.T) {
 		t.Errorf("%d addresses kept a window after the last report", n)
 	}
 	t.Logf("total %s", time.Since(s).Round(time.Millisecond))
+}
+
+// dnsblListed reports whether policy pol of threatstop.local lists address a (IPv4 or IPv6), asked as a
+// DNSBL lookup.
+func dnsblListed(t *testing.T, srv *coretest.Server, pol, a string) bool {
+	t.Helper()
+	rev, _ := dns.ReverseAddr(a)
+	rev = strings.TrimSuffix(strings.TrimSuffix(rev, "in-addr.arpa."), "ip6.arpa.")
+	r := srv.Query(t, rev+pol+".threatstop.local.", dns.TypeA)
+	return r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0
 }
 
 // startCorefile starts a server of corefile and stops it at the test's end.
